@@ -1,0 +1,81 @@
+"""The ``aichat`` command: ask the chat-gpt.org text API (or any server speaking it) once."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from . import Aichat
+
+EPILOG = """\
+examples:
+  aichat "Hello, how are you?"
+  echo "Translate to French: good morning" | aichat
+  aichat --system "Answer in one word." "Capital of France?"
+  aichat --base-url http://127.0.0.1:8080 --json "Hello"      # ask a local mock server
+
+The base URL may also come from the AICHAT_BASE_URL environment variable.
+Exit status: 0 on a reply, 1 when the request fails, 2 on a usage error.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aichat",
+        description="Send one prompt to the chat-gpt.org text API and print the reply.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("prompt", nargs="?",
+                        help="the question to ask; read from standard input when left out")
+    parser.add_argument("--base-url", metavar="URL",
+                        help=f"server to ask (default: $AICHAT_BASE_URL or {Aichat.DEFAULT_BASE_URL})")
+    parser.add_argument("--system", metavar="TEXT",
+                        help="a system message sent before the prompt")
+    parser.add_argument("--temperature", type=float, metavar="T",
+                        help="sampling temperature, 0 to 2 (default 1)")
+    parser.add_argument("--top-p", type=float, metavar="P",
+                        help="nucleus sampling, 0 to 1 (default 1)")
+    parser.add_argument("--timeout", type=float, metavar="SECONDS",
+                        help=f"give up after this many seconds (default {Aichat.DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--max-retries", type=int, metavar="N",
+                        help=f"retries on connection failures, 429 and 502-504 "
+                             f"(default {Aichat.DEFAULT_MAX_RETRIES})")
+    parser.add_argument("--json", action="store_true",
+                        help="print the whole response object as JSON instead of the reply text")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    prompt = args.prompt
+    if prompt is None:
+        if sys.stdin is None or sys.stdin.isatty():
+            parser.error("give a prompt as an argument or on standard input")
+        prompt = sys.stdin.read().rstrip("\n")
+    if not prompt.strip():
+        parser.error("the prompt is empty")
+
+    messages: list[dict[str, str]] = []
+    if args.system is not None:
+        messages.append({"role": "system", "content": args.system})
+    messages.append({"role": "user", "content": prompt})
+    options: dict[str, Any] = {
+        "base_url": args.base_url, "temperature": args.temperature, "top_p": args.top_p,
+        "timeout": args.timeout, "max_retries": args.max_retries,
+    }
+    try:
+        data = Aichat.fetch(messages, **options)
+    except Aichat.AichatInputError as error:
+        parser.error(str(error))
+    except Aichat.AichatError as error:
+        print(f"aichat: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    print(json.dumps(data, ensure_ascii=False) if args.json else data["message"])
+    return 0

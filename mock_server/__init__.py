@@ -1,0 +1,1 @@
+"""Flask stand-in for chat-gpt.org (being built)."""
