@@ -8,19 +8,22 @@ is made robust.
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
 import os
 import threading
+import time
 from collections.abc import Iterator, Mapping
-from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import InvalidHeader, MaxRetryError
+from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
 
 url = 'https://chat-gpt.org/chat'
@@ -32,6 +35,7 @@ working = True
 DEFAULT_BASE_URL = 'https://chat-gpt.org'
 BASE_URL_ENV = 'AICHAT_BASE_URL'
 API_PATH = '/api/text'
+PROXY_SCHEMES = ('http', 'https', 'socks4', 'socks4a', 'socks5', 'socks5h')
 DEFAULT_TIMEOUT = 60.0
 MAX_TIMEOUT = 86400.0
 DEFAULT_MAX_RETRIES = 2
@@ -123,7 +127,8 @@ class AichatUpstreamError(AichatError):
         self.reason = reason
 
 
-def _create_completion(model: str, messages: list, stream: bool, **kwargs: Any) -> Iterator[str]:
+# The signature is the seed's: ``params`` below is computed from it, bare ``list`` included.
+def _create_completion(model: str, messages: list, stream: bool, **kwargs: Any) -> Iterator[str]:  # type: ignore[type-arg]
     """Send the conversation to ``{base}/api/text`` and yield the reply text once.
 
     Keyword arguments: ``base_url``, ``timeout``, ``proxy``, ``max_retries``,
@@ -131,25 +136,26 @@ def _create_completion(model: str, messages: list, stream: bool, **kwargs: Any) 
     g4f's ``auth``) are ignored. Input is checked before any request is sent.
     """
     request = _prepare(messages, kwargs)
-    yield _message_of(_send(request), request.url)
+    yield _message_of(_send(request), _redact(request.url))
 
 
-def fetch(messages: list, **kwargs: Any) -> dict[str, Any]:
+def fetch(messages: list[Any], **kwargs: Any) -> dict[str, Any]:
     """Send the conversation and return the site's whole JSON object (after the checks)."""
     request = _prepare(messages, kwargs)
-    data = _send(request)
-    _message_of(data, request.url)
+    data: dict[str, Any] = _send(request)
+    _message_of(data, _redact(request.url))  # the same checks as _create_completion
     return data
 
 
+# The seed's own expression, kept verbatim: 2023 g4f prints it and the tests pin its result.
 params = f'g4f.Providers.{os.path.basename(__file__)[:-3]} supports: ' + \
-    '(%s)' % ', '.join([f"{name}: {get_type_hints(_create_completion)[name].__name__}" for name in _create_completion.__code__.co_varnames[:_create_completion.__code__.co_argcount]])
+    '(%s)' % ', '.join([f"{name}: {get_type_hints(_create_completion)[name].__name__}" for name in _create_completion.__code__.co_varnames[:_create_completion.__code__.co_argcount]])  # noqa: E501, UP031
 
 
 # --- request ---------------------------------------------------------------------------------
 
 class _Request:
-    __slots__ = ('url', 'body', 'timeout', 'proxies', 'max_retries')
+    __slots__ = ('body', 'max_retries', 'proxies', 'timeout', 'url')
 
     def __init__(self, url: str, body: dict[str, Any], timeout: float,
                  proxies: dict[str, str] | None, max_retries: int) -> None:
@@ -223,28 +229,53 @@ def _describe(value: Any) -> str:
     return 'missing' if value is None else type(value).__name__
 
 
+def _show(value: Any) -> str:
+    """A caller's value for an error message: short, on one line, whatever its ``repr`` does."""
+    try:
+        text = repr(value)
+    except Exception:  # a broken __repr__ must not hide the real complaint
+        text = f'<{type(value).__name__}>'
+    return _one_line(text, 80)
+
+
 def _number(name: str, value: Any, default: int, low: int, high: int) -> Any:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise AichatInputError(f'{name} must be a number from {low} to {high}, '
-                               f'not {type(value).__name__} {value!r}')
-    if not low <= value <= high:
-        raise AichatInputError(f'{name} must be from {low} to {high}; got {value!r}')
+                               f'not {type(value).__name__} {_show(value)}')
+    if not low <= value <= high:  # also refuses NaN, which JSON cannot carry
+        raise AichatInputError(f'{name} must be from {low} to {high}; got {_show(value)}')
     return value
+
+
+def _url_parts(value: str) -> Any:
+    """``urlsplit`` of a URL that has no whitespace or control characters and a valid port."""
+    if any(ord(char) <= 32 or ord(char) == 127 for char in value):
+        return None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number up to 65535
+    except ValueError:  # also "Invalid IPv6 URL"
+        return None
+    return parts if parts.hostname else None
 
 
 def endpoint(base_url: Any = None) -> str:
     """``{base}/api/text``, the base taken from the argument, ``AICHAT_BASE_URL`` or the site."""
-    base = base_url if base_url is not None else (os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL)
+    name, base = 'base_url', base_url
+    if base is None:
+        name, base = BASE_URL_ENV, os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
     if not isinstance(base, str):
-        raise AichatInputError(f'base_url must be a string such as {DEFAULT_BASE_URL!r}, '
+        raise AichatInputError(f'{name} must be a string such as {DEFAULT_BASE_URL!r}, '
                                f'not {type(base).__name__}')
-    parts = urlsplit(base.strip())
-    if parts.scheme not in ('http', 'https') or not parts.hostname:
-        raise AichatInputError(f'base_url must be an http(s) URL such as {DEFAULT_BASE_URL!r}; '
-                               f'got {base!r}')
-    return base.strip().rstrip('/') + API_PATH
+    base = base.strip()
+    parts = _url_parts(base)
+    # A query or fragment would swallow the /api/text that is appended to the base.
+    if parts is None or parts.scheme not in ('http', 'https') or parts.query or parts.fragment:
+        raise AichatInputError(f'{name} must be an http(s) URL such as {DEFAULT_BASE_URL!r} '
+                               f'(an optional path, no query); got {_show(_redact(base))}')
+    return base.rstrip('/') + API_PATH
 
 
 def _timeout(value: Any) -> float:
@@ -253,17 +284,18 @@ def _timeout(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) \
             or not 0 < value <= MAX_TIMEOUT:
         raise AichatInputError(f'timeout must be a number of seconds above 0 and up to '
-                               f'{MAX_TIMEOUT:g}; got {value!r}')
+                               f'{MAX_TIMEOUT:g}; got {_show(value)}')
     return float(value)
 
 
 def _proxies(proxy: Any) -> dict[str, str] | None:
     if proxy is None:
         return None
-    parts = urlsplit(proxy) if isinstance(proxy, str) else None
-    if parts is None or not parts.scheme or not parts.hostname:
-        raise AichatInputError(f'proxy must be a URL such as "http://user:pass@host:3128"; '
-                               f'got {proxy!r}')
+    parts = _url_parts(proxy) if isinstance(proxy, str) else None
+    if parts is None or parts.scheme not in PROXY_SCHEMES:
+        raise AichatInputError(f'proxy must be a URL such as "http://user:pass@host:3128" '
+                               f'(schemes: {", ".join(PROXY_SCHEMES)}); '
+                               f'got {_show(_redact(proxy) if isinstance(proxy, str) else proxy)}')
     return {'http': proxy, 'https': proxy}
 
 
@@ -271,20 +303,32 @@ def _max_retries(value: Any) -> int:
     if value is None:
         return DEFAULT_MAX_RETRIES
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise AichatInputError(f'max_retries must be a whole number of 0 or more; got {value!r}')
+        raise AichatInputError(f'max_retries must be a whole number of 0 or more; '
+                               f'got {_show(value)}')
     return value
 
 
 # --- transport -------------------------------------------------------------------------------
 
 class _Retry(Retry):
-    """urllib3's retry policy, handing a Retry-After beyond the cap back to the caller."""
+    """urllib3's retry policy, narrowed to the site's statuses and our reading of Retry-After."""
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        # urllib3 alone would also retry a 413 that carries Retry-After.
+        return status_code in RETRY_STATUSES and super().is_retry(
+            method, status_code, has_retry_after)
 
     def get_retry_after(self, response: Any) -> float | None:
-        try:
-            return super().get_retry_after(response)
-        except (InvalidHeader, ValueError, OverflowError):
-            return None
+        # One parser for the wait and for the error's retry_after: urllib3's refuses fractions
+        # ("1.5"), so a long fractional wait would slip under the cap.
+        return retry_after_seconds(response.headers.get('Retry-After'))
+
+    def sleep_for_retry(self, response: Any) -> bool:
+        wait = self.get_retry_after(response)
+        if wait is None:
+            return False
+        time.sleep(wait)  # "Retry-After: 0" means now; urllib3 would back off instead
+        return True
 
     def increment(self, method: str | None = None, url: str | None = None,
                   response: Any = None, error: Exception | None = None,
@@ -292,11 +336,22 @@ class _Retry(Retry):
         if response is not None:
             wait = self.get_retry_after(response)
             if wait is not None and wait > RETRY_WAIT_CAP:
-                raise MaxRetryError(_pool, url or '', None)  # type: ignore[arg-type]
+                # Ends the retries; with raise_on_status=False urllib3 hands back this answer.
+                raise MaxRetryError(_pool, url or '', None)
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
 _local = threading.local()
+
+
+def _forget_sessions() -> None:
+    # A forked child must not share its parent's kept-alive sockets.
+    global _local
+    _local = threading.local()
+
+
+if hasattr(os, 'register_at_fork'):  # not on Windows, which does not fork
+    os.register_at_fork(after_in_child=_forget_sessions)
 
 
 def _session(max_retries: int) -> requests.Session:
@@ -322,43 +377,103 @@ def _session(max_retries: int) -> requests.Session:
     return session
 
 
+# What the transport can raise: requests wraps nearly everything, the rest is caught anyway so
+# that no transport exception reaches the caller.
+_TRANSPORT_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError,
+                     http.client.HTTPException, OSError)
+_UNUSABLE_URL = (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
+                 requests.exceptions.MissingSchema, urllib3.exceptions.LocationValueError)
+
+
 def _send(request: _Request) -> Any:
     """POST the body and return the parsed JSON of a 2xx answer, or raise an AichatError."""
     target = request.url
+    shown = _redact(target)
     try:
         response = _session(request.max_retries).post(
             target, headers=HEADERS, json=request.body, timeout=request.timeout,
             proxies=request.proxies, allow_redirects=False)
         status, text, headers = response.status_code, _text(response), response.headers
-    except requests.Timeout as error:
-        raise AichatTimeoutError(
-            f'no answer from POST {target} within {request.timeout:g} s; '
-            f'try again later or pass a larger timeout', url=target) from error
-    except requests.RequestException as error:
-        raise AichatConnectionError(
-            f'could not reach POST {target}: {_reason(error)}; check the base URL, '
-            f'the proxy and the network', url=target) from error
-    return _parse(status, text, headers, target)
+    except _UNUSABLE_URL as error:  # nothing was sent: the URL or proxy cannot be used at all
+        advice = ("install PySocks (pip install 'requests[socks]') or use an http proxy"
+                  if 'SOCKS' in str(error) else 'fix the base_url or the proxy')
+        raise AichatInputError(f'cannot send POST {shown}: {_reason(error)}; {advice}',
+                               url=shown) from error
+    except _TRANSPORT_ERRORS as error:
+        if _timed_out(error):  # before the answer, or while its body trickled in
+            raise AichatTimeoutError(
+                f'no answer from POST {shown} within {request.timeout:g} s; '
+                f'try again later or pass a larger timeout', url=shown) from error
+        raise AichatConnectionError(_connection_message(error, shown, request.proxies),
+                                    url=shown) from error
+    return _parse(status, text, headers, shown)
 
 
-def _text(response: requests.Response) -> str:
-    # Decoding by hand: requests would guess a missing charset by scanning the whole body.
-    try:
-        return response.content.decode(response.encoding or 'utf-8', errors='replace')
-    except LookupError:
-        return response.content.decode('utf-8', errors='replace')
+def _connection_message(error: BaseException, shown: str,
+                        proxies: dict[str, str] | None) -> str:
+    reason = _reason(error)
+    if isinstance(error, requests.exceptions.ProxyError) or any(
+            isinstance(inner, urllib3.exceptions.ProxyError) for inner in _chain(error)):
+        proxy = _redact(proxies['https']) if proxies else 'the proxy'
+        return (f'could not reach POST {shown} through the proxy {proxy}: {reason}; '
+                f'check the proxy address and that it is running')
+    if any(isinstance(inner, urllib3.exceptions.NewConnectionError) for inner in _chain(error)):
+        return (f'could not connect to POST {shown}: {reason}; check the base URL, '
+                f'the network and that the server is running')
+    return (f'the connection for POST {shown} broke before a complete answer: {reason}; '
+            f'try again later, or check the base URL and the network')
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """The error and what it wraps, outermost first (requests, urllib3 and the socket)."""
+    seen: BaseException | None = error
+    for _ in range(10):
+        if seen is None:
+            return
+        yield seen
+        inner = [getattr(seen, 'reason', None), getattr(seen, 'original_error', None),
+                 *seen.args, seen.__cause__]
+        seen = next((item for item in inner
+                     if isinstance(item, BaseException) and item is not seen), None)
+
+
+def _timed_out(error: BaseException) -> bool:
+    return any(isinstance(inner, (TimeoutError, urllib3.exceptions.TimeoutError))
+               and not isinstance(inner, urllib3.exceptions.NewConnectionError)
+               for inner in _chain(error))
 
 
 def _reason(error: BaseException) -> str:
     """The innermost cause of a transport error, on one line."""
-    seen = error
-    for _ in range(8):
-        inner = getattr(seen, 'reason', None) or seen.__context__ or (
-            seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None)
-        if not isinstance(inner, BaseException) or inner is seen:
-            break
-        seen = inner
-    return _one_line(f'{type(seen).__name__}: {seen}', 160)
+    *_, inner = _chain(error)
+    return _one_line(f'{type(inner).__name__}: {inner}', 160)
+
+
+def _redact(url: str) -> str:
+    """The URL without its user and password, fit for a message."""
+    scheme, separator, rest = url.partition('://')
+    end = min((i for i in map(rest.find, '/?#') if i >= 0), default=len(rest))
+    if not separator or '@' not in rest[:end]:
+        return url
+    return f'{scheme}://***@{rest[:end].rpartition("@")[2]}{rest[end:]}'
+
+
+def _text(response: requests.Response) -> str:
+    # Decoding by hand: requests would read a text/* answer without a charset as ISO-8859-1
+    # (JSON is UTF-8), and guess a missing one by scanning the whole body.
+    charset = _charset(response.headers.get('content-type', ''))
+    try:
+        return response.content.decode(charset or 'utf-8-sig', errors='replace')
+    except LookupError:
+        return response.content.decode('utf-8-sig', errors='replace')
+
+
+def _charset(content_type: str) -> str | None:
+    for parameter in content_type.split(';')[1:]:
+        name, _, value = parameter.partition('=')
+        if name.strip().lower() == 'charset':
+            return value.strip().strip('"\'') or None
+    return None
 
 
 def _one_line(text: str, limit: int = BODY_EXCERPT_CHARS) -> str:
@@ -382,12 +497,23 @@ def retry_after_seconds(value: str | None) -> float | None:
     except ValueError:
         try:
             when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+        try:
+            seconds = (when - datetime.now(timezone.utc)).total_seconds()
+        except OverflowError:
+            return None
     return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def _status_advice(status: int) -> str:
+    if status >= 500:
+        return 'the site is failing, try again later'
+    if status >= 400:
+        return 'the site refused the request; check the base URL (it must serve /api/text)'
+    return 'expected 200 with JSON; check the base URL'
 
 
 def _parse(status: int, text: str, headers: Mapping[str, str], target: str) -> Any:
@@ -407,8 +533,8 @@ def _parse(status: int, text: str, headers: Mapping[str, str], target: str) -> A
             url=target, status_code=status, body=excerpt)
     if not 200 <= status < 300:
         raise AichatHTTPError(
-            f'POST {target} answered {status}: {excerpt!r}; the site is failing, '
-            f'try again later', url=target, status_code=status, body=excerpt)
+            f'POST {target} answered {status}: {excerpt!r}; {_status_advice(status)}',
+            url=target, status_code=status, body=excerpt)
     try:
         return json.loads(text)
     except (ValueError, RecursionError) as error:
@@ -427,11 +553,11 @@ def _message_of(data: Any, target: str) -> str:
     if data.get('response') is False:
         reason = message if isinstance(message, str) else ''
         raise AichatUpstreamError(
-            f'the site refused: {_one_line(reason) or "no reason given"} (POST {target}); change the prompt '
-            f'or try again later', url=target, reason=reason)
+            f'the site refused: {_one_line(reason) or "no reason given"} (POST {target}); '
+            f'change the prompt or try again later', url=target, reason=reason)
     if not isinstance(message, str):
         raise AichatResponseError(
             f'POST {target} answered a JSON object without a string "message" '
-            f'(keys: {", ".join(sorted(map(str, data))) or "none"}); the site changed or is '
-            f'failing', url=target)
+            f'(keys: {_one_line(", ".join(sorted(map(str, data))), 80) or "none"}); '
+            f'the site changed or is failing', url=target)
     return message

@@ -32,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("prompt", nargs="?",
                         help="the question to ask; read from standard input when left out")
     parser.add_argument("--base-url", metavar="URL",
-                        help=f"server to ask (default: $AICHAT_BASE_URL or {Aichat.DEFAULT_BASE_URL})")
+                        help="server to ask (default: $AICHAT_BASE_URL or "
+                             f"{Aichat.DEFAULT_BASE_URL})")
     parser.add_argument("--system", metavar="TEXT",
                         help="a system message sent before the prompt")
     parser.add_argument("--temperature", type=float, metavar="T",
@@ -40,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--top-p", type=float, metavar="P",
                         help="nucleus sampling, 0 to 1 (default 1)")
     parser.add_argument("--timeout", type=float, metavar="SECONDS",
-                        help=f"give up after this many seconds (default {Aichat.DEFAULT_TIMEOUT:g})")
+                        help="give up after this many seconds "
+                             f"(default {Aichat.DEFAULT_TIMEOUT:g})")
     parser.add_argument("--max-retries", type=int, metavar="N",
                         help=f"retries on connection failures, 429 and 502-504 "
                              f"(default {Aichat.DEFAULT_MAX_RETRIES})")
