@@ -438,7 +438,8 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
 
 
 def _timed_out(error: BaseException) -> bool:
-    return any(isinstance(inner, (TimeoutError, urllib3.exceptions.TimeoutError))
+    return any(isinstance(inner, (requests.Timeout, TimeoutError,
+                                  urllib3.exceptions.TimeoutError))
                and not isinstance(inner, urllib3.exceptions.NewConnectionError)
                for inner in _chain(error))
 

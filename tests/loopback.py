@@ -9,6 +9,7 @@ how many TCP connections the provider opened.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
@@ -18,8 +19,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+import requests
 
 # Hop-by-hop headers a forwarding proxy does not pass on.
 _HOP_BY_HOP = {"proxy-authorization", "proxy-connection", "connection", "keep-alive"}
@@ -227,10 +231,8 @@ class LoopbackServer:
         self._server.shutdown()
         with self.lock:
             for sock in self.sockets:  # end kept-alive connections so no handler lingers
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
         self._server.server_close()
         self._thread.join(5)
 
@@ -246,3 +248,28 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+# --- the contract as data ---------------------------------------------------------------------
+
+CONTRACT = Path(__file__).resolve().parent.parent / "contract"
+# Added by HTTP itself, never by the provider (SPEC 2): the only headers beyond the table.
+HTTP_OWN_HEADERS = {"host", "content-length", "accept-encoding", "connection"}
+
+
+def load_cases() -> list[dict[str, Any]]:
+    return [json.loads(path.read_text(encoding="utf-8"))
+            for path in sorted((CONTRACT / "cases").glob("*.json"))]
+
+
+def load_openapi() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((CONTRACT / "openapi.json").read_text(encoding="utf-8"))
+    return data
+
+
+def seed_headers(url: str, headers: dict[str, str], body: Any) -> list[tuple[str, str]]:
+    """The headers, in order, that the 2023 module's ``requests.post(url, headers=..., json=...)``
+    put on the wire (Host aside): the bytes the real site saw."""
+    prepared = requests.Session().prepare_request(
+        requests.Request("POST", url, headers=headers, json=body))
+    return list(prepared.headers.items())
