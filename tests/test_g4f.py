@@ -421,6 +421,21 @@ def test_async_requests_do_not_block_the_event_loop(server: ScriptedServer) -> N
         "user: one\nassistant:", "user: two\nassistant:"]
 
 
+def test_g4f_clients_rewrite_messages_before_the_provider_sees_them(
+        server: ScriptedServer) -> None:
+    # g4f's clients (not ChatCompletion) run optimize_request first: among others it drops a
+    # repeated turn, in the caller's own list. The flattening is the seed's; its input differs.
+    def conversation() -> list[dict[str, str]]:
+        return [{"role": "user", "content": "Hello"}, {"role": "user", "content": "Hello"}]
+
+    via_chat_completion(conversation())
+    given = conversation()
+    via_client(given)
+    sent = [recorded.body_items()[0][1] for recorded in server.requests]
+    assert sent == ["user: Hello\nuser: Hello\nassistant:", "user: Hello\nassistant:"]
+    assert given == [{"role": "user", "content": "Hello"}]
+
+
 def test_clients_log_usage_only_in_the_redirected_cookies_dir(
         server: ScriptedServer, tmp_path: Path) -> None:
     via_client(MESSAGES[1:2])
