@@ -399,6 +399,10 @@ def _send(request: _Request) -> Any:
                   if 'SOCKS' in str(error) else 'fix the base_url or the proxy')
         raise AichatInputError(f'cannot send POST {shown}: {_reason(error)}; {advice}',
                                url=shown) from error
+    except requests.exceptions.ContentDecodingError as error:  # all there, but undecodable
+        raise AichatResponseError(
+            f'POST {shown} answered a body that cannot be decoded ({_reason(error)}); '
+            f'the site changed or is failing, try again later', url=shown) from error
     except _TRANSPORT_ERRORS as error:
         if _timed_out(error):  # before the answer, or while its body trickled in
             raise AichatTimeoutError(

@@ -59,6 +59,7 @@ class Reply:
     delay: float = 0.0  # seconds to wait before answering
     action: str = "answer"  # answer | drop | raw | stall | forward
     raw: bytes = b""  # for "raw": written as is, then the connection is closed
+    close: bool = False  # close the connection after answering, without saying so
 
     @classmethod
     def json(cls, data: Any, status: int = 200, headers: list[tuple[str, str]] | None = None,
@@ -104,6 +105,10 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         self.connection_id = self.server.connection_opened(self.connection)
 
+    def finish(self) -> None:
+        super().finish()
+        self.server.connection_closed()
+
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read the record
         pass
 
@@ -124,7 +129,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         getattr(self, f"_{reply.action}")(reply, recorded)
 
-    do_POST = do_GET = do_PUT = do_DELETE = _any
+    do_POST = do_GET = do_PUT = do_DELETE = do_CONNECT = _any
 
     def _answer(self, reply: Reply, _: Recorded) -> None:
         try:
@@ -136,6 +141,8 @@ class _Handler(BaseHTTPRequestHandler):
         head.append(f"Content-Length: {len(reply.body)}")
         self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + reply.body)
         self.wfile.flush()
+        if reply.close:
+            self.close_connection = True
 
     def _drop(self, reply: Reply, _: Recorded) -> None:
         self.close_connection = True
@@ -177,15 +184,19 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, owner: LoopbackServer) -> None:
+    def __init__(self, owner: LoopbackServer, port: int) -> None:
         self.owner = owner
         self.stopping = threading.Event()
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", port), _Handler)
 
     def connection_opened(self, sock: socket.socket) -> int:
         with self.owner.lock:
             self.owner.sockets.append(sock)
             return len(self.owner.sockets)
+
+    def connection_closed(self) -> None:
+        with self.owner.lock:
+            self.owner.closed += 1
 
     def record(self, recorded: Recorded) -> Reply:
         with self.owner.lock:
@@ -200,17 +211,18 @@ class _Server(ThreadingHTTPServer):
 class LoopbackServer:
     """Start with ``with LoopbackServer() as server:``; ``server.base_url`` is its address."""
 
-    def __init__(self, default: Any = echo) -> None:
+    def __init__(self, default: Any = echo, port: int = 0) -> None:
         self.default = default
         self.lock = threading.Lock()
         self.requests: list[Recorded] = []
         self.replies: deque[Reply] = deque()
         self.sockets: list[socket.socket] = []
-        self._server = _Server(self)
+        self.closed = 0  # connections the server has finished with
+        self._server = _Server(self, port)
         self.port: int = self._server.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+                                        kwargs={"poll_interval": 0.01}, daemon=True)
 
     def script(self, *replies: Reply) -> None:
         with self.lock:

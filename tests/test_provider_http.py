@@ -1,0 +1,597 @@
+"""The provider over real HTTP, against the loopback server of tests/loopback.py.
+
+What only a socket can show: the request as it is written on the wire, keep-alive, threads,
+timeouts, dropped and refused connections, retries and their waits, proxies, and that every
+row of the error table of SPEC 3.1 comes out of real traffic as its own class.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import json
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from loopback import (
+    LoopbackServer,
+    Reply,
+    closed_port,
+    load_cases,
+    seed_headers,
+    serving,
+)
+
+import aichat
+from aichat import Aichat
+
+CASES = load_cases()
+HELLO = [{"role": "user", "content": "Hello"}]
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
+                   "http_proxy", "https_proxy", "all_proxy", "no_proxy")
+CHALLENGE = ("<!DOCTYPE html><html><head><title>Just a moment...</title></head>"
+             "<body>Checking your browser before accessing chat-gpt.org.</body></html>")
+
+
+@pytest.fixture
+def server() -> Iterator[LoopbackServer]:
+    yield from serving()
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (*PROXY_VARIABLES, Aichat.BASE_URL_ENV):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The waits between attempts, recorded instead of slept: checked by value, not by clock."""
+    recorded: list[float] = []
+    monkeypatch.setattr(time, "sleep", recorded.append)
+    return recorded
+
+
+def ask(base_url: str | None, messages: Any = HELLO, **kwargs: Any) -> str:
+    if base_url is not None:
+        kwargs["base_url"] = base_url
+    return "".join(Aichat._create_completion("gpt-3.5-turbo", messages, False, **kwargs))
+
+
+def fails(base_url: str | None, messages: Any = HELLO, **kwargs: Any) -> Aichat.AichatError:
+    with pytest.raises(Aichat.AichatError) as caught:
+        ask(base_url, messages, **kwargs)
+    return caught.value
+
+
+def echoed(prompt: str) -> str:
+    return f"echo: user: {prompt}\nassistant:"
+
+
+def check_message(error: Aichat.AichatError, url: str) -> None:
+    """One line that names the URL (SPEC 3.1: what happened, the URL, what to do)."""
+    text = str(error)
+    assert text == text.strip() and "\n" not in text and "\r" not in text
+    assert url in text
+    assert error.url == url
+    assert ";" in text  # the advice follows the facts
+
+
+# --- every golden case on the wire ---------------------------------------------------------------
+
+def reply_for(answer: dict[str, Any]) -> Reply:
+    if answer.get("raise") == "ConnectionError":
+        return Reply.drop()
+    if answer.get("raise") == "ReadTimeout":
+        return Reply(delay=10)  # the case's own timeout ends the wait long before
+    return Reply(answer["status"], answer["body"].encode(), list(answer["headers"].items()))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
+def test_golden_case_on_the_wire(server: LoopbackServer, case: dict[str, Any]) -> None:
+    server.script(*map(reply_for, case["responses"]))
+    expect = case["expect"]
+    if "result" in expect:
+        assert ask(server.base_url, case["messages"], **case["kwargs"]) == expect["result"]
+    else:
+        error = fails(server.base_url, case["messages"], **case["kwargs"])
+        assert type(error) is getattr(aichat, expect["error"])
+        for name, value in expect.get("attributes", {}).items():
+            assert getattr(error, name) == value, name
+    assert len(server.requests) == case["requests_sent"]
+    if case["request"] is None:
+        assert server.connections == 0
+        return
+    expected = case["request"]
+    url = server.base_url + expected["path"]
+    # Host first (http.client), then exactly what the 2023 module's requests.post sent.
+    wire = [("Host", f"127.0.0.1:{server.port}"),
+            *seed_headers(url, expected["headers"], expected["body"])]
+    for recorded in server.requests:
+        assert (recorded.method, recorded.target, recorded.version) == (
+            expected["method"], expected["path"], "HTTP/1.1")
+        assert recorded.headers == wire
+        table = {name: value for name, value in recorded.headers if name in expected["headers"]}
+        assert table == expected["headers"]
+        assert {name.lower() for name, _ in recorded.headers} - set(table) == {
+            "host", "accept-encoding", "connection", "content-length"}
+        assert recorded.body == json.dumps(expected["body"]).encode()
+
+
+# --- keep-alive and threads ----------------------------------------------------------------------
+
+def test_sequential_calls_share_one_kept_alive_connection(server: LoopbackServer) -> None:
+    for number in range(20):
+        assert ask(server.base_url, [{"role": "user", "content": f"call {number}"}]) == \
+            echoed(f"call {number}")
+    assert len(server.requests) == 20
+    assert server.connections == 1
+
+
+def test_error_answers_and_retries_do_not_cost_the_connection(server: LoopbackServer) -> None:
+    server.script(Reply.text("Internal Server Error", 500), Reply.text("nope", 404),
+                  Reply.json({"response": False, "message": "no"}),
+                  Reply.text("Bad Gateway", 502), Reply.json({"message": "after a retry"}))
+    for expected in (Aichat.AichatHTTPError, Aichat.AichatHTTPError, Aichat.AichatUpstreamError):
+        assert type(fails(server.base_url)) is expected
+    assert ask(server.base_url) == "after a retry"
+    assert len(server.requests) == 5
+    assert server.connections == 1
+
+
+def test_a_connection_the_server_closed_is_replaced(server: LoopbackServer) -> None:
+    server.script(Reply(body=b'{"message": "first"}', close=True))
+    assert ask(server.base_url) == "first"
+    deadline = time.monotonic() + 10
+    while server.closed < 1 and time.monotonic() < deadline:  # until the server hung up
+        time.sleep(0.01)
+    assert ask(server.base_url) == echoed("Hello")
+    assert server.connections == 2
+
+
+def test_threads_each_keep_their_own_connection(server: LoopbackServer) -> None:
+    threads, calls = 8, 25
+    answers: dict[tuple[int, int], str] = {}
+    failures: list[BaseException] = []
+    start = threading.Barrier(threads)
+
+    def worker(thread: int) -> None:
+        try:
+            start.wait()
+            for call in range(calls):
+                prompt = f"thread {thread} call {call}"
+                answers[thread, call] = ask(server.base_url, [{"role": "user", "content": prompt}])
+        except BaseException as error:
+            failures.append(error)
+
+    workers = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(60)
+    assert not failures
+    assert answers == {(t, c): echoed(f"thread {t} call {c}")
+                       for t in range(threads) for c in range(calls)}
+    assert len(server.requests) == threads * calls
+    # One kept-alive connection per thread, never one per call.
+    assert server.connections == threads
+    assert sorted(Counter(r.connection for r in server.requests).values()) == [calls] * threads
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_does_not_share_the_parents_socket(server: LoopbackServer) -> None:
+    assert ask(server.base_url) == echoed("Hello")  # the parent now holds a kept-alive socket
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: answer through the pipe, never return into pytest
+        code = 1
+        try:
+            os.write(write_end, ask(server.base_url, [{"role": "user", "content": "child"}])
+                     .encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        child_answer = pipe.read().decode()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert child_answer == echoed("child")
+    assert ask(server.base_url) == echoed("Hello")
+    assert server.connections == 2  # the parent's, still reused, and the child's own
+    assert [r.connection for r in server.requests] == [1, 2, 1]
+
+
+# --- timeouts, dropped and refused connections ---------------------------------------------------
+
+def test_a_late_answer_times_out_and_is_never_retried(server: LoopbackServer) -> None:
+    server.script(Reply.json({"message": "too late"}, delay=10))
+    error = fails(server.base_url, timeout=0.2)  # max_retries stays at its default, 2
+    assert type(error) is Aichat.AichatTimeoutError
+    assert isinstance(error, Aichat.AichatConnectionError)
+    assert isinstance(error.__cause__, requests.ReadTimeout)
+    assert "0.2 s" in str(error)
+    check_message(error, server.base_url + "/api/text")
+    assert len(server.requests) == 1
+
+
+def test_a_body_that_stalls_times_out_too(server: LoopbackServer) -> None:
+    server.script(Reply.stall(10))
+    error = fails(server.base_url, timeout=0.2)
+    assert type(error) is Aichat.AichatTimeoutError
+    assert error.__cause__ is not None
+    assert len(server.requests) == 1
+
+
+def test_a_dropped_connection_is_a_connection_error_and_not_retried(
+        server: LoopbackServer) -> None:
+    server.script(Reply.drop())
+    error = fails(server.base_url)
+    assert type(error) is Aichat.AichatConnectionError
+    assert isinstance(error.__cause__, requests.ConnectionError)
+    check_message(error, server.base_url + "/api/text")
+    assert len(server.requests) == 1  # the site may have acted on it: not sent again
+
+
+def test_a_refused_connection_is_a_connection_error() -> None:
+    base_url = f"http://127.0.0.1:{closed_port()}"
+    error = fails(base_url, max_retries=0)
+    assert type(error) is Aichat.AichatConnectionError
+    assert isinstance(error.__cause__, requests.ConnectionError)
+    assert "refused" in str(error).lower()
+    check_message(error, base_url + "/api/text")
+
+
+def test_a_refused_connection_is_retried_until_the_server_is_up(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Connect failures are retried: the server starts during the backoff between attempts."""
+    port = closed_port()
+    started: list[LoopbackServer] = []
+    waits: list[float] = []
+
+    def backoff(seconds: float) -> None:
+        waits.append(seconds)
+        if not started:
+            started.append(LoopbackServer(port=port).__enter__())
+
+    monkeypatch.setattr(time, "sleep", backoff)
+    try:
+        assert ask(f"http://127.0.0.1:{port}") == echoed("Hello")
+        assert len(started[0].requests) == 1
+        assert waits and all(0 < wait <= Aichat.RETRY_WAIT_CAP for wait in waits)
+    finally:
+        for server in started:
+            server.__exit__()
+
+
+# --- retries on 429, 502, 503 and 504, and only those --------------------------------------------
+
+@pytest.mark.parametrize("status", sorted(Aichat.RETRY_STATUSES))
+def test_retried_statuses_honour_retry_after(server: LoopbackServer, sleeps: list[float],
+                                             status: int) -> None:
+    server.script(Reply.text("busy", status, headers=[("Retry-After", "2")]),
+                  Reply.text("busy", status, headers=[("Retry-After", "0.25")]),
+                  Reply.json({"message": "finally"}))
+    assert ask(server.base_url) == "finally"
+    assert len(server.requests) == 3
+    assert sleeps == [2.0, 0.25]  # exactly the waits the site asked for
+    assert server.requests[0].body == server.requests[2].body
+
+
+def test_retry_after_as_an_http_date(server: LoopbackServer, sleeps: list[float]) -> None:
+    when = email.utils.formatdate(time.time() + 20, usegmt=True)
+    server.script(Reply.text("busy", 503, headers=[("Retry-After", when)]),
+                  Reply.json({"message": "later"}))
+    assert ask(server.base_url) == "later"
+    assert len(sleeps) == 1 and 15 <= sleeps[0] <= 20
+
+
+def test_retry_after_zero_means_at_once(server: LoopbackServer, sleeps: list[float]) -> None:
+    server.script(Reply.text("x", 502), Reply.text("x", 503, headers=[("Retry-After", "0")]),
+                  Reply.json({"message": "third"}))
+    assert ask(server.base_url) == "third"
+    assert sleeps in ([0.0], [])  # not the exponential backoff of a third attempt
+
+
+def test_without_retry_after_the_backoff_is_short_and_capped(server: LoopbackServer,
+                                                             sleeps: list[float]) -> None:
+    server.script(*[Reply.text("x", 504) for _ in range(5)], Reply.json({"message": "sixth"}))
+    assert ask(server.base_url, max_retries=5) == "sixth"
+    assert len(server.requests) == 6
+    assert sleeps and all(0 < wait <= Aichat.RETRY_WAIT_CAP for wait in sleeps)
+    assert sleeps == sorted(sleeps)
+
+
+@pytest.mark.parametrize("header", ["soon", "-5", "nan", "Wed, 99 Foo 2015 99:99:99 GMT", ""])
+def test_a_garbage_retry_after_falls_back_to_the_backoff(server: LoopbackServer,
+                                                         sleeps: list[float], header: str) -> None:
+    server.script(Reply.text("x", 429, headers=[("Retry-After", header)]),
+                  Reply.json({"message": "ok"}))
+    assert ask(server.base_url) == "ok"
+    assert len(server.requests) == 2
+    assert all(0 <= wait <= Aichat.RETRY_WAIT_CAP for wait in sleeps)
+
+
+@pytest.mark.parametrize("status", [500, 403, 404, 413, 501])
+def test_other_statuses_are_not_retried(server: LoopbackServer, sleeps: list[float],
+                                        status: int) -> None:
+    server.script(Reply.text("no", status, headers=[("Retry-After", "0")]))
+    error = fails(server.base_url)
+    assert isinstance(error, Aichat.AichatHTTPError)
+    assert error.status_code == status
+    assert len(server.requests) == 1
+    assert sleeps == []
+
+
+@pytest.mark.parametrize("header", ["120", "30.5", "86400"])
+def test_a_retry_after_beyond_the_cap_is_raised_at_once(server: LoopbackServer,
+                                                        sleeps: list[float], header: str) -> None:
+    server.script(Reply.text("Too Many Requests", 429, headers=[("Retry-After", header)]))
+    error = fails(server.base_url)
+    assert type(error) is Aichat.AichatRateLimitError
+    assert error.retry_after == float(header) > Aichat.RETRY_WAIT_CAP
+    assert f"wait {float(header):g} s" in str(error)
+    assert len(server.requests) == 1
+    assert sleeps == []
+
+
+def test_when_the_retries_run_out_the_last_answer_is_raised(server: LoopbackServer,
+                                                          sleeps: list[float]) -> None:
+    server.script(*[Reply.text("Too Many Requests", 429, headers=[("Retry-After", "1")])] * 3)
+    error = fails(server.base_url)
+    assert type(error) is Aichat.AichatRateLimitError
+    assert error.retry_after == 1.0
+    assert len(server.requests) == 3  # the first try and max_retries=2
+    assert sleeps == [1.0, 1.0]
+
+
+def test_max_retries_zero_sends_once(server: LoopbackServer) -> None:
+    server.script(Reply.text("Service Unavailable", 503), Reply.json({"message": "unused"}))
+    error = fails(server.base_url, max_retries=0)
+    assert type(error) is Aichat.AichatHTTPError and error.status_code == 503
+    assert len(server.requests) == 1
+
+
+# --- every row of the error table of SPEC 3.1, through real HTTP ---------------------------------
+
+ERROR_TABLE = [
+    pytest.param([], {"messages": [{"role": 1, "content": "x"}]}, Aichat.AichatInputError, {},
+                 0, id="input-messages"),
+    pytest.param([], {"temperature": 2.5}, Aichat.AichatInputError, {}, 0, id="input-parameter"),
+    pytest.param([Reply.drop()], {}, Aichat.AichatConnectionError, {}, 1, id="connection"),
+    pytest.param([Reply(delay=10)], {"timeout": 0.2}, Aichat.AichatTimeoutError, {}, 1,
+                 id="timeout"),
+    pytest.param([Reply.text("Internal Server Error", 500)], {}, Aichat.AichatHTTPError,
+                 {"status_code": 500, "body": "Internal Server Error"}, 1, id="http-500"),
+    pytest.param([Reply.text("no such page", 404, content_type="text/html")], {},
+                 Aichat.AichatHTTPError, {"status_code": 404, "body": "no such page"}, 1,
+                 id="http-404"),
+    pytest.param([Reply.text("Too Many Requests", 429, headers=[("Retry-After", "120")])], {},
+                 Aichat.AichatRateLimitError,
+                 {"status_code": 429, "retry_after": 120, "body": "Too Many Requests"}, 1,
+                 id="rate-limit"),
+    pytest.param([Reply.text("Too Many Requests", 429)], {"max_retries": 0},
+                 Aichat.AichatRateLimitError, {"status_code": 429, "retry_after": None}, 1,
+                 id="rate-limit-no-retry-after"),
+    pytest.param([Reply.text(CHALLENGE, 403, content_type="text/html; charset=UTF-8")], {},
+                 Aichat.AichatBlockedError, {"status_code": 403}, 1, id="blocked-403"),
+    pytest.param([Reply.text("<html><body>Please enable JavaScript</body></html>",
+                             content_type="text/html")], {},
+                 Aichat.AichatBlockedError, {"status_code": 200}, 1, id="blocked-200-html"),
+    pytest.param([Reply.text(CHALLENGE, content_type="")], {},
+                 Aichat.AichatBlockedError, {"status_code": 200}, 1, id="blocked-untyped-html"),
+    pytest.param([Reply.text('{"response": true, "message": "cut of',
+                             content_type="application/json")], {},
+                 Aichat.AichatResponseError, {}, 1, id="response-broken-json"),
+    pytest.param([Reply()], {}, Aichat.AichatResponseError, {}, 1, id="response-empty"),
+    pytest.param([Reply.json(["message", "hi"])], {}, Aichat.AichatResponseError, {}, 1,
+                 id="response-not-an-object"),
+    pytest.param([Reply.json({"response": True, "message": 5})], {},
+                 Aichat.AichatResponseError, {}, 1, id="response-message-not-a-string"),
+    pytest.param([Reply.json({"response": True})], {}, Aichat.AichatResponseError, {}, 1,
+                 id="response-no-message"),
+    pytest.param([Reply.json({"response": False, "message": "Sorry, the model is overloaded."})],
+                 {}, Aichat.AichatUpstreamError, {"reason": "Sorry, the model is overloaded."},
+                 1, id="upstream"),
+]
+
+
+@pytest.mark.parametrize(("replies", "call", "expected", "attributes", "sent"), ERROR_TABLE)
+def test_error_table_row(server: LoopbackServer, replies: list[Reply], call: dict[str, Any],
+                         expected: type[Aichat.AichatError], attributes: dict[str, Any],
+                         sent: int) -> None:
+    server.script(*replies)
+    error = fails(server.base_url, **call)
+    assert type(error) is expected
+    assert isinstance(error, Aichat.AichatError)
+    for name, value in attributes.items():
+        assert getattr(error, name) == value, name
+    assert len(server.requests) == sent
+    text = str(error)
+    assert "\n" not in text
+    if sent == 0:
+        assert server.connections == 0  # refused before any request, not even a connection
+        assert isinstance(error, ValueError)
+        return
+    check_message(error, server.base_url + "/api/text")
+    if expected in (Aichat.AichatConnectionError, Aichat.AichatTimeoutError):
+        assert isinstance(error.__cause__, requests.RequestException)
+    if "broken-json" in text or expected is Aichat.AichatUpstreamError:
+        assert "Sorry, the model is overloaded." in text
+
+
+def test_the_table_above_covers_every_error_class() -> None:
+    rows = {param.values[2] for param in ERROR_TABLE}
+    classes = {value for value in vars(Aichat).values() if isinstance(value, type)
+               and issubclass(value, Aichat.AichatError) and value is not Aichat.AichatError}
+    assert rows == classes
+
+
+# Answers no well-behaved server gives, and what each must become: never a raw exception.
+BROKEN = Aichat.AichatConnectionError
+RAW_ANSWERS: dict[str, tuple[bytes, type[Aichat.AichatError] | str]] = {
+    "bad-status-line": (b"HTTP/1.1 abc OK\r\n\r\n", BROKEN),
+    "not-http": (b"hello there\r\n\r\n", BROKEN),
+    "status-over-999": (b"HTTP/1.1 1000 Big\r\nContent-Length: 0\r\n\r\n", BROKEN),
+    "bad-chunk-length": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", BROKEN),
+    "truncated-body": (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"mess", BROKEN),
+    "too-many-headers": (b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * 150 + b"\r\n", BROKEN),
+    "header-line-too-long": (b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 70000 + b"\r\n\r\n",
+                             BROKEN),
+    "nothing-at-all": (b"", BROKEN),
+    "garbage-gzip": (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 5\r\n\r\n"
+                     b"abcde", Aichat.AichatResponseError),
+    # A server that hangs up after answering says so (Connection: close); without it the retry
+    # could race the hang-up on the kept-alive connection.
+    "garbage-retry-after": (b"HTTP/1.1 429 Too Many\r\nRetry-After: \xff\xfe soon\r\n"
+                            b"Connection: close\r\nContent-Length: 0\r\n\r\n",
+                            Aichat.AichatRateLimitError),
+    "huge-retry-after": (b"HTTP/1.1 429 Too Many\r\nRetry-After: 99999999999999999999999\r\n"
+                         b"Content-Length: 0\r\n\r\n", Aichat.AichatRateLimitError),
+    "retry-after-year-9999": (b"HTTP/1.1 503 Busy\r\nRetry-After: Fri, 31 Dec 9999 23:59:59 -2359"
+                              b"\r\nContent-Length: 0\r\n\r\n", Aichat.AichatHTTPError),
+    "http-1.0-until-close": (b"HTTP/1.0 200 OK\r\n\r\n{\"message\": \"old school\"}",
+                             "old school"),
+    "malformed-header-lines": (b"HTTP/1.1 200 OK\r\nno colon here\r\n: empty name\r\n"
+                               b"Content-Length: 23\r\n\r\n{\"message\": \"survived\"}",
+                               "survived"),
+}
+
+
+@pytest.mark.parametrize(("raw", "outcome"), list(RAW_ANSWERS.values()), ids=list(RAW_ANSWERS))
+def test_no_transport_exception_escapes(server: LoopbackServer, sleeps: list[float], raw: bytes,
+                                        outcome: type[Aichat.AichatError] | str) -> None:
+    server.script(*[Reply.raw_bytes(raw)] * 3)
+    if isinstance(outcome, str):
+        assert ask(server.base_url) == outcome
+        return
+    error = fails(server.base_url)
+    assert type(error) is outcome
+    check_message(error, server.base_url + "/api/text")
+    if outcome in (BROKEN, Aichat.AichatResponseError) and error.__cause__ is not None:
+        assert isinstance(error.__cause__, requests.RequestException)
+    if outcome is BROKEN:
+        assert isinstance(error.__cause__, requests.RequestException)
+        assert len(server.requests) == 1  # a broken answer is not sent again
+
+
+def test_the_html_status_1xx_and_3xx_are_http_errors(server: LoopbackServer) -> None:
+    server.script(Reply.text("moved", 302, headers=[("Location", "https://elsewhere.invalid/")]))
+    error = fails(server.base_url)
+    assert type(error) is Aichat.AichatHTTPError and error.status_code == 302
+    assert len(server.requests) == 1  # redirects are not followed
+
+
+def test_a_utf8_reply_without_a_charset_is_read_as_utf8(server: LoopbackServer) -> None:
+    body = '{"message": "Привет, 世界 🎉"}'.encode()
+    server.script(Reply(200, body, [("Content-Type", "text/plain")]),
+                  Reply(200, b"\xef\xbb\xbf" + body, [("Content-Type", "application/json")]),
+                  Reply(200, '{"message": "caf\xe9"}'.encode("latin-1"),
+                        [("Content-Type", "application/json; charset=ISO-8859-1")]))
+    assert ask(server.base_url) == "Привет, 世界 🎉"
+    assert ask(server.base_url) == "Привет, 世界 🎉"  # a byte order mark is not an error
+    assert ask(server.base_url) == "café"  # a charset the answer names is honoured
+
+
+# --- base URL and proxy --------------------------------------------------------------------------
+
+def test_the_base_url_comes_from_the_environment(server: LoopbackServer,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(Aichat.BASE_URL_ENV, server.base_url + "/")
+    assert ask(None) == echoed("Hello")
+    assert aichat.complete(HELLO) == echoed("Hello")
+    assert [r.target for r in server.requests] == ["/api/text"] * 2
+
+
+def test_the_keyword_beats_the_environment(server: LoopbackServer,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(Aichat.BASE_URL_ENV, f"http://127.0.0.1:{closed_port()}")
+    assert ask(server.base_url) == echoed("Hello")
+
+
+def test_a_base_url_with_a_path(server: LoopbackServer) -> None:
+    assert ask(server.base_url + "/mirror/chat-gpt/") == echoed("Hello")
+    assert server.requests[0].target == "/mirror/chat-gpt/api/text"
+
+
+def test_the_default_base_url_is_the_site_over_https(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offline: a proxy sees where the provider wants to go, and refuses the tunnel."""
+    monkeypatch.setenv(Aichat.BASE_URL_ENV, "")  # empty counts as unset
+    with LoopbackServer() as proxy:
+        error = fails(None, proxy=proxy.base_url, max_retries=0)
+        assert [(r.method, r.target) for r in proxy.requests] == [("CONNECT", "chat-gpt.org:443")]
+    assert type(error) is Aichat.AichatConnectionError
+    check_message(error, "https://chat-gpt.org/api/text")
+    assert "proxy" in str(error)
+
+
+def test_a_forward_proxy_carries_the_exact_request(server: LoopbackServer) -> None:
+    with LoopbackServer(default=lambda _: Reply(action="forward")) as proxy:
+        proxy_url = f"http://user:s3cret@127.0.0.1:{proxy.port}"
+        assert ask(server.base_url, proxy=proxy_url) == echoed("Hello")
+        [via] = proxy.requests
+    assert via.target == server.base_url + "/api/text"  # absolute form: a proxy request
+    assert via.header("Proxy-Authorization") == "Basic " + base64.b64encode(
+        b"user:s3cret").decode()
+    [arrived] = server.requests
+    assert {name: value for name, value in arrived.headers
+            if name in Aichat.HEADERS} == Aichat.HEADERS
+    assert arrived.header("Proxy-Authorization") is None
+    assert arrived.body == via.body == json.dumps(Aichat._prepare(HELLO, {}).body).encode()
+
+
+def test_a_refused_proxy_is_a_connection_error_that_hides_the_password() -> None:
+    proxy = f"http://user:s3cret@127.0.0.1:{closed_port()}"
+    error = fails(f"http://127.0.0.1:{closed_port()}", proxy=proxy, max_retries=0)
+    assert type(error) is Aichat.AichatConnectionError
+    assert isinstance(error.__cause__, requests.exceptions.ProxyError)
+    assert "proxy" in str(error) and "s3cret" not in str(error)
+
+
+def test_credentials_in_the_base_url_stay_out_of_messages(server: LoopbackServer) -> None:
+    server.script(Reply.text("Internal Server Error", 500))
+    base_url = f"http://user:s3cret@127.0.0.1:{server.port}"
+    error = fails(base_url)
+    assert "s3cret" not in str(error) and "s3cret" not in (error.url or "")
+    check_message(error, f"http://***@127.0.0.1:{server.port}/api/text")
+
+
+def test_fetch_returns_the_whole_object(server: LoopbackServer) -> None:
+    server.script(Reply.json({"response": True, "message": "hi", "extra": [1, 2]}))
+    assert Aichat.fetch(HELLO, base_url=server.base_url) == {
+        "response": True, "message": "hi", "extra": [1, 2]}
+
+
+@pytest.mark.parametrize("call", [
+    {"messages": "Hello"},
+    {"messages": [["user", "Hello"]]},
+    {"messages": [{"role": "user", "content": 42}]},
+    {"messages": [{"role": "user", "content": [{"type": "text", "text": None}]}]},
+    {"timeout": 0},
+    {"timeout": float("inf")},
+    {"max_retries": -1},
+    {"top_p": float("nan")},
+    {"presence_penalty": "0"},
+    {"proxy": "http://[::1"},
+    {"proxy": "ftp://proxy.invalid"},
+], ids=repr)
+def test_bad_input_never_reaches_the_server(server: LoopbackServer, call: dict[str, Any]) -> None:
+    error = fails(server.base_url, **call)
+    assert type(error) is Aichat.AichatInputError
+    assert "\n" not in str(error)
+    assert server.connections == 0
+
+
+@pytest.mark.parametrize("base_url", ["http://[::1", "ftp://127.0.0.1", "127.0.0.1:8080",
+                                      "http://127.0.0.1:99999", "http://exa mple.org",
+                                      "http://host.invalid/a\nb", "http://host.invalid/?q=1"])
+def test_a_bad_base_url_is_input_error(base_url: str) -> None:
+    error = fails(base_url)
+    assert type(error) is Aichat.AichatInputError
+    assert "\n" not in str(error)
