@@ -1,0 +1,8 @@
+"""``python -m mock_server``: the ``aichat-mock`` command."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""The admin API under ``/__mock__/``: health, the journal, the reply queue and the inspector
+page. Its own traffic is not journaled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
+
+from .engine import Engine, parse_json
+from .replies import ReplyError
+
+PREFIX = "/__mock__"
+blueprint = Blueprint("admin", __name__, url_prefix=PREFIX)
+# Scripted replies are small; this bounds what a POST may make the mock parse.
+MAX_ADMIN_BODY = 8 << 20
+
+
+def is_admin_path(path: str) -> bool:
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+def _engine() -> Engine:
+    engine: Engine = current_app.extensions["aichat_mock"]
+    return engine
+
+
+def error(status: int, message: str) -> tuple[Response, int]:
+    """The admin API's refusal: ``{"error": "<what is wrong and what to do>"}``."""
+    return jsonify({"error": message}), status
+
+
+@blueprint.get("/")
+def inspector() -> str:
+    from . import __version__
+    return render_template("inspector.html", version=__version__)
+
+
+@blueprint.get("/health")
+def health() -> Response:
+    from . import __version__
+    return jsonify({"status": "ok", "version": __version__})
+
+
+@blueprint.route("/requests", methods=["GET", "DELETE"])
+def requests_() -> Any:
+    engine = _engine()
+    if request.method == "DELETE":
+        return jsonify(engine.clear_requests())
+    limit_text = request.args.get("limit")
+    limit: int | None = None
+    if limit_text is not None:
+        if not limit_text.isascii() or not limit_text.isdigit():
+            return error(400, f"limit must be a whole number of 0 or more; got {limit_text!r}")
+        limit = int(limit_text)
+    return jsonify(engine.requests(path=request.args.get("path"), limit=limit))
+
+
+@blueprint.route("/replies", methods=["GET", "POST", "DELETE"])
+def replies_() -> Any:
+    engine = _engine()
+    if request.method == "GET":
+        return jsonify(engine.replies())
+    if request.method == "DELETE":
+        return jsonify(engine.clear_replies())
+    # JSON only: a cross-site form cannot send this without a CORS preflight.
+    if not request.is_json:
+        return error(415, "send the replies as JSON, with Content-Type: application/json")
+    if (request.content_length or 0) > MAX_ADMIN_BODY:
+        return error(413, f"the body is over {MAX_ADMIN_BODY} bytes")
+    raw = request.get_data(cache=False)
+    if len(raw) > MAX_ADMIN_BODY:
+        return error(413, f"the body is over {MAX_ADMIN_BODY} bytes")
+    try:
+        payload = parse_json(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as problem:
+        return error(400, f"the body is not JSON ({problem}); send a reply object or a list "
+                          f"of them")
+    try:
+        queued = engine.queue_replies(payload)
+    except ReplyError as problem:
+        return error(400, str(problem))
+    return jsonify(queued), 201
+
+
+@blueprint.route("/<path:rest>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
+                                          "OPTIONS"])
+def unknown(rest: str) -> Any:
+    return error(404, f"no admin route {PREFIX}/{rest}; see {PREFIX}/ for the inspector, "
+                      f"{PREFIX}/health, {PREFIX}/requests and {PREFIX}/replies")

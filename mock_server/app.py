@@ -1,0 +1,79 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, request
+from werkzeug.exceptions import HTTPException
+
+from . import admin, site
+from .engine import Engine
+from .journal import DEFAULT_BODY_CAP
+from .replies import DEFAULT_REPLY_TEXT
+from .store import DEFAULT_JOURNAL_CAP, Store
+
+EXTENSION = "aichat_mock"
+
+#: The configuration keys ``create_app`` reads, with their defaults.
+CONFIG_DEFAULTS: dict[str, Any] = {
+    # "echo" answers "You said: <last user turn>"; "fixed" answers MOCK_REPLY_TEXT.
+    "MOCK_REPLY_MODE": "echo",
+    "MOCK_REPLY_TEXT": DEFAULT_REPLY_TEXT,
+    # A JSON-lines file every journal entry is appended to (not capped); None for none.
+    "MOCK_JOURNAL_FILE": None,
+    # How many entries the journal keeps in memory (oldest dropped first).
+    "MOCK_JOURNAL_CAP": DEFAULT_JOURNAL_CAP,
+    # How many characters of a request body (and of an answer) an entry keeps.
+    "MOCK_JOURNAL_BODY_CAP": DEFAULT_BODY_CAP,
+    # A Store instance holding the journal and the reply queue; None for a new MemoryStore.
+    "MOCK_STORE": None,
+}
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the mock's Flask app. ``config`` takes the keys of ``CONFIG_DEFAULTS`` (other
+    Flask settings are passed through); each app gets its own journal and reply queue."""
+    settings = dict(config or {})
+    unknown = sorted(key for key in settings
+                     if key.startswith("MOCK_") and key not in CONFIG_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown mock setting(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(CONFIG_DEFAULTS)}")
+    app = Flask(__name__, static_url_path="/__mock__/static")
+    app.config.update(CONFIG_DEFAULTS)
+    app.config.update(settings)
+    store: Store | None = app.config["MOCK_STORE"]
+    if store is not None and not isinstance(store, Store):
+        raise ValueError("MOCK_STORE must implement mock_server.store.Store")
+    app.extensions[EXTENSION] = Engine(
+        reply_mode=app.config["MOCK_REPLY_MODE"],
+        reply_text=app.config["MOCK_REPLY_TEXT"],
+        store=store,
+        journal_cap=app.config["MOCK_JOURNAL_CAP"],
+        journal_file=app.config["MOCK_JOURNAL_FILE"],
+        body_cap=app.config["MOCK_JOURNAL_BODY_CAP"],
+    )
+    # "//api/text" is a path of its own for the mock, not a redirect to "/api/text".
+    app.url_map.merge_slashes = False
+    # Journal entries keep their field order and the bodies their key order.
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.register_blueprint(admin.blueprint)
+    app.register_blueprint(site.blueprint)
+    app.register_error_handler(HTTPException, _routing_error)
+    return app
+
+
+def engine_of(app: Flask) -> Engine:
+    """The ``Engine`` behind an app made by ``create_app``."""
+    engine: Engine = app.extensions[EXTENSION]
+    return engine
+
+
+def _routing_error(error: HTTPException) -> Any:
+    """Requests Flask's routing turns away (an unusual method, say) still get the mock's
+    answer, and the site's are journaled like any other."""
+    if admin.is_admin_path(request.path):
+        return admin.error(error.code or 500, error.description or error.name)
+    return site.serve()

@@ -1,0 +1,147 @@
+"""The ``aichat-mock`` command (also ``python -m mock_server``): serve the mock of chat-gpt.org."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import socket
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .app import create_app
+from .journal import DEFAULT_BODY_CAP
+from .replies import DEFAULT_REPLY_TEXT, REPLY_MODES
+from .servers import CAN_DISCONNECT, DEFAULT_SERVER, DEFAULT_THREADS, SERVERS, available
+from .store import DEFAULT_JOURNAL_CAP
+
+EPILOG = """\
+examples:
+  aichat-mock                                  # http://127.0.0.1:8080, echo replies
+  aichat-mock --port 0                         # a free port; the URL is printed
+  aichat-mock --reply-mode fixed --reply-text "Hi!" --journal requests.jsonl
+  aichat --base-url http://127.0.0.1:8080 "Hello"   # ask it through the provider
+
+The first line on standard output is "aichat-mock listening on <URL>".
+Admin API and inspector page: <URL>/__mock__/
+"""
+LISTENING = "aichat-mock listening on"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aichat-mock",
+        description="Serve a stand-in for chat-gpt.org (POST /api/text, GET /chat) that "
+                    "records every request and answers echo, fixed or scripted replies.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1; a non-loopback "
+                             "address needs --allow-remote)")
+    parser.add_argument("--port", type=_port, default=8080,
+                        help="port to listen on (default 8080; 0 picks a free one)")
+    parser.add_argument("--allow-remote", action="store_true",
+                        help="allow listening on a non-loopback address: the mock has no "
+                             "authentication, anyone who reaches it can read its journal")
+    parser.add_argument("--reply-mode", choices=REPLY_MODES, default="echo",
+                        help="echo: 'You said: <last user turn>' (default); fixed: --reply-text")
+    parser.add_argument("--reply-text", default=DEFAULT_REPLY_TEXT, metavar="TEXT",
+                        help=f"the answer in fixed mode (default {DEFAULT_REPLY_TEXT!r})")
+    parser.add_argument("--journal", metavar="FILE",
+                        help="also append every journal entry to FILE as a JSON line")
+    parser.add_argument("--journal-cap", type=_positive, default=DEFAULT_JOURNAL_CAP,
+                        metavar="N", help=f"entries kept in memory (default "
+                                          f"{DEFAULT_JOURNAL_CAP}; the file is not capped)")
+    parser.add_argument("--body-cap", type=_natural, default=DEFAULT_BODY_CAP, metavar="CHARS",
+                        help=f"characters of each body an entry keeps (default "
+                             f"{DEFAULT_BODY_CAP})")
+    parser.add_argument("--server", choices=sorted(SERVERS), default=DEFAULT_SERVER,
+                        help=f"the WSGI server (default {DEFAULT_SERVER}; granian cannot play "
+                             f"the disconnect fault; werkzeug is Flask's development server)")
+    parser.add_argument("--threads", type=_positive, default=DEFAULT_THREADS, metavar="N",
+                        help=f"worker threads, the requests served at once "
+                             f"(default {DEFAULT_THREADS})")
+    return parser
+
+
+def _number(text: str, low: int, high: int | None = None) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < low or (high is not None and value > high):
+        bounds = f"from {low} to {high}" if high is not None else f"{low} or more"
+        raise argparse.ArgumentTypeError(f"must be {bounds}; got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    return _number(text, 0, 65535)
+
+
+def _positive(text: str) -> int:
+    return _number(text, 1)
+
+
+def _natural(text: str) -> int:
+    return _number(text, 0)
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0: a free one)."""
+    family, _, _, _, address = socket.getaddrinfo(
+        host.strip("[]"), port, type=socket.SOCK_STREAM)[0]
+    return socket.create_server(address[:2], family=family, backlog=1024)
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not is_loopback(args.host) and not args.allow_remote:
+        parser.error(f"refusing to listen on {args.host}, which is not a loopback address: "
+                     f"the mock has no authentication; pass --allow-remote to do it anyway")
+    if not available(args.server):
+        parser.error(f"the {args.server} server is not installed; "
+                     f"pip install {args.server} or choose another --server")
+    config: dict[str, Any] = {
+        "MOCK_REPLY_MODE": args.reply_mode,
+        "MOCK_REPLY_TEXT": args.reply_text,
+        "MOCK_JOURNAL_FILE": args.journal,
+        "MOCK_JOURNAL_CAP": args.journal_cap,
+        "MOCK_JOURNAL_BODY_CAP": args.body_cap,
+    }
+    try:
+        app = create_app(config)
+    except ValueError as error:
+        parser.error(str(error))
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as error:
+        print(f"aichat-mock: cannot listen on {args.host}:{args.port}: "
+              f"{error.strerror or error}", file=sys.stderr)
+        return 1
+    url = url_of(sock)
+
+    def announce() -> None:
+        print(f"{LISTENING} {url}", flush=True)
+        print(f"aichat-mock: {args.server} server, {args.threads} threads; inspector at "
+              f"{url}/__mock__/; Ctrl-C to stop", file=sys.stderr, flush=True)
+        if args.server not in CAN_DISCONNECT:
+            print(f"aichat-mock: note: {args.server} cannot play the disconnect fault "
+                  f"(it answers 501 instead)", file=sys.stderr, flush=True)
+
+    SERVERS[args.server](app, sock, args.threads, config, announce)
+    return 0

@@ -1,0 +1,48 @@
+"""``make demo``: start the mock on a free port, ask it a question through the provider's
+``aichat`` command, print the answer and the request the mock recorded, stop the mock."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from typing import Any
+
+from .process import MockProcess
+
+QUESTION = "Hello, how are you?"
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.load(response)
+
+
+def main() -> int:
+    with MockProcess() as mock:
+        print(f"mock server: {mock.url}")
+        print(f"$ aichat --base-url {mock.url} {QUESTION!r}")
+        ask = subprocess.run(
+            [sys.executable, "-m", "aichat", "--base-url", mock.url, QUESTION],
+            capture_output=True, text=True, timeout=60, check=False)
+        if ask.returncode != 0:
+            print(f"aichat failed ({ask.returncode}): {ask.stderr.strip()}", file=sys.stderr)
+            return 1
+        print(f"answer: {ask.stdout.strip()}")
+        journal = get_json(f"{mock.url}/__mock__/requests?path=/api/text")
+        entry = journal["requests"][-1]
+        print(f"\nthe request the mock recorded ({journal['total']} in all):")
+        print(f"{entry['method']} {entry['path']}")
+        for name, value in entry["headers"].items():
+            print(f"  {name}: {value}")
+        print("body:")
+        print(json.dumps(entry["json"], indent=2, ensure_ascii=False))
+        print(f"contract breaches: {entry['violations'] or 'none'}; "
+              f"header differences: {entry['header_diff'] or 'none'}")
+    print(f"mock server stopped (exit status {mock.returncode})")
+    return 0 if mock.returncode == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""The mock's behaviour, free of any web framework.
+
+``Engine.handle`` takes an ``IncomingRequest`` for the site (anything outside ``/__mock__/``)
+and returns the ``Answer`` together with the journal entry it recorded; the admin methods
+back the ``/__mock__/`` API. The Flask app is a thin adapter over this class, and an
+in-process adapter can reuse it as is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib.resources import files
+from typing import Any
+
+from . import contract, replies
+from .journal import DEFAULT_BODY_CAP, Journal, JournalFile
+from .store import DEFAULT_JOURNAL_CAP, MemoryStore, QueueFullError, Store
+from .wire import HTML_TYPE, Answer, IncomingRequest, json_answer
+
+MAX_BODY = 1 << 20  # 1 MiB; a longer body answers 413
+CHAT_PATH = "/chat"
+VIOLATION_CHARS = 300
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An answer and the journal entry that records it."""
+
+    answer: Answer
+    entry: dict[str, Any]
+
+
+def invalid(status: int, reason: str, *, extra: tuple[tuple[str, str], ...] = ()) -> Answer:
+    """The mock's refusal: ``{"response": false, "message": "invalid request: ..."}``."""
+    return json_answer(status, {"response": False, "message": f"invalid request: {reason}"},
+                       extra=extra)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+def parse_json(text: str) -> Any:
+    """Strict JSON: no NaN or Infinity, no number that overflows to infinity."""
+    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+
+
+def describe_error(path: list[Any], message: str) -> str:
+    where = ".".join(str(part) for part in path)
+    text = f"{where}: {message}" if where else message
+    return text if len(text) <= VIOLATION_CHARS else text[:VIOLATION_CHARS - 3] + "..."
+
+
+def header_diff(headers: Mapping[str, str]) -> dict[str, dict[str, str | None]]:
+    """The contract headers missing from ``headers`` or different there."""
+    return {name: {"expected": expected, "received": headers.get(name)}
+            for name, expected in contract.header_table().items()
+            if headers.get(name) != expected}
+
+
+def default_chat_page() -> bytes:
+    """The chat page straight from the template file, for adapters without Jinja."""
+    return files("mock_server").joinpath("templates").joinpath("chat.html").read_bytes()
+
+
+class Engine:
+    """The mock of chat-gpt.org: reply mode, reply queue, fault catalogue and journal."""
+
+    def __init__(self, *, reply_mode: str = "echo",
+                 reply_text: str = replies.DEFAULT_REPLY_TEXT,
+                 store: Store | None = None, journal_cap: int = DEFAULT_JOURNAL_CAP,
+                 journal_file: str | None = None, body_cap: int = DEFAULT_BODY_CAP) -> None:
+        if reply_mode not in replies.REPLY_MODES:
+            raise ValueError(f"reply mode must be one of {', '.join(replies.REPLY_MODES)}; "
+                             f"got {reply_mode!r}")
+        if not isinstance(reply_text, str):
+            raise ValueError(f"reply text must be a string; got {type(reply_text).__name__}")
+        if isinstance(journal_cap, bool) or not isinstance(journal_cap, int) or journal_cap < 1:
+            raise ValueError(f"journal cap must be a whole number of 1 or more; "
+                             f"got {journal_cap!r}")
+        if isinstance(body_cap, bool) or not isinstance(body_cap, int) or body_cap < 0:
+            raise ValueError(f"body cap must be a whole number of 0 or more; got {body_cap!r}")
+        self.reply_mode = reply_mode
+        self.reply_text = reply_text
+        self.store: Store = store if store is not None else MemoryStore(journal_cap)
+        try:
+            file = JournalFile(journal_file) if journal_file else None
+        except OSError as error:
+            raise ValueError(f"cannot open the journal file {journal_file!r}: "
+                             f"{error.strerror or error}") from error
+        self.journal = Journal(self.store, file=file, body_cap=body_cap)
+
+    # --- the site ----------------------------------------------------------------------------
+
+    def handle(self, request: IncomingRequest,
+               chat_page: Callable[[], bytes] | None = None) -> Outcome:
+        """Answer one request to the site and record it in the journal."""
+        parsed: Any = None
+        violations: list[str] = []
+        diff: dict[str, dict[str, str | None]] = {}
+        scripted = False
+        if request.path == contract.API_PATH:
+            diff = header_diff(request.headers)
+            answer, parsed, violations, scripted = self._api(request)
+        else:
+            parsed = self._lenient_json(request)
+            if request.path == CHAT_PATH:
+                answer = self._chat(request, chat_page or default_chat_page)
+            else:
+                answer = invalid(404, f"nothing at {request.path}; the API is POST "
+                                      f"{contract.API_PATH} and the chat page GET {CHAT_PATH}")
+        entry = self.journal.record(request, answer, parsed=parsed, violations=violations,
+                                    header_diff=diff, scripted=scripted)
+        return Outcome(answer, entry)
+
+    def _api(self, request: IncomingRequest) -> tuple[Answer, Any, list[str], bool]:
+        if request.method != "POST":
+            return (invalid(405, f"method {request.method} is not allowed on "
+                                 f"{contract.API_PATH}; use POST", extra=(("Allow", "POST"),)),
+                    self._lenient_json(request), [], False)
+        if request.size > MAX_BODY:
+            reason = f"the body is {request.size} bytes, over the limit of {MAX_BODY} (1 MiB)"
+            return invalid(413, reason), None, [reason], False
+        try:
+            data = parse_json(request.body.decode("utf-8"))
+        except UnicodeDecodeError:
+            reason = "the body is not UTF-8 text; send a JSON object"
+            return invalid(400, reason), None, [reason], False
+        except (ValueError, RecursionError) as error:
+            reason = f"the body is not JSON ({describe_error([], str(error))}); send a JSON object"
+            return invalid(400, reason), None, [reason], False
+        if not isinstance(data, dict):
+            reason = (f"the body must be a JSON object with a string \"message\", not "
+                      f"{replies.describe_kind(data)}")
+            return invalid(400, reason), data, [reason], False
+        errors = sorted(contract.request_validator().iter_errors(data),
+                        key=lambda error: [str(part) for part in error.absolute_path])
+        violations = [describe_error(list(error.absolute_path), error.message) for error in errors]
+        if violations:
+            return invalid(400, "; ".join(violations)), data, violations, False
+        text = replies.mode_text(self.reply_mode, self.reply_text, data["message"])
+        reply = self.store.pop_reply()
+        if reply is None:
+            return replies.default_answer(text), data, [], False
+        return replies.scripted_answer(reply, text), data, [], True
+
+    def _chat(self, request: IncomingRequest, page: Callable[[], bytes]) -> Answer:
+        if request.method not in ("GET", "HEAD"):
+            return invalid(405, f"method {request.method} is not allowed on {CHAT_PATH}; "
+                                f"use GET", extra=(("Allow", "GET, HEAD"),))
+        return Answer(200, (("Content-Type", HTML_TYPE),), page())
+
+    def _lenient_json(self, request: IncomingRequest) -> Any:
+        """The body as JSON for the journal, when it is small enough and parses."""
+        if not request.body or request.size > MAX_BODY:
+            return None
+        try:
+            return parse_json(request.body.decode("utf-8"))
+        except (ValueError, RecursionError):
+            return None
+
+    # --- the admin API -----------------------------------------------------------------------
+
+    def requests(self, *, path: str | None = None, limit: int | None = None) -> dict[str, Any]:
+        total, entries = self.store.entries(path=path, limit=limit)
+        return {"total": total, "requests": entries}
+
+    def clear_requests(self) -> dict[str, int]:
+        return {"cleared": self.store.clear()}
+
+    def queue_replies(self, payload: Any) -> dict[str, int]:
+        """Queue one reply object or a list of them; raises ``replies.ReplyError``."""
+        parsed = replies.parse_replies(payload)
+        try:
+            return {"queued": self.store.push_replies(parsed)}
+        except QueueFullError as error:
+            raise replies.ReplyError(str(error)) from error
+
+    def replies(self) -> dict[str, Any]:
+        return {"replies": self.store.replies()}
+
+    def clear_replies(self) -> dict[str, int]:
+        return {"cleared": self.store.clear_replies()}
+
+    def close(self) -> None:
+        self.journal.close()

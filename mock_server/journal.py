@@ -1,0 +1,113 @@
+"""Journal entries: built from a request and its answer, kept in the store, and optionally
+appended to a JSON-lines file (one entry per line, written and flushed as it happens)."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from datetime import datetime, timezone
+from typing import Any
+
+from .store import Store
+from .wire import Answer, IncomingRequest, json_bytes
+
+DEFAULT_BODY_CAP = 65_536
+
+
+def now_iso() -> str:
+    """The current time, ISO 8601 in UTC with milliseconds."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def cut(text: str, cap: int) -> tuple[str, bool]:
+    return (text, False) if len(text) <= cap else (text[:cap], True)
+
+
+class JournalFile:
+    """A JSON-lines file opened for appending; each line goes out in one unbuffered write, so
+    it is on disk (in the OS's hands) as soon as ``write`` returns, whatever ends the process."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._lock = threading.Lock()
+
+    def write(self, line: bytes) -> None:
+        with self._lock:
+            if self._fd is None:
+                return
+            view = memoryview(line)
+            while view:
+                view = view[os.write(self._fd, view):]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
+class Journal:
+    """Records every request outside the admin API exactly once."""
+
+    def __init__(self, store: Store, *, file: JournalFile | None = None,
+                 body_cap: int = DEFAULT_BODY_CAP) -> None:
+        self.store = store
+        self.file = file
+        self.body_cap = body_cap
+        # One lock around the store and the file keeps the file in id order.
+        self._lock = threading.Lock()
+
+    def record(self, request: IncomingRequest, answer: Answer, *, parsed: Any,
+               violations: list[str], header_diff: dict[str, dict[str, str | None]],
+               scripted: bool) -> dict[str, Any]:
+        body, body_truncated = cut(request.body.decode("utf-8", errors="replace"), self.body_cap)
+        body_truncated = body_truncated or request.size > len(request.body)
+        delay_ms = answer.delay * 1000
+        entry: dict[str, Any] = {
+            "time": now_iso(),
+            "method": request.method,
+            "path": request.path,
+            "query": request.query,
+            "headers": dict(request.headers),
+            # A body too long for the journal is kept as an excerpt only, to bound memory.
+            "json": None if body_truncated else parsed,
+            "body": body,
+            "body_size": request.size,
+            "body_truncated": body_truncated,
+            "remote_addr": request.remote_addr,
+            "status": None if answer.disconnect else answer.status,
+            "reply": self.reply_of(answer),
+            "violations": violations,
+            "header_diff": header_diff,
+            "fault": answer.fault,
+            "delay_ms": int(delay_ms) if delay_ms == int(delay_ms) else delay_ms,
+            "scripted": scripted,
+        }
+        try:
+            json_bytes(entry)
+        except (ValueError, RecursionError):  # a body nested too deep to write out again
+            entry["json"] = None
+        with self._lock:
+            entry = {"id": self.store.append(entry), **entry}
+            if self.file is not None:
+                self.file.write(json_bytes(entry) + b"\n")
+        return entry
+
+    def reply_of(self, answer: Answer) -> Any:
+        """What was answered: the JSON value when the body is JSON, else its text (cut at the
+        body cap), ``None`` when nothing was sent."""
+        if answer.disconnect:
+            return None
+        text = answer.body.decode("utf-8", errors="replace")
+        if "json" in (answer.header("Content-Type") or ""):
+            try:
+                return json.loads(text)
+            except ValueError:
+                pass
+        return cut(text, self.body_cap)[0]
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()

@@ -1,0 +1,173 @@
+"""What the mock answers to a valid ``POST /api/text``: echo or fixed text, or a scripted reply.
+
+A scripted reply is a JSON object with these fields, all optional::
+
+    {"message": str, "status": 200, "response": true, "delay_ms": 0,
+     "fault": null, "retry_after": null, "times": 1}
+
+Queued replies are used first, in order, each ``times`` times. ``"response": null`` leaves the
+``response`` key out of the answer, as early answers of the real site did. A reply without a
+``message`` answers what the reply mode would have answered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from . import faults
+from .wire import Answer, json_answer
+
+REPLY_MODES = ("echo", "fixed")
+DEFAULT_REPLY_TEXT = "Hello from the aichat mock server."
+ECHO_PREFIX = "You said: "
+REPLY_FIELDS = ("message", "status", "response", "delay_ms", "fault", "retry_after", "times")
+MAX_DELAY_MS = 60_000
+MAX_TIMES = 1_000_000
+# Statuses that cannot carry the body a reply has.
+BODYLESS_STATUSES = frozenset({204, 205, 304})
+# Roles a turn of the flattened prompt may start with, to find where the last user turn ends.
+ROLES = ("system", "user", "assistant", "function", "tool", "developer")
+_NEXT_TURN = re.compile("\n(?:" + "|".join(ROLES) + "): ")
+PROMPT_END = "assistant:"
+
+
+class ReplyError(ValueError):
+    """A scripted reply that cannot be queued; the message says which field and why."""
+
+
+def last_user_turn(prompt: str) -> str:
+    """The text of the last ``user`` turn of a flattened prompt, or ``""`` when there is none.
+
+    The prompt is ``role: content\\n`` per message and then ``assistant:``. Content may hold
+    newlines, so a turn is taken to end where a line starts with a known role and ``": "``.
+    """
+    text = prompt[:-len(PROMPT_END)] if prompt.endswith(PROMPT_END) else prompt
+    marker = "user: "
+    start = text.rfind("\n" + marker)
+    if start >= 0:
+        start += 1 + len(marker)
+    elif text.startswith(marker):
+        start = len(marker)
+    else:
+        return ""
+    following = _NEXT_TURN.search(text, start)
+    end = following.start() if following else len(text)
+    turn = text[start:end]
+    # The newline that closed the turn belongs to the format, not to the content.
+    return turn[:-1] if turn.endswith("\n") and end == len(text) else turn
+
+
+def mode_text(mode: str, reply_text: str, prompt: str) -> str:
+    """The reply text of the reply mode for ``prompt``."""
+    return ECHO_PREFIX + last_user_turn(prompt) if mode == "echo" else reply_text
+
+
+def default_answer(message: str) -> Answer:
+    return json_answer(200, {"response": True, "message": message})
+
+
+def parse_replies(payload: Any) -> list[dict[str, Any]]:
+    """Check one reply object or a list of them; the normalised replies, all fields present."""
+    if isinstance(payload, Mapping):
+        return [parse_reply(payload)]
+    if isinstance(payload, list):
+        return [parse_reply(item, index) for index, item in enumerate(payload)]
+    raise ReplyError(f"expected a reply object or a list of them, "
+                     f"not {describe_kind(payload)}")
+
+
+def parse_reply(item: Any, index: int | None = None) -> dict[str, Any]:
+    where = "reply" if index is None else f"replies[{index}]"
+    if not isinstance(item, Mapping):
+        raise ReplyError(f"{where} must be an object, not {describe_kind(item)}")
+    unknown = [str(key) for key in item if key not in REPLY_FIELDS]
+    if unknown:
+        raise ReplyError(f"{where} has unknown field(s) {', '.join(map(repr, unknown))}; "
+                         f"the fields are {', '.join(REPLY_FIELDS)}")
+
+    message = item.get("message")
+    if message is not None and not isinstance(message, str):
+        raise ReplyError(f"{where}.message must be a string or null, "
+                         f"not {describe_kind(message)}")
+
+    fault = item.get("fault")
+    if fault is not None and fault not in faults.FAULTS:
+        raise ReplyError(f"{where}.fault must be null or one of {', '.join(faults.FAULTS)}; "
+                         f"got {fault!r}")
+
+    status = item.get("status")
+    if status is not None:
+        if not _is_int(status) or not 200 <= status <= 599 or status in BODYLESS_STATUSES:
+            raise ReplyError(f"{where}.status must be an integer from 200 to 599 (not 204, 205 "
+                             f"or 304); got {status!r}")
+        if fault == "disconnect":
+            raise ReplyError(f"{where}: a disconnect sends no status; leave status out")
+    else:
+        status = None if fault == "disconnect" else (
+            faults.FAULTS[fault].status if fault else 200)
+
+    response = item.get("response", True)
+    if response is not None and not isinstance(response, bool):
+        raise ReplyError(f"{where}.response must be true, false or null, "
+                         f"not {describe_kind(response)}")
+
+    delay_ms = item.get("delay_ms", 0)
+    if delay_ms is None:
+        delay_ms = 0
+    if not _is_number(delay_ms) or not 0 <= delay_ms <= MAX_DELAY_MS:
+        raise ReplyError(f"{where}.delay_ms must be a number of milliseconds from 0 to "
+                         f"{MAX_DELAY_MS}; got {delay_ms!r}")
+
+    retry_after = item.get("retry_after")
+    if retry_after is not None and not (
+            (_is_int(retry_after) and 0 <= retry_after <= 10**9)
+            or (isinstance(retry_after, str) and _header_safe(retry_after))):
+        raise ReplyError(f"{where}.retry_after must be null, a whole number of seconds (0 or "
+                         f"more) or an HTTP date string; got {retry_after!r}")
+
+    times = item.get("times", 1)
+    if times is None:
+        times = 1
+    if not _is_int(times) or not 1 <= times <= MAX_TIMES:
+        raise ReplyError(f"{where}.times must be a whole number from 1 to {MAX_TIMES}; "
+                         f"got {times!r}")
+
+    return {"message": message, "status": status, "response": response, "delay_ms": delay_ms,
+            "fault": fault, "retry_after": retry_after, "times": times}
+
+
+def scripted_answer(reply: Mapping[str, Any], default_message: str) -> Answer:
+    """The answer a normalised scripted reply describes."""
+    fault = reply["fault"]
+    message = reply["message"]
+    if fault is not None:
+        answer = faults.render(fault, status=reply["status"], message=message)
+    else:
+        data: dict[str, Any] = {} if reply["response"] is None else {"response": reply["response"]}
+        data["message"] = default_message if message is None else message
+        answer = json_answer(reply["status"], data)
+    headers = answer.headers
+    if reply["retry_after"] is not None and not answer.disconnect:
+        headers = (*headers, ("Retry-After", str(reply["retry_after"])))
+    return Answer(answer.status, headers, answer.body, delay=reply["delay_ms"] / 1000,
+                  disconnect=answer.disconnect, fault=fault)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+def _header_safe(value: str) -> bool:
+    return 0 < len(value) <= 200 and all(" " <= char <= "~" for char in value)
+
+
+def describe_kind(value: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+             int: "a number", float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)

@@ -1,0 +1,156 @@
+"""The WSGI servers the mock can run on, each started on an already bound socket.
+
+gunicorn (one gthread worker) is the default: it is a production server, it hands the app
+the client socket (so the ``disconnect`` fault can close it without an answer), its threads
+keep a ``delay_ms`` from stalling other clients, and one worker process keeps the in-memory
+journal exact. See docs/mock_server.md for the measurements behind the choice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+from flask import Flask
+
+# gunicorn does not run on Windows; waitress does, and can play every fault too.
+DEFAULT_SERVER = "waitress" if sys.platform == "win32" else "gunicorn"
+DEFAULT_THREADS = 16
+# In-flight requests (a long delay_ms, say) get this long to finish on SIGTERM.
+GRACEFUL_SECONDS = 3
+# Idle keep-alive connections stay open this long: clients reusing them rarely race a close.
+KEEPALIVE_SECONDS = 30
+# The granian worker rebuilds the app from this environment variable (JSON of the config).
+GRANIAN_CONFIG_ENV = "AICHAT_MOCK_CONFIG"
+# Servers that let the app reach the client socket, which the disconnect fault needs.
+CAN_DISCONNECT = frozenset({"gunicorn", "waitress", "werkzeug"})
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM ends the server as Ctrl-C does, so that it shuts down cleanly."""
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def serve_gunicorn(app: Flask, sock: socket.socket, threads: int, config: dict[str, Any],
+                   announce: Callable[[], None]) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    options: dict[str, Any] = {
+        # gunicorn takes the socket over (and closes our descriptor when done).
+        "bind": [f"fd://{sock.detach()}"],
+        "workers": 1,
+        "worker_class": "gthread",
+        "threads": threads,
+        "keepalive": KEEPALIVE_SECONDS,
+        "graceful_timeout": GRACEFUL_SECONDS,
+        "loglevel": "warning",
+        "accesslog": None,
+        "proc_name": "aichat-mock",
+    }
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Flask:
+            return app
+
+    announce()  # the socket listens already: early clients wait in its backlog
+    # The arbiter handles SIGINT and SIGTERM itself and exits with status 0.
+    Server().run()
+
+
+def serve_waitress(app: Flask, sock: socket.socket, threads: int, config: dict[str, Any],
+                   announce: Callable[[], None]) -> None:
+    from waitress.server import create_server
+
+    server = create_server(app, sockets=[sock], threads=threads, ident="aichat-mock")
+    _stop_on_sigterm()
+    announce()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+
+
+def serve_werkzeug(app: Flask, sock: socket.socket, threads: int, config: dict[str, Any],
+                   announce: Callable[[], None]) -> None:
+    from werkzeug.serving import make_server
+
+    host, port = sock.getsockname()[:2]
+    server = make_server(host, port, app, threaded=True, fd=sock.fileno())
+    _stop_on_sigterm()
+    announce()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def serve_granian(app: Flask, sock: socket.socket, threads: int, config: dict[str, Any],
+                  announce: Callable[[], None]) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+
+    # granian binds by itself and builds the app in its worker process: free the port and
+    # pass the configuration along (the store setting cannot travel and is left out).
+    host, port = sock.getsockname()[:2]
+    sock.close()
+    os.environ[GRANIAN_CONFIG_ENV] = json.dumps(
+        {key: value for key, value in config.items() if key != "MOCK_STORE"})
+    threading.Thread(target=_announce_when_open, args=(host, port, announce), daemon=True).start()
+    Granian(f"{__name__}:granian_app", address=host, port=port, interface=Interfaces.WSGI,
+            factory=True, workers=1, blocking_threads=threads, websockets=False,
+            log_level=LogLevels.warning).serve()
+
+
+def _announce_when_open(host: str, port: int, announce: Callable[[], None]) -> None:
+    """Announce once the port takes connections (granian gives no hook for it)."""
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+        except OSError:
+            time.sleep(0.05)
+            continue
+        announce()
+        return
+
+
+def granian_app() -> Flask:
+    """The app of a granian worker, built from the configuration the parent passed on."""
+    from .app import create_app
+    return create_app(json.loads(os.environ.get(GRANIAN_CONFIG_ENV, "{}")))
+
+
+Runner = Callable[[Flask, socket.socket, int, dict[str, Any], Callable[[], None]], None]
+SERVERS: dict[str, Runner] = {
+    "gunicorn": serve_gunicorn,
+    "waitress": serve_waitress,
+    "granian": serve_granian,
+    "werkzeug": serve_werkzeug,
+}
+
+
+def available(name: str) -> bool:
+    module = {"werkzeug": "werkzeug.serving"}.get(name, name)
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return not (name == "gunicorn" and sys.platform == "win32")

@@ -1,0 +1,153 @@
+"""The site's routes: a thin Flask adapter over ``Engine.handle``."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from typing import Any
+
+from flask import Blueprint, Response, current_app, render_template, request
+from werkzeug.exceptions import ClientDisconnected
+
+from .engine import MAX_BODY, Engine
+from .wire import IncomingRequest
+
+blueprint = Blueprint("site", __name__)
+
+# Every method reaches the engine, which answers 405 itself where a route wants another.
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
+READ_CHUNK = 65_536
+# Bodies up to this size are read to the end (and dropped past MAX_BODY) so that the
+# connection stays usable; a longer one is answered at once and the connection closed.
+DRAIN_LIMIT = 16 * MAX_BODY
+# Where WSGI servers put the client socket: gunicorn and werkzeug's development server.
+SOCKET_KEYS = ("gunicorn.socket", "werkzeug.socket")
+
+
+class RawResponse(Response):
+    """A response that adds no Content-Type of its own (``empty_body`` sends none)."""
+
+    default_mimetype = None
+
+
+@blueprint.route("/api/text", methods=METHODS)
+def api_text() -> Response:
+    return serve()
+
+
+@blueprint.route("/chat", methods=METHODS)
+def chat() -> Response:
+    return serve()
+
+
+@blueprint.route("/", defaults={"path": ""}, methods=METHODS)
+@blueprint.route("/<path:path>", methods=METHODS)
+def other(path: str) -> Response:
+    return serve()
+
+
+def serve() -> Response:
+    """Hand the current request to the engine and send its answer."""
+    engine: Engine = current_app.extensions["aichat_mock"]
+    incoming, complete = read_request()
+    outcome = engine.handle(incoming, chat_page=_render_chat)
+    answer = outcome.answer
+    if answer.delay > 0:
+        time.sleep(answer.delay)  # one worker thread waits; the others go on serving
+    if answer.disconnect:
+        return disconnect(request.environ)
+    response = RawResponse(answer.body, status=answer.status, headers=list(answer.headers))
+    if not complete:
+        response.headers["Connection"] = "close"
+    return response
+
+
+def _render_chat() -> bytes:
+    return render_template("chat.html").encode("utf-8")
+
+
+def read_request() -> tuple[IncomingRequest, bool]:
+    """The request as the engine sees it, and whether its body was read to the end."""
+    environ = request.environ
+    body, size, complete = _read_body()
+    incoming = IncomingRequest(
+        method=request.method,
+        path=request.path,
+        query=_wire_text(environ.get("QUERY_STRING", "")),
+        headers=headers_of(environ),
+        body=body,
+        remote_addr=request.remote_addr,
+        body_size=size,
+    )
+    return incoming, complete
+
+
+def headers_of(environ: dict[str, Any]) -> dict[str, str]:
+    """Request headers from a WSGI environ: lower-case names, values as sent."""
+    headers: dict[str, str] = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            name = key[5:]
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value != "":
+            name = key
+        else:
+            continue
+        headers[name.replace("_", "-").lower()] = _wire_text(value)
+    return headers
+
+
+def _wire_text(value: str) -> str:
+    """WSGI hands header bytes over as latin-1 text; UTF-8 senders get their text back."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
+def _read_body() -> tuple[bytes, int, bool]:
+    """Up to MAX_BODY + 1 bytes of the body, the size seen, and whether it was all read."""
+    length = request.content_length
+    if length is not None and length > DRAIN_LIMIT:
+        return b"", length, False
+    stream = request.stream
+    kept: list[bytes] = []
+    room = MAX_BODY + 1
+    size = 0
+    try:
+        while chunk := stream.read(READ_CHUNK):
+            size += len(chunk)
+            if room > 0:
+                kept.append(chunk[:room])
+                room -= len(kept[-1])
+            if size > DRAIN_LIMIT:
+                return b"".join(kept), size, False
+    except (ClientDisconnected, OSError):
+        return b"".join(kept), size, False
+    return b"".join(kept), size, True
+
+
+def client_socket(environ: dict[str, Any]) -> socket.socket | None:
+    """The client's socket, when the server lets the app reach it."""
+    sock = next((environ[key] for key in SOCKET_KEYS if key in environ), None)
+    if sock is None:
+        # waitress has no socket in the environ, but its disconnect check is a method of the
+        # connection's channel, which holds the socket.
+        channel = getattr(environ.get("waitress.client_disconnected"), "__self__", None)
+        sock = getattr(channel, "socket", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def disconnect(environ: dict[str, Any]) -> Response:
+    """Close the client connection without a byte of answer."""
+    sock = client_socket(environ)
+    if sock is not None:
+        with contextlib.suppress(OSError):  # the client may have gone already
+            sock.shutdown(socket.SHUT_RDWR)
+        # The server's attempt to write this fails on the closed socket and is dropped.
+        return RawResponse(b"", status=200, headers=[("Connection", "close")])
+    return RawResponse(
+        b"the disconnect fault needs a server that lets the app reach the client socket "
+        b"(gunicorn, waitress or werkzeug); this one does not\n",
+        status=501, headers=[("Content-Type", "text/plain; charset=utf-8"),
+                             ("Connection", "close")])

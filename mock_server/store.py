@@ -1,0 +1,133 @@
+"""Where the mock keeps its state: the journal of requests and the queue of scripted replies.
+
+``Store`` is the narrow interface the rest of the mock uses; ``MemoryStore`` keeps both in
+this process, behind one lock. A store shared by several worker processes only has to
+implement the same few methods.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, deque
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+DEFAULT_JOURNAL_CAP = 10_000
+DEFAULT_QUEUE_CAP = 10_000
+
+
+class QueueFullError(Exception):
+    """More scripted replies than the queue holds."""
+
+
+@runtime_checkable
+class Store(Protocol):
+    """The journal and the reply queue. Every method is safe to call from several threads."""
+
+    def append(self, entry: Mapping[str, Any]) -> int:
+        """Record a journal entry (without ``id``); return the id given to it."""
+        ...
+
+    def entries(self, *, path: str | None = None, limit: int | None = None
+                ) -> tuple[int, list[dict[str, Any]]]:
+        """``(total, entries)``: how many entries matching ``path`` were recorded since the
+        last clear (those dropped for the cap included), and the most recent ``limit`` of
+        those still held, oldest first."""
+        ...
+
+    def clear(self) -> int:
+        """Empty the journal; return how many entries were recorded since the last clear."""
+        ...
+
+    def push_replies(self, replies: Sequence[Mapping[str, Any]]) -> int:
+        """Queue normalised replies at the end, all or none; return how many were queued.
+        Raise ``QueueFullError`` when they do not fit."""
+        ...
+
+    def pop_reply(self) -> dict[str, Any] | None:
+        """The reply to use now, honouring ``times``; ``None`` when the queue is empty."""
+        ...
+
+    def replies(self) -> list[dict[str, Any]]:
+        """The queued replies, next first, ``times`` being the uses left."""
+        ...
+
+    def clear_replies(self) -> int:
+        """Empty the queue; return how many replies it held."""
+        ...
+
+
+class MemoryStore:
+    """A thread-safe in-memory store; the journal keeps the most recent ``cap`` entries."""
+
+    def __init__(self, cap: int = DEFAULT_JOURNAL_CAP, queue_cap: int = DEFAULT_QUEUE_CAP) -> None:
+        if cap < 1:
+            raise ValueError(f"the journal cap must be 1 or more; got {cap}")
+        self.cap = cap
+        self.queue_cap = queue_cap
+        self._lock = threading.Lock()
+        self._entries: deque[dict[str, Any]] = deque(maxlen=cap)
+        self._next_id = 1
+        self._total = 0
+        # Per path, so that a filtered total still counts the entries dropped for the cap.
+        self._per_path: Counter[str] = Counter()
+        self._queue: deque[dict[str, Any]] = deque()
+
+    def append(self, entry: Mapping[str, Any]) -> int:
+        with self._lock:
+            entry_id = self._next_id
+            self._next_id += 1
+            self._entries.append({"id": entry_id, **entry})
+            self._total += 1
+            self._per_path[str(entry.get("path"))] += 1
+            return entry_id
+
+    def entries(self, *, path: str | None = None, limit: int | None = None
+                ) -> tuple[int, list[dict[str, Any]]]:
+        with self._lock:
+            if path is None:
+                total, held = self._total, list(self._entries)
+            else:
+                total = self._per_path.get(path, 0)
+                held = [entry for entry in self._entries if entry.get("path") == path]
+        if limit is not None:
+            held = held[len(held) - limit:] if limit > 0 else []
+        return total, held
+
+    def clear(self) -> int:
+        with self._lock:
+            total = self._total
+            self._entries.clear()
+            self._per_path.clear()
+            self._total = 0
+            return total
+
+    def push_replies(self, replies: Sequence[Mapping[str, Any]]) -> int:
+        with self._lock:
+            if len(self._queue) + len(replies) > self.queue_cap:
+                raise QueueFullError(
+                    f"the reply queue holds at most {self.queue_cap} replies; it has "
+                    f"{len(self._queue)}, {len(replies)} more do not fit")
+            self._queue.extend(dict(reply) for reply in replies)
+            return len(replies)
+
+    def pop_reply(self) -> dict[str, Any] | None:
+        with self._lock:
+            if not self._queue:
+                return None
+            head = self._queue[0]
+            if head["times"] <= 1:
+                self._queue.popleft()
+                return head
+            head["times"] -= 1
+            return {**head, "times": 1}
+
+    def replies(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(reply) for reply in self._queue]
+
+    def clear_replies(self) -> int:
+        with self._lock:
+            count = len(self._queue)
+            self._queue.clear()
+            return count
