@@ -1,0 +1,461 @@
+"""Hypothesis properties of the provider: flattening, the body, ``params``, response
+extraction for every JSON shape, error mapping for every status, and input validation.
+
+Answers come from `responses` (no socket), so each example costs a millisecond or two; the
+example counts are kept moderate and deadlines are off, so the file runs in a few seconds and
+never fails on a slow machine.
+"""
+
+from __future__ import annotations
+
+import ast
+import email.utils
+import json
+import math
+import os
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+import requests
+import responses
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import aichat
+from aichat import Aichat
+
+BASE = "http://site.invalid"
+URL = BASE + "/api/text"
+PARAMETERS = Aichat.PARAMETERS
+
+FAST = settings(max_examples=60, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+FEWER = settings(max_examples=30, deadline=None,
+                 suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(Aichat.BASE_URL_ENV, raising=False)
+
+
+class Answer:
+    """The one answer `responses` gives, repeated for every attempt."""
+
+    def __init__(self, status: int = 200, body: str | bytes = "",
+                 content_type: str | None = None, headers: dict[str, str] | None = None):
+        self.status, self.body, self.content_type = status, body, content_type
+        self.headers = headers or {}
+
+
+HI = [{"role": "user", "content": "Hi"}]
+
+
+def call(answer: Answer | None, messages: Any = HI,
+         **kwargs: Any) -> tuple[str | Aichat.AichatError, list[requests.PreparedRequest]]:
+    """Run the provider once; its outcome (reply or AichatError) and the requests it sent.
+
+    Anything else it raises propagates and fails the test: that is the point.
+    """
+    kwargs.setdefault("base_url", BASE)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        if answer is not None:
+            mock.add(responses.POST, URL, status=answer.status, body=answer.body,
+                     content_type=answer.content_type, headers=answer.headers)
+        try:
+            outcome: str | Aichat.AichatError = aichat.complete(messages, **kwargs)
+        except Aichat.AichatError as error:
+            outcome = error
+        return outcome, [sent.request for sent in mock.calls]
+
+
+def one_line(error: Aichat.AichatError) -> bool:
+    return "\n" not in str(error) and "\r" not in str(error)
+
+
+# --- flattening -------------------------------------------------------------------------------
+
+text_parts = st.fixed_dictionaries({"type": st.just("text"), "text": st.text()})
+other_parts = st.one_of(
+    st.fixed_dictionaries({"type": st.just("image_url"),
+                           "image_url": st.fixed_dictionaries({"url": st.text()})}),
+    st.fixed_dictionaries({"type": st.text().filter(lambda kind: kind != "text")}),
+    st.fixed_dictionaries({"text": st.text()}),  # no type: not a text part, skipped
+)
+contents = st.one_of(st.text(), st.none(), st.lists(st.one_of(text_parts, other_parts),
+                                                    max_size=5))
+messages_strategy = st.lists(
+    st.builds(lambda role, content, extra, proxy: (MappingProxyType if proxy else dict)(
+        {"role": role, "content": content, **extra}),
+        st.one_of(st.sampled_from(["user", "assistant", "system"]), st.text()),
+        contents,
+        st.dictionaries(st.sampled_from(["name", "id"]), st.text(), max_size=1),
+        st.booleans()),
+    max_size=6)
+
+
+def expected_content(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return "\n".join(part["text"] for part in content if part.get("type") == "text")
+
+
+@FAST
+@given(messages_strategy)
+def test_flattening_is_role_colon_content_newline_then_assistant(
+        messages: list[Any]) -> None:
+    expected = "".join(f"{m['role']}: {expected_content(m.get('content'))}\n"
+                       for m in messages) + "assistant:"
+    assert Aichat.flatten(messages) == expected
+    assert Aichat.flatten(messages).endswith("assistant:")
+
+
+@FEWER
+@given(messages_strategy)
+def test_the_flattened_prompt_is_what_goes_on_the_wire(messages: list[Any]) -> None:
+    outcome, sent = call(Answer(body='{"message": "ok"}'), messages)
+    assert outcome == "ok"
+    [request] = sent
+    assert json.loads(request.body or b"")["message"] == Aichat.flatten(messages)
+
+
+@FAST
+@given(st.lists(st.text(), max_size=4))
+def test_message_contents_are_copied_verbatim(texts: list[str]) -> None:
+    messages = [{"role": "user", "content": text} for text in texts]
+    prompt = Aichat.flatten(messages)
+    for text in texts:
+        assert f"user: {text}\n" in prompt
+
+
+# --- the body: defaults, overrides, key order, number types --------------------------------------
+
+def parameter_values(low: int, high: int) -> st.SearchStrategy[Any]:
+    return st.one_of(st.none(), st.integers(low, high),
+                     st.floats(low, high, allow_nan=False, allow_infinity=False))
+
+
+overrides = st.fixed_dictionaries(
+    {}, optional={name: parameter_values(low, high)
+                  for name, (_, low, high) in PARAMETERS.items()})
+
+
+@FAST
+@given(overrides)
+def test_body_defaults_and_overrides(given_values: dict[str, Any]) -> None:
+    outcome, sent = call(Answer(body='{"message": "ok"}'), **given_values)
+    assert outcome == "ok"
+    [request] = sent
+    body = json.loads(request.body or b"")
+    assert list(body) == ["message", *PARAMETERS]
+    for name, (default, _, _) in PARAMETERS.items():
+        value = given_values.get(name)
+        if value is None:
+            assert body[name] == default and type(body[name]) is int
+        else:
+            assert body[name] == value and type(body[name]) is type(value)
+    expected = {"message": "user: Hi\nassistant:",
+                **{name: body[name] for name in PARAMETERS}}
+    assert request.body == json.dumps(expected).encode()
+
+
+@FAST
+@given(st.dictionaries(st.text().filter(lambda key: key not in {
+    *PARAMETERS, "base_url", "timeout", "proxy", "max_retries"}), st.integers() | st.text(),
+    max_size=4))
+def test_unknown_keywords_are_ignored(extra: dict[str, Any]) -> None:
+    outcome, sent = call(Answer(body='{"message": "ok"}'), **extra)
+    assert outcome == "ok"
+    [request] = sent
+    assert request.body == json.dumps(Aichat._prepare(
+        [{"role": "user", "content": "Hi"}], {}).body).encode()
+
+
+# --- params: reflection, as the seed computes it -------------------------------------------------
+
+def seed_params_expression() -> ast.expr:
+    tree = ast.parse(Path(Aichat.__file__).read_text(encoding="utf-8"))
+    [assignment] = [node for node in tree.body if isinstance(node, ast.Assign)
+                    and [getattr(t, "id", None) for t in node.targets] == ["params"]]
+    return assignment.value
+
+
+def test_params_is_the_seed_string() -> None:
+    assert Aichat.params == \
+        "g4f.Providers.Aichat supports: (model: str, messages: list, stream: bool)"
+
+
+def test_params_is_computed_not_written_down() -> None:
+    expression = seed_params_expression()
+    names = {node.attr for node in ast.walk(expression) if isinstance(node, ast.Attribute)}
+    assert {"__code__", "co_varnames", "co_argcount"} <= names
+    assert not any(isinstance(node, ast.Constant) and "messages" in str(node.value)
+                   for node in ast.walk(expression))
+
+
+identifiers = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True).filter(
+    lambda name: name not in {"if", "in", "is", "or", "as", "def", "for", "and", "not", "del",
+                              "try", "else", "elif", "from", "with", "pass", "None", "True"})
+
+
+@FEWER
+@given(st.lists(st.tuples(identifiers, st.sampled_from(["str", "list", "bool", "int", "dict"])),
+                min_size=1, max_size=5, unique_by=lambda pair: pair[0]),
+       st.from_regex(r"[A-Z][A-Za-z0-9]{0,10}", fullmatch=True))
+def test_the_params_expression_reflects_any_signature(arguments: list[tuple[str, str]],
+                                                      module: str) -> None:
+    """The seed's expression, evaluated against other signatures, names what they take."""
+    source = (f"from __future__ import annotations\n"
+              f"def _create_completion({', '.join(f'{n}: {t}' for n, t in arguments)}, "
+              f"**kwargs):\n    local_variable = 1\n")
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<signature>", "exec"), namespace)
+    namespace.update(os=os, get_type_hints=__import__("typing").get_type_hints,
+                     __file__=f"/somewhere/g4f/Providers/{module}.py")
+    code = compile(ast.Expression(seed_params_expression()), Aichat.__file__, "eval")
+    assert eval(code, namespace) == (
+        f"g4f.Providers.{module} supports: ({', '.join(f'{n}: {t}' for n, t in arguments)})")
+
+
+# --- response extraction for every JSON shape ---------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=12)
+reply_objects = st.fixed_dictionaries(
+    {}, optional={"message": json_values, "response": json_values, "error": json_values})
+
+
+@FAST
+@given(st.one_of(json_values, reply_objects))
+def test_any_json_answer_is_a_reply_or_an_aichat_error(data: Any) -> None:
+    outcome, sent = call(Answer(body=json.dumps(data), content_type="application/json"))
+    assert len(sent) == 1
+    if isinstance(data, dict) and data.get("response") is False:
+        assert type(outcome) is Aichat.AichatUpstreamError
+        assert outcome.reason == (data["message"] if isinstance(data.get("message"), str)
+                                  else "")
+    elif isinstance(data, dict) and isinstance(data.get("message"), str):
+        assert outcome == data["message"]
+    else:
+        assert type(outcome) is Aichat.AichatResponseError
+    if isinstance(outcome, Aichat.AichatError):
+        assert one_line(outcome) and URL in str(outcome)
+
+
+@FAST
+@given(st.binary(max_size=200),
+       st.sampled_from([None, "application/json", "text/plain", "text/html",
+                        "application/json; charset=latin-1", "text/plain; charset=bogus"]))
+def test_any_bytes_are_a_reply_or_an_aichat_error(body: bytes, content_type: str | None) -> None:
+    outcome, _ = call(Answer(body=body, content_type=content_type))
+    assert isinstance(outcome, (str, Aichat.AichatError))
+    if isinstance(outcome, Aichat.AichatError):
+        assert type(outcome) in (Aichat.AichatResponseError, Aichat.AichatUpstreamError,
+                                 Aichat.AichatBlockedError)
+        assert one_line(outcome)
+
+
+@FEWER
+@given(st.integers(1, 5000))
+def test_deeply_nested_json_is_a_response_error(depth: int) -> None:
+    outcome, _ = call(Answer(body="[" * depth + "]" * depth, content_type="application/json"))
+    assert type(outcome) is Aichat.AichatResponseError
+
+
+# --- every status code, with and without HTML, with any Retry-After -------------------------------
+
+def http_dates() -> st.SearchStrategy[str]:
+    moments = st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(9998, 1, 1),
+                           timezones=st.just(timezone.utc))
+    return moments.map(lambda moment: email.utils.format_datetime(moment, usegmt=True))
+
+
+retry_after_values = st.one_of(
+    st.integers(0, 10**6).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    http_dates(),
+    st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=30),
+)
+NO_BODY_STATUSES = {*range(100, 200), 204, 304}
+PAGE = "<!DOCTYPE html><html><body>Checking your browser</body></html>"
+bodies = st.sampled_from([PAGE, "<html>x</html>", '{"message": "hi"}',
+                          '{"response": false, "message": "no"}', "", "Too Many Requests"])
+
+
+@FAST
+@given(st.integers(100, 599), bodies, st.sampled_from([None, "text/html", "application/json"]),
+       st.none() | retry_after_values, st.booleans())
+def test_every_status_maps_to_its_error(status: int, body: str, content_type: str | None,
+                                        retry_after: str | None, mitigated: bool) -> None:
+    if status in NO_BODY_STATUSES:  # HTTP itself discards any body these carry
+        body = ""
+    headers = {"Retry-After": retry_after} if retry_after is not None else {}
+    if mitigated:
+        headers["cf-mitigated"] = "challenge"
+    outcome, sent = call(Answer(status, body, content_type, headers), max_retries=0)
+    assert len(sent) == 1
+    html = content_type == "text/html" or body.startswith(("<!DOCTYPE", "<html"))
+    if status == 429:
+        assert type(outcome) is Aichat.AichatRateLimitError
+        assert outcome.status_code == 429
+        expected_wait = Aichat.retry_after_seconds(retry_after)
+        if expected_wait is None:
+            assert outcome.retry_after is None
+        else:
+            assert outcome.retry_after is not None
+            assert math.isclose(outcome.retry_after, expected_wait, abs_tol=5)
+    elif status == 403 or (html and (200 <= status < 300 or mitigated)):
+        assert type(outcome) is Aichat.AichatBlockedError
+        assert outcome.status_code == status
+    elif not 200 <= status < 300:
+        assert type(outcome) is Aichat.AichatHTTPError
+        assert outcome.status_code == status
+        assert outcome.body == " ".join(body.split())[:200]
+    else:
+        assert isinstance(outcome, str) or type(outcome) in (
+            Aichat.AichatResponseError, Aichat.AichatUpstreamError)
+    if isinstance(outcome, Aichat.AichatError):
+        assert one_line(outcome) and URL in str(outcome)
+
+
+@FEWER
+@given(retry_after_values)
+def test_a_429_is_retried_unless_the_wait_is_beyond_the_cap(retry_after: str) -> None:
+    outcome, sent = call(Answer(429, "Too Many Requests", headers={"Retry-After": retry_after}))
+    assert type(outcome) is Aichat.AichatRateLimitError
+    wait = Aichat.retry_after_seconds(retry_after)
+    beyond = wait is not None and wait > Aichat.RETRY_WAIT_CAP + 5  # clear of the clock's drift
+    within = wait is None or wait < Aichat.RETRY_WAIT_CAP - 5
+    if beyond:
+        assert len(sent) == 1
+    elif within:
+        assert len(sent) == 1 + Aichat.DEFAULT_MAX_RETRIES
+
+
+@FAST
+@given(retry_after_values | st.text())
+def test_retry_after_seconds_is_none_or_a_finite_wait(value: str) -> None:
+    seconds = Aichat.retry_after_seconds(value)
+    assert seconds is None or (math.isfinite(seconds) and seconds >= 0)
+
+
+@FAST
+@given(st.integers(0, 10**9), st.integers(-10**6, 10**6))
+def test_retry_after_reads_numbers_and_dates(number: int, offset: int) -> None:
+    assert Aichat.retry_after_seconds(f" {number} ") == number
+    when = datetime.now(timezone.utc) + timedelta(seconds=offset)
+    seconds = Aichat.retry_after_seconds(email.utils.format_datetime(when, usegmt=True))
+    assert seconds is not None and math.isclose(seconds, max(0, offset), abs_tol=3)
+
+
+# --- input validation: always AichatInputError, always before any request ------------------------
+
+not_a_list = st.one_of(st.none(), st.text(), st.integers(), st.floats(), st.dictionaries(
+    st.text(), st.text(), max_size=2), st.tuples(st.just({"role": "user", "content": "x"})),
+    st.sets(st.integers(), max_size=2), st.binary(max_size=4))
+not_a_mapping = st.one_of(st.none(), st.text(), st.integers(), st.lists(st.text(), max_size=2),
+                          st.tuples(st.text(), st.text()))
+not_a_string = st.one_of(st.none(), st.integers(), st.floats(), st.booleans(), st.binary(),
+                         st.lists(st.text(), max_size=2))
+bad_contents = st.one_of(
+    st.integers(), st.floats(), st.booleans(), st.binary(), st.dictionaries(st.text(), st.text()),
+    st.lists(not_a_mapping, min_size=1, max_size=2),
+    st.lists(st.fixed_dictionaries({"type": st.just("text"), "text": not_a_string.filter(
+        lambda value: not isinstance(value, str))}), min_size=1, max_size=2))
+bad_messages = st.one_of(
+    not_a_list,
+    st.lists(not_a_mapping, min_size=1, max_size=3),
+    st.lists(st.fixed_dictionaries({"content": st.text()},
+                                   optional={"role": not_a_string}), min_size=1, max_size=2),
+    st.lists(st.fixed_dictionaries({"role": st.text(), "content": bad_contents}),
+             min_size=1, max_size=2),
+)
+
+
+@FAST
+@given(messages_strategy, bad_messages, st.data())
+def test_any_malformed_messages_are_refused_before_any_request(
+        good: list[Any], bad: Any, data: st.DataObject) -> None:
+    if isinstance(bad, list):  # the bad item may hide among good ones
+        position = data.draw(st.integers(0, len(good)))
+        bad = good[:position] + bad + good[position:]
+    outcome, sent = call(Answer(body='{"message": "never"}'), bad)
+    assert type(outcome) is Aichat.AichatInputError
+    assert isinstance(outcome, ValueError)
+    assert sent == []
+    assert one_line(outcome)
+
+
+def bad_numbers(low: float, high: float) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.floats(allow_nan=True).filter(lambda x: not low <= x <= high),
+        st.integers().filter(lambda x: not low <= x <= high),
+        st.booleans(), st.text(), st.lists(st.integers(), max_size=2), st.complex_numbers(),
+        st.decimals(allow_nan=False, allow_infinity=False),
+        st.dictionaries(st.text(), st.integers(), max_size=1))
+
+
+bad_parameters = st.one_of(
+    *[bad_numbers(low, high).map(lambda value, name=name: {name: value})
+      for name, (_, low, high) in PARAMETERS.items()],
+    st.one_of(bad_numbers(0, Aichat.MAX_TIMEOUT), st.just(0), st.just(-0.0))
+    .filter(lambda value: not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                               and 0 < value <= Aichat.MAX_TIMEOUT))
+    .map(lambda value: {"timeout": value}),
+    st.one_of(st.integers(max_value=-1), st.floats(), st.text(), st.booleans())
+    .map(lambda value: {"max_retries": value}),
+    st.one_of(st.integers(), st.lists(st.text(), max_size=1), st.binary())
+    .map(lambda value: {"base_url": value}),
+    st.one_of(st.integers(), st.text().filter(lambda text: "://" not in text), st.binary())
+    .map(lambda value: {"proxy": value}),
+)
+
+
+@FAST
+@given(bad_parameters)
+def test_any_malformed_parameter_is_refused_before_any_request(bad: dict[str, Any]) -> None:
+    outcome, sent = call(Answer(body='{"message": "never"}'), **bad)
+    assert type(outcome) is Aichat.AichatInputError
+    assert sent == []
+    assert one_line(outcome)
+
+
+urlish = st.one_of(
+    st.text(max_size=40),
+    st.builds("{}://{}{}".format, st.sampled_from(["http", "https", "ftp", "", "HTTP"]),
+              st.text(max_size=15), st.text(max_size=10)),
+)
+
+
+@FAST
+@given(urlish, st.sampled_from(["base_url", "proxy"]))
+def test_any_url_text_is_refused_or_tried_but_never_crashes(text: str, keyword: str) -> None:
+    """Whatever the string, the outcome is an AichatError; refusals happen before sending."""
+    assume(not (keyword == "base_url" and text.strip().rstrip("/") == BASE))
+    outcome, sent = call(None, **{keyword: text, "max_retries": 0})
+    assert isinstance(outcome, Aichat.AichatError)
+    assert one_line(outcome)
+    if type(outcome) is Aichat.AichatInputError:
+        assert sent == []
+
+
+def sample_calls() -> Iterator[dict[str, Any]]:
+    """Every keyword at its edge: accepted, and sent."""
+    yield {"temperature": 0, "top_p": 0, "presence_penalty": -2, "frequency_penalty": -2}
+    yield {"temperature": 2, "top_p": 1, "presence_penalty": 2, "frequency_penalty": 2}
+    yield {"timeout": Aichat.MAX_TIMEOUT, "max_retries": 0, "auth": "ignored"}
+
+
+@pytest.mark.parametrize("kwargs", list(sample_calls()))
+def test_the_edges_of_the_ranges_are_accepted(kwargs: dict[str, Any]) -> None:
+    outcome, sent = call(Answer(body='{"message": "ok"}'), **kwargs)
+    assert outcome == "ok" and len(sent) == 1
