@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -22,6 +23,21 @@ Exit status: 0 on a reply, 1 when the request fails, 2 on a usage error.
 """
 
 
+def number(text: str) -> int | float:
+    """A number as the user wrote it: "1" stays the JSON integer 1, as the defaults are."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aichat",
@@ -36,11 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
                              f"{Aichat.DEFAULT_BASE_URL})")
     parser.add_argument("--system", metavar="TEXT",
                         help="a system message sent before the prompt")
-    parser.add_argument("--temperature", type=float, metavar="T",
+    parser.add_argument("--temperature", type=number, metavar="T",
                         help="sampling temperature, 0 to 2 (default 1)")
-    parser.add_argument("--top-p", type=float, metavar="P",
+    parser.add_argument("--top-p", type=number, metavar="P",
                         help="nucleus sampling, 0 to 1 (default 1)")
-    parser.add_argument("--timeout", type=float, metavar="SECONDS",
+    parser.add_argument("--timeout", type=number, metavar="SECONDS",
                         help="give up after this many seconds "
                              f"(default {Aichat.DEFAULT_TIMEOUT:g})")
     parser.add_argument("--max-retries", type=int, metavar="N",
@@ -58,7 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if prompt is None:
         if sys.stdin is None or sys.stdin.isatty():
             parser.error("give a prompt as an argument or on standard input")
-        prompt = sys.stdin.read().rstrip("\n")
+        try:
+            prompt = sys.stdin.read().rstrip("\n")
+        except UnicodeDecodeError as error:
+            parser.error(f"standard input is not {error.encoding} text: {error.reason}")
     if not prompt.strip():
         parser.error("the prompt is empty")
 
@@ -79,5 +98,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    print(json.dumps(data, ensure_ascii=False) if args.json else data["message"])
+    write(json.dumps(data, ensure_ascii=False) if args.json else data["message"])
     return 0
+
+
+def write(text: str) -> None:
+    """Print a reply whatever it holds: a lone surrogate (legal in JSON) or a character the
+    terminal's encoding lacks is replaced instead of ending in a traceback."""
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        print(text)
+    except UnicodeEncodeError:
+        print(text.encode(encoding, errors="replace").decode(encoding, errors="replace"))

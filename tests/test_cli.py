@@ -1,0 +1,189 @@
+"""The `aichat` command, run as a real process (``python -m aichat`` and the installed script)
+against the loopback server: what it prints, its exit status, and the request it sent."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from loopback import LoopbackServer, Reply, closed_port, serving
+
+from aichat import Aichat
+
+SCRIPT = Path(sys.executable).with_name("aichat")
+COMMANDS = {
+    "python -m aichat": [sys.executable, "-m", "aichat"],
+    "aichat": [str(SCRIPT)],
+}
+OPTIONS = ("--base-url", "--system", "--temperature", "--top-p", "--timeout", "--json",
+           "--max-retries")
+
+
+@pytest.fixture
+def server() -> Iterator[LoopbackServer]:
+    yield from serving()
+
+
+@pytest.fixture(params=list(COMMANDS))
+def command(request: pytest.FixtureRequest) -> list[str]:
+    if request.param == "aichat" and not SCRIPT.exists():
+        pytest.skip(f"the aichat script is not installed next to {sys.executable}")
+    return COMMANDS[request.param]
+
+
+def clean_environment(**extra: str) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items()
+           if name.lower() not in {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+           and name != Aichat.BASE_URL_ENV}
+    return {**env, **extra}
+
+
+def run(command: list[str], *args: str, stdin: str | bytes | None = None,
+        env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[
+        bytes]:
+    return subprocess.run(
+        [*command, *args], input=stdin.encode() if isinstance(stdin, str) else stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None, capture_output=True,
+        env=env or clean_environment(), cwd=cwd, timeout=60, check=False)
+
+
+def body(**overrides: Any) -> bytes:
+    """The exact bytes the provider sends for ``overrides`` (message included)."""
+    defaults = {name: default for name, (default, _, _) in Aichat.PARAMETERS.items()}
+    return json.dumps({"message": overrides.pop("message"), **defaults, **overrides}).encode()
+
+
+def one_error_line(result: subprocess.CompletedProcess[bytes]) -> str:
+    assert result.returncode == 1
+    assert result.stdout == b""
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("aichat: Aichat")
+    return lines[0]
+
+
+def test_help_lists_every_option(command: list[str]) -> None:
+    result = run(command, "--help")
+    assert result.returncode == 0
+    text = result.stdout.decode()
+    assert text.startswith("usage: aichat")
+    for option in OPTIONS:
+        assert option in text
+    assert "AICHAT_BASE_URL" in text
+
+
+def test_a_prompt_argument(command: list[str], server: LoopbackServer, tmp_path: Path) -> None:
+    result = run(command, "--base-url", server.base_url, "Hello, how are you?", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode() == "echo: user: Hello, how are you?\nassistant:\n"
+    assert result.stderr == b""
+    [request] = server.requests
+    assert (request.method, request.target) == ("POST", "/api/text")
+    assert {name: value for name, value in request.headers
+            if name in Aichat.HEADERS} == Aichat.HEADERS
+    assert request.body == body(message="user: Hello, how are you?\nassistant:")
+
+
+def test_the_prompt_from_standard_input(command: list[str], server: LoopbackServer) -> None:
+    result = run(command, "--base-url", server.base_url, stdin="Привет, 世界 🎉\nline two\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode("utf-8") == "echo: user: Привет, 世界 🎉\nline two\nassistant:\n"
+    assert server.requests[0].body == body(message="user: Привет, 世界 🎉\nline two\nassistant:")
+
+
+def test_system_temperature_and_top_p(command: list[str], server: LoopbackServer) -> None:
+    result = run(command, "--base-url", server.base_url, "--system", "Be brief.",
+                 "--temperature", "0.5", "--top-p", "1", "Hi")
+    assert result.returncode == 0, result.stderr
+    # "1" stays a JSON integer, "0.5" is a float: the number types of the contract.
+    assert server.requests[0].body == body(
+        message="system: Be brief.\nuser: Hi\nassistant:", temperature=0.5, top_p=1)
+
+
+def test_json_prints_the_whole_object(command: list[str], server: LoopbackServer) -> None:
+    server.script(Reply.json({"response": True, "message": "Здравствуйте!", "id": 7}))
+    result = run(command, "--base-url", server.base_url, "--json", "Hi")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"response": True, "message": "Здравствуйте!", "id": 7}
+    assert result.stdout.count(b"\n") == 1
+
+
+def test_the_base_url_from_the_environment(command: list[str], server: LoopbackServer) -> None:
+    result = run(command, "Hi", env=clean_environment(AICHAT_BASE_URL=server.base_url))
+    assert result.returncode == 0, result.stderr
+    assert len(server.requests) == 1
+
+
+def test_a_timeout_is_one_line_and_exit_1(command: list[str], server: LoopbackServer) -> None:
+    server.script(Reply.json({"message": "too late"}, delay=10))
+    result = run(command, "--base-url", server.base_url, "--timeout", "0.3", "Hi")
+    line = one_error_line(result)
+    assert "AichatTimeoutError" in line and f"{server.base_url}/api/text" in line
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(("reply", "error"), [
+    (Reply.text("Internal Server Error", 500), "AichatHTTPError"),
+    (Reply.text("Too Many Requests", 429, headers=[("Retry-After", "120")]),
+     "AichatRateLimitError"),
+    (Reply.text("<html>bot wall</html>", 403, content_type="text/html"), "AichatBlockedError"),
+    (Reply.json({"response": False, "message": "Sorry"}), "AichatUpstreamError"),
+    (Reply.text("{broken", content_type="application/json"), "AichatResponseError"),
+    (Reply.drop(), "AichatConnectionError"),
+], ids=lambda value: value if isinstance(value, str) else "")
+def test_request_failures_are_one_line_and_exit_1(server: LoopbackServer, reply: Reply,
+                                                  error: str) -> None:
+    server.script(reply)
+    line = one_error_line(run(COMMANDS["python -m aichat"], "--base-url", server.base_url,
+                              "--max-retries", "0", "Hi"))
+    assert line.startswith(f"aichat: {error}: ")
+    assert f"{server.base_url}/api/text" in line
+
+
+def test_a_refused_connection_is_exit_1(command: list[str]) -> None:
+    base_url = f"http://127.0.0.1:{closed_port()}"
+    line = one_error_line(run(command, "--base-url", base_url, "--max-retries", "0", "Hi"))
+    assert "AichatConnectionError" in line and base_url in line
+
+
+@pytest.mark.parametrize("args", [
+    [],                                      # no prompt, and nothing on standard input
+    ["   "],                                 # a prompt of blanks
+    ["--temperature", "3", "Hi"],            # out of range: refused by the provider
+    ["--temperature", "abc", "Hi"],          # not a number: refused by argparse
+    ["--top-p", "nan", "Hi"],
+    ["--timeout", "-1", "Hi"],
+    ["--max-retries", "-1", "Hi"],
+    ["--base-url", "ftp://127.0.0.1", "Hi"],
+    ["--no-such-option", "Hi"],
+], ids=lambda args: " ".join(args) or "nothing")
+def test_usage_errors_exit_2_before_any_request(server: LoopbackServer, args: list[str]) -> None:
+    if "--base-url" not in args:
+        args = ["--base-url", server.base_url, *args]
+    result = run(COMMANDS["python -m aichat"], *args)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == b""
+    assert b"usage: aichat" in result.stderr
+    assert server.connections == 0
+
+
+def test_standard_input_that_is_not_text_is_a_usage_error(server: LoopbackServer) -> None:
+    result = run(COMMANDS["python -m aichat"], "--base-url", server.base_url,
+                 stdin=b"\xff\xfe not utf-8", env=clean_environment(PYTHONIOENCODING="utf-8"))
+    assert result.returncode == 2
+    assert b"standard input" in result.stderr and b"Traceback" not in result.stderr
+    assert server.connections == 0
+
+
+def test_a_reply_the_terminal_cannot_print_is_not_a_traceback(server: LoopbackServer) -> None:
+    server.script(Reply(200, b'{"message": "half \\ud83d emoji"}',
+                        [("Content-Type", "application/json")]))
+    result = run(COMMANDS["python -m aichat"], "--base-url", server.base_url, "Hi")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"half ? emoji\n"
