@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, get_type_hints
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 import urllib3.exceptions
@@ -256,7 +256,10 @@ def _url_parts(value: str) -> Any:
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError on a port that is not a number up to 65535
-    except ValueError:  # also "Invalid IPv6 URL"
+        # requests sends the user and password as Basic auth, which only carries Latin-1.
+        for secret in (parts.username, parts.password):
+            unquote(secret or '').encode('latin-1')
+    except ValueError:  # also "Invalid IPv6 URL" and UnicodeEncodeError
         return None
     return parts if parts.hostname else None
 
@@ -382,7 +385,8 @@ def _session(max_retries: int) -> requests.Session:
 _TRANSPORT_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError,
                      http.client.HTTPException, OSError)
 _UNUSABLE_URL = (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
-                 requests.exceptions.MissingSchema, urllib3.exceptions.LocationValueError)
+                 requests.exceptions.MissingSchema, urllib3.exceptions.LocationValueError,
+                 UnicodeError)
 
 
 def _send(request: _Request) -> Any:

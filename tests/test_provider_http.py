@@ -580,6 +580,7 @@ def test_fetch_returns_the_whole_object(server: LoopbackServer) -> None:
     {"presence_penalty": "0"},
     {"proxy": "http://[::1"},
     {"proxy": "ftp://proxy.invalid"},
+    {"proxy": "http://\u0100dmin:pass@127.0.0.1:3128"},  # Basic auth carries Latin-1 only
 ], ids=repr)
 def test_bad_input_never_reaches_the_server(server: LoopbackServer, call: dict[str, Any]) -> None:
     error = fails(server.base_url, **call)
@@ -590,7 +591,8 @@ def test_bad_input_never_reaches_the_server(server: LoopbackServer, call: dict[s
 
 @pytest.mark.parametrize("base_url", ["http://[::1", "ftp://127.0.0.1", "127.0.0.1:8080",
                                       "http://127.0.0.1:99999", "http://exa mple.org",
-                                      "http://host.invalid/a\nb", "http://host.invalid/?q=1"])
+                                      "http://host.invalid/a\nb", "http://host.invalid/?q=1",
+                                      "http://us%C4%80r:pass@127.0.0.1"])
 def test_a_bad_base_url_is_input_error(base_url: str) -> None:
     error = fails(base_url)
     assert type(error) is Aichat.AichatInputError
