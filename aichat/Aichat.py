@@ -167,16 +167,21 @@ class _Request:
 
 
 def _prepare(messages: Any, kwargs: Mapping[str, Any]) -> _Request:
-    body: dict[str, Any] = {'message': flatten(messages)}
-    for name, (default, low, high) in PARAMETERS.items():
-        body[name] = _number(name, kwargs.get(name), default, low, high)
-    return _Request(
-        url=endpoint(kwargs.get('base_url')),
-        body=body,
-        timeout=_timeout(kwargs.get('timeout')),
-        proxies=_proxies(kwargs.get('proxy')),
-        max_retries=_max_retries(kwargs.get('max_retries')),
-    )
+    url = endpoint(kwargs.get('base_url'))  # first, so that later refusals can name it
+    try:
+        body: dict[str, Any] = {'message': flatten(messages)}
+        for name, (default, low, high) in PARAMETERS.items():
+            body[name] = _number(name, kwargs.get(name), default, low, high)
+        return _Request(
+            url=url,
+            body=body,
+            timeout=_timeout(kwargs.get('timeout')),
+            proxies=_proxies(kwargs.get('proxy')),
+            max_retries=_max_retries(kwargs.get('max_retries')),
+        )
+    except AichatInputError as error:
+        shown = _redact(url)
+        raise AichatInputError(f'{error}; nothing was sent to POST {shown}', url=shown) from None
 
 
 def flatten(messages: Any) -> str:

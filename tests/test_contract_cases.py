@@ -3,6 +3,11 @@
 Each case pins the call, the exact request (headers with their exact names and values, body
 bytes with key order and number types), how many requests reach the site (retries included)
 and the outcome: the reply text, or the exact error class and its attributes.
+
+Retries: `responses` replaces HTTPAdapter.send, below which urllib3 would retry, so it replays
+the adapter's Retry itself: it asks the provider's policy ``is_retry`` and ``increment`` (the
+cap on Retry-After included) and sends again, but never sleeps. retried_then_answered therefore
+checks which answers are retried and how often; the waits are checked in test_provider_http.
 """
 
 from __future__ import annotations

@@ -415,11 +415,12 @@ def test_error_table_row(server: LoopbackServer, replies: list[Reply], call: dic
     assert len(server.requests) == sent
     text = str(error)
     assert "\n" not in text
+    check_message(error, server.base_url + "/api/text")
     if sent == 0:
         assert server.connections == 0  # refused before any request, not even a connection
         assert isinstance(error, ValueError)
+        assert "nothing was sent" in str(error)
         return
-    check_message(error, server.base_url + "/api/text")
     if expected in (Aichat.AichatConnectionError, Aichat.AichatTimeoutError):
         assert isinstance(error.__cause__, requests.RequestException)
     if "broken-json" in text or expected is Aichat.AichatUpstreamError:
@@ -585,7 +586,7 @@ def test_fetch_returns_the_whole_object(server: LoopbackServer) -> None:
 def test_bad_input_never_reaches_the_server(server: LoopbackServer, call: dict[str, Any]) -> None:
     error = fails(server.base_url, **call)
     assert type(error) is Aichat.AichatInputError
-    assert "\n" not in str(error)
+    check_message(error, server.base_url + "/api/text")
     assert server.connections == 0
 
 
