@@ -143,7 +143,7 @@ def test_the_copy_works_as_a_2023_provider(tree: Path, server: LoopbackServer) -
 
 
 def imported_modules(source: str) -> set[str]:
-    names = set()
+    names: set[str] = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             names.update(alias.name.split(".")[0] for alias in node.names)

@@ -404,9 +404,12 @@ def bad_numbers(low: float, high: float) -> st.SearchStrategy[Any]:
         st.dictionaries(st.text(), st.integers(), max_size=1))
 
 
+def keyword(name: str, values: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.builds(lambda value: {name: value}, values)
+
+
 bad_parameters = st.one_of(
-    *[bad_numbers(low, high).map(lambda value, name=name: {name: value})
-      for name, (_, low, high) in PARAMETERS.items()],
+    *[keyword(name, bad_numbers(low, high)) for name, (_, low, high) in PARAMETERS.items()],
     st.one_of(bad_numbers(0, Aichat.MAX_TIMEOUT), st.just(0), st.just(-0.0))
     .filter(lambda value: not (isinstance(value, (int, float)) and not isinstance(value, bool)
                                and 0 < value <= Aichat.MAX_TIMEOUT))
