@@ -8,9 +8,11 @@ row of the error table of SPEC 3.1 comes out of real traffic as its own class.
 from __future__ import annotations
 
 import base64
+import contextlib
 import email.utils
 import json
 import os
+import socket
 import threading
 import time
 from collections import Counter
@@ -268,6 +270,40 @@ def test_a_refused_connection_is_retried_until_the_server_is_up(
     finally:
         for server in started:
             server.__exit__()
+
+
+@pytest.fixture
+def unanswered_port() -> Iterator[int]:
+    """A loopback port whose listen queue is full: connecting to it times out."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(listener.getsockname())
+        fillers.append(filler)
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        for sock in (*fillers, listener):
+            sock.close()
+
+
+def test_a_connect_timeout_is_a_timeout_and_is_retried(unanswered_port: int,
+                                                       sleeps: list[float]) -> None:
+    base_url = f"http://127.0.0.1:{unanswered_port}"
+    error = fails(base_url, timeout=0.2, max_retries=0)
+    if type(error) is not Aichat.AichatTimeoutError:
+        pytest.skip(f"this system answers a full listen queue with {type(error).__name__}")
+    assert isinstance(error.__cause__, requests.ConnectTimeout)
+    assert sleeps == []
+    error = fails(base_url, timeout=0.2)  # max_retries=2: three attempts, one backoff wait
+    assert type(error) is Aichat.AichatTimeoutError
+    assert len(sleeps) == 1 and 0 < sleeps[0] <= Aichat.RETRY_WAIT_CAP
+    check_message(error, base_url + "/api/text")
 
 
 # --- retries on 429, 502, 503 and 504, and only those --------------------------------------------
