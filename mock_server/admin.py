@@ -83,8 +83,6 @@ def replies_() -> Any:
     return jsonify(queued), 201
 
 
-@blueprint.route("/<path:rest>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
-                                          "OPTIONS"])
-def unknown(rest: str) -> Any:
-    return error(404, f"no admin route {PREFIX}/{rest}; see {PREFIX}/ for the inspector, "
+def not_found(path: str) -> tuple[Response, int]:
+    return error(404, f"no admin route {path}; see {PREFIX}/ for the inspector, "
                       f"{PREFIX}/health, {PREFIX}/requests and {PREFIX}/replies")

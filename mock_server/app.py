@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from . import admin, site
 from .engine import Engine
@@ -75,5 +75,12 @@ def _routing_error(error: HTTPException) -> Any:
     """Requests Flask's routing turns away (an unusual method, say) still get the mock's
     answer, and the site's are journaled like any other."""
     if admin.is_admin_path(request.path):
-        return admin.error(error.code or 500, error.description or error.name)
+        if error.code == 404:
+            return admin.not_found(request.path)
+        response, status = admin.error(
+            error.code or 500, f"{error.name}: {request.method} {request.path} "
+                               f"({error.description})")
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+        return response, status
     return site.serve()

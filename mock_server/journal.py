@@ -96,12 +96,12 @@ class Journal:
         return entry
 
     def reply_of(self, answer: Answer) -> Any:
-        """What was answered: the JSON value when the body is JSON, else its text (cut at the
-        body cap), ``None`` when nothing was sent."""
+        """What was answered: the JSON value when the body is JSON, else its text; an excerpt
+        of the text when it is over the body cap; ``None`` when nothing was sent."""
         if answer.disconnect:
             return None
         text = answer.body.decode("utf-8", errors="replace")
-        if "json" in (answer.header("Content-Type") or ""):
+        if len(text) <= self.body_cap and "json" in (answer.header("Content-Type") or ""):
             try:
                 return json.loads(text)
             except ValueError:

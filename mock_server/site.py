@@ -8,7 +8,9 @@ import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request
+from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import ClientDisconnected
+from werkzeug.routing import PathConverter
 
 from .engine import MAX_BODY, Engine
 from .wire import IncomingRequest
@@ -41,8 +43,19 @@ def chat() -> Response:
     return serve()
 
 
+class SitePathConverter(PathConverter):
+    """Any path but the admin API's: its unknown routes and methods are the admin's to refuse."""
+
+    regex = "(?!__mock__(?:/|$))" + PathConverter.regex
+
+
+@blueprint.record_once
+def _register_converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters["site_path"] = SitePathConverter
+
+
 @blueprint.route("/", defaults={"path": ""}, methods=METHODS)
-@blueprint.route("/<path:path>", methods=METHODS)
+@blueprint.route("/<site_path:path>", methods=METHODS)
 def other(path: str) -> Response:
     return serve()
 
@@ -73,7 +86,8 @@ def read_request() -> tuple[IncomingRequest, bool]:
     body, size, complete = _read_body()
     incoming = IncomingRequest(
         method=request.method,
-        path=request.path,
+        # PATH_INFO as is: Flask's request.path would fold "//api" into "/api".
+        path=_wire_text(environ.get("PATH_INFO", "")) or "/",
         query=_wire_text(environ.get("QUERY_STRING", "")),
         headers=headers_of(environ),
         body=body,

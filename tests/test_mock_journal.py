@@ -1,0 +1,198 @@
+"""The journal: the fields of an entry, exactly one entry per request outside the admin API,
+the memory cap, and the JSON-lines file (also after SIGTERM and SIGINT)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from conftest import LiveMock
+
+from aichat import Aichat
+from mock_server import contract, create_app
+from mock_server.process import MockProcess
+
+BODY = {"message": "user: Hello\nassistant:", "temperature": 1, "presence_penalty": 0,
+        "top_p": 1, "frequency_penalty": 0}
+ENTRY_FIELDS = ["id", "time", "method", "path", "query", "headers", "json", "body", "body_size",
+                "body_truncated", "remote_addr", "status", "reply", "violations", "header_diff",
+                "fault", "delay_ms", "scripted"]
+
+
+@pytest.fixture
+def http() -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False
+    return session
+
+
+def test_an_entry_holds_the_request_and_the_answer(http: requests.Session,
+                                                   mock_server: LiveMock) -> None:
+    before = datetime.now(timezone.utc)
+    data = json.dumps(BODY).encode()
+    response = http.post(mock_server.url_for("/api/text?lang=fr&x=%20y"), data=data,
+                         headers={**Aichat.HEADERS, "X-Mixed-Case": "Value  With  Spaces",
+                                  "x-utf8": "café".encode().decode("latin-1")}, timeout=30)
+    after = datetime.now(timezone.utc)
+    [entry] = mock_server.entries()
+
+    assert list(entry) == ENTRY_FIELDS
+    assert isinstance(entry["id"], int)
+    stamp = datetime.fromisoformat(entry["time"])
+    assert stamp.utcoffset() == timedelta(0)
+    assert before - timedelta(seconds=1) <= stamp <= after + timedelta(seconds=1)
+    assert (entry["method"], entry["path"], entry["query"]) == ("POST", "/api/text",
+                                                                 "lang=fr&x=%20y")
+    headers = entry["headers"]
+    assert all(name == name.lower() for name in headers)
+    assert headers["x-mixed-case"] == "Value  With  Spaces"
+    assert headers["x-utf8"] == "café"
+    assert {name: headers[name] for name in Aichat.HEADERS} == Aichat.HEADERS
+    assert headers["content-length"] == str(len(data))
+    assert entry["json"] == BODY and list(entry["json"]) == list(BODY)
+    assert entry["body"] == data.decode()
+    assert (entry["body_size"], entry["body_truncated"]) == (len(data), False)
+    assert entry["remote_addr"] == "127.0.0.1"
+    assert entry["status"] == 200
+    assert entry["reply"] == response.json() == {"response": True, "message": "You said: Hello"}
+    assert entry["violations"] == []
+    assert entry["header_diff"] == {}
+    assert (entry["fault"], entry["delay_ms"], entry["scripted"]) == (None, 0, False)
+
+
+def test_header_diff_reports_but_never_refuses(http: requests.Session,
+                                               mock_server: LiveMock) -> None:
+    headers = {**Aichat.HEADERS, "sec-ch-ua-platform": '"Windows"'}
+    del headers["authority"]
+    response = http.post(mock_server.url_for("/api/text"), json=BODY, headers=headers,
+                         timeout=30)
+    assert response.status_code == 200
+    [entry] = mock_server.entries()
+    assert entry["header_diff"] == {
+        "authority": {"expected": "chat-gpt.org", "received": None},
+        "sec-ch-ua-platform": {"expected": '"macOS"', "received": '"Windows"'},
+    }
+
+
+def test_header_diff_covers_the_whole_contract_table(http: requests.Session,
+                                                     mock_server: LiveMock) -> None:
+    http.post(mock_server.url_for("/api/text"), json=BODY, timeout=30)
+    [entry] = mock_server.entries()
+    table = contract.header_table()
+    assert set(table) == {name.lower() for name in Aichat.HEADERS}
+    # requests' own content-type and accept are the contract's; the rest is missing or
+    # requests' own.
+    assert set(entry["header_diff"]) == set(table) - {"content-type", "accept"}
+    assert entry["header_diff"]["user-agent"]["received"].startswith("python-requests/")
+
+
+def test_other_paths_are_journaled_without_a_header_diff(http: requests.Session,
+                                                         mock_server: LiveMock) -> None:
+    http.get(mock_server.url_for("/elsewhere?q=1"), timeout=30)
+    [entry] = mock_server.entries()
+    assert (entry["path"], entry["query"], entry["status"]) == ("/elsewhere", "q=1", 404)
+    assert (entry["json"], entry["body"], entry["header_diff"], entry["violations"]) \
+        == (None, "", {}, [])
+
+
+def test_admin_traffic_and_static_files_are_not_journaled(http: requests.Session,
+                                                          mock_server: LiveMock) -> None:
+    for path in ("/__mock__/health", "/__mock__/requests", "/__mock__/replies", "/__mock__/",
+                 "/__mock__/static/style.css", "/__mock__/nowhere"):
+        http.get(mock_server.url_for(path), timeout=30)
+    http.post(mock_server.url_for("/api/text"), json=BODY, timeout=30)
+    assert [entry["path"] for entry in mock_server.entries()] == ["/api/text"]
+
+
+def test_ids_increase_and_total_counts_since_the_last_clear(http: requests.Session,
+                                                            mock_server: LiveMock) -> None:
+    for _ in range(3):
+        http.post(mock_server.url_for("/api/text"), json=BODY, timeout=30)
+    ids = [entry["id"] for entry in mock_server.entries()]
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    assert mock_server.journal()["total"] == 3
+
+
+def test_concurrent_requests_are_each_journaled_once(mock_server: LiveMock) -> None:
+    def ask(worker: int) -> None:
+        session = requests.Session()
+        session.trust_env = False
+        for turn in range(10):
+            session.post(mock_server.url_for("/api/text"), timeout=30,
+                         json={"message": f"user: {worker}-{turn}\nassistant:"})
+        session.close()
+
+    threads = [threading.Thread(target=ask, args=(worker,)) for worker in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    entries = mock_server.entries()
+    assert len(entries) == 40
+    assert sorted(entry["reply"]["message"] for entry in entries) == sorted(
+        f"You said: {worker}-{turn}" for worker in range(4) for turn in range(10))
+    assert len({entry["id"] for entry in entries}) == 40
+
+
+def test_the_journal_cap_drops_the_oldest_and_total_still_counts_them() -> None:
+    client = create_app({"MOCK_JOURNAL_CAP": 3}).test_client()
+    for number in range(5):
+        client.post("/api/text", json={"message": f"user: {number}\nassistant:"})
+    client.get("/chat")
+    journal = client.get("/__mock__/requests").get_json()
+    assert journal["total"] == 6
+    assert [entry["id"] for entry in journal["requests"]] == [4, 5, 6]
+    api = client.get("/__mock__/requests?path=/api/text").get_json()
+    assert api["total"] == 5
+    assert [entry["json"]["message"] for entry in api["requests"]] == [
+        "user: 3\nassistant:", "user: 4\nassistant:"]
+    assert client.delete("/__mock__/requests").get_json() == {"cleared": 6}
+    assert client.get("/__mock__/requests").get_json() == {"total": 0, "requests": []}
+
+
+def test_the_body_cap_keeps_an_excerpt() -> None:
+    client = create_app({"MOCK_JOURNAL_BODY_CAP": 10}).test_client()
+    client.post("/api/text", json={"message": "user: a long enough prompt\nassistant:"})
+    [entry] = client.get("/__mock__/requests").get_json()["requests"]
+    assert entry["body"] == '{"message"'
+    assert entry["body_truncated"] is True
+    assert entry["json"] is None, "no whole body beyond the cap"
+    assert entry["reply"] == "{\"response"
+
+
+def read_lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_the_json_lines_file_holds_exactly_the_requests_sent(tmp_path: Path,
+                                                             stop: signal.Signals) -> None:
+    journal = tmp_path / "journal.jsonl"
+    journal.write_text(json.dumps({"id": 0, "note": "an earlier run"}) + "\n", "utf-8")
+    sent = [f"user: number {number} ☃\nassistant:" for number in range(6)]
+    with MockProcess(["--journal", str(journal), "--journal-cap", "2"]) as process:
+        http = requests.Session()
+        http.trust_env = False
+        for message in sent:
+            http.post(f"{process.url}/api/text", json={"message": message}, timeout=30)
+        http.get(f"{process.url}/not-here", timeout=30)
+        http.get(f"{process.url}/__mock__/health", timeout=30)
+        held = http.get(f"{process.url}/__mock__/requests", timeout=30).json()
+        http.close()
+        assert held["total"] == 7
+        assert len(held["requests"]) == 2, "--journal-cap holds two in memory"
+        assert process.stop(stop) == 0
+
+    lines = read_lines(journal)
+    assert lines[0] == {"id": 0, "note": "an earlier run"}, "the file is appended to"
+    entries = lines[1:]
+    assert [entry["json"]["message"] for entry in entries[:6]] == sent
+    assert [entry["path"] for entry in entries] == ["/api/text"] * 6 + ["/not-here"]
+    assert [entry["id"] for entry in entries] == list(range(1, 8))
+    assert entries[-2:] == held["requests"], "the file and the memory hold the same entries"
