@@ -1,27 +1,254 @@
-// Redraws the journal table from the admin API every second.
+// The inspector: polls the journal and redraws it as a table. Journal entries hold arbitrary
+// client input, so every value reaches the page as textContent, never as markup.
 "use strict";
-function cell(row, value) {
-  const td = document.createElement("td");
-  td.textContent = typeof value === "string" ? value : JSON.stringify(value);
-  row.appendChild(td);
-}
+(() => {
+  const LIMIT = 200;
+  const INTERVAL_MS = 1000;
+  const MESSAGE_CHARS = 240;
+  const SHOWN_VIOLATIONS = 3;
+  const COLUMNS = 9;
+  const API_PATH = "/api/text";
 
-async function refresh() {
-  try {
-    const data = await (await fetch("/__mock__/requests?limit=200")).json();
-    document.getElementById("total").textContent = data.total;
-    const body = document.querySelector("#journal tbody");
-    body.replaceChildren();
-    for (const entry of data.requests.slice().reverse()) {
-      const row = document.createElement("tr");
-      for (const key of ["id", "time", "method", "path", "status", "body", "reply", "violations"]) {
-        cell(row, entry[key]);
-      }
-      body.appendChild(row);
+  const requestsUrl = document.body.dataset.requestsUrl;
+  const tbody = document.getElementById("entries");
+  const total = document.getElementById("total");
+  const shown = document.getElementById("shown");
+  const pollStatus = document.getElementById("poll-status");
+  const autoRefresh = document.getElementById("auto-refresh");
+  const clearButton = document.getElementById("clear");
+
+  const open = new Set(); // ids whose full entry is shown
+  let signature = null; // entries never change once recorded: their ids say what is drawn
+  let timer = null;
+  let asked = 0; // polls may overlap a clear: only the newest answer is drawn
+  let drawn = 0;
+
+  function element(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) {
+      node.className = className;
     }
-  } catch (error) {
-    document.getElementById("total").textContent = "?";
+    if (text !== undefined) {
+      node.textContent = text;
+    }
+    return node;
   }
-}
-refresh();
-setInterval(refresh, 1000);
+
+  function shorten(text, limit) {
+    return text.length > limit ? text.slice(0, limit - 1) + "…" : text;
+  }
+
+  function muted(text) {
+    return element("span", "muted", text);
+  }
+
+  function messageOf(entry) {
+    const data = entry.json;
+    const isObject = data !== null && typeof data === "object" && !Array.isArray(data);
+    return isObject && typeof data.message === "string" ? data.message : null;
+  }
+
+  function statusCell(entry) {
+    const cell = element("td", "status");
+    if (entry.status === null || entry.status === undefined) {
+      cell.append(muted("no answer"));
+    } else {
+      const code = element("span", "code code-" + String(entry.status).charAt(0), String(entry.status));
+      cell.append(code);
+    }
+    if (entry.fault) {
+      cell.append(" ", element("span", "tag fault", entry.fault));
+    } else if (entry.scripted) {
+      cell.append(" ", element("span", "tag", "scripted"));
+    }
+    return cell;
+  }
+
+  function messageCell(entry) {
+    const cell = element("td", "message-cell");
+    const message = messageOf(entry);
+    if (message !== null) {
+      const text = element("div", "message-text", shorten(message, MESSAGE_CHARS));
+      text.title = shorten(message, 2000);
+      cell.append(text);
+    } else if (entry.body) {
+      cell.append(muted("no JSON message: "),
+                  element("code", "body-excerpt", shorten(entry.body, 80)));
+    } else {
+      cell.append(muted("—"));
+    }
+    return cell;
+  }
+
+  function violationsCell(entry) {
+    const cell = element("td", "violations");
+    const violations = entry.violations || [];
+    if (violations.length === 0) {
+      cell.append(muted(entry.path === API_PATH ? "none" : "—"));
+      return cell;
+    }
+    const list = element("ul", "plain");
+    for (const violation of violations.slice(0, SHOWN_VIOLATIONS)) {
+      list.append(element("li", "bad", shorten(String(violation), 160)));
+    }
+    if (violations.length > SHOWN_VIOLATIONS) {
+      list.append(element("li", "muted", "… " + (violations.length - SHOWN_VIOLATIONS) + " more"));
+    }
+    cell.append(list);
+    return cell;
+  }
+
+  function headerDiffCell(entry) {
+    const cell = element("td", "header-diff");
+    const names = Object.keys(entry.header_diff || {});
+    if (names.length === 0) {
+      cell.append(muted(entry.path === API_PATH ? "none" : "—"));
+      return cell;
+    }
+    cell.append(element("span", "count", String(names.length)), " ",
+                element("span", "label", names.length === 1 ? "header differs" : "headers differ"),
+                element("div", "names", names.join(", ")));
+    cell.title = names.map((name) => {
+      const diff = entry.header_diff[name] || {};
+      return name + ": expected " + JSON.stringify(diff.expected) +
+        ", received " + JSON.stringify(diff.received);
+    }).join("\n");
+    return cell;
+  }
+
+  function toggle(id, button, details) {
+    const expanded = !open.has(id);
+    if (expanded) {
+      open.add(id);
+    } else {
+      open.delete(id);
+    }
+    button.setAttribute("aria-expanded", String(expanded));
+    button.textContent = expanded ? "▾" : "▸";
+    details.hidden = !expanded;
+  }
+
+  function rows(entry) {
+    const id = entry.id;
+    const row = element("tr", "entry");
+    row.dataset.id = String(id);
+    const details = element("tr", "details");
+    details.id = "details-" + id;
+    details.hidden = !open.has(id);
+    const full = element("td");
+    full.colSpan = COLUMNS;
+    full.append(element("pre", "entry-json", JSON.stringify(entry, null, 2)));
+    details.append(full);
+
+    const button = element("button", "expand", open.has(id) ? "▾" : "▸");
+    button.type = "button";
+    button.title = "Show the full entry as JSON";
+    button.setAttribute("aria-label", "Details of request " + id);
+    button.setAttribute("aria-expanded", String(open.has(id)));
+    button.setAttribute("aria-controls", details.id);
+    button.addEventListener("click", () => toggle(id, button, details));
+    const first = element("td");
+    first.append(button);
+
+    const time = element("td", "time", String(entry.time || "").slice(11, 23));
+    time.title = String(entry.time || "");
+    const path = element("td", "path", entry.path + (entry.query ? "?" + entry.query : ""));
+    row.append(first, element("td", "id", String(id)), time,
+               element("td", "method", entry.method), path, statusCell(entry),
+               messageCell(entry), violationsCell(entry), headerDiffCell(entry));
+    return [row, details];
+  }
+
+  function draw(data) {
+    total.textContent = String(data.total);
+    shown.textContent = String(data.requests.length);
+    const next = data.total + "|" + data.requests.map((entry) => entry.id).join(",");
+    if (next === signature) {
+      return; // unchanged: keep the DOM (and any text selection in it) as it is
+    }
+    signature = next;
+    const live = new Set(data.requests.map((entry) => entry.id));
+    for (const id of open) {
+      if (!live.has(id)) {
+        open.delete(id);
+      }
+    }
+    const fresh = [];
+    for (const entry of data.requests.slice().reverse()) {
+      fresh.push(...rows(entry));
+    }
+    if (fresh.length === 0) {
+      const row = element("tr", "placeholder");
+      const cell = element("td", "", "No requests recorded yet. Open the chat page or POST to " +
+                                     API_PATH + ".");
+      cell.colSpan = COLUMNS;
+      row.append(cell);
+      fresh.push(row);
+    }
+    tbody.replaceChildren(...fresh);
+  }
+
+  function setPollStatus(text, kind) {
+    pollStatus.textContent = text;
+    pollStatus.dataset.kind = kind;
+  }
+
+  async function refresh() {
+    const ticket = ++asked;
+    try {
+      const response = await fetch(requestsUrl + "?limit=" + LIMIT, { cache: "no-store" });
+      if (!response.ok) {
+        throw new Error("HTTP " + response.status);
+      }
+      const data = await response.json();
+      if (ticket < drawn) {
+        return;
+      }
+      drawn = ticket;
+      draw(data);
+      setPollStatus(autoRefresh.checked ? "● live" : "paused", autoRefresh.checked ? "live" : "paused");
+    } catch (error) {
+      setPollStatus("cannot read the journal (" + error.message + "); retrying", "error");
+    }
+  }
+
+  function schedule() {
+    clearTimeout(timer);
+    timer = null;
+    if (autoRefresh.checked) {
+      timer = setTimeout(async () => {
+        await refresh();
+        schedule();
+      }, INTERVAL_MS);
+    }
+  }
+
+  async function clearJournal() {
+    clearButton.disabled = true;
+    try {
+      const response = await fetch(requestsUrl, {
+        method: "DELETE", cache: "no-store",
+        headers: { "accept": "application/json", "content-type": "application/json" },
+      });
+      if (!response.ok) {
+        throw new Error("HTTP " + response.status);
+      }
+      const result = await response.json();
+      open.clear();
+      await refresh();
+      setPollStatus("cleared " + result.cleared + " entries", "live");
+    } catch (error) {
+      setPollStatus("could not clear the journal (" + error.message + ")", "error");
+    } finally {
+      clearButton.disabled = false;
+    }
+  }
+
+  clearButton.addEventListener("click", clearJournal);
+  autoRefresh.addEventListener("change", async () => {
+    await refresh();
+    schedule();
+  });
+
+  refresh().then(schedule);
+})();
