@@ -1,0 +1,357 @@
+"""The chat page and the inspector in a real Chromium (Debian's, driven by Playwright) against
+the live mock server.
+
+The page must flatten the conversation exactly as the provider does (SPEC 2) and post the
+provider's body; its errors must be visible; the inspector must show the journal escaped and
+clear it. The page never reaches beyond loopback: every other request is aborted and counted.
+The chat and inspector tests also refresh the README screenshots in docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from conftest import LiveMock
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from playwright.sync_api import Browser, Page, Request, Response, Route, expect, sync_playwright
+
+from aichat.Aichat import flatten
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    # Loopback traffic must never go through a proxy taken from the environment.
+    "--no-proxy-server",
+]
+VIEWPORT = {"width": 1000, "height": 700}
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+BODY_KEYS = ["message", "temperature", "presence_penalty", "top_p", "frequency_penalty"]
+TIMEOUT_MS = 10_000
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    """One headless Chromium for the module. A missing browser fails: CI must not go green
+    by skipping the only test of the pages."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's Chromium "
+                    f"(run `make browser`, which installs it with apt-get)", pytrace=False)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class Tab:
+    """A page in a fresh browser context, and what it tried that it should not have."""
+
+    page: Page
+    blocked: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    failed_loads: list[str] = field(default_factory=list)
+
+    def problems(self) -> dict[str, list[str]]:
+        return {name: found for name, found in (("blocked", self.blocked),
+                                                ("page errors", self.page_errors),
+                                                ("failed loads", self.failed_loads)) if found}
+
+
+@pytest.fixture
+def tab(chromium: Browser, mock_server: LiveMock) -> Iterator[Tab]:
+    context = chromium.new_context(viewport=VIEWPORT, locale="en-US", timezone_id="UTC",
+                                   color_scheme="light", service_workers="block")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    tab = Tab(page)
+
+    def loopback_only(route: Route, request: Request) -> None:
+        if urlsplit(request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            tab.blocked.append(request.url)
+            route.abort("blockedbyclient")
+
+    def watch_load(response: Response) -> None:
+        # /api/text answers errors on purpose; anything else failing is a broken page.
+        if response.status >= 400 and urlsplit(response.url).path != "/api/text":
+            tab.failed_loads.append(f"{response.status} {response.url}")
+
+    context.route("**/*", loopback_only)
+    page.on("pageerror", lambda error: tab.page_errors.append(str(error)))
+    page.on("response", watch_load)
+    yield tab
+    context.close()
+    assert tab.problems() == {}
+
+
+def open_chat(tab: Tab, mock: LiveMock) -> Page:
+    page = tab.page
+    page.goto(mock.url_for("/chat"))
+    expect(page.locator("#send")).to_be_visible()
+    return page
+
+
+def send(page: Page, text: str, *, wait: bool = True) -> None:
+    """Enter ``text`` and send it with Enter (a multi-line text is typed key by key, its
+    newlines with Shift+Enter); with ``wait``, until the page shows the outcome."""
+    prompt = page.locator("#prompt")
+    if "\n" in text:
+        prompt.click()
+        for number, line in enumerate(text.split("\n")):
+            if number:
+                prompt.press("Shift+Enter")
+            prompt.press_sequentially(line)
+    else:
+        prompt.fill(text)
+    prompt.press("Enter")
+    if wait:
+        wait_idle(page)
+
+
+def wait_idle(page: Page) -> None:
+    """Until no request is in flight; checked every frame, not on expect's slower backoff."""
+    page.wait_for_function(
+        "() => document.getElementById('conversation').getAttribute('aria-busy') === 'false'")
+
+
+def api_entries(mock: LiveMock) -> list[dict[str, Any]]:
+    return mock.entries(path="/api/text")
+
+
+def assert_provider_body(entry: dict[str, Any], messages: list[dict[str, str]]) -> None:
+    """The entry's body is the provider's, byte for byte as the page serialises it."""
+    message = flatten(messages)
+    expected = {"message": message, "temperature": 1, "presence_penalty": 0, "top_p": 1,
+                "frequency_penalty": 0}
+    assert entry["body"] == json.dumps(expected, separators=(",", ":"), ensure_ascii=False)
+    pairs = json.loads(entry["body"], object_pairs_hook=list)
+    assert [key for key, _ in pairs] == BODY_KEYS
+    assert [type(value) for _, value in pairs] == [str, int, int, int, int]
+    assert entry["json"] == expected
+    assert (entry["method"], entry["status"], entry["violations"]) == ("POST", 200, [])
+
+
+def assistant_replies(page: Page) -> list[str]:
+    return page.locator("#conversation .message.assistant .content").all_text_contents()
+
+
+def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name), animations="disabled", caret="hide")
+
+
+# --- the flattening rule ----------------------------------------------------------------------
+
+roles = st.sampled_from(["system", "user", "assistant"]) | st.text(max_size=12)
+conversations = st.lists(st.fixed_dictionaries({"role": roles, "content": st.text(max_size=40)}),
+                         max_size=6)
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=st.lists(conversations, min_size=1, max_size=40))
+def test_the_pages_flattening_is_the_providers(tab: Tab, mock_server: LiveMock,
+                                               batch: list[list[dict[str, str]]]) -> None:
+    page = tab.page
+    if page.url == "about:blank":
+        open_chat(tab, mock_server)
+    # One round trip per batch of conversations keeps the property cheap.
+    results = page.evaluate(
+        "(batch) => batch.map((messages) => { const flat = chatPage.flatten(messages);"
+        " return [flat, JSON.stringify(chatPage.requestBody(flat))]; })", batch)
+    for messages, (flat, body) in zip(batch, results, strict=True):
+        assert flat == flatten(messages)
+        assert body == json.dumps({"message": flat, "temperature": 1, "presence_penalty": 0,
+                                   "top_p": 1, "frequency_penalty": 0},
+                                  separators=(",", ":"), ensure_ascii=False)
+
+
+def test_the_spec_examples(tab: Tab, mock_server: LiveMock) -> None:
+    page = open_chat(tab, mock_server)
+    run = "(messages) => chatPage.flatten(messages)"
+    assert page.evaluate(run, [{"role": "user", "content": "Hello"}]) == "user: Hello\nassistant:"
+    assert page.evaluate(run, []) == "assistant:"
+
+
+# --- the chat page --------------------------------------------------------------------------------
+
+def test_a_conversation_posts_the_whole_flattened_history(tab: Tab,
+                                                          mock_server: LiveMock) -> None:
+    page = open_chat(tab, mock_server)
+    expect(page.locator("#send")).to_be_disabled()  # nothing typed yet
+    page.locator("#system-box summary").click()
+    page.locator("#system").fill("You are a helpful assistant.")
+    system = {"role": "system", "content": "You are a helpful assistant."}
+
+    send(page, "Hello, mock!")
+    expect(page.locator("#conversation .message.assistant")).to_have_count(1)
+    assert assistant_replies(page) == ["You said: Hello, mock!"]
+    first = [system, {"role": "user", "content": "Hello, mock!"}]
+    [entry] = api_entries(mock_server)
+    assert_provider_body(entry, first)
+
+    # A slow answer: the button stays disabled until it comes, even with text typed.
+    mock_server.queue({"delay_ms": 600})
+    second_text = "Two lines:\nnaïve café ✓ — Grüße"
+    send(page, second_text, wait=False)
+    expect(page.locator("#status")).to_contain_text("Waiting")
+    expect(page.locator("#conversation")).to_have_attribute("aria-busy", "true")
+    page.locator("#prompt").fill("typed while waiting")
+    expect(page.locator("#send")).to_be_disabled()
+    page.locator("#prompt").press("Enter")  # ignored while a request is in flight
+    wait_idle(page)
+    expect(page.locator("#conversation .message.assistant")).to_have_count(2)
+    expect(page.locator("#send")).to_be_enabled()
+    assert assistant_replies(page)[1] == "You said: " + second_text
+    second = [*first, {"role": "assistant", "content": "You said: Hello, mock!"},
+              {"role": "user", "content": second_text}]
+    entries = api_entries(mock_server)
+    assert len(entries) == 2
+    assert_provider_body(entries[1], second)
+
+    page.locator("#prompt").fill("")
+    page.locator("#conversation").evaluate("(node) => { node.scrollTop = 0; }")
+    screenshot(page, "chat.png")
+
+    page.locator("#new-chat").click()
+    expect(page.locator("#conversation .message")).to_have_count(0)
+    send(page, "Fresh start")
+    expect(page.locator("#conversation .message.assistant")).to_have_count(1)
+    entries = api_entries(mock_server)
+    assert len(entries) == 3
+    assert_provider_body(entries[2], [system, {"role": "user", "content": "Fresh start"}])
+    assert tab.problems() == {}
+
+
+FAULTS = [
+    ({"fault": "rate_limit", "retry_after": 7}, ["HTTP 429", "retry after 7 s"]),
+    ({"fault": "upstream_error", "message": "The model is overloaded; try again later."},
+     ["The site refused", "The model is overloaded; try again later."]),
+    ({"fault": "cloudflare"}, ["HTTP 403", "HTML page", "Just a moment..."]),
+    ({"fault": "server_error"}, ["HTTP 500"]),
+    ({"fault": "malformed_json"}, ["HTTP 200", "not JSON"]),
+    ({"fault": "empty_body"}, ["HTTP 200", "empty"]),
+    # Chromium sends a request again (up to twice) when a reused keep-alive connection closes
+    # without an answer: each of its attempts must meet the fault.
+    ({"fault": "disconnect", "times": 3}, ["Network error"]),
+]
+
+
+def test_faults_are_shown_and_leave_the_conversation_out(tab: Tab,
+                                                         mock_server: LiveMock) -> None:
+    page = open_chat(tab, mock_server)
+    error = page.locator("#error")
+    send(page, "Before the storm")
+    expect(page.locator("#conversation .message.assistant")).to_have_count(1)
+    expect(error).to_be_hidden()
+    for number, (reply, texts) in enumerate(FAULTS):
+        mock_server.queue(reply)
+        text = f"Attempt {number}"
+        send(page, text)
+        for needle in texts:
+            expect(error).to_contain_text(needle)
+        expect(error).to_be_visible()
+        # The unanswered turn leaves the conversation and its text comes back to the input.
+        expect(page.locator("#conversation .message")).to_have_count(2)
+        expect(page.locator("#prompt")).to_have_value(text)
+        page.locator("#prompt").fill("")
+        # Disconnects Chromium did not retry into must not leak into the next attempt.
+        mock_server.admin.delete(mock_server.url_for("/__mock__/replies"), timeout=30)
+    faults = [entry["fault"] for entry in api_entries(mock_server)]
+    # One entry per attempt, plus Chromium's retries of the disconnected POST right after it.
+    attempts = [fault for index, fault in enumerate(faults)
+                if not (fault == "disconnect" and faults[index - 1] == "disconnect")]
+    assert attempts == [None] + [reply["fault"] for reply, _ in FAULTS]
+    assert 1 <= faults.count("disconnect") <= 3, faults
+
+    send(page, "After the storm")
+    expect(page.locator("#conversation .message.assistant")).to_have_count(2)
+    expect(error).to_be_hidden()
+    assert_provider_body(api_entries(mock_server)[-1], [
+        {"role": "user", "content": "Before the storm"},
+        {"role": "assistant", "content": "You said: Before the storm"},
+        {"role": "user", "content": "After the storm"},
+    ])
+
+
+def test_an_http_error_shows_the_message_of_its_json_body(tab: Tab,
+                                                         mock_server: LiveMock) -> None:
+    page = open_chat(tab, mock_server)
+    mock_server.queue({"status": 400, "response": False, "message": "invalid request: nope"})
+    send(page, "Anything")
+    expect(page.locator("#error")).to_contain_text("HTTP 400")
+    expect(page.locator("#error")).to_contain_text("invalid request: nope")
+
+
+def test_the_network_guard_blocks_other_hosts(tab: Tab, mock_server: LiveMock) -> None:
+    """The guard the other tests rely on does stop a page from going out."""
+    page = open_chat(tab, mock_server)
+    outcome = page.evaluate("() => fetch('http://example.com/x').then(() => 'sent',"
+                            " (error) => 'failed: ' + error.message)")
+    assert outcome.startswith("failed")
+    assert tab.blocked == ["http://example.com/x"]
+    tab.blocked.clear()
+
+
+# --- the inspector --------------------------------------------------------------------------
+
+def test_the_inspector_shows_the_journal_escaped_and_clears_it(tab: Tab,
+                                                               mock_server: LiveMock) -> None:
+    page = open_chat(tab, mock_server)
+    hostile = '<img src=x onerror="window.pwned = 1">'
+    send(page, "Hi inspector " + hostile)
+    expect(page.locator("#conversation .message.assistant")).to_have_count(1)
+    http = requests.Session()
+    http.trust_env = False
+    # A contract breach, an unknown path and a fault, for the other columns.
+    http.post(mock_server.url_for("/api/text"), json={"message": 42}, timeout=30)
+    http.get(mock_server.url_for("/favicon.ico"), timeout=30)
+    mock_server.queue({"fault": "rate_limit"})
+    http.post(mock_server.url_for("/api/text"), json={"message": "user: Hi\nassistant:"},
+              timeout=30)
+
+    page.goto(mock_server.url_for("/__mock__/"))
+    rows = page.locator("#entries tr.entry")
+    expect(rows).to_have_count(5)
+    expect(page.locator("#total")).to_have_text("5")
+    table = page.locator("#journal")
+    expect(table).to_contain_text("user: Hi inspector " + hostile)
+    expect(table).to_contain_text("message: 42 is not of type 'string'")
+    expect(rows.first).to_contain_text("rate_limit")  # newest first
+    assert page.locator("#journal img").count() == 0
+    assert page.evaluate("() => window.pwned") is None
+    screenshot(page, "inspector.png")
+
+    # An entry's full JSON, which stays open while the table redraws for a new request.
+    chat_row = rows.filter(has_text="Hi inspector")
+    chat_row.locator("button.expand").click()
+    details = page.locator("#details-" + (chat_row.get_attribute("data-id") or ""))
+    expect(details).to_be_visible()
+    shown = json.loads(details.locator("pre").text_content() or "")
+    [entry] = [entry for entry in mock_server.entries() if entry["id"] == shown["id"]]
+    assert shown == entry
+    http.post(mock_server.url_for("/api/text"),
+              json={"message": "user: polled in\nassistant:"}, timeout=30)
+    expect(rows).to_have_count(6)  # no reload: the page polls
+    expect(rows.first).to_contain_text("polled in")
+    expect(details).to_be_visible()
+
+    page.locator("#clear").click()
+    expect(rows).to_have_count(0)
+    expect(page.locator("#entries")).to_contain_text("No requests recorded yet")
+    expect(page.locator("#total")).to_have_text("0")
+    assert mock_server.journal()["total"] == 0
+    http.close()
