@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, get_type_hints
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 import requests
 import urllib3.exceptions
@@ -254,7 +254,7 @@ def _number(name: str, value: Any, default: int, low: int, high: int) -> Any:
     return value
 
 
-def _url_parts(value: str) -> Any:
+def _url_parts(value: str) -> SplitResult | None:
     """``urlsplit`` of a URL that has no whitespace or control characters and a valid port."""
     if any(ord(char) <= 32 or ord(char) == 127 for char in value):
         return None
