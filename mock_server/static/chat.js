@@ -32,6 +32,7 @@
   const send = document.getElementById("send");
   const system = document.getElementById("system");
   const status = document.getElementById("status");
+  const HINT = status.textContent;
 
   // Answered turns only: what is on screen is what the next request flattens.
   let turns = [];
@@ -215,7 +216,7 @@
     }
     // Idle again only once the outcome is on screen (tests wait for aria-busy="false").
     pending = null;
-    status.textContent = "";
+    status.textContent = HINT;
     updateSend();
   }
 
@@ -230,7 +231,7 @@
     }
     empty.hidden = false;
     hideError();
-    status.textContent = "";
+    status.textContent = HINT;
     updateSend();
     prompt.focus();
   }

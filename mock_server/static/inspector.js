@@ -18,10 +18,10 @@
   const clearButton = document.getElementById("clear");
 
   const open = new Set(); // ids whose full entry is shown
-  let signature = null; // entries never change once recorded: their ids say what is drawn
   let timer = null;
   let asked = 0; // polls may overlap a clear: only the newest answer is drawn
   let drawn = 0;
+  let latest = null; // probeKey of what is drawn; null until the first draw
 
   function element(tag, className, text) {
     const node = document.createElement(tag);
@@ -116,12 +116,23 @@
     return cell;
   }
 
-  function toggle(id, button, details) {
-    const expanded = !open.has(id);
+  // The full JSON is built on first opening only: bodies can be large.
+  function fillDetails(details, entry) {
+    if (details.firstChild === null) {
+      const full = element("td");
+      full.colSpan = COLUMNS;
+      full.append(element("pre", "entry-json", JSON.stringify(entry, null, 2)));
+      details.append(full);
+    }
+  }
+
+  function toggle(entry, button, details) {
+    const expanded = !open.has(entry.id);
     if (expanded) {
-      open.add(id);
+      open.add(entry.id);
+      fillDetails(details, entry);
     } else {
-      open.delete(id);
+      open.delete(entry.id);
     }
     button.setAttribute("aria-expanded", String(expanded));
     button.textContent = expanded ? "▾" : "▸";
@@ -135,10 +146,9 @@
     const details = element("tr", "details");
     details.id = "details-" + id;
     details.hidden = !open.has(id);
-    const full = element("td");
-    full.colSpan = COLUMNS;
-    full.append(element("pre", "entry-json", JSON.stringify(entry, null, 2)));
-    details.append(full);
+    if (open.has(id)) {
+      fillDetails(details, entry);
+    }
 
     const button = element("button", "expand", open.has(id) ? "▾" : "▸");
     button.type = "button";
@@ -146,7 +156,7 @@
     button.setAttribute("aria-label", "Details of request " + id);
     button.setAttribute("aria-expanded", String(open.has(id)));
     button.setAttribute("aria-controls", details.id);
-    button.addEventListener("click", () => toggle(id, button, details));
+    button.addEventListener("click", () => toggle(entry, button, details));
     const first = element("td");
     first.append(button);
 
@@ -162,11 +172,6 @@
   function draw(data) {
     total.textContent = String(data.total);
     shown.textContent = String(data.requests.length);
-    const next = data.total + "|" + data.requests.map((entry) => entry.id).join(",");
-    if (next === signature) {
-      return; // unchanged: keep the DOM (and any text selection in it) as it is
-    }
-    signature = next;
     const live = new Set(data.requests.map((entry) => entry.id));
     for (const id of open) {
       if (!live.has(id)) {
@@ -193,20 +198,45 @@
     pollStatus.dataset.kind = kind;
   }
 
-  async function refresh() {
+  function showPolling() {
+    setPollStatus(autoRefresh.checked ? "● live" : "paused",
+                  autoRefresh.checked ? "live" : "paused");
+  }
+
+  async function journal(limit) {
+    const response = await fetch(requestsUrl + "?limit=" + limit, { cache: "no-store" });
+    if (!response.ok) {
+      throw new Error("HTTP " + response.status);
+    }
+    return response.json();
+  }
+
+  // Entries never change once recorded and ids are never reused: the total and the newest id
+  // tell whether anything changed, so an idle journal costs one small request a second and
+  // the table (with any text selected in it) stays as it is.
+  function probeKey(data) {
+    const last = data.requests[data.requests.length - 1];
+    return data.total + "|" + (last ? last.id : "");
+  }
+
+  async function refresh(force) {
     const ticket = ++asked;
     try {
-      const response = await fetch(requestsUrl + "?limit=" + LIMIT, { cache: "no-store" });
-      if (!response.ok) {
-        throw new Error("HTTP " + response.status);
+      if (!force && latest !== null) {
+        const probe = await journal(1);
+        if (probeKey(probe) === latest) {
+          showPolling();
+          return;
+        }
       }
-      const data = await response.json();
+      const data = await journal(LIMIT);
       if (ticket < drawn) {
         return;
       }
       drawn = ticket;
+      latest = probeKey(data);
       draw(data);
-      setPollStatus(autoRefresh.checked ? "● live" : "paused", autoRefresh.checked ? "live" : "paused");
+      showPolling();
     } catch (error) {
       setPollStatus("cannot read the journal (" + error.message + "); retrying", "error");
     }
@@ -235,7 +265,7 @@
       }
       const result = await response.json();
       open.clear();
-      await refresh();
+      await refresh(true);
       setPollStatus("cleared " + result.cleared + " entries", "live");
     } catch (error) {
       setPollStatus("could not clear the journal (" + error.message + ")", "error");
@@ -246,9 +276,9 @@
 
   clearButton.addEventListener("click", clearJournal);
   autoRefresh.addEventListener("change", async () => {
-    await refresh();
+    await refresh(true);
     schedule();
   });
 
-  refresh().then(schedule);
+  refresh(true).then(schedule);
 })();
