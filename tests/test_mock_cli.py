@@ -1,0 +1,114 @@
+"""The ``aichat-mock`` command (``python -m mock_server``) and ``make demo``'s script."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+import aichat
+from mock_server import __version__
+from mock_server.cli import LISTENING, is_loopback
+from mock_server.process import MockProcess
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.usefixtures("no_ambient_configuration")
+
+
+def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """The command with ``args``, for runs that end on their own (usage errors)."""
+    return subprocess.run([sys.executable, "-m", "mock_server", *args], capture_output=True,
+                          text=True, timeout=timeout, check=False, cwd=ROOT)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "::", "example.invalid"])
+def test_a_non_loopback_host_is_refused_without_allow_remote(host: str) -> None:
+    result = run("--host", host, "--port", "0")
+    assert result.returncode == 2
+    assert "--allow-remote" in result.stderr
+    assert f"refusing to listen on {host}" in result.stderr
+    assert LISTENING not in result.stdout
+
+
+@pytest.mark.parametrize(("host", "loopback"), [
+    ("127.0.0.1", True), ("127.1.2.3", True), ("::1", True), ("[::1]", True),
+    ("localhost", True), ("LOCALHOST", True), ("0.0.0.0", False), ("10.0.0.1", False),
+    ("::", False), ("chat-gpt.org", False), ("", False),
+])
+def test_what_counts_as_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--port", "70000"], "must be from 0 to 65535"),
+    (["--port", "eighty"], "not a whole number"),
+    (["--journal-cap", "0"], "must be 1 or more"),
+    (["--threads", "0"], "must be 1 or more"),
+    (["--reply-mode", "silly"], "invalid choice"),
+    (["--server", "nginx"], "invalid choice"),
+    (["--journal", "/nonexistent-dir/journal.jsonl"], "cannot open the journal file"),
+])
+def test_usage_errors_exit_2_with_a_message(args: list[str], message: str) -> None:
+    result = run("--port", "0", *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_help() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for option in ("--host", "--port", "--reply-mode", "--reply-text", "--journal",
+                   "--journal-cap", "--server", "--allow-remote"):
+        assert option in result.stdout
+
+
+def test_a_busy_port_exits_1() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = run("--port", str(port))
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_port_0_prints_the_url_and_serves_fixed_replies() -> None:
+    with MockProcess(["--reply-mode", "fixed", "--reply-text", "Bonjour !",
+                      "--host", "localhost"]) as process:
+        assert re.fullmatch(r"http://(127\.0\.0\.1|\[::1\]):[1-9][0-9]*", process.url)
+        http = requests.Session()
+        http.trust_env = False
+        assert http.get(f"{process.url}/__mock__/health", timeout=30).json() == {
+            "status": "ok", "version": __version__}
+        http.close()
+        assert aichat.complete([{"role": "user", "content": "Hi"}],
+                               base_url=process.url) == "Bonjour !"
+        assert process.stop(signal.SIGINT) == 0
+    assert any(line.startswith(LISTENING) for line in process.output)
+
+
+def test_the_demo_script() -> None:
+    result = subprocess.run([sys.executable, "-m", "mock_server.demo"], capture_output=True,
+                            text=True, timeout=120, check=False, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "answer: You said: Hello, how are you?" in out
+    assert "POST /api/text" in out
+    for line in ("authority: chat-gpt.org", 'sec-ch-ua-platform: "macOS"',
+                 '"message": "user: Hello, how are you?\\nassistant:"', '"temperature": 1',
+                 "contract breaches: none; header differences: none",
+                 "mock server stopped (exit status 0)"):
+        assert line in out
+
+
+def test_the_makefile_runs_the_demo_and_the_server() -> None:
+    makefile = (ROOT / "Makefile").read_text("utf-8")
+    assert re.search(r"^demo:.*\n\t\$\(BIN\)/python -m mock_server\.demo$", makefile, re.M)
+    assert re.search(r"^serve:.*\n\t\$\(BIN\)/python -m mock_server --host \$\(HOST\) "
+                     r"--port \$\(PORT\)$", makefile, re.M)

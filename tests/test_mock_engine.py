@@ -1,0 +1,175 @@
+"""The mock's behaviour without any server: the engine answers an ``IncomingRequest`` as the
+Flask app does over HTTP (the same queue, faults, validation and journal), the app factory's
+configuration, the store and the reply checks."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aichat import Aichat
+from mock_server import Engine, IncomingRequest, MemoryStore, create_app, engine_of, faults
+from mock_server.replies import ReplyError, last_user_turn, parse_reply
+from mock_server.store import QueueFullError, Store
+
+BODY = {"message": "user: Hello\nassistant:", "temperature": 1, "presence_penalty": 0,
+        "top_p": 1, "frequency_penalty": 0}
+
+
+def api_request(body: Any = BODY, **headers: str) -> IncomingRequest:
+    return IncomingRequest("POST", "/api/text", headers={**Aichat.HEADERS, **headers},
+                           body=json.dumps(body).encode(), remote_addr="127.0.0.1")
+
+
+def test_the_engine_answers_without_a_server() -> None:
+    engine = Engine()
+    engine.queue_replies([{"fault": "rate_limit", "retry_after": 9}])
+    limited = engine.handle(api_request())
+    assert (limited.answer.status, limited.answer.header("Retry-After")) == (429, "9")
+    assert limited.entry["fault"] == "rate_limit"
+
+    echoed = engine.handle(api_request())
+    assert json.loads(echoed.answer.body) == {"response": True, "message": "You said: Hello"}
+    assert echoed.entry["header_diff"] == {}
+    assert engine.requests()["requests"] == [limited.entry, echoed.entry]
+
+
+def test_the_engine_and_the_flask_app_agree() -> None:
+    app = create_app()
+    client = app.test_client()
+    over_http = client.post("/api/text", json={"message": 3}, headers=Aichat.HEADERS)
+    direct = engine_of(app).handle(api_request({"message": 3}))
+    assert over_http.status_code == direct.answer.status == 400
+    assert over_http.get_json() == json.loads(direct.answer.body)
+    first, second = engine_of(app).requests()["requests"]
+    assert first["violations"] == second["violations"] == ["message: 3 is not of type 'string'"]
+
+
+def test_disconnect_is_described_not_done_by_the_engine() -> None:
+    engine = Engine()
+    engine.queue_replies({"fault": "disconnect", "delay_ms": 5})
+    outcome = engine.handle(api_request())
+    assert outcome.answer.disconnect and outcome.answer.body == b""
+    assert outcome.answer.delay == 0.005
+    assert (outcome.entry["status"], outcome.entry["reply"]) == (None, None)
+
+
+def test_apps_share_nothing_unless_given_one_store() -> None:
+    one, two = create_app().test_client(), create_app().test_client()
+    one.post("/api/text", json=BODY)
+    assert two.get("/__mock__/requests").get_json()["total"] == 0
+
+    store = MemoryStore()
+    first = create_app({"MOCK_STORE": store}).test_client()
+    second = create_app({"MOCK_STORE": store}).test_client()
+    first.post("/__mock__/replies", json={"message": "queued on the first"})
+    assert second.post("/api/text", json=BODY).get_json()["message"] == "queued on the first"
+    assert first.get("/__mock__/requests").get_json()["total"] == 1
+    assert isinstance(store, Store)
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ({"MOCK_REPLY_MODE": "loud"}, "reply mode must be one of echo, fixed"),
+    ({"MOCK_REPLY_TEXT": 5}, "reply text must be a string"),
+    ({"MOCK_JOURNAL_CAP": 0}, "journal cap must be a whole number of 1 or more"),
+    ({"MOCK_JOURNAL_BODY_CAP": -1}, "body cap must be a whole number of 0 or more"),
+    ({"MOCK_STORE": object()}, "MOCK_STORE must implement mock_server.store.Store"),
+    ({"MOCK_REPLYMODE": "echo"}, "unknown mock setting(s) MOCK_REPLYMODE"),
+])
+def test_bad_configuration_is_refused(config: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        create_app(config)
+
+
+def test_fixed_mode_and_flask_settings_pass_through() -> None:
+    app = create_app({"MOCK_REPLY_MODE": "fixed", "MOCK_REPLY_TEXT": "Fixed.", "TESTING": True})
+    assert app.testing
+    answer = app.test_client().post("/api/text", json=BODY).get_json()
+    assert answer == {"response": True, "message": "Fixed."}
+
+
+def test_the_journal_file_from_the_app_factory(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    app = create_app({"MOCK_JOURNAL_FILE": str(path)})
+    client = app.test_client()
+    client.post("/api/text", json=BODY)
+    client.get("/__mock__/health")
+    client.get("/nothing")
+    lines = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+    assert [(line["id"], line["path"]) for line in lines] == [(1, "/api/text"), (2, "/nothing")]
+    engine_of(app).close()
+
+
+def test_the_store_honours_times_and_its_caps() -> None:
+    store = MemoryStore(cap=2, queue_cap=3)
+    reply = parse_reply({"message": "x", "times": 2})
+    assert store.push_replies([reply]) == 1
+    assert [store.pop_reply(), store.pop_reply(), store.pop_reply()] == [
+        {**reply, "times": 1}, {**reply, "times": 1}, None]
+    with pytest.raises(QueueFullError):
+        store.push_replies([reply] * 4)
+    assert store.replies() == [], "all or nothing"
+    for number in range(3):
+        store.append({"path": "/p", "n": number})
+    total, entries = store.entries()
+    assert (total, [entry["n"] for entry in entries]) == (3, [1, 2])
+    assert store.entries(path="/p", limit=1)[1][0]["n"] == 2
+    assert store.clear() == 3
+
+
+def test_a_full_queue_is_a_clear_400() -> None:
+    client = create_app({"MOCK_STORE": MemoryStore(queue_cap=2)}).test_client()
+    response = client.post("/__mock__/replies", json=[{}, {}, {}])
+    assert response.status_code == 400
+    assert "the reply queue holds at most 2 replies" in response.get_json()["error"]
+
+
+def test_the_store_is_safe_across_threads() -> None:
+    store = MemoryStore(cap=10_000)
+    store.push_replies([parse_reply({"message": "m", "times": 800})])
+    popped: list[Any] = []
+
+    def work() -> None:
+        for _ in range(200):
+            store.append({"path": "/api/text"})
+            popped.append(store.pop_reply())
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    total, entries = store.entries()
+    assert total == len(entries) == 800
+    assert sorted(entry["id"] for entry in entries) == list(range(1, 801))
+    assert None not in popped and store.pop_reply() is None
+
+
+@pytest.mark.parametrize(("prompt", "turn"), [
+    ("user: Hello\nassistant:", "Hello"),
+    ("user: a\nassistant: b\nuser: c\nassistant:", "c"),
+    ("user: multi\nline\nsystem: s\nassistant:", "multi\nline"),
+    ("user: tail\nassistant: answer\nassistant:", "tail"),
+    ("user: \nassistant:", ""),
+    ("assistant:", ""),
+    ("user:no space\nassistant:", ""),
+])
+def test_the_last_user_turn(prompt: str, turn: str) -> None:
+    assert last_user_turn(prompt) == turn
+
+
+def test_every_fault_renders() -> None:
+    for name, fault in faults.FAULTS.items():
+        answer = faults.render(name)
+        assert answer.status == fault.status
+        assert answer.disconnect is (name == "disconnect")
+        assert fault.summary
+
+
+def test_reply_errors_name_the_field() -> None:
+    with pytest.raises(ReplyError, match=r"replies\[2\]\.times"):
+        Engine().queue_replies([{}, {}, {"times": -1}])
