@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, request
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from . import admin, site
 from .engine import Engine
@@ -61,7 +61,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(site.blueprint)
-    app.register_error_handler(HTTPException, _routing_error)
+    app.register_error_handler(NotFound, _routing_error)
+    app.register_error_handler(MethodNotAllowed, _routing_error)
+    app.register_error_handler(HTTPException, _other_error)
     return app
 
 
@@ -71,7 +73,7 @@ def engine_of(app: Flask) -> Engine:
     return engine
 
 
-def _routing_error(error: HTTPException) -> Any:
+def _routing_error(error: NotFound | MethodNotAllowed) -> Any:
     """Requests Flask's routing turns away (an unusual method, say) still get the mock's
     answer, and the site's are journaled like any other."""
     if admin.is_admin_path(request.path):
@@ -84,3 +86,13 @@ def _routing_error(error: HTTPException) -> Any:
             response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
         return response, status
     return site.serve()
+
+
+def _other_error(error: HTTPException) -> Any:
+    """Any other failure (a bug of the mock included: Flask logs its traceback) still answers
+    JSON, in the shape of the part of the mock that was asked."""
+    status = error.code or 500
+    reason = f"{error.name} ({error.description})"
+    if admin.is_admin_path(request.path):
+        return admin.error(status, reason)
+    return jsonify({"response": False, "message": f"mock server error: {reason}"}), status

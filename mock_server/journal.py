@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 from datetime import datetime, timezone
 from typing import Any
@@ -58,6 +59,7 @@ class Journal:
         self.body_cap = body_cap
         # One lock around the store and the file keeps the file in id order.
         self._lock = threading.Lock()
+        self.file_error: str | None = None
 
     def record(self, request: IncomingRequest, answer: Answer, *, parsed: Any,
                violations: list[str], header_diff: dict[str, dict[str, str | None]],
@@ -92,8 +94,18 @@ class Journal:
         with self._lock:
             entry = {"id": self.store.append(entry), **entry}
             if self.file is not None:
-                self.file.write(json_bytes(entry) + b"\n")
+                try:
+                    self.file.write(json_bytes(entry) + b"\n")
+                except OSError as error:  # a full disk must not turn answers into 500s
+                    self._file_failed(error)
         return entry
+
+    def _file_failed(self, error: OSError) -> None:
+        if not self.file_error:
+            print(f"aichat-mock: cannot write the journal file "
+                  f"{self.file.path if self.file else ''}: {error.strerror or error}; "
+                  f"entries are still kept in memory", file=sys.stderr, flush=True)
+        self.file_error = str(error)
 
     def reply_of(self, answer: Answer) -> Any:
         """What was answered: the JSON value when the body is JSON, else its text; an excerpt

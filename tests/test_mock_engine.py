@@ -173,3 +173,29 @@ def test_every_fault_renders() -> None:
 def test_reply_errors_name_the_field() -> None:
     with pytest.raises(ReplyError, match=r"replies\[2\]\.times"):
         Engine().queue_replies([{}, {}, {"times": -1}])
+
+
+def test_a_bug_of_the_mock_still_answers_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = create_app()
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(engine_of(app), "handle", broken)
+    app.logger.disabled = True  # the traceback is expected here
+    response = app.test_client().post("/api/text", json=BODY)
+    assert response.status_code == 500
+    assert response.get_json()["response"] is False
+    assert response.get_json()["message"].startswith("mock server error: ")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_journal_file_that_cannot_be_written_does_not_stop_the_mock(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    app = create_app({"MOCK_JOURNAL_FILE": "/dev/full"})
+    client = app.test_client()
+    for _ in range(2):
+        assert client.post("/api/text", json=BODY).status_code == 200
+    assert client.get("/__mock__/requests").get_json()["total"] == 2
+    assert capsys.readouterr().err.count("cannot write the journal file /dev/full") == 1
+    engine_of(app).close()
