@@ -103,7 +103,7 @@ def headers_of(environ: dict[str, Any]) -> dict[str, str]:
     for key, value in environ.items():
         if key.startswith("HTTP_"):
             name = key[5:]
-        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value != "":
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):  # present even when sent empty
             name = key
         else:
             continue

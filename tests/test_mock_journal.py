@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -196,3 +197,16 @@ def test_the_json_lines_file_holds_exactly_the_requests_sent(tmp_path: Path,
     assert [entry["path"] for entry in entries] == ["/api/text"] * 6 + ["/not-here"]
     assert [entry["id"] for entry in entries] == list(range(1, 8))
     assert entries[-2:] == held["requests"], "the file and the memory hold the same entries"
+
+
+def test_a_header_sent_empty_is_journaled_empty(mock_server: LiveMock) -> None:
+    host, port = mock_server.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port))) as connection:
+        connection.sendall(b"POST /api/text HTTP/1.1\r\nHost: mock\r\nContent-Type: \r\n"
+                           b"X-Empty: \r\nContent-Length: 17\r\nConnection: close\r\n\r\n"
+                           b'{"message": "hi"}')
+        assert connection.recv(12) == b"HTTP/1.1 200"
+    [entry] = mock_server.entries()
+    assert entry["headers"]["content-type"] == entry["headers"]["x-empty"] == ""
+    assert entry["header_diff"]["content-type"] == {"expected": "application/json",
+                                                    "received": ""}
