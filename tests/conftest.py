@@ -31,6 +31,11 @@ class LiveMock:
         self.admin = requests.Session()
         self.admin.trust_env = False  # loopback only: never a proxy from the environment
 
+    @property
+    def base_url(self) -> str:
+        """The provider's ``base_url`` for this mock (the same as ``url``)."""
+        return self.url
+
     def url_for(self, path: str) -> str:
         """The full URL of ``path`` on the mock (``"/api/text"`` → ``http://127.0.0.1:N/api/text``)."""
         return self.url + (path if path.startswith("/") else "/" + path)

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.usefixtures("no_ambient_configuration")
 
 def ask(mock: LiveMock, case: dict[str, Any]) -> str:
     return "".join(Aichat._create_completion(
-        "gpt-3.5-turbo", case["messages"], False, base_url=mock.url, **case["kwargs"]))
+        "gpt-3.5-turbo", case["messages"], False, base_url=mock.base_url, **case["kwargs"]))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
