@@ -41,7 +41,7 @@ class ToTheMock(HTTPAdapter):
         super().__init__()
         self.base = base
 
-    def send(self, request: requests.PreparedRequest, *args: Any,  # type: ignore[override]
+    def send(self, request: requests.PreparedRequest, *args: Any,
              **kwargs: Any) -> requests.Response:
         assert request.url is not None and request.url.startswith(SITE + "/")
         request.url = self.base + request.url[len(SITE):]
