@@ -91,7 +91,9 @@ class MemoryStore:
                 total = self._per_path.get(path, 0)
                 held = [entry for entry in self._entries if entry.get("path") == path]
         if limit is not None:
-            held = held[len(held) - limit:] if limit > 0 else []
+            # Clamped at 0: a limit above the count held but under twice it would slice
+            # from a negative index and return only the last few.
+            held = held[max(len(held) - limit, 0):]
         return total, held
 
     def clear(self) -> int:
