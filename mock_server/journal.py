@@ -14,11 +14,29 @@ from .store import Store
 from .wire import Answer, IncomingRequest, json_bytes
 
 DEFAULT_BODY_CAP = 65_536
+# An entry keeps a parsed body only up to this nesting. Python's JSON encoder recurses once
+# per level, and the journal is written out again one or two levels deeper (inside the
+# admin API's answer) and on another thread's stack: a body the parser just managed must not
+# make the whole journal unreadable.
+MAX_JSON_DEPTH = 256
 
 
 def now_iso() -> str:
     """The current time, ISO 8601 in UTC with milliseconds."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def nesting(value: Any) -> int:
+    """How deep arrays and objects nest in a parsed JSON value (0 for a scalar), counted
+    level by level rather than by recursion."""
+    depth, level = 0, [value]
+    while True:
+        containers = [node for node in level if isinstance(node, (dict, list))]
+        if not containers:
+            return depth
+        depth += 1
+        level = [child for node in containers
+                 for child in (node.values() if isinstance(node, dict) else node)]
 
 
 def cut(text: str, cap: int) -> tuple[str, bool]:
@@ -87,6 +105,8 @@ class Journal:
             "delay_ms": int(delay_ms) if delay_ms == int(delay_ms) else delay_ms,
             "scripted": scripted,
         }
+        if nesting(entry["json"]) > MAX_JSON_DEPTH:
+            entry["json"] = None  # the body text is still there
         try:
             json_bytes(entry)
         except (ValueError, RecursionError):  # a body nested too deep to write out again
