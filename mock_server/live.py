@@ -1,0 +1,129 @@
+"""The mock's Flask app served on a free loopback port from a background thread of this process:
+the live half of the test kit (``aichat_server``), also usable on its own::
+
+    with LiveServer() as server:
+        aichat.complete(messages, base_url=server.base_url)
+        server.requests  # the journal
+
+It serves with werkzeug's threaded server, which hands the app the client socket (so the
+``disconnect`` fault is a real close) and serves other clients while one waits out a
+``delay_ms``. ``stop`` leaves nothing behind: the listening socket is closed, open client
+connections are shut down and every thread the server started has ended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from .app import create_app
+from .kit import AichatMock
+from .replies import MAX_DELAY_MS
+
+HOST = "127.0.0.1"
+# A request thread may be waiting out the longest delay a reply can ask for.
+JOIN_TIMEOUT = MAX_DELAY_MS / 1000 + 10
+
+
+class _Connections:
+    """The connections being served and the threads serving them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[threading.Thread, socket.socket] = {}
+
+    def add(self, connection: socket.socket) -> None:
+        with self._lock:
+            self._open[threading.current_thread()] = connection
+
+    def remove(self) -> None:
+        with self._lock:
+            self._open.pop(threading.current_thread(), None)
+
+    def close_all(self, timeout: float) -> list[threading.Thread]:
+        """Shut every connection down, wait for its thread; the threads still running."""
+        with self._lock:
+            held = list(self._open.items())
+        for _, connection in held:
+            with contextlib.suppress(OSError):  # closed by its thread in the meantime
+                connection.shutdown(socket.SHUT_RDWR)
+        for thread, _ in held:
+            thread.join(timeout)
+        return [thread for thread, _ in held if thread.is_alive()]
+
+
+def _handler_class(connections: _Connections) -> type[WSGIRequestHandler]:
+    class Handler(WSGIRequestHandler):
+        # werkzeug would switch its shared handler class to HTTP/1.1 itself; say it here.
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            connections.add(self.connection)
+            # Head and body go out in separate writes: no Nagle wait for the client's ACK.
+            with contextlib.suppress(OSError):
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def finish(self) -> None:
+            try:
+                super().finish()
+            finally:
+                connections.remove()
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            pass  # the journal is the record; a line per request would flood test output
+
+    return Handler
+
+
+class LiveServer(AichatMock):
+    """``create_app(config)`` on ``http://127.0.0.1:<free port>``, served from a thread.
+
+    It serves from the constructor on; ``stop()`` or leaving the ``with`` block ends it,
+    for good.
+    """
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        app = create_app(config)
+        self._connections = _Connections()
+        self._server: BaseWSGIServer = make_server(
+            HOST, 0, app, threaded=True, request_handler=_handler_class(self._connections))
+        self.port: int = self._server.server_port
+        super().__init__(app, f"http://{HOST}:{self.port}")
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.1},
+                                        name=f"aichat-mock-server:{self.port}", daemon=True)
+        self._thread.start()
+        self._stopped = False
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self) -> None:
+        """Stop serving, close every connection and wait for the server's threads."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._server.shutdown()  # serve_forever returns and closes the listening socket
+        self._thread.join(JOIN_TIMEOUT)
+        self._server.server_close()  # already done by serve_forever; closing twice is safe
+        stuck = self._connections.close_all(JOIN_TIMEOUT)
+        self.engine.close()
+        if stuck or self._thread.is_alive():
+            names = ", ".join(thread.name for thread in [*stuck, self._thread]
+                              if thread.is_alive())
+            raise RuntimeError(f"the mock server on port {self.port} did not stop: {names}")
+
+    def __enter__(self) -> LiveServer:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.stop()
