@@ -1,0 +1,196 @@
+"""The live mock under concurrent clients: every request lands in the journal exactly once
+(each carries a unique marker, and the journal's markers are exactly those sent), ids are
+unique and increasing, ``total`` is right, and each queued reply is used exactly as many
+times as it says, however the requests interleave.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import requests
+from _raw_http import session
+from conftest import LiveMock
+
+from mock_server.process import MockProcess
+
+CLIENTS = 8
+REQUESTS_PER_CLIENT = 100
+# Characters no URL encoding changes, so the marker reads the same in a path or a query.
+MARKER = re.compile(r"MARK-\d+-\d+-END")
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One request a client made and what came back."""
+
+    marker: str
+    kind: str
+    status: int | None  # None: the connection was closed without an answer
+    text: str
+
+
+def mark(client: int, number: int) -> str:
+    return f"MARK-{client}-{number}-END"
+
+
+def one_request(http: requests.Session, url: str, kind: str, marker: str) -> requests.Response:
+    """A request of ``kind`` carrying ``marker`` where the journal keeps it."""
+    api = url + "/api/text"
+    if kind == "good":
+        return http.post(api, json={"message": f"user: {marker}\nassistant:"}, timeout=30)
+    if kind == "out of range":
+        return http.post(api, json={"message": marker, "temperature": 9}, timeout=30)
+    if kind == "not JSON":
+        return http.post(api, data=f"garbage {marker} \xff".encode("latin-1"), timeout=30)
+    if kind == "not an object":
+        return http.post(api, json=[marker], timeout=30)
+    if kind == "wrong method":
+        return http.get(api, params={"m": marker}, timeout=30)
+    if kind == "chat page":
+        return http.post(url + "/chat", data=marker, timeout=30)
+    if kind == "elsewhere":
+        return http.get(f"{url}/nowhere/{marker}", timeout=30)
+    raise AssertionError(kind)
+
+
+# What each kind is answered when no scripted reply is used.
+KINDS = {"good": 200, "out of range": 400, "not JSON": 400, "not an object": 400,
+         "wrong method": 405, "chat page": 405, "elsewhere": 404}
+# Twice as many good requests as of any other kind: they are the ones replies are used on.
+PLAN = ["good", *KINDS]
+
+
+def run_clients(url: str, clients: int, per_client: int,
+                kind_of: Callable[[int, int], str]) -> list[Sent]:
+    """``clients`` threads, each with its own session, started together."""
+    results: list[list[Sent]] = [[] for _ in range(clients)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(clients)
+
+    def client(index: int) -> None:
+        try:
+            with session() as http:
+                start.wait()
+                for number in range(per_client):
+                    kind, marker = kind_of(index, number), mark(index, number)
+                    try:
+                        response = one_request(http, url, kind, marker)
+                    except requests.ConnectionError:  # the disconnect fault
+                        results[index].append(Sent(marker, kind, None, ""))
+                        continue
+                    results[index].append(Sent(marker, kind, response.status_code,
+                                               response.text))
+        except BaseException as error:  # surfaced in the test thread
+            errors.append(error)
+            start.abort()
+
+    threads = [threading.Thread(target=client, args=(index,), daemon=True)
+               for index in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+        assert not thread.is_alive(), "a client is stuck"
+    assert not errors, errors
+    return [sent for per_client_results in results for sent in per_client_results]
+
+
+def marker_of(entry: dict[str, Any]) -> str:
+    """The one marker an entry carries, in its body, query or path."""
+    found = MARKER.findall(entry["body"] + entry["query"] + entry["path"])
+    assert len(found) == 1, entry
+    return str(found[0])
+
+
+def assert_ids_increase(entries: list[dict[str, Any]]) -> None:
+    ids = [entry["id"] for entry in entries]
+    assert all(earlier < later for earlier, later in pairwise(ids)), "ids increase"
+
+
+def test_concurrent_clients_each_request_journaled_once(mock_server: LiveMock) -> None:
+    scripted = ([{"message": f"scripted {n}"} for n in range(85)]
+                + [{"fault": "upstream_error", "message": f"scripted {n}"} for n in range(85, 90)]
+                + [{"fault": "rate_limit", "message": f"scripted {n}"} for n in range(90, 95)]
+                + [{"fault": "disconnect"} for _ in range(95, 100)])
+    mock_server.queue(*scripted)
+
+    sent = run_clients(mock_server.url, CLIENTS, REQUESTS_PER_CLIENT,
+                       lambda client, number: PLAN[(client + number) % len(PLAN)])
+    assert len(sent) == CLIENTS * REQUESTS_PER_CLIENT
+
+    # The answers: every scripted reply used once, on a good request; the rest as usual.
+    used = Counter(re.findall(r"scripted \d+", "\n".join(s.text for s in sent)))
+    assert used == Counter(f"scripted {n}" for n in range(95)), "each reply used once"
+    assert sum(s.status is None for s in sent) == 5, "each disconnect used once"
+    for s in sent:
+        assert s.status is None or s.status < 500, s
+        if "scripted" in s.text or s.status is None:
+            assert s.kind == "good"
+        elif s.kind == "good":
+            assert json.loads(s.text) == {"response": True,
+                                          "message": f"You said: {s.marker}"}
+        else:
+            assert s.status == KINDS[s.kind], s
+    assert mock_server.replies() == []
+
+    # The journal: the same markers, each once, with the answer its client saw.
+    journal = mock_server.journal()
+    entries = journal["requests"]
+    assert journal["total"] == len(entries) == len(sent)
+    assert_ids_increase(entries)
+    by_marker = {marker_of(entry): entry for entry in entries}
+    assert Counter(marker_of(entry) for entry in entries) == Counter(s.marker for s in sent)
+    for s in sent:
+        assert by_marker[s.marker]["status"] == s.status, s
+    assert sum(entry["scripted"] for entry in entries) == len(scripted)
+
+
+def test_a_reply_with_times_is_used_exactly_that_often(mock_server: LiveMock) -> None:
+    mock_server.queue({"message": "limited", "times": 37},
+                      {"fault": "upstream_error", "message": "refused", "times": 11},
+                      {"message": "last", "times": 1})
+    sent = run_clients(mock_server.url, CLIENTS, 20, lambda client, number: "good")
+
+    answers = Counter(json.loads(s.text)["message"] for s in sent)
+    assert answers["limited"] == 37
+    assert answers["refused"] == 11
+    assert answers["last"] == 1
+    assert sum(answers.values()) == CLIENTS * 20
+    assert mock_server.replies() == []
+
+    entries = mock_server.entries()
+    assert len(entries) == CLIENTS * 20
+    assert Counter(entry["reply"]["message"] for entry in entries if entry["scripted"]) == {
+        "limited": 37, "refused": 11, "last": 1}
+
+
+def test_the_cap_drops_the_oldest_and_the_file_keeps_everything(tmp_path: Path) -> None:
+    """With a small cap, concurrent writers leave the most recent entries in memory, all of
+    them counted, and every one of them, once and in id order, in the JSON-lines file."""
+    path = tmp_path / "journal.jsonl"
+    with MockProcess(["--journal-cap", "50", "--journal", str(path), "--threads", "8"]) as mock:
+        sent = run_clients(mock.url, CLIENTS, 25,
+                           lambda client, number: PLAN[(client * 3 + number) % len(PLAN)])
+        with session() as http:
+            journal = http.get(mock.url + "/__mock__/requests", timeout=30).json()
+    assert mock.returncode == 0
+
+    entries = journal["requests"]
+    assert journal["total"] == len(sent) == CLIENTS * 25
+    assert len(entries) == 50
+    assert_ids_increase(entries)
+    lines = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+    assert len(lines) == len(sent)
+    assert_ids_increase(lines)
+    assert Counter(marker_of(line) for line in lines) == Counter(s.marker for s in sent)
+    # Memory holds the newest 50 of what the file holds, as recorded.
+    assert entries == lines[-50:]
