@@ -12,7 +12,7 @@ from . import admin, site
 from .engine import Engine
 from .journal import DEFAULT_BODY_CAP
 from .replies import DEFAULT_REPLY_TEXT
-from .store import DEFAULT_JOURNAL_CAP, Store
+from .store import DEFAULT_JOURNAL_CAP, Store, open_store
 
 EXTENSION = "aichat_mock"
 
@@ -27,7 +27,10 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "MOCK_JOURNAL_CAP": DEFAULT_JOURNAL_CAP,
     # How many characters of a request body (and of an answer) an entry keeps.
     "MOCK_JOURNAL_BODY_CAP": DEFAULT_BODY_CAP,
-    # A Store instance holding the journal and the reply queue; None for a new MemoryStore.
+    # False: requests are not recorded (for benchmarks); everything else is the same.
+    "MOCK_JOURNAL_ENABLED": True,
+    # The journal and the reply queue: a Store instance, or the text "memory" or
+    # "sqlite:PATH" (shared by every process that opens the file); None for a new MemoryStore.
     "MOCK_STORE": None,
 }
 
@@ -44,9 +47,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, static_url_path="/__mock__/static")
     app.config.update(CONFIG_DEFAULTS)
     app.config.update(settings)
-    store: Store | None = app.config["MOCK_STORE"]
-    if store is not None and not isinstance(store, Store):
-        raise ValueError("MOCK_STORE must implement mock_server.store.Store")
+    store: Store | str | None = app.config["MOCK_STORE"]
+    if isinstance(store, str):
+        store = open_store(store, app.config["MOCK_JOURNAL_CAP"])
+    elif store is not None and not isinstance(store, Store):
+        raise ValueError("MOCK_STORE must implement mock_server.store.Store, or be 'memory' "
+                         "or 'sqlite:PATH'")
     app.extensions[EXTENSION] = Engine(
         reply_mode=app.config["MOCK_REPLY_MODE"],
         reply_text=app.config["MOCK_REPLY_TEXT"],
@@ -54,6 +60,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         journal_cap=app.config["MOCK_JOURNAL_CAP"],
         journal_file=app.config["MOCK_JOURNAL_FILE"],
         body_cap=app.config["MOCK_JOURNAL_BODY_CAP"],
+        journal_enabled=app.config["MOCK_JOURNAL_ENABLED"],
     )
     # "//api/text" is a path of its own for the mock, not a redirect to "/api/text".
     app.url_map.merge_slashes = False

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
+import shutil
 import socket
 import sys
+import tempfile
 from collections.abc import Sequence
 from typing import Any
 
 from .app import create_app
 from .journal import DEFAULT_BODY_CAP
 from .replies import DEFAULT_REPLY_TEXT, REPLY_MODES
-from .servers import CAN_DISCONNECT, DEFAULT_SERVER, DEFAULT_THREADS, SERVERS, available
+from .servers import (
+    CAN_DISCONNECT,
+    DEFAULT_SERVER,
+    DEFAULT_THREADS,
+    MULTI_PROCESS,
+    SERVERS,
+    available,
+)
 from .store import DEFAULT_JOURNAL_CAP
 
 EPILOG = """\
@@ -48,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"the answer in fixed mode (default {DEFAULT_REPLY_TEXT!r})")
     parser.add_argument("--journal", metavar="FILE",
                         help="also append every journal entry to FILE as a JSON line")
+    parser.add_argument("--no-journal", dest="journal_enabled", action="store_false",
+                        help="record nothing (for benchmarks of the serving alone); replies, "
+                             "faults and validation work as usual")
     parser.add_argument("--journal-cap", type=_positive, default=DEFAULT_JOURNAL_CAP,
                         metavar="N", help=f"entries kept in memory (default "
                                           f"{DEFAULT_JOURNAL_CAP}; the file is not capped)")
@@ -60,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=_positive, default=DEFAULT_THREADS, metavar="N",
                         help=f"worker threads, the requests served at once "
                              f"(default {DEFAULT_THREADS})")
+    parser.add_argument("--workers", type=_positive, default=1, metavar="N",
+                        help="worker processes (default 1; gunicorn and granian only); "
+                             "several share the state through an SQLite store")
+    parser.add_argument("--store", type=_store, metavar="memory|sqlite[:PATH]",
+                        help="where the journal and the reply queue live: memory (the default "
+                             "with one worker), sqlite (a temporary file, the default with "
+                             "several workers) or sqlite:PATH (a file kept after the mock "
+                             "stops; what it had survives a restart, even after a kill)")
     return parser
 
 
@@ -72,6 +93,12 @@ def _number(text: str, low: int, high: int | None = None) -> int:
         bounds = f"from {low} to {high}" if high is not None else f"{low} or more"
         raise argparse.ArgumentTypeError(f"must be {bounds}; got {value}")
     return value
+
+
+def _store(text: str) -> str:
+    if text in ("memory", "sqlite") or (text.startswith("sqlite:") and len(text) > 7):
+        return text
+    raise argparse.ArgumentTypeError(f"expected memory, sqlite or sqlite:PATH; got {text!r}")
 
 
 def _port(text: str) -> int:
@@ -121,12 +148,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not available(args.server):
         parser.error(f"the {args.server} server is not installed; "
                      f"pip install {args.server} or choose another --server")
+    if args.workers > 1 and args.server not in MULTI_PROCESS:
+        parser.error(f"the {args.server} server runs one process; --workers "
+                     f"{args.workers} needs {' or '.join(sorted(MULTI_PROCESS))}")
+    if args.store == "memory" and args.workers > 1:
+        parser.error(f"--store memory keeps the state in one process; --workers "
+                     f"{args.workers} needs --store sqlite (the default with several workers)")
+    temporary: str | None = None
+    owner = os.getpid()
+    store = args.store or ("sqlite" if args.workers > 1 else "memory")
+    if store == "sqlite":
+        # Workers share the state through a file of their own, removed when the mock stops.
+        temporary = tempfile.mkdtemp(prefix="aichat-mock-")
+        store = "sqlite:" + os.path.join(temporary, "store.sqlite3")
+    try:
+        return _serve(parser, args, store)
+    finally:
+        # gunicorn's workers leave through here too (with SystemExit): only the process that
+        # made the file removes it.
+        if temporary is not None and os.getpid() == owner:
+            shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace, store: str) -> int:
     config: dict[str, Any] = {
         "MOCK_REPLY_MODE": args.reply_mode,
         "MOCK_REPLY_TEXT": args.reply_text,
         "MOCK_JOURNAL_FILE": args.journal,
         "MOCK_JOURNAL_CAP": args.journal_cap,
         "MOCK_JOURNAL_BODY_CAP": args.body_cap,
+        "MOCK_JOURNAL_ENABLED": args.journal_enabled,
+        "MOCK_STORE": store,
     }
     try:
         app = create_app(config)
@@ -142,11 +194,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def announce() -> None:
         print(f"{LISTENING} {url}", flush=True)
-        print(f"aichat-mock: {args.server} server, {args.threads} threads; inspector at "
+        processes = f"{args.workers} workers of " if args.workers > 1 else ""
+        state = "journal off" if not args.journal_enabled else f"store {store}"
+        print(f"aichat-mock: {args.server} server, {processes}{args.threads} threads; "
+              f"{state}; inspector at "
               f"{url}/__mock__/; Ctrl-C to stop", file=sys.stderr, flush=True)
         if args.server not in CAN_DISCONNECT:
             print(f"aichat-mock: note: {args.server} cannot play the disconnect fault "
                   f"(it answers 501 instead)", file=sys.stderr, flush=True)
 
-    SERVERS[args.server](app, sock, args.threads, config, announce)
+    SERVERS[args.server](app, sock, args.threads, args.workers, config, announce)
     return 0

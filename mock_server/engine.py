@@ -26,7 +26,7 @@ VIOLATION_CHARS = 300
 
 @dataclass(frozen=True)
 class Outcome:
-    """An answer and the journal entry that records it."""
+    """An answer and the journal entry that records it (empty when the journal is off)."""
 
     answer: Answer
     entry: dict[str, Any]
@@ -78,7 +78,8 @@ class Engine:
     def __init__(self, *, reply_mode: str = "echo",
                  reply_text: str = replies.DEFAULT_REPLY_TEXT,
                  store: Store | None = None, journal_cap: int = DEFAULT_JOURNAL_CAP,
-                 journal_file: str | None = None, body_cap: int = DEFAULT_BODY_CAP) -> None:
+                 journal_file: str | None = None, body_cap: int = DEFAULT_BODY_CAP,
+                 journal_enabled: bool = True) -> None:
         if reply_mode not in replies.REPLY_MODES:
             raise ValueError(f"reply mode must be one of {', '.join(replies.REPLY_MODES)}; "
                              f"got {reply_mode!r}")
@@ -98,6 +99,8 @@ class Engine:
             raise ValueError(f"cannot open the journal file {journal_file!r}: "
                              f"{error.strerror or error}") from error
         self.journal = Journal(self.store, file=file, body_cap=body_cap)
+        # Off for benchmarks of the serving alone: nothing is recorded, all else is the same.
+        self.journal_enabled = bool(journal_enabled)
 
     # --- the site ----------------------------------------------------------------------------
 
@@ -118,6 +121,8 @@ class Engine:
             else:
                 answer = invalid(404, f"nothing at {request.path}; the API is POST "
                                       f"{contract.API_PATH} and the chat page GET {CHAT_PATH}")
+        if not self.journal_enabled:
+            return Outcome(answer, {})
         entry = self.journal.record(request, answer, parsed=parsed, violations=violations,
                                     header_diff=diff, scripted=scripted)
         return Outcome(answer, entry)

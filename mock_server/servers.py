@@ -32,6 +32,8 @@ KEEPALIVE_SECONDS = 30
 GRANIAN_CONFIG_ENV = "AICHAT_MOCK_CONFIG"
 # Servers that let the app reach the client socket, which the disconnect fault needs.
 CAN_DISCONNECT = frozenset({"gunicorn", "waitress", "werkzeug"})
+# Servers that can run several worker processes.
+MULTI_PROCESS = frozenset({"gunicorn", "granian"})
 
 
 def _stop_on_sigterm() -> None:
@@ -41,14 +43,14 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def serve_gunicorn(app: Flask, sock: socket.socket, threads: int, config: dict[str, Any],
-                   announce: Callable[[], None]) -> None:
+def serve_gunicorn(app: Flask, sock: socket.socket, threads: int, workers: int,
+                   config: dict[str, Any], announce: Callable[[], None]) -> None:
     from gunicorn.app.base import BaseApplication
 
     options: dict[str, Any] = {
         # gunicorn takes the socket over (and closes our descriptor when done).
         "bind": [f"fd://{sock.detach()}"],
-        "workers": 1,
+        "workers": workers,
         "worker_class": "gthread",
         "threads": threads,
         "keepalive": KEEPALIVE_SECONDS,
@@ -71,8 +73,8 @@ def serve_gunicorn(app: Flask, sock: socket.socket, threads: int, config: dict[s
     Server().run()
 
 
-def serve_waitress(app: Flask, sock: socket.socket, threads: int, config: dict[str, Any],
-                   announce: Callable[[], None]) -> None:
+def serve_waitress(app: Flask, sock: socket.socket, threads: int, workers: int,
+                   config: dict[str, Any], announce: Callable[[], None]) -> None:
     from waitress.server import create_server
 
     server = create_server(app, sockets=[sock], threads=threads, ident="aichat-mock")
@@ -86,8 +88,8 @@ def serve_waitress(app: Flask, sock: socket.socket, threads: int, config: dict[s
         server.close()
 
 
-def serve_werkzeug(app: Flask, sock: socket.socket, threads: int, config: dict[str, Any],
-                   announce: Callable[[], None]) -> None:
+def serve_werkzeug(app: Flask, sock: socket.socket, threads: int, workers: int,
+                   config: dict[str, Any], announce: Callable[[], None]) -> None:
     from werkzeug.serving import make_server
 
     host, port = sock.getsockname()[:2]
@@ -102,21 +104,22 @@ def serve_werkzeug(app: Flask, sock: socket.socket, threads: int, config: dict[s
         server.server_close()
 
 
-def serve_granian(app: Flask, sock: socket.socket, threads: int, config: dict[str, Any],
-                  announce: Callable[[], None]) -> None:
+def serve_granian(app: Flask, sock: socket.socket, threads: int, workers: int,
+                  config: dict[str, Any], announce: Callable[[], None]) -> None:
     from granian import Granian
     from granian.constants import Interfaces
     from granian.log import LogLevels
 
-    # granian binds by itself and builds the app in its worker process: free the port and
-    # pass the configuration along (the store setting cannot travel and is left out).
+    # granian binds by itself and builds the app in its worker processes: free the port and
+    # pass the configuration along (a store travels as its text setting, "sqlite:PATH").
     host, port = sock.getsockname()[:2]
     sock.close()
     os.environ[GRANIAN_CONFIG_ENV] = json.dumps(
-        {key: value for key, value in config.items() if key != "MOCK_STORE"})
+        {key: value for key, value in config.items()
+         if key != "MOCK_STORE" or isinstance(value, str)})
     threading.Thread(target=_announce_when_open, args=(host, port, announce), daemon=True).start()
     Granian(f"{__name__}:granian_app", address=host, port=port, interface=Interfaces.WSGI,
-            factory=True, workers=1, blocking_threads=threads, websockets=False,
+            factory=True, workers=workers, blocking_threads=threads, websockets=False,
             log_level=LogLevels.warning).serve()
 
 
@@ -138,7 +141,8 @@ def granian_app() -> Flask:
     return create_app(json.loads(os.environ.get(GRANIAN_CONFIG_ENV, "{}")))
 
 
-Runner = Callable[[Flask, socket.socket, int, dict[str, Any], Callable[[], None]], None]
+# (app, bound socket, threads, worker processes, configuration, announce)
+Runner = Callable[[Flask, socket.socket, int, int, dict[str, Any], Callable[[], None]], None]
 SERVERS: dict[str, Runner] = {
     "gunicorn": serve_gunicorn,
     "waitress": serve_waitress,

@@ -16,6 +16,18 @@ DEFAULT_JOURNAL_CAP = 10_000
 DEFAULT_QUEUE_CAP = 10_000
 
 
+def open_store(spec: str, cap: int = DEFAULT_JOURNAL_CAP) -> Store:
+    """The store a text setting names: ``memory``, or ``sqlite:PATH`` (a file any number of
+    worker processes share; created if need be, kept when the mock stops)."""
+    if spec == "memory":
+        return MemoryStore(cap)
+    kind, _, path = spec.partition(":")
+    if kind == "sqlite" and path:
+        from .sqlite_store import SQLiteStore
+        return SQLiteStore(path, cap)
+    raise ValueError(f"a store is 'memory' or 'sqlite:PATH'; got {spec!r}")
+
+
 class QueueFullError(Exception):
     """More scripted replies than the queue holds."""
 
