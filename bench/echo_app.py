@@ -1,0 +1,50 @@
+"""The smallest Flask app that answers ``POST /api/text`` like the site: the peer the mock is
+measured against. No validation, no journal: what remains is Flask plus the WSGI server.
+
+``gunicorn bench.echo_app:app`` serves it on gunicorn; ``python -m bench.echo_app`` serves it
+on the mock's own default server, set up exactly as ``aichat-mock`` sets it up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+from typing import Any
+
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+
+
+@app.post("/api/text")
+def text() -> Any:
+    data = request.get_json(silent=True) or {}
+    return jsonify({"response": True, "message": f"You said: {data.get('message', '')}"})
+
+
+def main(argv: list[str] | None = None) -> int:
+    from mock_server import cli, servers
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    sock = cli.bind("127.0.0.1", args.port)
+    url = cli.url_of(sock)
+
+    def announce() -> None:
+        print(f"echo listening on {url}", flush=True)
+
+    # The mock's own defaults (server, threads, workers), whatever they are in this checkout.
+    defaults = vars(cli.build_parser().parse_args([]))
+    runner = servers.SERVERS[defaults["server"]]
+    options: dict[str, Any] = {"threads": defaults["threads"],
+                               "workers": defaults.get("workers", 1),
+                               "config": {}, "announce": announce}
+    accepted = inspect.signature(runner).parameters
+    runner(app, sock, **{key: value for key, value in options.items() if key in accepted})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
