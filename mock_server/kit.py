@@ -65,13 +65,13 @@ class AichatMock:
         any other field of a scripted reply, e.g. ``times=3``, ``delay_ms=200``,
         ``response=None`` (an answer without the ``response`` key), ``status=201``.
         A bad field raises ``mock_server.replies.ReplyError`` (a ``ValueError``) at once."""
-        self.queue({"message": message, **fields})
+        self.engine.queue_replies({"message": message, **fields})
 
     def fault(self, name: str, **fields: Any) -> None:
         """Queue one fault of the catalogue by name (``"rate_limit"``, ``"disconnect"``...),
         with the other fields of a scripted reply, e.g. ``retry_after=0``, ``times=2``,
         ``status=504``, ``message="..."``."""
-        self.queue({"fault": name, **fields})
+        self.engine.queue_replies({"fault": name, **fields})
 
     def queue(self, *replies: dict[str, Any]) -> int:
         """Queue scripted reply objects as ``POST /__mock__/replies`` takes them, in order,
