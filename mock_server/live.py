@@ -18,13 +18,17 @@ import socket
 import threading
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from .app import create_app
 from .kit import AichatMock
 from .replies import MAX_DELAY_MS
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 HOST = "127.0.0.1"
 # A request thread may be waiting out the longest delay a reply can ask for.
@@ -75,6 +79,16 @@ def _handler_class(connections: _Connections) -> type[WSGIRequestHandler]:
                 super().finish()
             finally:
                 connections.remove()
+
+        def make_environ(self) -> WSGIEnvironment:
+            environ = super().make_environ()
+            # http.server folds a leading "//" into "/" before werkzeug sees the path; the mock
+            # journals paths as received, as its command's server does.
+            words = self.requestline.split()
+            path = words[1].partition("?")[0] if len(words) == 3 else ""
+            if path.startswith("//"):
+                environ["PATH_INFO"] = unquote(path).encode("utf-8").decode("latin-1")
+            return environ
 
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
             pass  # the journal is the record; a line per request would flood test output
