@@ -6,6 +6,7 @@ times as it says, however the requests interleave.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -16,8 +17,9 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
-from _raw_http import session
+from _raw_http import connect, request_bytes, session
 from conftest import LiveMock
 
 from mock_server.process import MockProcess
@@ -194,3 +196,51 @@ def test_the_cap_drops_the_oldest_and_the_file_keeps_everything(tmp_path: Path) 
     assert Counter(marker_of(line) for line in lines) == Counter(s.marker for s in sent)
     # Memory holds the newest 50 of what the file holds, as recorded.
     assert entries == lines[-50:]
+
+
+def test_clearing_under_load_loses_no_count(mock_server: LiveMock) -> None:
+    """DELETE /__mock__/requests while clients write: every request is counted exactly once,
+    either in what a clear reported or in what the journal holds after the last clear."""
+    cleared: list[int] = []
+    done = threading.Event()
+
+    def clear_repeatedly() -> None:
+        with session() as http:
+            while not done.is_set():
+                answer = http.delete(mock_server.url_for("/__mock__/requests"), timeout=30)
+                cleared.append(answer.json()["cleared"])
+
+    clearer = threading.Thread(target=clear_repeatedly, daemon=True)
+    clearer.start()
+    try:
+        sent = run_clients(mock_server.url, CLIENTS, 50,
+                           lambda client, number: PLAN[(client + number) % len(PLAN)])
+    finally:
+        done.set()
+        clearer.join(timeout=60)
+    journal = mock_server.journal()
+    assert len(cleared) > 1, "the clears ran alongside the clients"
+    assert sum(cleared) + journal["total"] == len(sent)
+    assert journal["total"] == len(journal["requests"])
+    assert_ids_increase(journal["requests"])
+    markers = {marker_of(entry) for entry in journal["requests"]}
+    assert markers <= {s.marker for s in sent}
+
+
+@pytest.mark.xfail(strict=True, raises=requests.exceptions.ReadTimeout,
+                   reason="mock bug: each client that stops mid-request holds one of gunicorn's "
+                          "worker threads until it closes; --threads of them hang the mock")
+def test_stalled_clients_do_not_stall_the_others() -> None:
+    """Clients that send part of a request and then nothing (a paused debugger, a crashed
+    upload) must not keep the mock from answering everyone else."""
+    with MockProcess(["--threads", "2"]) as mock, contextlib.ExitStack() as stack:
+        stalls = [b"POST /api/text HTTP/1.1\r\nHost: x\r\n",  # headers never end
+                  request_bytes("POST", "/api/text", mock.url, body=b'{"mess',
+                                content_length=100)]  # the body never ends
+        for data in stalls * 2:
+            stack.enter_context(connect(mock.url)).sendall(data)
+        # Connected after the stalled clients, so queued behind them if the threads are held;
+        # the bound only turns a hang into a failure.
+        with session() as http:
+            health = http.get(mock.url + "/__mock__/health", timeout=5)
+        assert health.status_code == 200
