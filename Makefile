@@ -7,7 +7,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: install test lint serve demo bench soak browser clean
+.PHONY: install test lint serve demo bench soak browser screenshots clean
 
 install: $(STAMP)
 
@@ -24,6 +24,10 @@ browser:
 
 test: $(STAMP) browser lint
 	$(BIN)/python -m pytest
+
+# Refresh the README's screenshots of the chat page and the inspector.
+screenshots: $(STAMP) browser
+	AICHAT_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q -m browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check aichat mock_server tests

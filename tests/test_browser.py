@@ -4,13 +4,15 @@ the live mock server.
 The page must flatten the conversation exactly as the provider does (SPEC 2) and post the
 provider's body; its errors must be visible; the inspector must show the journal escaped and
 clear it. The page never reaches beyond loopback: every other request is aborted and counted.
-The chat and inspector tests also refresh the README screenshots in docs/screenshots/.
+The chat and inspector tests also take the README's screenshots: into a temporary folder on
+every run, into docs/screenshots/ when AICHAT_SCREENSHOT_DIR names it (`make screenshots`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +41,7 @@ LAUNCH_ARGS = [
     "--disable-partial-raster",
 ]
 VIEWPORT = {"width": 1000, "height": 700}
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 BODY_KEYS = ["message", "temperature", "presence_penalty", "top_p", "frequency_penalty"]
 TIMEOUT_MS = 10_000
 
@@ -152,8 +154,13 @@ def assistant_replies(page: Page) -> list[str]:
 
 
 def screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / name), animations="disabled", caret="hide")
+    # A test run must not rewrite tracked files; `make screenshots` asks for that explicitly.
+    folder = Path(os.environ.get("AICHAT_SCREENSHOT_DIR")
+                  or Path(tempfile.gettempdir()) / "aichat-screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    page.screenshot(path=str(target), animations="disabled", caret="hide")
+    assert target.read_bytes().startswith(PNG_SIGNATURE), f"{target} is not a PNG"
 
 
 # --- the flattening rule ----------------------------------------------------------------------
