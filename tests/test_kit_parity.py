@@ -158,6 +158,7 @@ REQUESTS: dict[str, Callable[[AichatMock, requests.Session], requests.Response]]
     "chat_post": lambda kit, http: http.post(kit.url_for("/chat"), json={"a": 1}),
     "unknown_path": lambda kit, http: http.patch(kit.url_for("/v1/models?x=1&y=%20")),
     "root": lambda kit, http: http.options(kit.url_for("/")),
+    "unusual_method": lambda kit, http: http.request("PROPFIND", kit.url_for("/api/text")),
     "double_slash": lambda kit, http: http.post(kit.url_for("//api/text"), json={"message": ""}),
     "encoded_path": lambda kit, http: http.get(kit.url_for("/caf%C3%A9/%2F")),
     "odd_headers": lambda kit, http: http.post(
