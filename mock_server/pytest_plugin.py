@@ -7,7 +7,7 @@ Installing the package registers this module with pytest (the ``pytest11`` entry
 - ``aichat_server``: the real Flask mock served on ``127.0.0.1`` from a background thread;
 - ``aichat_responses``: the same mock answering in this process through ``responses``.
 
-Both hand the test an ``mock_server.kit.AichatMock`` with the same attributes and the same
+Both hand the test a ``mock_server.kit.AichatMock`` with the same attributes and the same
 journal entries, and point ``AICHAT_BASE_URL`` at the mock for the test, so the provider (and
 ``aichat.complete``) reaches it with no argument. Use one of them per test.
 """
@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from .inprocess import InProcessMock
     from .live import LiveServer
 
-# The provider's variable (aichat.Aichat.BASE_URL_ENV), spelled out to keep this import light:
-# pytest loads the plugin in every session of an environment that has the package.
+# The provider's variable, aichat.Aichat.BASE_URL_ENV (a test checks they agree). The live and
+# in-process modules are imported by the fixtures that use them: responses is optional.
 BASE_URL_ENV = "AICHAT_BASE_URL"
 NO_PROXY_VARIABLES = ("NO_PROXY", "no_proxy")
 LOOPBACK = "127.0.0.1"

@@ -20,7 +20,7 @@ import requests
 
 import aichat
 from aichat import Aichat
-from mock_server import contract, faults
+from mock_server import contract, faults, pytest_plugin
 from mock_server.kit import AichatMock
 from mock_server.replies import ReplyError
 
@@ -65,6 +65,7 @@ def api(kit: AichatMock) -> str:
 
 
 def test_the_base_url_is_in_the_environment_for_the_test(kit: AichatMock) -> None:
+    assert pytest_plugin.BASE_URL_ENV == Aichat.BASE_URL_ENV
     assert os.environ["AICHAT_BASE_URL"] == kit.base_url
     assert Aichat.endpoint() == api(kit)
     assert "".join(Aichat._create_completion("gpt-3.5-turbo", MESSAGES, False)) \
