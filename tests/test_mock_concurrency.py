@@ -11,7 +11,7 @@ import json
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -118,7 +118,27 @@ def assert_ids_increase(entries: list[dict[str, Any]]) -> None:
     assert all(earlier < later for earlier, later in pairwise(ids)), "ids increase"
 
 
-def test_concurrent_clients_each_request_journaled_once(mock_server: LiveMock) -> None:
+@pytest.fixture(scope="module")
+def two_workers() -> Iterator[LiveMock]:
+    """The mock as two gunicorn worker processes sharing one SQLite store."""
+    with MockProcess(["--workers", "2"]) as process:
+        live = LiveMock(process)
+        yield live
+        live.admin.close()
+
+
+@pytest.fixture(params=["one process", "two workers"])
+def mock(request: pytest.FixtureRequest) -> LiveMock:
+    """Each concurrency test against the session's mock and against two worker processes,
+    where exactly-once has to hold across processes too."""
+    live: LiveMock = request.getfixturevalue(
+        "mock_server" if request.param == "one process" else "two_workers")
+    live.clear()
+    return live
+
+
+def test_concurrent_clients_each_request_journaled_once(mock: LiveMock) -> None:
+    mock_server = mock
     scripted = ([{"message": f"scripted {n}"} for n in range(85)]
                 + [{"fault": "upstream_error", "message": f"scripted {n}"} for n in range(85, 90)]
                 + [{"fault": "rate_limit", "message": f"scripted {n}"} for n in range(90, 95)]
@@ -156,7 +176,8 @@ def test_concurrent_clients_each_request_journaled_once(mock_server: LiveMock) -
     assert sum(entry["scripted"] for entry in entries) == len(scripted)
 
 
-def test_a_reply_with_times_is_used_exactly_that_often(mock_server: LiveMock) -> None:
+def test_a_reply_with_times_is_used_exactly_that_often(mock: LiveMock) -> None:
+    mock_server = mock
     mock_server.queue({"message": "limited", "times": 37},
                       {"fault": "upstream_error", "message": "refused", "times": 11},
                       {"message": "last", "times": 1})
@@ -198,9 +219,10 @@ def test_the_cap_drops_the_oldest_and_the_file_keeps_everything(tmp_path: Path) 
     assert entries == lines[-50:]
 
 
-def test_clearing_under_load_loses_no_count(mock_server: LiveMock) -> None:
+def test_clearing_under_load_loses_no_count(mock: LiveMock) -> None:
     """DELETE /__mock__/requests while clients write: every request is counted exactly once,
     either in what a clear reported or in what the journal holds after the last clear."""
+    mock_server = mock
     cleared: list[int] = []
     done = threading.Event()
 
