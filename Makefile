@@ -7,7 +7,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: install test lint serve demo bench soak browser screenshots clean
+.PHONY: install test lint serve demo bench soak wrk browser screenshots clean
 
 install: $(STAMP)
 
@@ -30,7 +30,7 @@ screenshots: $(STAMP) browser
 	AICHAT_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q -m browser
 
 lint: $(STAMP)
-	$(BIN)/ruff check aichat mock_server tests
+	$(BIN)/ruff check aichat mock_server tests bench
 	$(BIN)/mypy
 
 serve: $(STAMP)
@@ -38,6 +38,22 @@ serve: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m mock_server.demo
+
+# Debian's wrk drives the load runs; where it cannot be installed the benchmarks fall back to
+# their own Python load generator and say so in their table.
+wrk:
+	@[ -x /usr/bin/wrk ] || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; } || \
+		echo "wrk could not be installed: the benchmarks use their Python load generator"
+
+# Ratios of the provider and the mock measured in one run (it also installs Stoplight Prism
+# from npm into bench/.node and times make test); rewrites docs/benchmarks.md.
+bench: $(STAMP) wrk
+	$(BIN)/python -m bench.report
+
+# Bounded reliability runs of the mock and the provider; summarised in docs/benchmarks.md.
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak --doc
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

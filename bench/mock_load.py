@@ -115,7 +115,7 @@ def probe(url: str) -> tuple[int, str]:
 
 
 def measure(subject: Subject, seconds: float, warmup: float, use_wrk: bool,
-            workdir: Path) -> dict[str, Any]:
+            workdir: Path, connection_counts: tuple[int, ...]) -> dict[str, Any]:
     result: dict[str, Any] = {"label": subject.label, "runs": {}}
     try:
         with subject.start() as server:
@@ -126,7 +126,7 @@ def measure(subject: Subject, seconds: float, warmup: float, use_wrk: bool,
                 result["note"] = f"answers the seed request with {status}: {answer[:80]}"
             if warmup:
                 common.run_load(server.url, 16, warmup, workdir, use_wrk)
-            for connections in CONNECTIONS:
+            for connections in connection_counts:
                 if subject.journaled or subject.key.startswith("mock"):
                     common.admin(server.url, "DELETE", "/requests")
                 load = common.run_load(server.url, connections, seconds, workdir, use_wrk)
@@ -148,7 +148,9 @@ def run(seconds: float, warmup: float, quick: bool, use_wrk: bool) -> dict[str, 
     with common.workdir("aichat-bench-") as workdir:
         for subject in found:
             started = time.monotonic()
-            results[subject.key] = measure(subject, seconds, warmup, use_wrk, workdir)
+            # A smoke run only checks that every subject starts, serves and counts.
+            counts = (16,) if quick else CONNECTIONS
+            results[subject.key] = measure(subject, seconds, warmup, use_wrk, workdir, counts)
             results[subject.key]["wall_s"] = round(time.monotonic() - started, 1)
     options = common.mock_options()
     missing = [option for option in ("--no-journal", "--workers") if option not in options]
@@ -195,7 +197,7 @@ HEADER = ["server", "conns", "req/s", "p50 ms", "p99 ms", "errors", "sent / jour
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="one second per run, no Prism, no workers: smoke test")
+                        help="one 1-second run per server, no Prism, no workers: smoke test")
     parser.add_argument("--seconds", type=float, default=8.0, help="per run")
     parser.add_argument("--python-load", action="store_true",
                         help="use the Python load generator even where wrk is installed")

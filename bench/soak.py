@@ -1,0 +1,607 @@
+"""Reliability runs of the mock and the provider (``make soak``), loopback only, each bounded
+in requests and time:
+
+1. mixed load: 16 clients x 10,000 requests, good, bad and answered by scripted faults queued
+   all along, each marked in its query string; the JSON-lines journal must hold every request
+   exactly once with the status the client saw, and no 5xx may appear outside scripted faults;
+2. fuzz: 10,000 hypothesis-made bodies, none answered with a 5xx, all journaled;
+3. crash: the mock killed with SIGKILL under load and started again on the same JSON-lines
+   file and SQLite store: every request it answered before the kill is still readable;
+4. provider: ``Aichat._create_completion`` with retries on through every fault, each call
+   under a wall-clock guard: the right error or reply, never a hang past its timeout.
+
+Prints one summary table and exits 1 when a check failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from aichat import Aichat
+from bench import common
+
+ECHO = "You said: "
+FIVE_XX_FAULTS = {"server_error", "bad_gateway", "unavailable"}
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    seconds: float = 0.0
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def connect(url: str, timeout: float = 30.0) -> http.client.HTTPConnection:
+    parts = urlsplit(url)
+    return http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port,
+                                      timeout=timeout)
+
+
+def good_body(marker: str) -> bytes:
+    body = common.seed_body()
+    body["message"] = Aichat.flatten([{"role": "user", "content": f"soak {marker}"}])
+    return json.dumps(body).encode("utf-8")
+
+
+def marker_of(entry: dict[str, Any]) -> str | None:
+    values = parse_qs(entry.get("query") or "").get("soak")
+    return values[0] if values else None
+
+
+# --- 1. mixed load ---------------------------------------------------------------------------
+
+# (kind, weight, method, path, body maker, expected status; None: 200 or a scripted answer)
+Kind = tuple[str, float, str, str, Callable[[str], bytes], int | None]
+OVERSIZE = b'{"message": "' + b"a" * ((1 << 20) + 1024) + b'"}'
+KINDS: list[Kind] = [
+    ("good", 0.7595, "POST", "/api/text", good_body, None),
+    ("chat_page", 0.03, "GET", "/chat", lambda marker: b"", 200),
+    ("not_json", 0.04, "POST", "/api/text", lambda marker: b"{not json", 400),
+    ("array", 0.03, "POST", "/api/text", lambda marker: b"[1, 2]", 400),
+    ("no_message", 0.03, "POST", "/api/text", lambda marker: b'{"temperature": 1}', 400),
+    ("bad_param", 0.04, "POST", "/api/text",
+     lambda marker: b'{"message": "user: x\\nassistant:", "temperature": "hot"}', 400),
+    ("not_utf8", 0.02, "POST", "/api/text", lambda marker: b'{"message": "\xff\xfe"}', 400),
+    ("get_api", 0.02, "GET", "/api/text", lambda marker: b"", 405),
+    ("put_chat", 0.01, "PUT", "/chat", lambda marker: b"{}", 405),
+    ("not_found", 0.02, "POST", "/nowhere", lambda marker: b"{}", 404),
+    ("oversize", 0.0005, "POST", "/api/text", lambda marker: OVERSIZE, 413),
+]
+# Scripted replies fed to the queue while the load runs; a valid request takes the next one.
+SCRIPTED: list[dict[str, Any]] = [
+    {"fault": "server_error"}, {"fault": "bad_gateway"}, {"fault": "unavailable",
+                                                          "retry_after": 1},
+    {"fault": "rate_limit", "retry_after": 1}, {"fault": "cloudflare"},
+    {"fault": "upstream_error"}, {"fault": "malformed_json"}, {"fault": "html"},
+    {"fault": "empty_body"}, {"fault": "disconnect"},
+    {"message": "scripted after a delay", "delay_ms": 20},
+    {"message": "scripted 201", "status": 201},
+]
+
+
+@dataclass
+class Sent:
+    kind: str
+    status: int | None  # None: the connection broke without an answer
+    echo: bool  # a 200 answer with this request's own echo
+
+
+def mixed_client(url: str, client: int, count: int, seed: int, out: dict[str, Sent],
+                 progress: list[int], lock: threading.Lock) -> None:
+    rng = random.Random(seed * 1000 + client)
+    headers = common.contract_headers()
+    weights = [kind[1] for kind in KINDS]
+    connection = connect(url)
+    try:
+        for number in range(count):
+            name, _, method, path, make, _ = rng.choices(KINDS, weights)[0]
+            marker = f"c{client:02d}-{number:06d}"
+            body = make(marker)
+            status: int | None = None
+            echo = False
+            try:
+                connection.request(method, f"{path}?soak={marker}", body=body or None,
+                                   headers=headers if body else {})
+                response = connection.getresponse()
+                data = response.read()
+                status = response.status
+                if status == 200 and name == "good":
+                    try:
+                        echo = json.loads(data).get("message") == f"{ECHO}soak {marker}"
+                    except (ValueError, AttributeError):
+                        echo = False
+                if response.will_close:
+                    connection.close()
+            except (OSError, http.client.HTTPException):
+                connection.close()  # the disconnect fault, or a refused oversize body
+            out[marker] = Sent(name, status, echo)
+            with lock:
+                progress[0] += 1
+    finally:
+        connection.close()
+
+
+def feeder(url: str, stop: threading.Event, rng: random.Random, fed: list[int]) -> None:
+    """Queues a few scripted replies now and four times a second until told to stop."""
+    while True:
+        batch = [dict(rng.choice(SCRIPTED)) for _ in range(5)]
+        common.admin(url, "POST", "/replies", batch)
+        fed[0] += len(batch)
+        if stop.wait(0.25):
+            return
+
+
+def mixed_load(clients: int, per_client: int, seed: int, tmp: Path) -> Check:
+    started = time.monotonic()
+    journal_file = tmp / "mixed.jsonl"
+    out: dict[str, Sent] = {}
+    progress, fed = [0], [0]
+    lock = threading.Lock()
+    total_requests = clients * per_client
+    with common.mock_server(["--journal", str(journal_file),
+                             "--journal-cap", str(total_requests + 1000)]) as mock:
+        stop = threading.Event()
+        feed = threading.Thread(target=feeder, args=(mock.url, stop, random.Random(seed), fed),
+                                daemon=True)
+        feed.start()
+        workers = [threading.Thread(target=mixed_client,
+                                    args=(mock.url, client, per_client, seed, out, progress,
+                                          lock), daemon=True) for client in range(clients)]
+        for thread in workers:
+            thread.start()
+        # Stop feeding faults before the end, so that every queued reply gets used.
+        while progress[0] < 0.85 * total_requests and any(t.is_alive() for t in workers):
+            time.sleep(0.2)
+        stop.set()
+        feed.join(30)
+        for thread in workers:
+            thread.join(900)
+        hung = sum(thread.is_alive() for thread in workers)
+        left = len(common.admin(mock.url, "GET", "/replies")["replies"])
+        total = common.settled_total(mock.url, len(out))
+        tail = common.admin(mock.url, "GET", "/requests?limit=1000")["requests"]
+        code = mock.stop()
+    entries, torn = read_jsonl(journal_file)
+    consumed = fed[0] - left
+    problems: list[str] = []
+    if hung:
+        problems.append(f"{hung} clients still running")
+    seen = Counter(marker_of(entry) for entry in entries)
+    lost = [marker for marker in out if seen[marker] == 0]
+    duplicated = [marker for marker, times in seen.items() if times > 1]
+    unknown = [marker for marker in seen if marker not in out]
+    ids = [entry["id"] for entry in entries]
+    if lost or duplicated or unknown:
+        problems.append(f"{len(lost)} lost, {len(duplicated)} duplicated, {len(unknown)} "
+                        f"unknown entries (e.g. {(lost + duplicated + unknown)[:3]})")
+    if ids != list(range(1, len(ids) + 1)):
+        problems.append("entry ids are not 1..N in file order")
+    if torn:
+        problems.append(f"{torn} unreadable lines in the JSON-lines file")
+    if total != len(out) or len(entries) != len(out):
+        problems.append(f"journal total {total}, file {len(entries)}, sent {len(out)}")
+    if [entry["id"] for entry in tail] != ids[-len(tail):]:
+        problems.append("the in-memory journal's last 1,000 entries differ from the file's")
+    scripted = 0
+    five_xx_outside = 0
+    status_mismatch = 0
+    wrong_status = 0
+    for entry in entries:
+        sent = out.get(marker_of(entry) or "")
+        if sent is None:
+            continue
+        expected = next(kind[5] for kind in KINDS if kind[0] == sent.kind)
+        status = entry["status"]
+        if entry.get("scripted"):
+            scripted += 1
+        elif status is not None and status >= 500:
+            five_xx_outside += 1
+        if status != sent.status and not (sent.status is None and sent.kind == "oversize"):
+            status_mismatch += 1
+        if expected is None:  # a valid request: its echo, unless a scripted reply answered
+            expected_ok = bool(entry.get("scripted")) or (status == 200 and sent.echo)
+        else:
+            expected_ok = status == expected
+        wrong_status += not expected_ok
+    client_scripted = sum(1 for sent in out.values() if sent.kind == "good" and not sent.echo)
+    if five_xx_outside:
+        problems.append(f"{five_xx_outside} 5xx answers outside scripted faults")
+    if status_mismatch:
+        problems.append(f"{status_mismatch} entries whose status differs from the client's")
+    if wrong_status:
+        problems.append(f"{wrong_status} answers other than the expected one")
+    if not scripted == consumed == client_scripted:
+        problems.append(f"scripted replies: {consumed} taken from the queue, {scripted} "
+                        f"journaled as scripted, {client_scripted} seen by clients")
+    if code != 0:
+        problems.append(f"the mock exited with status {code}")
+    kinds = Counter(sent.kind for sent in out.values())
+    statuses = Counter(sent.status for sent in out.values())
+    elapsed = time.monotonic() - started
+    detail = (f"{len(out):,} requests from {clients} clients in {elapsed:.0f} s "
+              f"({len(out) / elapsed:,.0f}/s): {kinds['good']:,} good, "
+              f"{len(out) - kinds['good'] - kinds['chat_page']:,} bad, {consumed:,} answered by "
+              f"scripted faults; journal: {len(entries):,} entries, 0 lost, 0 duplicated"
+              if not problems else "; ".join(problems))
+    return Check("mixed load, exact journal", not problems, detail, elapsed, {
+        "sent": len(out), "journaled": len(entries), "total": total, "lost": len(lost),
+        "duplicated": len(duplicated), "scripted": scripted, "fed": fed[0],
+        "five_xx_outside_scripted": five_xx_outside,
+        "statuses": {str(key): value for key, value in statuses.items()},
+        "kinds": dict(kinds)})
+
+
+def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """The file's entries, and how many lines could not be read."""
+    entries, torn = [], 0
+    if not path.exists():
+        return entries, torn
+    with path.open("rb") as stream:
+        for line in stream:
+            try:
+                entries.append(json.loads(line))
+            except ValueError:
+                torn += 1
+    return entries, torn
+
+
+# --- 2. hypothesis-made bodies ---------------------------------------------------------------
+
+def fuzz(examples: int) -> Check:
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import strategies as st
+
+    started = time.monotonic()
+    scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+               | st.text(max_size=50))
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
+                          | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+                          max_leaves=12)
+    numbers = st.none() | st.integers(-10, 10) | st.floats(allow_nan=False) | values
+    shaped = st.fixed_dictionaries(
+        {"message": st.text(max_size=200) | values},
+        optional={name: numbers for name in Aichat.PARAMETERS} | {
+            st_key: values for st_key in ("model", "stream", "extra")})
+    bodies = st.one_of(
+        shaped.map(lambda data: json.dumps(data).encode("utf-8")),
+        values.map(lambda data: json.dumps(data, ensure_ascii=False).encode("utf-8", "replace")),
+        st.binary(max_size=300),
+        st.text(max_size=300).map(lambda text: text.encode("utf-8", "surrogatepass")),
+    )
+    content_types = st.sampled_from(["application/json", "text/plain", "", "application/json;"
+                                     " charset=latin-1", "multipart/form-data"])
+    counts: Counter[str] = Counter()
+    failures: list[str] = []
+    with common.mock_server(["--journal-cap", str(examples + 100)]) as mock:
+        holder = {"connection": connect(mock.url)}
+
+        @settings(max_examples=examples, database=None, deadline=None, derandomize=True,
+                  phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+        @given(body=bodies, content_type=content_types)
+        def send(body: bytes, content_type: str) -> None:
+            headers = {**common.contract_headers(), "content-type": content_type}
+            connection = holder["connection"]
+            counts["sent"] += 1
+            try:
+                connection.request("POST", "/api/text", body=body, headers=headers)
+                response = connection.getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException) as error:
+                counts["broken"] += 1
+                failures.append(f"connection broke on {body[:60]!r}: {error}")
+                connection.close()
+                holder["connection"] = connect(mock.url)
+                return
+            counts[str(response.status)] += 1
+            if response.status >= 500:
+                failures.append(f"{response.status} for {body[:60]!r}")
+            try:
+                answer = json.loads(data)
+                assert isinstance(answer, dict) and isinstance(answer.get("message"), str)
+            except (ValueError, AssertionError):
+                failures.append(f"not a JSON answer for {body[:60]!r}: {data[:60]!r}")
+
+        send()
+        holder["connection"].close()
+        total = common.settled_total(mock.url, counts["sent"])
+    five_xx = sum(value for key, value in counts.items() if key.isdigit() and int(key) >= 500)
+    ok = not failures and total == counts["sent"] and counts["sent"] >= examples
+    by_status = ", ".join(f"{key}: {value:,}" for key, value in sorted(counts.items())
+                          if key.isdigit())
+    detail = (f"{counts['sent']:,} bodies ({by_status}); {five_xx} 5xx; journal {total:,}"
+              + (f"; failures: {failures[:3]}" if failures else ""))
+    return Check("hypothesis-made bodies", ok, detail, time.monotonic() - started,
+                 {"sent": counts["sent"], "journaled": total, "five_xx": five_xx,
+                  "failures": failures[:20], "statuses": dict(counts)})
+
+
+# --- 3. SIGKILL under load, then a restart ---------------------------------------------------
+
+def crash(load_seconds: float, tmp: Path) -> Check:
+    started = time.monotonic()
+    journal_file = tmp / "crash.jsonl"
+    store = tmp / "crash.sqlite3"
+    has_store = "--store" in common.mock_options()
+    args = ["--journal", str(journal_file)]
+    if has_store:
+        args += ["--store", f"sqlite:{store}"]
+    acked: set[str] = set()
+    attempted = [0]
+    lock = threading.Lock()
+    killed = threading.Event()
+
+    def client(number: int, url: str) -> None:
+        connection = connect(url, timeout=10)
+        sequence = 0
+        while not killed.is_set() or sequence == 0:
+            marker = f"k{number}-{sequence:06d}"
+            sequence += 1
+            try:
+                with lock:
+                    attempted[0] += 1
+                connection.request("POST", f"/api/text?soak={marker}", body=good_body(marker),
+                                   headers=common.contract_headers())
+                response = connection.getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException):
+                break  # the server is gone
+            if response.status == 200 and json.loads(data)["message"] == f"{ECHO}soak {marker}":
+                with lock:
+                    acked.add(marker)
+        connection.close()
+
+    mock = common.mock_server(args, name="mock before the kill")
+    clients = [threading.Thread(target=client, args=(number, mock.url), daemon=True)
+               for number in range(4)]
+    for thread in clients:
+        thread.start()
+    time.sleep(load_seconds)
+    mock.kill()  # with requests in flight: the clients only stop on the errors it causes
+    killed.set()
+    for thread in clients:
+        thread.join(30)
+    with lock:
+        answered = set(acked)
+    problems: list[str] = []
+    entries, torn = read_jsonl(journal_file)
+    in_file = Counter(marker_of(entry) for entry in entries)
+    missing_file = sorted(marker for marker in answered if in_file[marker] == 0)
+    if missing_file:
+        problems.append(f"{len(missing_file)} answered requests missing from the file "
+                        f"(e.g. {missing_file[:3]})")
+    if any(times > 1 for times in in_file.values()):
+        problems.append("duplicated entries in the file")
+    if torn > 1:
+        problems.append(f"{torn} unreadable lines in the file")
+    in_store: Counter[str | None] = Counter()
+    after = "-"
+    with common.mock_server(args, name="mock after the restart") as again:
+        if has_store:
+            held = common.admin(again.url, "GET", "/requests?path=/api/text")["requests"]
+            in_store = Counter(marker_of(entry) for entry in held)
+            missing_store = sorted(marker for marker in answered if in_store[marker] == 0)
+            if missing_store:
+                problems.append(f"{len(missing_store)} answered requests missing from the "
+                                f"SQLite store (e.g. {missing_store[:3]})")
+        connection = connect(again.url)
+        for number in range(10):
+            marker = f"r-{number}"
+            connection.request("POST", f"/api/text?soak={marker}", body=good_body(marker),
+                               headers=common.contract_headers())
+            connection.getresponse().read()
+        connection.close()
+        after_total = common.settled_total(again.url)
+        after = f"{after_total:,}"
+    entries_after, _ = read_jsonl(journal_file)
+    if sum(1 for entry in entries_after if (marker_of(entry) or "").startswith("r-")) != 10:
+        problems.append("requests after the restart are not all in the file")
+    if not answered:
+        problems.append("no request was answered before the kill")
+    sources = "the JSON-lines file" + (" and the SQLite store" if has_store
+                                         else " (no --store in this checkout)")
+    detail = (f"{attempted[0]:,} requests sent, {len(answered):,} answered before SIGKILL; all "
+              f"of them readable after the restart from {sources} (file: {len(entries):,} "
+              f"entries, {torn} torn line(s); store: {sum(in_store.values()):,}); "
+              f"journal total after the restart and 10 more requests: {after}"
+              if not problems else "; ".join(problems))
+    return Check("SIGKILL mid-load, restart", not problems, detail, time.monotonic() - started,
+                 {"answered": len(answered), "attempted": attempted[0],
+                  "file_entries": len(entries), "store_entries": sum(in_store.values()),
+                  "torn_lines": torn, "store": has_store})
+
+
+# --- 4. the provider through every fault -----------------------------------------------------
+
+TIMEOUT = 2.0
+RETRIES = 2
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    replies: list[dict[str, Any]]
+    expected: type[BaseException] | None  # None: the reply text
+    attempts: int
+    timeout: float = TIMEOUT
+    reply: str = f"{ECHO}Hello"
+
+
+CASES = [
+    Case("no fault", [], None, 1),
+    Case("early answer, no response key", [{"message": "hi", "response": None}], None, 1,
+         reply="hi"),
+    Case("cloudflare", [{"fault": "cloudflare"}], Aichat.AichatBlockedError, 1),
+    Case("html", [{"fault": "html"}], Aichat.AichatBlockedError, 1),
+    Case("rate_limit once, Retry-After 0", [{"fault": "rate_limit", "retry_after": 0}], None, 2),
+    Case("rate_limit 3x, Retry-After 0", [{"fault": "rate_limit", "retry_after": 0,
+                                           "times": 3}], Aichat.AichatRateLimitError, 3),
+    Case("rate_limit, Retry-After 120", [{"fault": "rate_limit", "retry_after": 120}],
+         Aichat.AichatRateLimitError, 1),
+    Case("server_error", [{"fault": "server_error"}], Aichat.AichatHTTPError, 1),
+    Case("bad_gateway once", [{"fault": "bad_gateway"}], None, 2),
+    Case("bad_gateway 3x", [{"fault": "bad_gateway", "times": 3}], Aichat.AichatHTTPError, 3),
+    Case("unavailable twice, Retry-After 0", [{"fault": "unavailable", "retry_after": 0,
+                                               "times": 2}], None, 3),
+    Case("504 once", [{"fault": "server_error", "status": 504}], None, 2),
+    Case("upstream_error", [{"fault": "upstream_error"}], Aichat.AichatUpstreamError, 1),
+    Case("malformed_json", [{"fault": "malformed_json"}], Aichat.AichatResponseError, 1),
+    Case("empty_body", [{"fault": "empty_body"}], Aichat.AichatResponseError, 1),
+    Case("disconnect", [{"fault": "disconnect"}], Aichat.AichatConnectionError, 1),
+    Case("delay 5 s, timeout 1 s", [{"delay_ms": 5000}], Aichat.AichatTimeoutError, 1,
+         timeout=1.0),
+]
+# What a call may take beyond its attempts' timeouts: urllib3's backoff (0 s, then 1 s) and
+# the thread's start.
+SLACK = 2.5
+
+
+def call_guarded(base: str, timeout: float, guard: float) -> tuple[str, Any, float]:
+    """("reply", text) or ("error", exception) or ("hang", None), and the seconds it took."""
+    outcome: list[tuple[str, Any]] = []
+
+    def target() -> None:
+        try:
+            reply = next(Aichat._create_completion(
+                "gpt-3.5-turbo", common.SEED_MESSAGES, False, base_url=base,
+                max_retries=RETRIES, timeout=timeout))
+            outcome.append(("reply", reply))
+        except Exception as error:
+            outcome.append(("error", error))
+
+    started = time.monotonic()
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(guard)
+    elapsed = time.monotonic() - started
+    return (*outcome[0], elapsed) if outcome else ("hang", None, elapsed)
+
+
+# The cases a smoke run keeps: one of each outcome, none that waits out a timeout or backoff.
+QUICK_CASES = ("no fault", "cloudflare", "rate_limit once, Retry-After 0", "disconnect")
+
+
+def provider_faults(repeats: int, quick: bool = False) -> Check:
+    started = time.monotonic()
+    rows: list[dict[str, Any]] = []
+    cases = [case for case in CASES if case.name in QUICK_CASES] if quick else CASES
+    with common.mock_server([]) as mock:
+        for case in cases:
+            for _ in range(repeats):
+                common.admin(mock.url, "DELETE", "/requests")
+                common.admin(mock.url, "DELETE", "/replies")
+                if case.replies:
+                    common.admin(mock.url, "POST", "/replies", case.replies)
+                guard = case.timeout * (RETRIES + 1) + SLACK
+                kind, value, elapsed = call_guarded(mock.url, case.timeout, guard)
+                attempts = common.settled_total(mock.url, case.attempts, timeout=3)
+                rows.append(judge(case, kind, value, elapsed, attempts))
+        # Nothing listens any more: refused connections, retried with backoff.
+        down = mock.url
+    refused = Case("connection refused", [], Aichat.AichatConnectionError, 0)
+    for _ in range(repeats):
+        kind, value, elapsed = call_guarded(down, TIMEOUT, TIMEOUT * (RETRIES + 1) + SLACK)
+        rows.append(judge(refused, kind, value, elapsed, 0))
+    failed = [row for row in rows if not row["ok"]]
+    slowest = max(rows, key=lambda row: row["seconds"])
+    detail = (f"{len(cases) + 1} cases x {repeats}: every call ended with the expected reply or "
+              f"error class and attempt count; slowest {slowest['seconds']:.2f} s "
+              f"({slowest['case']})" if not failed else
+              "; ".join(f"{row['case']}: {row['got']}" for row in failed[:4]))
+    return Check("provider through every fault", not failed, detail,
+                 time.monotonic() - started, {"cases": rows})
+
+
+def judge(case: Case, kind: str, value: Any, elapsed: float, attempts: int) -> dict[str, Any]:
+    if kind == "hang":
+        got, ok = "no result within the guard (a hang)", False
+    elif kind == "reply":
+        got, ok = f"reply {value!r}", case.expected is None and value == case.reply
+    else:
+        got = type(value).__name__
+        ok = case.expected is not None and type(value) is case.expected
+    if case.attempts and attempts != case.attempts:
+        got += f" after {attempts} attempts, expected {case.attempts}"
+        ok = False
+    within = elapsed <= case.timeout * max(case.attempts, 1) + SLACK
+    if not within:
+        got += f" in {elapsed:.2f} s, past its timeout"
+        ok = False
+    expected = case.expected.__name__ if case.expected else f"reply {case.reply!r}"
+    return {"case": case.name, "expected": expected, "got": got, "ok": ok,
+            "attempts": attempts, "seconds": round(elapsed, 3)}
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+def run(quick: bool, seed: int) -> dict[str, Any]:
+    started = time.monotonic()
+    checks: list[Check] = []
+    with common.workdir("aichat-soak-") as tmp:
+        if quick:
+            checks.append(mixed_load(4, 100, seed, tmp))
+            checks.append(fuzz(200))
+            checks.append(crash(0.7, tmp))
+            checks.append(provider_faults(1, quick=True))
+        else:
+            checks.append(mixed_load(16, 10_000, seed, tmp))
+            checks.append(fuzz(10_000))
+            checks.append(crash(3.0, tmp))
+            checks.append(provider_faults(3))
+    return {
+        "quick": quick,
+        "seed": seed,
+        "seconds": round(time.monotonic() - started, 1),
+        "ok": all(check.ok for check in checks),
+        "checks": [{"name": check.name, "ok": check.ok, "detail": check.detail,
+                    "seconds": round(check.seconds, 1), "data": check.data}
+                   for check in checks],
+    }
+
+
+def rows(result: dict[str, Any]) -> list[list[str]]:
+    return [[check["name"], "pass" if check["ok"] else "FAIL", f"{check['seconds']:.0f} s",
+             check["detail"]] for check in result["checks"]]
+
+
+HEADER = ["run", "result", "time", "what was checked"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few hundred requests: smoke")
+    parser.add_argument("--seed", type=int, default=2023)
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument("--doc", action="store_true",
+                        help="write the summary into docs/benchmarks.md")
+    args = parser.parse_args(argv)
+    load = [round(value, 2) for value in os.getloadavg()]
+    result = run(args.quick, args.seed)
+    result["machine"] = {**common.machine(), "load_average_at_start": load}
+    common.print_table(f"soak ({'quick' if args.quick else 'full'}, {result['seconds']:.0f} s)",
+                       HEADER, rows(result))
+    print("all checks passed" if result["ok"] else "SOME CHECKS FAILED")
+    common.write_json(args.json, result)
+    if args.doc:
+        from bench import report
+        report.write_section("soak", report.soak_section(result))
+        print(f"written to {common.DOC.relative_to(common.REPO)}")
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
