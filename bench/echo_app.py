@@ -8,7 +8,6 @@ on the mock's own default server, set up exactly as ``aichat-mock`` sets it up.
 from __future__ import annotations
 
 import argparse
-import inspect
 import sys
 from typing import Any
 
@@ -36,13 +35,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"echo listening on {url}", flush=True)
 
     # The mock's own defaults (server, threads, workers), whatever they are in this checkout.
-    defaults = vars(cli.build_parser().parse_args([]))
-    runner = servers.SERVERS[defaults["server"]]
-    options: dict[str, Any] = {"threads": defaults["threads"],
-                               "workers": defaults.get("workers", 1),
-                               "config": {}, "announce": announce}
-    accepted = inspect.signature(runner).parameters
-    runner(app, sock, **{key: value for key, value in options.items() if key in accepted})
+    defaults = cli.build_parser().parse_args([])
+    servers.SERVERS[defaults.server](app, sock, defaults.threads, defaults.workers, {},
+                                     announce)
     return 0
 
 

@@ -63,12 +63,12 @@ def legacy_module(base: str) -> Iterator[Any]:
         original(session)
         session.mount(SITE + "/", ToTheMock(base))
 
-    requests.Session.__init__ = init  # type: ignore[method-assign]
+    setattr(requests.Session, "__init__", init)  # noqa: B010 - a method swapped for a while
     sys.path.insert(0, str(LEGACY_ROOT))
     try:
         yield importlib.import_module(LEGACY_MODULE)
     finally:
-        requests.Session.__init__ = original  # type: ignore[method-assign]
+        setattr(requests.Session, "__init__", original)  # noqa: B010
         sys.path.remove(str(LEGACY_ROOT))
 
 

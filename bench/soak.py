@@ -248,7 +248,8 @@ def mixed_load(clients: int, per_client: int, seed: int, tmp: Path) -> Check:
 
 def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], int]:
     """The file's entries, and how many lines could not be read."""
-    entries, torn = [], 0
+    entries: list[dict[str, Any]] = []
+    torn = 0
     if not path.exists():
         return entries, torn
     with path.open("rb") as stream:
