@@ -71,6 +71,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_error_handler(NotFound, _routing_error)
     app.register_error_handler(MethodNotAllowed, _routing_error)
     app.register_error_handler(HTTPException, _other_error)
+    # POST /api/text, the request a load is made of, skips Flask's per-request machinery.
+    app.wsgi_app = site.FastPath(app)  # type: ignore[method-assign]
     return app
 
 

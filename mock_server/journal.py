@@ -19,6 +19,8 @@ DEFAULT_BODY_CAP = 65_536
 # admin API's answer) and on another thread's stack: a body the parser just managed must not
 # make the whole journal unreadable.
 MAX_JSON_DEPTH = 256
+# Bodies nested deeper than this are written out once as a check; shallower ones cannot fail.
+CHECKED_DEPTH = 32
 
 
 def now_iso() -> str:
@@ -105,19 +107,22 @@ class Journal:
             "delay_ms": int(delay_ms) if delay_ms == int(delay_ms) else delay_ms,
             "scripted": scripted,
         }
-        if nesting(entry["json"]) > MAX_JSON_DEPTH:
+        depth = nesting(entry["json"])
+        if depth > MAX_JSON_DEPTH:
             entry["json"] = None  # the body text is still there
-        try:
-            json_bytes(entry)
-        except (ValueError, RecursionError):  # a body nested too deep to write out again
-            entry["json"] = None
+        elif depth > CHECKED_DEPTH:
+            try:
+                json_bytes(entry)
+            except (ValueError, RecursionError):  # a body nested too deep to write out again
+                entry["json"] = None
+        if self.file is None:  # the store is thread-safe by itself
+            return {"id": self.store.append(entry), **entry}
         with self._lock:
             entry = {"id": self.store.append(entry), **entry}
-            if self.file is not None:
-                try:
-                    self.file.write(json_bytes(entry) + b"\n")
-                except OSError as error:  # a full disk must not turn answers into 500s
-                    self._file_failed(error)
+            try:
+                self.file.write(json_bytes(entry) + b"\n")
+            except OSError as error:  # a full disk must not turn answers into 500s
+                self._file_failed(error)
         return entry
 
     def _file_failed(self, error: OSError) -> None:

@@ -13,9 +13,9 @@ An SQLite database in WAL mode gives that with nothing to run beside the mock:
   commits, never corrupt the file. ``FULL`` would add an ``fsync`` to every request for a
   guarantee a test double does not need;
 - a busy timeout, so writers queue for the lock instead of failing;
-- the journal's bookkeeping (per-path totals, the cap) in a trigger, so recording an entry is
-  one statement, atomic by itself; taking a scripted reply is a ``BEGIN IMMEDIATE``
-  transaction, which holds the write lock from its first read.
+- recording an entry is one INSERT, atomic by itself: totals come from the contiguous ids, and
+  the entries over the cap are deleted in batches; taking a scripted reply is a
+  ``BEGIN IMMEDIATE`` transaction, which holds the write lock from its first read.
 """
 
 from __future__ import annotations
@@ -30,38 +30,41 @@ from typing import Any
 
 from .store import DEFAULT_JOURNAL_CAP, DEFAULT_QUEUE_CAP, QueueFullError
 
+SYNCHRONOUS = "NORMAL"
 # Writers wait this long for the lock (milliseconds); far above any one transaction.
 BUSY_TIMEOUT_MS = 30_000
 
+# Entries over the cap are deleted in batches, by the request whose id is a multiple of this:
+# the table holds at most cap + PRUNE_EVERY rows and recording is one INSERT otherwise.
+PRUNE_EVERY = 256
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
-    -- AUTOINCREMENT: ids are never reused, not even after a clear empties the table.
+    -- AUTOINCREMENT: ids are never reused and stay contiguous, not even a clear resets them,
+    -- so the number recorded since the last clear is the last id minus the one before it.
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     path TEXT NOT NULL,
     entry BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS journal_by_path ON journal (path, id);
--- Entries recorded since the last clear, per path, those dropped for the cap included.
-CREATE TABLE IF NOT EXISTS path_totals (
+-- Entries deleted for the cap since the last clear, per path: they still count in totals.
+CREATE TABLE IF NOT EXISTS dropped (
     path TEXT PRIMARY KEY,
     total INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS settings (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO settings (name, value) VALUES ('cleared_after', 0);
 CREATE TABLE IF NOT EXISTS replies (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     reply BLOB NOT NULL,
     times INTEGER NOT NULL
 );
 """
-
-# A TEMP trigger belongs to its connection, so each process applies its own cap; the 0 row
-# then + 1 keeps to SQL that SQLite has understood for years (no UPSERT needed).
-TRIGGER = """
-CREATE TEMP TRIGGER IF NOT EXISTS journal_added AFTER INSERT ON main.journal BEGIN
-    INSERT OR IGNORE INTO path_totals (path, total) VALUES (NEW.path, 0);
-    UPDATE path_totals SET total = total + 1 WHERE path = NEW.path;
-    DELETE FROM journal WHERE id <= NEW.id - {cap};
-END
-"""
+LAST_ID = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'journal'), 0)"
+CLEARED_AFTER = "SELECT value FROM settings WHERE name = 'cleared_after'"
 
 
 class _Link:
@@ -133,8 +136,7 @@ class SQLiteStore:
         connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
                                      isolation_level=None, check_same_thread=False)
         connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        connection.execute("PRAGMA synchronous=NORMAL")
-        connection.execute(TRIGGER.format(cap=int(self.cap)))
+        connection.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
         link = _Link(connection)
         self._local.link = link
         _LIVE.add(link)
@@ -144,47 +146,71 @@ class SQLiteStore:
     # --- the journal -------------------------------------------------------------------------
 
     def append(self, entry: Mapping[str, Any]) -> int:
-        # One statement: the trigger counts it and drops what is over the cap, atomically.
-        cursor = self._db().execute("INSERT INTO journal (path, entry) VALUES (?, ?)",
-                                    (str(entry.get("path")), _encode(dict(entry))))
+        db = self._db()
+        cursor = db.execute("INSERT INTO journal (path, entry) VALUES (?, ?)",
+                            (str(entry.get("path")), _encode(dict(entry))))
         entry_id = cursor.lastrowid
         assert entry_id is not None
+        if entry_id % PRUNE_EVERY == 0:
+            self._prune(db, entry_id - self.cap)
         return entry_id
+
+    def _prune(self, db: sqlite3.Connection, last_dropped: int) -> None:
+        """Delete the entries up to id ``last_dropped``, counting them in ``dropped``."""
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for path, count in db.execute(
+                    "SELECT path, count(*) FROM journal WHERE id <= ? GROUP BY path",
+                    (last_dropped,)).fetchall():
+                db.execute("INSERT OR IGNORE INTO dropped (path, total) VALUES (?, 0)", (path,))
+                db.execute("UPDATE dropped SET total = total + ? WHERE path = ?", (count, path))
+            db.execute("DELETE FROM journal WHERE id <= ?", (last_dropped,))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
     def entries(self, *, path: str | None = None, limit: int | None = None
                 ) -> tuple[int, list[dict[str, Any]]]:
         db = self._db()
+        count = -1 if limit is None else limit
         # One read transaction: the total and the entries from the same snapshot.
         db.execute("BEGIN")
         try:
+            last = db.execute(LAST_ID).fetchone()[0]
+            # Rows over the cap that wait for the next prune are not shown, but counted.
+            first = last - self.cap
             if path is None:
-                total = db.execute("SELECT coalesce(sum(total), 0) FROM path_totals").fetchone()
-                rows = db.execute("SELECT id, entry FROM journal ORDER BY id DESC LIMIT ?",
-                                  (-1 if limit is None else limit,)).fetchall()
+                total = last - db.execute(CLEARED_AFTER).fetchone()[0]
+                rows = db.execute("SELECT id, entry FROM journal WHERE id > ? "
+                                  "ORDER BY id DESC LIMIT ?", (first, count)).fetchall()
             else:
-                total = db.execute("SELECT total FROM path_totals WHERE path = ?",
-                                   (path,)).fetchone()
-                rows = db.execute("SELECT id, entry FROM journal WHERE path = ? "
-                                  "ORDER BY id DESC LIMIT ?",
-                                  (path, -1 if limit is None else limit)).fetchall()
+                dropped = db.execute("SELECT total FROM dropped WHERE path = ?",
+                                     (path,)).fetchone()
+                total = db.execute("SELECT count(*) FROM journal WHERE path = ?",
+                                   (path,)).fetchone()[0] + (dropped[0] if dropped else 0)
+                rows = db.execute("SELECT id, entry FROM journal WHERE path = ? AND id > ? "
+                                  "ORDER BY id DESC LIMIT ?", (path, first, count)).fetchall()
         finally:
             db.execute("COMMIT")
         held = [{"id": entry_id, **json.loads(entry)} for entry_id, entry in reversed(rows)]
-        return (total[0] if total else 0), held
+        recorded: int = total
+        return recorded, held
 
     def clear(self) -> int:
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
         try:
-            total = db.execute("SELECT coalesce(sum(total), 0) FROM path_totals").fetchone()[0]
+            last = db.execute(LAST_ID).fetchone()[0]
+            total: int = last - db.execute(CLEARED_AFTER).fetchone()[0]
             db.execute("DELETE FROM journal")
-            db.execute("DELETE FROM path_totals")
+            db.execute("DELETE FROM dropped")
+            db.execute("UPDATE settings SET value = ? WHERE name = 'cleared_after'", (last,))
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
-        count: int = total
-        return count
+        return total
 
     # --- the reply queue ---------------------------------------------------------------------
 

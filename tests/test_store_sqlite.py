@@ -211,3 +211,18 @@ def test_an_app_on_the_sqlite_store(tmp_path: Path) -> None:
     store = engine_of(app).store
     assert isinstance(store, SQLiteStore)
     store.close()
+
+
+def test_many_entries_over_a_small_cap(make_store: MakeStore) -> None:
+    """Past the SQLite store's batch deletes too: the totals still count every entry."""
+    store = make_store(cap=10)
+    for index in range(700):
+        store.append(entry("/a" if index % 3 else "/b", n=index))
+    total, held = store.entries()
+    assert total == 700
+    assert [item["n"] for item in held] == list(range(690, 700))
+    assert store.entries(path="/b")[0] == 234
+    assert store.entries(path="/a")[0] == 466
+    assert [item["n"] for item in store.entries(path="/b")[1]] == [690, 693, 696, 699]
+    assert store.clear() == 700
+    assert store.entries(path="/a") == (0, [])

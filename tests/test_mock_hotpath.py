@@ -1,0 +1,130 @@
+"""The lean path of ``POST /api/text`` answers exactly what the Flask route answers, and the
+quick schema check never accepts a body the full validator refuses."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from werkzeug.test import Client
+
+from mock_server import contract, create_app, engine_of, quickcheck
+from mock_server.site import FastPath
+
+BODY: dict[str, Any] = {"message": "user: Hello\nassistant:", "temperature": 1,
+                        "presence_penalty": 0, "top_p": 1, "frequency_penalty": 0}
+HEADERS = {**contract.header_table(), "X-Name": "Zoë".encode().decode("latin-1")}
+
+# (scripted replies to queue first, raw body, query string)
+CASES: list[tuple[list[dict[str, Any]], bytes, str]] = [
+    ([], json.dumps(BODY).encode(), ""),
+    ([], json.dumps(BODY).encode(), "a=1&b=%C3%A9"),
+    ([], b"not json", ""),
+    ([], b'{"message": 1, "temperature": 9}', ""),
+    ([], json.dumps({**BODY, "temperature": 1.5, "extra": [1]}).encode(), ""),
+    ([], json.dumps({**BODY, "top_p": True}).encode(), ""),
+    ([], b"\xff\xfe", ""),
+    ([], b"[1, 2]", ""),
+    ([], b"", ""),
+    ([], b" " * ((1 << 20) + 10), ""),
+    ([{"message": "hi", "status": 418, "retry_after": 5}], json.dumps(BODY).encode(), ""),
+    ([{"fault": "rate_limit", "retry_after": "Wed, 21 Oct 2015 07:28:00 GMT"}],
+     json.dumps(BODY).encode(), ""),
+    ([{"fault": "empty_body"}], json.dumps(BODY).encode(), ""),
+    ([{"fault": "cloudflare"}], json.dumps(BODY).encode(), ""),
+    ([{"fault": "malformed_json"}], json.dumps(BODY).encode(), ""),
+    ([{"status": 599, "response": None}], json.dumps(BODY).encode(), ""),
+    ([{"fault": "upstream_error", "message": "boom"}], json.dumps(BODY).encode(), ""),
+]
+
+
+def answer(client: Client, body: bytes, query: str) -> tuple[str, list[tuple[str, str]], bytes]:
+    response = client.post("/api/text", data=body, headers=HEADERS, query_string=query)
+    return response.status, list(response.headers.items()), response.get_data()
+
+
+def without_time(entry: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in entry.items() if key != "time"}
+
+
+@pytest.mark.parametrize(("replies", "body", "query"), CASES)
+def test_the_fast_path_answers_and_journals_as_flask_does(
+        replies: list[dict[str, Any]], body: bytes, query: str) -> None:
+    results = []
+    for lean in (True, False):
+        app = create_app()
+        assert isinstance(app.wsgi_app, FastPath)
+        client = Client(app.wsgi_app if lean else app.wsgi_app.flask_wsgi_app)
+        if replies:
+            engine_of(app).queue_replies(replies)
+        results.append((answer(client, body, query),
+                        [without_time(item) for item in engine_of(app).requests()["requests"]]))
+    assert results[0] == results[1]
+    assert len(results[0][1]) == 1
+
+
+def test_a_bug_on_the_fast_path_answers_as_flask_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    results = []
+    for lean in (True, False):
+        app = create_app()
+        app.logger.disabled = True  # the traceback is expected here
+
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(engine_of(app), "handle", broken)
+        assert isinstance(app.wsgi_app, FastPath)
+        client = Client(app.wsgi_app if lean else app.wsgi_app.flask_wsgi_app)
+        results.append(answer(client, json.dumps(BODY).encode(), ""))
+    assert results[0] == results[1]
+    assert results[0][0].startswith("500")
+
+
+def test_other_requests_and_a_size_limit_go_through_flask() -> None:
+    app = create_app({"MAX_CONTENT_LENGTH": 10})
+    response = app.test_client().post("/api/text", json=BODY)
+    assert response.status_code == 413  # Flask's own limit, which the lean path leaves to it
+    assert create_app().test_client().get("/api/text").status_code == 405
+
+
+# --- the quick schema check ----------------------------------------------------------------------
+
+QUICK = quickcheck.build(contract.request_validator().schema)
+NUMBERS = (st.integers(-5, 5) | st.floats(-3, 3, allow_nan=False) | st.booleans() | st.none()
+           | st.text(max_size=2) | st.just(10**30) | st.just(2.0000001))
+FIELDS = ["message", "temperature", "presence_penalty", "top_p", "frequency_penalty", "other"]
+
+
+def test_the_contract_schema_gets_a_quick_check() -> None:
+    assert QUICK is not None
+    assert QUICK(BODY)
+    assert not QUICK({**BODY, "temperature": 3})
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.sampled_from(FIELDS), NUMBERS | st.text(max_size=3), max_size=6)
+       | st.lists(st.integers(), max_size=2) | NUMBERS)
+def test_the_quick_check_never_accepts_what_the_validator_refuses(data: Any) -> None:
+    assert QUICK is not None
+    valid = not list(contract.request_validator().iter_errors(data))
+    if QUICK(data):
+        assert valid
+    if isinstance(data, dict) and type(data.get("message")) is str and valid and all(
+            type(value) in (int, float) for key, value in data.items()
+            if key not in ("message", "other")):
+        assert QUICK(data), "plain valid bodies take the quick path"
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "object", "properties": {"a": {"type": "string", "maxLength": 3}}},
+    {"type": "object", "additionalProperties": False},
+    {"type": "object", "properties": {"a": {"type": ["string", "null"]}}},
+    {"type": "object", "properties": {"a": {"$ref": "#/x"}}},
+    {"type": "array"},
+    {"type": "object", "properties": {"a": {"type": "string", "minimum": 1}}},
+])
+def test_schemas_beyond_its_reach_get_no_quick_check(schema: dict[str, Any]) -> None:
+    assert quickcheck.build(schema) is None
