@@ -119,13 +119,16 @@ def measure(subject: Subject, seconds: float, warmup: float, use_wrk: bool,
     result: dict[str, Any] = {"label": subject.label, "runs": {}}
     try:
         with subject.start() as server:
-            result["server"] = server.tail(3) if subject.key.startswith("mock") else ""
+            result["server"] = server.tail() if subject.key.startswith("mock") else ""
             status, answer = probe(server.url)
             result["probe"] = {"status": status, "answer": answer}
             if status != 200:
                 result["note"] = f"answers the seed request with {status}: {answer[:80]}"
             if warmup:
                 common.run_load(server.url, 16, warmup, workdir, use_wrk)
+                if subject.key.startswith("mock"):
+                    # Requests still in flight when wrk stopped must land before the clear.
+                    common.settled_total(server.url)
             for connections in connection_counts:
                 if subject.journaled or subject.key.startswith("mock"):
                     common.admin(server.url, "DELETE", "/requests")
