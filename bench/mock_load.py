@@ -29,6 +29,7 @@ from bench import common, prism
 from mock_server.cli import bind
 
 CONNECTIONS = (1, 16)
+QUICK_REQUESTS = 300
 
 
 class Unavailable(Exception):
@@ -115,7 +116,9 @@ def probe(url: str) -> tuple[int, str]:
 
 
 def measure(subject: Subject, seconds: float, warmup: float, use_wrk: bool,
-            workdir: Path, connection_counts: tuple[int, ...]) -> dict[str, Any]:
+            workdir: Path, connection_counts: tuple[int, ...],
+            max_requests: int | None = None) -> dict[str, Any]:
+    """``max_requests``: use the Python load generator with this many requests instead."""
     result: dict[str, Any] = {"label": subject.label, "runs": {}}
     try:
         with subject.start() as server:
@@ -132,7 +135,10 @@ def measure(subject: Subject, seconds: float, warmup: float, use_wrk: bool,
             for connections in connection_counts:
                 if subject.journaled or subject.key.startswith("mock"):
                     common.admin(server.url, "DELETE", "/requests")
-                load = common.run_load(server.url, connections, seconds, workdir, use_wrk)
+                if max_requests is not None:
+                    load = common.run_python_load(server.url, connections, 60.0, max_requests)
+                else:
+                    load = common.run_load(server.url, connections, seconds, workdir, use_wrk)
                 run: dict[str, Any] = load.as_dict()
                 if subject.key.startswith("mock"):
                     run["recorded"] = common.settled_total(
@@ -151,9 +157,12 @@ def run(seconds: float, warmup: float, quick: bool, use_wrk: bool) -> dict[str, 
     with common.workdir("aichat-bench-") as workdir:
         for subject in found:
             started = time.monotonic()
-            # A smoke run only checks that every subject starts, serves and counts.
+            # A smoke run only checks that every subject starts, serves and counts: wrk (and
+            # its counting script) on the mock, a few hundred requests on the others.
             counts = (16,) if quick else CONNECTIONS
-            results[subject.key] = measure(subject, seconds, warmup, use_wrk, workdir, counts)
+            budget = QUICK_REQUESTS if quick and subject.key != "mock" else None
+            results[subject.key] = measure(subject, seconds, warmup, use_wrk, workdir, counts,
+                                           budget)
             results[subject.key]["wall_s"] = round(time.monotonic() - started, 1)
     options = common.mock_options()
     missing = [option for option in ("--no-journal", "--workers") if option not in options]

@@ -136,9 +136,11 @@ def run(rounds: int, seconds: float, max_calls: int, mock_args: list[str]) -> di
         for call in calls.values():  # connections opened, code paths warm
             for _ in range(20):
                 call()
-        for _ in range(rounds):
-            for name, call in calls.items():
-                samples[name].append(measure(call, seconds, max_calls))
+        order = list(calls)
+        for number in range(rounds):
+            # Each round in another order, so that no client always follows the same one.
+            for name in order[number % len(order):] + order[:number % len(order)]:
+                samples[name].append(measure(calls[name], seconds, max_calls))
         recorded = common.settled_total(mock.url)
     sent = sum(count for runs in samples.values() for count, _, _ in runs) + 20 * len(calls)
     results: dict[str, Any] = {}
@@ -150,11 +152,16 @@ def run(rounds: int, seconds: float, max_calls: int, mock_args: list[str]) -> di
             "cpu_us_per_call": statistics.median(cpu / count * 1e6 for count, _, cpu in runs),
         }
     provider, session = results["provider"], results["session"]
+    # Per round, the provider against the session measured next to it; then the median.
+    paired = [(session_count / session_wall) / (count / wall) - 1
+              for (count, wall, _), (session_count, session_wall, _)
+              in zip(samples["provider"], samples["session"], strict=True)]
     return {
         "rounds": rounds,
         "seconds_per_round": seconds,
         "clients": results,
-        "overhead": 1 - provider["calls_per_s"] / session["calls_per_s"],
+        "overhead": statistics.median(paired),
+        "overhead_rounds": [round(value, 4) for value in paired],
         "cpu_overhead_us": provider["cpu_us_per_call"] - session["cpu_us_per_call"],
         "journal": {"sent": sent, "recorded": recorded},
     }
