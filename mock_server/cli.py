@@ -19,6 +19,7 @@ from .servers import (
     CAN_DISCONNECT,
     DEFAULT_SERVER,
     DEFAULT_THREADS,
+    DEFAULT_WORKERS,
     MULTI_PROCESS,
     SERVERS,
     available,
@@ -68,14 +69,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"characters of each body an entry keeps (default "
                              f"{DEFAULT_BODY_CAP})")
     parser.add_argument("--server", choices=sorted(SERVERS), default=DEFAULT_SERVER,
-                        help=f"the WSGI server (default {DEFAULT_SERVER}; granian cannot play "
-                             f"the disconnect fault; werkzeug is Flask's development server)")
+                        help=f"the WSGI server (default {DEFAULT_SERVER}): gevent is gunicorn "
+                             f"with gevent workers, gunicorn its thread-pool (gthread) workers; "
+                             f"granian cannot play the disconnect fault; werkzeug is Flask's "
+                             f"development server")
     parser.add_argument("--threads", type=_positive, default=DEFAULT_THREADS, metavar="N",
-                        help=f"worker threads, the requests served at once "
-                             f"(default {DEFAULT_THREADS})")
-    parser.add_argument("--workers", type=_positive, default=1, metavar="N",
-                        help="worker processes (default 1; gunicorn and granian only); "
-                             "several share the state through an SQLite store")
+                        help=f"worker threads, the requests served at once by each worker "
+                             f"(default {DEFAULT_THREADS}; gevent serves every connection at "
+                             f"once and ignores it)")
+    parser.add_argument("--workers", type=_positive, default=DEFAULT_WORKERS, metavar="N",
+                        action=_GivenWorkers,
+                        help=f"worker processes (default {DEFAULT_WORKERS} on "
+                             f"{', '.join(sorted(MULTI_PROCESS))}, where they share the state "
+                             f"through an SQLite store; waitress and werkzeug run one)")
     parser.add_argument("--store", type=_store, metavar="memory|sqlite[:PATH]",
                         help="where the journal and the reply queue live: memory (the default "
                              "with one worker), sqlite (a temporary file, the default with "
@@ -93,6 +99,16 @@ def _number(text: str, low: int, high: int | None = None) -> int:
         bounds = f"from {low} to {high}" if high is not None else f"{low} or more"
         raise argparse.ArgumentTypeError(f"must be {bounds}; got {value}")
     return value
+
+
+class _GivenWorkers(argparse.Action):
+    """``--workers``, noting that it was given: a single-process server takes the default
+    as one worker, but refuses more when they are asked for."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.workers_given = True
 
 
 def _store(text: str) -> str:
@@ -148,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not available(args.server):
         parser.error(f"the {args.server} server is not installed; "
                      f"pip install {args.server} or choose another --server")
+    if args.server not in MULTI_PROCESS and not getattr(args, "workers_given", False):
+        args.workers = 1
     if args.workers > 1 and args.server not in MULTI_PROCESS:
         parser.error(f"the {args.server} server runs one process; --workers "
                      f"{args.workers} needs {' or '.join(sorted(MULTI_PROCESS))}")
@@ -194,9 +212,11 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace, store: str
 
     def announce() -> None:
         print(f"{LISTENING} {url}", flush=True)
-        processes = f"{args.workers} workers of " if args.workers > 1 else ""
+        plural = "s" if args.workers > 1 else ""
+        # gevent serves every connection at once, in greenlets: --threads does not apply.
+        threads = "" if args.server == "gevent" else f" of {args.threads} threads"
         state = "journal off" if not args.journal_enabled else f"store {store}"
-        print(f"aichat-mock: {args.server} server, {processes}{args.threads} threads; "
+        print(f"aichat-mock: {args.server} server, {args.workers} worker{plural}{threads}; "
               f"{state}; inspector at "
               f"{url}/__mock__/; Ctrl-C to stop", file=sys.stderr, flush=True)
         if args.server not in CAN_DISCONNECT:

@@ -1,9 +1,11 @@
 """The WSGI servers the mock can run on, each started on an already bound socket.
 
-gunicorn (one gthread worker) is the default: it is a production server, it hands the app
-the client socket (so the ``disconnect`` fault can close it without an answer), its threads
-keep a ``delay_ms`` from stalling other clients, and one worker process keeps the in-memory
-journal exact. See docs/mock_server.md for the measurements behind the choice.
+The default is gunicorn with two gevent worker processes sharing an SQLite store: of the
+servers that hand the app the client socket (so the ``disconnect`` fault can close it without
+an answer), it was measured the fastest (docs/mock_server.md); gevent's greenlets keep a
+``delay_ms`` from stalling other clients, and the SQLite store keeps the journal and the
+reply queue exact across the processes. ``gunicorn`` is the same server with a thread pool
+(gthread) per worker; granian is faster still but cannot play ``disconnect``.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ from typing import Any
 
 from flask import Flask
 
-# gunicorn does not run on Windows; waitress does, and can play every fault too.
-DEFAULT_SERVER = "waitress" if sys.platform == "win32" else "gunicorn"
+# gunicorn with gevent workers, measured the fastest of the servers that can play every fault
+# (docs/mock_server.md). gunicorn does not run on Windows; waitress does, and can too.
+DEFAULT_SERVER = "waitress" if sys.platform == "win32" else "gevent"
+# Two processes use both cores of a small machine; they share the state through SQLite.
+DEFAULT_WORKERS = 2
 DEFAULT_THREADS = 16
 # In-flight requests (a long delay_ms, say) get this long to finish on SIGTERM.
 GRACEFUL_SECONDS = 3
@@ -31,9 +36,9 @@ KEEPALIVE_SECONDS = 30
 # The granian worker rebuilds the app from this environment variable (JSON of the config).
 GRANIAN_CONFIG_ENV = "AICHAT_MOCK_CONFIG"
 # Servers that let the app reach the client socket, which the disconnect fault needs.
-CAN_DISCONNECT = frozenset({"gunicorn", "waitress", "werkzeug"})
+CAN_DISCONNECT = frozenset({"gunicorn", "gevent", "waitress", "werkzeug"})
 # Servers that can run several worker processes.
-MULTI_PROCESS = frozenset({"gunicorn", "granian"})
+MULTI_PROCESS = frozenset({"gunicorn", "gevent", "granian"})
 
 
 def _stop_on_sigterm() -> None:
@@ -45,14 +50,33 @@ def _stop_on_sigterm() -> None:
 
 def serve_gunicorn(app: Flask, sock: socket.socket, threads: int, workers: int,
                    config: dict[str, Any], announce: Callable[[], None]) -> None:
+    _run_gunicorn(app, sock, workers, announce, worker_class="gthread", threads=threads)
+
+
+def serve_gevent(app: Flask, sock: socket.socket, threads: int, workers: int,
+                 config: dict[str, Any], announce: Callable[[], None]) -> None:
+    # One greenlet per connection instead of a thread pool; a delay_ms sleeps cooperatively.
+    _run_gunicorn(app, sock, workers, announce, worker_class="gevent",
+                  post_request=_let_others_run)
+
+
+def _let_others_run(worker: Any, req: Any, environ: Any, resp: Any) -> None:
+    """After each answer, let the other connections' greenlets run. A client that sends its
+    next request at once would otherwise find it already read and keep the worker to itself:
+    under load, some connections waited a quarter of a second."""
+    import gevent
+    gevent.sleep(0)
+
+
+def _run_gunicorn(app: Flask, sock: socket.socket, workers: int, announce: Callable[[], None],
+                  **settings: Any) -> None:
     from gunicorn.app.base import BaseApplication
 
     options: dict[str, Any] = {
         # gunicorn takes the socket over (and closes our descriptor when done).
         "bind": [f"fd://{sock.detach()}"],
         "workers": workers,
-        "worker_class": "gthread",
-        "threads": threads,
+        **settings,
         "keepalive": KEEPALIVE_SECONDS,
         "graceful_timeout": GRACEFUL_SECONDS,
         "loglevel": "warning",
@@ -145,6 +169,7 @@ def granian_app() -> Flask:
 Runner = Callable[[Flask, socket.socket, int, int, dict[str, Any], Callable[[], None]], None]
 SERVERS: dict[str, Runner] = {
     "gunicorn": serve_gunicorn,
+    "gevent": serve_gevent,
     "waitress": serve_waitress,
     "granian": serve_granian,
     "werkzeug": serve_werkzeug,
@@ -152,9 +177,10 @@ SERVERS: dict[str, Runner] = {
 
 
 def available(name: str) -> bool:
-    module = {"werkzeug": "werkzeug.serving"}.get(name, name)
+    modules = {"werkzeug": ["werkzeug.serving"], "gevent": ["gunicorn", "gevent"]}
     try:
-        __import__(module)
+        for module in modules.get(name, [name]):
+            __import__(module)
     except ImportError:
         return False
-    return not (name == "gunicorn" and sys.platform == "win32")
+    return not (name in ("gunicorn", "gevent") and sys.platform == "win32")

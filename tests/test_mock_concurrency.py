@@ -249,9 +249,6 @@ def test_clearing_under_load_loses_no_count(mock: LiveMock) -> None:
     assert markers <= {s.marker for s in sent}
 
 
-@pytest.mark.xfail(strict=True, raises=requests.exceptions.ReadTimeout,
-                   reason="mock bug: each client that stops mid-request holds one of gunicorn's "
-                          "worker threads until it closes; --threads of them hang the mock")
 def test_stalled_clients_do_not_stall_the_others() -> None:
     """Clients that send part of a request and then nothing (a paused debugger, a crashed
     upload) must not keep the mock from answering everyone else."""

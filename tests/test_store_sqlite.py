@@ -72,6 +72,7 @@ def test_path_and_limit(make_store: MakeStore) -> None:
     assert store.entries(limit=0) == (6, [])
     assert len(store.entries(limit=10)[1]) == 6
     assert [item["n"] for item in store.entries(path="/other", limit=2)[1]] == [2, 4]
+    assert len(store.entries(limit=10**30)[1]) == 6
 
 
 def test_the_cap_drops_the_oldest_and_the_totals_still_count_them(make_store: MakeStore
