@@ -90,8 +90,14 @@ def subjects(quick: bool) -> list[Subject]:
         found.append(Subject("mock_off", "mock /api/text, journal off (--no-journal)",
                              lambda: _mock(["--no-journal"]), False))
     if "--workers" in options and not quick:
-        found.append(Subject("mock_workers2", "mock /api/text, journal on, --workers 2",
-                             lambda: _mock(["--workers", "2"]), True))
+        # The other side of the default: one process with the memory store, or two sharing
+        # the SQLite store.
+        workers = 1 if default_workers() > 1 else 2
+        label = ("1 worker (memory store)" if workers == 1
+                 else "2 workers (SQLite store)")
+        found.append(Subject("mock_alt", f"mock /api/text, journal on, --workers {workers}: "
+                                         f"{label}",
+                             lambda: _mock(["--workers", str(workers)]), True))
     found.append(Subject("echo_same", "minimal Flask echo, the mock's server",
                          _echo_same_server, False))
     found.append(Subject("echo_gunicorn", "minimal Flask echo, gunicorn 2 sync workers",
@@ -99,6 +105,13 @@ def subjects(quick: bool) -> list[Subject]:
     if not quick:
         found.append(Subject("prism", "Stoplight Prism on contract/openapi.json", _prism, False))
     return found
+
+
+def default_workers() -> int:
+    from mock_server.cli import build_parser
+
+    workers: int = getattr(build_parser().parse_args([]), "workers", 1)
+    return workers
 
 
 def probe(url: str) -> tuple[int, str]:
@@ -180,7 +193,7 @@ def run(seconds: float, warmup: float, quick: bool, use_wrk: bool) -> dict[str, 
 def journal_ok(results: dict[str, Any]) -> bool:
     """Every run against a journaling mock recorded exactly the requests sent."""
     for key, result in results.items():
-        if key in ("mock", "mock_workers2"):
+        if key in ("mock", "mock_alt"):
             for run in result.get("runs", {}).values():
                 if run["recorded"] != run["sent"]:
                     return False

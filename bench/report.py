@@ -180,8 +180,8 @@ def ratio_rows(result: dict[str, Any]) -> list[list[str]]:
         ("mock", "mock_off", "journal on / journal off, req/s", None, True, "rps"),
         ("mock", "echo_same", "journal on / Flask echo on the mock's server, req/s", None, True,
          "rps"),
-        ("mock_workers2", "mock", "--workers 2 / 1 worker (journal on), req/s", None, True,
-         "rps"),
+        ("mock", "mock_alt", "default / the other worker count (journal on), req/s", None,
+         True, "rps"),
     ]
     for key, other, what, target, higher, field in pairs:
         if key not in result["load"]["subjects"] or other not in result["load"]["subjects"]:
@@ -196,7 +196,7 @@ def ratio_rows(result: dict[str, Any]) -> list[list[str]]:
             f"{sign} {target:g}x at 16" if target else "-",
             _verdict(at16, target, higher) if target else "-"])
     journal_runs = [(subject["label"], run) for key, subject in result["load"]["subjects"].items()
-                    if key in ("mock", "mock_workers2") for run in subject.get("runs", {}).values()]
+                    if key in ("mock", "mock_alt") for run in subject.get("runs", {}).values()]
     sent = sum(run["sent"] for _, run in journal_runs)
     recorded = sum(run["recorded"] for _, run in journal_runs)
     memory_result = result.get("memory")
@@ -259,7 +259,9 @@ def machine_lines(result: dict[str, Any]) -> list[str]:
 def _mock_server_line(result: dict[str, Any]) -> str:
     text = result["load"]["subjects"].get("mock", {}).get("server", "")
     match = re.search(r"aichat-mock: ([^;]+;[^;]+)", text)
-    return match.group(1) if match else "default options"
+    if not match:
+        return "default options"
+    return re.sub(r"sqlite:\S+", "sqlite (a temporary file)", match.group(1))
 
 
 def detail_tables(result: dict[str, Any]) -> list[str]:

@@ -95,10 +95,10 @@ def test_soak_checks_all_pass(runs: dict[str, dict[str, Any]]) -> None:
     checks = {check["name"]: check for check in data["checks"]}
     assert all(check["ok"] for check in checks.values()), checks
     mixed = checks["mixed load, exact journal"]["data"]
-    assert mixed["sent"] == mixed["journaled"] == mixed["total"] == 400
+    assert mixed["sent"] == mixed["journaled"] == mixed["total"] == 240
     assert mixed["lost"] == mixed["duplicated"] == mixed["five_xx_outside_scripted"] == 0
     fuzz = checks["hypothesis-made bodies"]["data"]
-    assert fuzz["sent"] == fuzz["journaled"] >= 200 and fuzz["five_xx"] == 0
+    assert fuzz["sent"] == fuzz["journaled"] >= 100 and fuzz["five_xx"] == 0
     crash = checks["SIGKILL mid-load, restart"]["data"]
     assert crash["answered"] > 0 and crash["file_entries"] >= crash["answered"]
     cases = checks["provider through every fault"]["data"]["cases"]
