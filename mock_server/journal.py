@@ -117,13 +117,26 @@ class Journal:
                 entry["json"] = None
         if self.file is None:  # the store is thread-safe by itself
             return {"id": self.store.append(entry), **entry}
-        with self._lock:
-            entry = {"id": self.store.append(entry), **entry}
+        recorded: dict[str, Any] = {}
+
+        def write_line(entry_id: int) -> None:
+            recorded.update({"id": entry_id, **entry})
             try:
-                self.file.write(json_bytes(entry) + b"\n")
+                if self.file is not None:
+                    self.file.write(json_bytes(recorded) + b"\n")
             except OSError as error:  # a full disk must not turn answers into 500s
                 self._file_failed(error)
-        return entry
+
+        # A store shared by several processes writes the line while it holds its own write
+        # lock, so that the lines of every process are in id order; this lock does it for
+        # the threads of one process.
+        append_then = getattr(self.store, "append_then", None)
+        if append_then is not None:
+            append_then(entry, write_line)
+        else:
+            with self._lock:
+                write_line(self.store.append(entry))
+        return recorded
 
     def _file_failed(self, error: OSError) -> None:
         if not self.file_error:

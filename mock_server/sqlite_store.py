@@ -32,7 +32,7 @@ import os
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 try:
@@ -138,6 +138,10 @@ class SQLiteStore:
         self._links: weakref.WeakSet[_Link] = weakref.WeakSet()
         self._thread_lock = threading.Lock()
         self._lock_file: int | None = None
+        # PATH-queue grows by a byte after each push: a process that found the queue empty
+        # when the file had some size knows it is still empty while the size stays.
+        self._queue_marker = self.path + "-queue"
+        self._empty_at = -1
         _STORES.add(self)
         try:
             with sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
@@ -192,11 +196,20 @@ class SQLiteStore:
     # --- the journal -------------------------------------------------------------------------
 
     def append(self, entry: Mapping[str, Any]) -> int:
+        return self.append_then(entry, None)
+
+    def append_then(self, entry: Mapping[str, Any],
+                    then: Callable[[int], None] | None) -> int:
+        """``append``, then ``then(id)`` while every process's writers still wait: the
+        journal writes its JSON-lines file there, so the lines of all workers are in id
+        order."""
         row = (str(entry.get("path")), _encode(dict(entry)))
         with self._writing() as db:
             entry_id = db.execute("INSERT INTO journal (path, entry) VALUES (?, ?)",
                                   row).lastrowid
             assert entry_id is not None
+            if then is not None:
+                then(entry_id)
             if entry_id % PRUNE_EVERY == 0:
                 self._prune(db, entry_id - self.cap)
         return entry_id
@@ -277,11 +290,26 @@ class SQLiteStore:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+            # After the commit: whoever sees the new size can see the new replies.
+            marker = os.open(self._queue_marker, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(marker, b".")
+            finally:
+                os.close(marker)
         return len(rows)
 
     def pop_reply(self) -> dict[str, Any] | None:
-        # Most requests find the queue empty: a plain read says so without taking the lock.
+        # Most requests find the queue empty: a stat of the marker says so, or a plain read,
+        # both without the lock. The size is read before the table, so a push that the read
+        # missed has grown the file since.
+        try:
+            pushes = os.stat(self._queue_marker).st_size
+        except FileNotFoundError:
+            pushes = 0
+        if pushes == self._empty_at:
+            return None
         if self._db().execute("SELECT 1 FROM replies LIMIT 1").fetchone() is None:
+            self._empty_at = pushes
             return None
         with self._writing() as db:
             db.execute("BEGIN IMMEDIATE")  # no other process can take the same use now

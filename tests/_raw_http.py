@@ -4,6 +4,7 @@ library would send."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import socket
@@ -184,7 +185,10 @@ def exchange(url: str, data: bytes, *, shut_write: bool = False) -> bytes:
     with connect(url) as sock:
         sock.sendall(data)
         if shut_write:
-            sock.shutdown(socket.SHUT_WR)
+            # The server may have answered and closed (or reset) already: gunicorn's gevent
+            # workers refuse an over-long request line before the client is done.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_WR)
         return read_all(sock)
 
 

@@ -165,6 +165,16 @@ def test_two_stores_on_one_file_share_the_journal_and_the_queue(tmp_path: Path) 
     other.close()
 
 
+def test_a_store_that_found_the_queue_empty_sees_a_later_push(tmp_path: Path) -> None:
+    one, other = SQLiteStore(tmp_path / "s.sqlite3"), SQLiteStore(tmp_path / "s.sqlite3")
+    for _ in range(3):
+        assert other.pop_reply() is None
+        one.push_replies([reply(message="now")])
+        assert other.pop_reply() is not None
+    one.close()
+    other.close()
+
+
 def test_the_file_keeps_the_state_across_openings(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.sqlite3")
     store.append(entry(n=1))
