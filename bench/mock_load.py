@@ -86,7 +86,7 @@ def _prism() -> Iterator[common.Server]:
 def subjects(quick: bool) -> list[Subject]:
     options = common.mock_options()
     found = [Subject("mock", "mock /api/text, journal on (default)", lambda: _mock([]), True)]
-    if "--no-journal" in options:
+    if "--no-journal" in options and not quick:
         found.append(Subject("mock_off", "mock /api/text, journal off (--no-journal)",
                              lambda: _mock(["--no-journal"]), False))
     if "--workers" in options and not quick:
@@ -100,8 +100,9 @@ def subjects(quick: bool) -> list[Subject]:
                              lambda: _mock(["--workers", str(workers)]), True))
     found.append(Subject("echo_same", "minimal Flask echo, the mock's server",
                          _echo_same_server, False))
-    found.append(Subject("echo_gunicorn", "minimal Flask echo, gunicorn 2 sync workers",
-                         _echo_gunicorn_sync, False))
+    if not quick:
+        found.append(Subject("echo_gunicorn", "minimal Flask echo, gunicorn 2 sync workers",
+                             _echo_gunicorn_sync, False))
     if not quick:
         found.append(Subject("prism", "Stoplight Prism on contract/openapi.json", _prism, False))
     return found

@@ -307,7 +307,8 @@ def soak_section(result: dict[str, Any]) -> str:
                   "said; each call under a wall-clock guard):", "",
                   common.markdown_table(
                       ["fault", "expected", "got", "attempts", "slowest", "result"],
-                      [[name, row["expected"], row["got"], str(row["attempts"]),
+                      [[name, row["expected"], row["got"],
+                        str(row["attempts"]) if row["attempts"] else "- (nothing listens)",
                         f"{row['max']:.2f} s", "pass" if row["all_ok"] else "FAIL"]
                        for name, row in merged.items()])]
     return "\n".join(lines) + "\n"

@@ -16,6 +16,8 @@ Prints one summary table and exits 1 when a check failed.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import contextlib
 import http.client
 import itertools
 import json
@@ -25,7 +27,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -271,7 +273,19 @@ def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], int]:
 
 # --- 2. hypothesis-made bodies ---------------------------------------------------------------
 
-def fuzz(examples: int) -> Check:
+@contextlib.contextmanager
+def _server(args: list[str], shared: common.Server | None) -> Iterator[common.Server]:
+    """A mock of its own with ``args``, or the ``shared`` one with its state emptied."""
+    if shared is not None:
+        common.admin(shared.url, "DELETE", "/requests")
+        common.admin(shared.url, "DELETE", "/replies")
+        yield shared
+        return
+    with common.mock_server(args) as mock:
+        yield mock
+
+
+def fuzz(examples: int, shared: common.Server | None = None) -> Check:
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import strategies as st
 
@@ -296,7 +310,7 @@ def fuzz(examples: int) -> Check:
                                      " charset=latin-1", "multipart/form-data"])
     counts: Counter[str] = Counter()
     failures: list[str] = []
-    with common.mock_server(["--journal-cap", str(examples + 100)]) as mock:
+    with _server(["--journal-cap", str(examples + 100)], shared) as mock:
         holder = {"connection": connect(mock.url)}
 
         @settings(max_examples=examples, database=None, deadline=None, derandomize=True,
@@ -504,11 +518,12 @@ def call_guarded(base: str, timeout: float, guard: float) -> tuple[str, Any, flo
 QUICK_CASES = ("no fault", "cloudflare", "rate_limit once, Retry-After 0", "disconnect")
 
 
-def provider_faults(repeats: int, quick: bool = False) -> Check:
+def provider_faults(repeats: int, quick: bool = False,
+                    shared: common.Server | None = None) -> Check:
     started = time.monotonic()
     rows: list[dict[str, Any]] = []
     cases = [case for case in CASES if case.name in QUICK_CASES] if quick else CASES
-    with common.mock_server([]) as mock:
+    with _server([], shared) as mock:
         for case in cases:
             for _ in range(repeats):
                 common.admin(mock.url, "DELETE", "/requests")
@@ -558,20 +573,51 @@ def judge(case: Case, kind: str, value: Any, elapsed: float, attempts: int) -> d
 
 # --- the run ---------------------------------------------------------------------------------
 
-def run(quick: bool, seed: int) -> dict[str, Any]:
+RUNS = ("mixed", "fuzz", "crash", "provider")
+
+
+def _quick(seed: int, tmp: Path, only: tuple[str, ...]) -> list[Check]:
+    """The smoke run: small runs side by side (none checks a timing), and the fuzz and the
+    provider one after the other on one mock, to spare a start."""
+    def fuzz_and_provider() -> list[Check]:
+        checks: list[Check] = []
+        with common.mock_server([]) as mock:
+            if "fuzz" in only:
+                checks.append(fuzz(100, mock))
+            if "provider" in only:
+                checks.append(provider_faults(1, True, mock))
+        return checks
+
+    plan: list[Callable[[], list[Check]]] = []
+    if "mixed" in only:
+        plan.append(lambda: [mixed_load(4, 60, seed, tmp)])
+    if "crash" in only:
+        plan.append(lambda: [crash(0.5, tmp)])
+    if "fuzz" in only or "provider" in only:
+        plan.append(fuzz_and_provider)
+    with concurrent.futures.ThreadPoolExecutor(len(plan)) as pool:
+        done = [check for checks in pool.map(lambda work: work(), plan) for check in checks]
+    return sorted(done, key=lambda check: CHECK_NAMES.index(check.name))
+
+
+CHECK_NAMES = ("mixed load, exact journal", "hypothesis-made bodies",
+               "SIGKILL mid-load, restart", "provider through every fault")
+
+
+def run(quick: bool, seed: int, only: tuple[str, ...] = RUNS) -> dict[str, Any]:
     started = time.monotonic()
     checks: list[Check] = []
     with common.workdir("aichat-soak-") as tmp:
         if quick:
-            checks.append(mixed_load(4, 60, seed, tmp))
-            checks.append(fuzz(100))
-            checks.append(crash(0.5, tmp))
-            checks.append(provider_faults(1, quick=True))
+            checks = _quick(seed, tmp, only)
         else:
-            checks.append(mixed_load(16, 10_000, seed, tmp))
-            checks.append(fuzz(10_000))
-            checks.append(crash(3.0, tmp))
-            checks.append(provider_faults(3))
+            plan: dict[str, Callable[[], Check]] = {
+                "mixed": lambda: mixed_load(16, 10_000, seed, tmp),
+                "fuzz": lambda: fuzz(10_000),
+                "crash": lambda: crash(3.0, tmp),
+                "provider": lambda: provider_faults(3),
+            }
+            checks = [plan[name]() for name in only]
     return {
         "quick": quick,
         "seed": seed,
@@ -598,9 +644,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--doc", action="store_true",
                         help="write the summary into docs/benchmarks.md")
+    parser.add_argument("--only", metavar="RUN[,RUN]", default=",".join(RUNS),
+                        help=f"some of the runs: {', '.join(RUNS)} (default all)")
     args = parser.parse_args(argv)
+    only = tuple(name.strip() for name in args.only.split(",") if name.strip())
+    if not only or any(name not in RUNS for name in only):
+        parser.error(f"--only takes some of {', '.join(RUNS)}; got {args.only!r}")
     load = [round(value, 2) for value in os.getloadavg()]
-    result = run(args.quick, args.seed)
+    result = run(args.quick, args.seed, only)
     result["machine"] = {**common.machine(), "load_average_at_start": load}
     common.print_table(f"soak ({'quick' if args.quick else 'full'}, {result['seconds']:.0f} s)",
                        HEADER, rows(result))

@@ -70,7 +70,7 @@ def test_provider_clients_all_answer_and_every_call_is_journaled(
 def test_mock_load_counts_what_it_sends(runs: dict[str, dict[str, Any]]) -> None:
     data = result_of(runs, "mock_load")
     subjects = data["subjects"]
-    assert {"mock", "mock_off", "echo_same", "echo_gunicorn"} <= set(subjects)
+    assert {"mock", "echo_same"} <= set(subjects)
     assert data["journal_ok"] is True
     for key, subject in subjects.items():
         assert subject["probe"]["status"] == 200, (key, subject["probe"])
@@ -78,8 +78,8 @@ def test_mock_load_counts_what_it_sends(runs: dict[str, dict[str, Any]]) -> None
         assert run["sent"] >= run["completed"] > 0, (key, run)
         assert run["errors"] == run["non_2xx"] == 0, (key, run)
     journal_on = subjects["mock"]["runs"]["16"]
+    assert journal_on["tool"] in ("wrk", "python")
     assert journal_on["recorded"] == journal_on["sent"]
-    assert subjects["mock_off"]["runs"]["16"]["recorded"] == 0
 
 
 def test_memory_run_reaches_its_checkpoints_and_counts_exactly(
@@ -91,8 +91,8 @@ def test_memory_run_reaches_its_checkpoints_and_counts_exactly(
 
 
 def test_soak_checks_all_pass(runs: dict[str, dict[str, Any]]) -> None:
-    data = result_of(runs, "soak")
-    checks = {check["name"]: check for check in data["checks"]}
+    checks = {check["name"]: check for check in result_of(runs, "soak")["checks"]}
+    assert len(checks) == 4
     assert all(check["ok"] for check in checks.values()), checks
     mixed = checks["mixed load, exact journal"]["data"]
     assert mixed["sent"] == mixed["journaled"] == mixed["total"] == 240
