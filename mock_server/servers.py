@@ -88,6 +88,9 @@ def _run_gunicorn(app: Flask, sock: socket.socket, workers: int, announce: Calla
         "loglevel": "warning",
         "accesslog": None,
         "proc_name": "aichat-mock",
+        # Announced once the arbiter handles SIGINT and SIGTERM: a caller that stops the mock
+        # as soon as it has the URL gets a clean exit. Early clients wait in the backlog.
+        "when_ready": lambda arbiter: announce(),
     }
 
     class Server(BaseApplication):  # type: ignore[misc]
@@ -98,7 +101,6 @@ def _run_gunicorn(app: Flask, sock: socket.socket, workers: int, announce: Calla
         def load(self) -> Flask:
             return app
 
-    announce()  # the socket listens already: early clients wait in its backlog
     # The arbiter handles SIGINT and SIGTERM itself and exits with status 0.
     Server().run()
 
