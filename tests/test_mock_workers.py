@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -132,3 +133,14 @@ def test_what_the_journal_acknowledged_survives_sigkill(tmp_path: Path) -> None:
     assert [item["reply"]["message"] for item in journal["requests"]] == [
         f"You said: {index}" for index in range(sent)]
     assert len(lines.read_text("utf-8").splitlines()) == sent
+
+
+def test_granian_with_two_workers_journals_once_and_takes_no_header_from_the_environment() -> None:
+    env = {**os.environ, "HTTP_PROXY": "http://proxy.invalid:1"}  # never used: loopback only
+    with MockProcess(["--server", "granian"], env=env) as mock, session() as http:
+        note_of(mock, r"granian server, 2 workers")
+        for _ in range(10):
+            assert http.post(mock.url + "/api/text", json=BODY, timeout=30).status_code == 200
+        journal = http.get(mock.url + "/__mock__/requests", timeout=30).json()
+    assert journal["total"] == 10
+    assert all("proxy" not in entry["headers"] for entry in journal["requests"])
