@@ -17,8 +17,8 @@ import argparse
 import contextlib
 import http.client
 import json
+import statistics
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,60 +129,94 @@ def probe(url: str) -> tuple[int, str]:
         connection.close()
 
 
-def measure(subject: Subject, seconds: float, warmup: float, use_wrk: bool,
-            workdir: Path, connection_counts: tuple[int, ...],
-            max_requests: int | None = None) -> dict[str, Any]:
-    """``max_requests``: use the Python load generator with this many requests instead."""
-    result: dict[str, Any] = {"label": subject.label, "runs": {}}
-    try:
-        with subject.start() as server:
-            result["server"] = server.tail() if subject.key.startswith("mock") else ""
-            status, answer = probe(server.url)
-            result["probe"] = {"status": status, "answer": answer}
-            if status != 200:
-                result["note"] = f"answers the seed request with {status}: {answer[:80]}"
-            if warmup:
-                common.run_load(server.url, 16, warmup, workdir, use_wrk)
-                if subject.key.startswith("mock"):
-                    # Requests still in flight when wrk stopped must land before the clear.
-                    common.settled_total(server.url)
-            for connections in connection_counts:
-                if subject.journaled or subject.key.startswith("mock"):
-                    common.admin(server.url, "DELETE", "/requests")
-                if max_requests is not None:
-                    load = common.run_python_load(server.url, connections, 60.0, max_requests)
-                else:
-                    load = common.run_load(server.url, connections, seconds, workdir, use_wrk)
-                run: dict[str, Any] = load.as_dict()
-                if subject.key.startswith("mock"):
-                    run["recorded"] = common.settled_total(
-                        server.url, load.sent if subject.journaled else None)
-                result["runs"][str(connections)] = run
-            result["rss_bytes"] = server.rss_bytes()
-    except Unavailable as error:
-        result["unavailable"] = str(error)
+def prepare(subject: Subject, server: common.Server, warmup: float, use_wrk: bool,
+            workdir: Path) -> dict[str, Any]:
+    """Probe a started server with one seed request, then warm it up."""
+    result: dict[str, Any] = {"label": subject.label, "runs": {}, "samples": {}}
+    result["server"] = server.tail() if subject.key.startswith("mock") else ""
+    status, answer = probe(server.url)
+    result["probe"] = {"status": status, "answer": answer}
+    if status != 200:
+        result["note"] = f"answers the seed request with {status}: {answer[:80]}"
+    if warmup:
+        common.run_load(server.url, 16, warmup, workdir, use_wrk)
+        if subject.key.startswith("mock"):
+            # Requests still in flight when wrk stopped must land before the next clear.
+            common.settled_total(server.url)
     return result
 
 
-def run(seconds: float, warmup: float, quick: bool, use_wrk: bool) -> dict[str, Any]:
+def one_run(subject: Subject, server: common.Server, connections: int, seconds: float,
+            use_wrk: bool, workdir: Path, max_requests: int | None) -> dict[str, Any]:
+    """One load run; ``max_requests``: the Python load generator with that many requests."""
+    if subject.key.startswith("mock"):
+        common.admin(server.url, "DELETE", "/requests")
+    if max_requests is not None:
+        load = common.run_python_load(server.url, connections, 60.0, max_requests)
+    else:
+        load = common.run_load(server.url, connections, seconds, workdir, use_wrk)
+    run: dict[str, Any] = load.as_dict()
+    if subject.key.startswith("mock"):
+        run["recorded"] = common.settled_total(server.url,
+                                               load.sent if subject.journaled else None)
+        run["exact"] = run["recorded"] == run["sent"] if subject.journaled else None
+    return run
+
+
+def combine(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """The rounds of one server and connection count: medians of the rates and percentiles,
+    sums of the counts."""
+    combined = dict(samples[0])
+    for name in ("rps", "p50_ms", "p99_ms"):
+        combined[name] = statistics.median(sample[name] for sample in samples)
+    for name in ("seconds", "sent", "completed", "errors", "non_2xx", "recorded"):
+        if name in combined:
+            combined[name] = sum(sample[name] for sample in samples)
+    if "exact" in combined and combined["exact"] is not None:
+        combined["exact"] = all(sample["exact"] for sample in samples)
+    combined["rounds"] = len(samples)
+    return combined
+
+
+def run(seconds: float, warmup: float, quick: bool, use_wrk: bool,
+        rounds: int = 1) -> dict[str, Any]:
+    """Every server is started first, then the runs go round them ``rounds`` times in a
+    rotating order, so that a change of the machine's load touches them all alike."""
     prism_ok, prism_detail = prism.available()
-    found = subjects(quick)
     results: dict[str, Any] = {}
-    with common.workdir("aichat-bench-") as workdir:
-        for subject in found:
-            started = time.monotonic()
-            # A smoke run only checks that every subject starts, serves and counts: wrk (and
-            # its counting script) on the mock, a few hundred requests on the others.
-            counts = (16,) if quick else CONNECTIONS
-            budget = QUICK_REQUESTS if quick and subject.key != "mock" else None
-            results[subject.key] = measure(subject, seconds, warmup, use_wrk, workdir, counts,
-                                           budget)
-            results[subject.key]["wall_s"] = round(time.monotonic() - started, 1)
+    live: dict[str, tuple[Subject, common.Server]] = {}
+    counts = (16,) if quick else CONNECTIONS
+    with contextlib.ExitStack() as stack, common.workdir("aichat-bench-") as workdir:
+        for subject in subjects(quick):
+            try:
+                server = stack.enter_context(subject.start())
+            except Unavailable as error:
+                results[subject.key] = {"label": subject.label, "runs": {},
+                                        "unavailable": str(error)}
+                continue
+            results[subject.key] = prepare(subject, server, warmup, use_wrk, workdir)
+            live[subject.key] = (subject, server)
+        keys = list(live)
+        for number in range(rounds):
+            for key in keys[number % len(keys):] + keys[:number % len(keys)]:
+                subject, server = live[key]
+                # A smoke run only checks that every server starts, serves and counts: wrk
+                # (and its counting script) on the mock, a few hundred requests elsewhere.
+                budget = QUICK_REQUESTS if quick and key != "mock" else None
+                for connections in counts:
+                    results[key]["samples"].setdefault(str(connections), []).append(
+                        one_run(subject, server, connections, seconds, use_wrk, workdir,
+                                budget))
+        for key, (_, server) in live.items():
+            results[key]["rss_bytes"] = server.rss_bytes()
+            results[key]["runs"] = {connections: combine(samples) for connections, samples
+                                    in results[key]["samples"].items()}
     options = common.mock_options()
     missing = [option for option in ("--no-journal", "--workers") if option not in options]
     return {
         "tool": "wrk" if use_wrk else "python",
         "seconds": seconds,
+        "rounds": rounds,
         "subjects": results,
         "prism": {"available": prism_ok, "detail": "skipped (--quick)" if quick
                   else prism_detail},
@@ -196,7 +230,7 @@ def journal_ok(results: dict[str, Any]) -> bool:
     for key, result in results.items():
         if key in ("mock", "mock_alt"):
             for run in result.get("runs", {}).values():
-                if run["recorded"] != run["sent"]:
+                if run["recorded"] != run["sent"] or run.get("exact") is False:
                     return False
     return True
 
@@ -224,15 +258,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="one 1-second run per server, no Prism, no workers: smoke test")
-    parser.add_argument("--seconds", type=float, default=8.0, help="per run")
+    parser.add_argument("--seconds", type=float, default=3.0, help="per run")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per server, interleaved")
     parser.add_argument("--python-load", action="store_true",
                         help="use the Python load generator even where wrk is installed")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args(argv)
     use_wrk = common.wrk_path() is not None and not args.python_load
-    seconds, warmup = (1.0, 0.0) if args.quick else (args.seconds, 2.0)
-    result = run(seconds, warmup, args.quick, use_wrk)
-    common.print_table(f"mock load ({result['tool']}, {seconds:g} s per run)", HEADER,
+    seconds, warmup, rounds = (1.0, 0.0, 1) if args.quick else (args.seconds, 2.0, args.rounds)
+    result = run(seconds, warmup, args.quick, use_wrk, rounds)
+    common.print_table(f"mock load ({result['tool']}, median of {rounds} rounds of {seconds:g} "
+                       f"s)", HEADER,
                        rows(result))
     print(f"journal exact after every run: {'yes' if result['journal_ok'] else 'NO'}")
     common.write_json(args.json, result)
