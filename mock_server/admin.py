@@ -30,6 +30,21 @@ def error(status: int, message: str) -> tuple[Response, int]:
     return jsonify({"error": message}), status
 
 
+@blueprint.before_request
+def _method_as_sent() -> tuple[Response, int] | None:
+    """Methods are case-sensitive (RFC 9110 9.1) but werkzeug routes by the upper-cased one:
+    a "delete" must not empty the journal as DELETE does."""
+    sent = request.environ.get("REQUEST_METHOD")
+    if sent is None or sent == request.method:
+        return None
+    response, status = error(405, f"method {sent} is not allowed on {request.path}; methods "
+                                  f"are case-sensitive: {request.method} is")
+    rule = request.url_rule
+    if rule is not None and rule.methods:
+        response.headers["Allow"] = ", ".join(sorted(rule.methods))
+    return response, status
+
+
 @blueprint.get("/")
 def inspector() -> str:
     from . import __version__

@@ -39,6 +39,14 @@ GRANIAN_CONFIG_ENV = "AICHAT_MOCK_CONFIG"
 CAN_DISCONNECT = frozenset({"gunicorn", "gevent", "waitress", "werkzeug"})
 # Servers that can run several worker processes.
 MULTI_PROCESS = frozenset({"gunicorn", "gevent", "granian"})
+# Any method token reaches the app (RFC 9110 9.1): gunicorn by default refuses lower-case ones,
+# ones with "#", or shorter than 3 or longer than 20 characters, with an HTML 400 of its own
+# that the journal never sees; and methods stay case-sensitive ("post" is not POST). gunicorn
+# marks both settings temporary: a version without them is left as it is.
+GUNICORN_METHOD_SETTINGS = {
+    "permit_unconventional_http_method": True,
+    "casefold_http_method": False,
+}
 
 
 def _stop_on_sigterm() -> None:
@@ -97,6 +105,9 @@ def _run_gunicorn(app: Flask, sock: socket.socket, workers: int, announce: Calla
         def load_config(self) -> None:
             for key, value in options.items():
                 self.cfg.set(key, value)
+            for key, value in GUNICORN_METHOD_SETTINGS.items():
+                if key in self.cfg.settings:
+                    self.cfg.set(key, value)
 
         def load(self) -> Flask:
             return app

@@ -92,7 +92,8 @@ def read_request() -> tuple[IncomingRequest, bool]:
     environ = request.environ
     body, size, complete = _read_body()
     incoming = IncomingRequest(
-        method=request.method,
+        # As sent: werkzeug upper-cases request.method, and "post" is not POST (RFC 9110 9.1).
+        method=environ.get("REQUEST_METHOD") or "GET",
         # PATH_INFO as is: Flask's request.path would fold "//api" into "/api".
         path=_wire_text(environ.get("PATH_INFO", "")) or "/",
         query=_wire_text(environ.get("QUERY_STRING", "")),

@@ -38,6 +38,8 @@ from conftest import LiveMock
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from mock_server.process import MockProcess
+
 BODY_CAP = 65_536  # characters of a body the journal keeps by default
 ADMIN = "/__mock__"
 # Bodies nested up to here are journaled parsed, whatever the mock does with deeper ones.
@@ -265,18 +267,13 @@ def test_any_request_outside_the_admin_api_is_journaled_once(
     assert_journaled_body(entry, body)
 
 
-# gunicorn (the default server) turns these away itself with an HTML 400 before the app sees
-# them: lower case, shorter than 3 or longer than 20 characters, or holding "#". Its
-# permit_unconventional_http_method setting lets them through.
-UNCONVENTIONAL = pytest.mark.xfail(strict=True, reason="mock bug: gunicorn refuses valid "
-                                   "method tokens with an HTML 400 the journal never sees")
+# Methods gunicorn (the default server) would turn away by default with an HTML 400 of its
+# own: lower case, shorter than 3 or longer than 20 characters, or holding "#".
+UNCONVENTIONAL_METHODS = ("post", "get", "Post", "X", "GO", "A" * 21, "PROP#FIND")
 
 
-@pytest.mark.parametrize("method", [
-    "M-SEARCH", "BREW", "PROPFIND", "A" * 20,
-    *(pytest.param(method, marks=UNCONVENTIONAL)
-      for method in ("post", "get", "Post", "X", "GO", "A" * 21, "PROP#FIND")),
-])
+@pytest.mark.parametrize("method", ["M-SEARCH", "BREW", "PROPFIND", "A" * 20,
+                                    *UNCONVENTIONAL_METHODS])
 def test_any_token_is_a_method_the_mock_answers(mock_server: LiveMock, method: str) -> None:
     """HTTP methods are case-sensitive tokens of any length (RFC 9110 9.1): "post" is not
     POST, and it gets the 405 and the journal entry any other method gets."""
@@ -287,6 +284,44 @@ def test_any_token_is_a_method_the_mock_answers(mock_server: LiveMock, method: s
     assert is_refusal(response.json()) and response.headers["allow"] == "POST"
     entry = the_one_new_entry(mock_server, before)
     assert (entry["method"], entry["status"]) == (method, 405)
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("delete", "/requests"), ("Delete", "/replies"), ("get", "/health"), ("post", "/replies")])
+def test_the_admin_api_takes_methods_as_sent(mock_server: LiveMock, method: str,
+                                             path: str) -> None:
+    """"delete" is not DELETE: it empties nothing and gets the admin API's 405."""
+    mock_server.queue({"message": "kept"})
+    exchange(mock_server.url, request_bytes("GET", "/nowhere", mock_server.url))
+    before = last_entry(mock_server)
+    raw = exchange(mock_server.url, request_bytes(
+        method, ADMIN + path, mock_server.url, body=b'{"message": "x"}',
+        headers=[("Content-Type", "application/json")]))
+    response = parse_response(raw)
+    assert response.status == 405, raw[:300]
+    assert method.upper() in response.headers["allow"]
+    assert isinstance(response.json()["error"], str)
+    assert_nothing_journaled(mock_server, before)
+    assert [reply["message"] for reply in mock_server.replies()] == ["kept"]
+
+
+def test_gunicorn_with_threads_takes_any_method_token_too() -> None:
+    """The other gunicorn choice (gthread workers) gets the same settings as the default."""
+    with MockProcess(["--server", "gunicorn", "--threads", "2"]) as process:
+        mock = LiveMock(process)
+        try:
+            for method in UNCONVENTIONAL_METHODS:
+                before = last_entry(mock)
+                raw = exchange(mock.url, request_bytes(method, "/api/text", mock.url))
+                assert parse_response(raw).status == 405, raw[:300]
+                entry = the_one_new_entry(mock, before)
+                assert (entry["method"], entry["status"]) == (method, 405)
+            # Case-sensitive: "get" on the chat page is not GET either.
+            raw = exchange(mock.url, request_bytes("get", "/chat", mock.url))
+            assert parse_response(raw).status == 405, raw[:300]
+        finally:
+            mock.admin.close()
+    assert process.returncode == 0
 
 
 # --- the admin API: never journaled, never a 5xx -------------------------------------------
