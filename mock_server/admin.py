@@ -83,9 +83,18 @@ def replies_() -> Any:
         return error(415, "send the replies as JSON, with Content-Type: application/json")
     if (request.content_length or 0) > MAX_ADMIN_BODY:
         return error(413, f"the body is over {MAX_ADMIN_BODY} bytes")
-    raw = request.get_data(cache=False)
+    try:
+        raw = request.get_data(cache=False)
+    except OSError:  # gunicorn: a chunked body that ended before its last chunk
+        return error(400, "the body ended before its last chunk; send the whole body")
     if len(raw) > MAX_ADMIN_BODY:
         return error(413, f"the body is over {MAX_ADMIN_BODY} bytes")
+    declared = request.content_length
+    if declared is not None and len(raw) < declared:
+        # gunicorn ends the stream quietly where the client stopped: no reply is queued from
+        # a prefix that happens to parse.
+        return error(400, f"the body ended after {len(raw)} of {declared} bytes announced by "
+                          f"its Content-Length; send the whole body")
     try:
         payload = parse_json(raw.decode("utf-8"))
     except (ValueError, RecursionError) as problem:

@@ -71,6 +71,16 @@ def header_diff(headers: Mapping[str, str]) -> dict[str, dict[str, str | None]]:
             if headers.get(name) != expected}
 
 
+def cut_short_reason(request: IncomingRequest) -> str:
+    """Why a body that stopped before its announced end is refused, in the client's terms."""
+    declared = request.headers.get("content-length", "").strip()
+    if declared.isascii() and declared.isdigit():
+        told = f"{request.size} of {int(declared)} bytes announced by its Content-Length"
+    else:
+        told = f"{request.size} bytes, before its last chunk"
+    return f"the body ended after {told}; send the whole body"
+
+
 def default_chat_page() -> bytes:
     """The chat page straight from the template file, for adapters without Jinja."""
     return files("mock_server").joinpath("templates").joinpath("chat.html").read_bytes()
@@ -119,6 +129,12 @@ class Engine:
         scripted = False
         if request.path == contract.API_PATH:
             diff = header_diff(request.headers)
+        if not request.body_complete:
+            # Whatever it asked, an unfinished request is not answered as if it were whole:
+            # a prefix of the body may well be valid JSON.
+            reason = cut_short_reason(request)
+            answer, violations = invalid(400, reason), [reason]
+        elif request.path == contract.API_PATH:
             answer, parsed, violations, scripted = self._api(request)
         else:
             parsed = self._lenient_json(request)

@@ -120,6 +120,7 @@ def incoming_request(prepared: PreparedRequest) -> IncomingRequest:
         body=body[:MAX_BODY + 1],  # what the live server keeps of a long body
         remote_addr=None,
         body_size=len(body),
+        # body_complete stays True: requests hands over the whole body, never a part of it.
     )
 
 

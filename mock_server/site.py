@@ -7,7 +7,7 @@ import functools
 import socket
 import time
 from collections.abc import Iterable
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from flask import Blueprint, Flask, Response, current_app, render_template, request
 from flask.blueprints import BlueprintSetupState
@@ -32,6 +32,11 @@ READ_CHUNK = 65_536
 DRAIN_LIMIT = 16 * MAX_BODY
 # Where WSGI servers put the client socket: gunicorn and werkzeug's development server.
 SOCKET_KEYS = ("gunicorn.socket", "werkzeug.socket")
+
+# How a body read ended: all of it arrived ("whole"); it was left unread past DRAIN_LIMIT
+# ("unread"); or the client stopped sending before the end it announced ("cut"). Only a whole
+# body leaves the connection fit for the next request.
+BodyEnd = Literal["whole", "unread", "cut"]
 
 
 class RawResponse(Response):
@@ -70,7 +75,7 @@ def other(path: str) -> Response:
 def serve() -> Response:
     """Hand the current request to the engine and send its answer."""
     engine: Engine = current_app.extensions["aichat_mock"]
-    incoming, complete = read_request()
+    incoming, end = read_request()
     outcome = engine.handle(incoming, chat_page=_render_chat)
     answer = outcome.answer
     if answer.delay > 0:
@@ -78,7 +83,7 @@ def serve() -> Response:
     if answer.disconnect:
         return disconnect(request.environ)
     response = RawResponse(answer.body, status=answer.status, headers=list(answer.headers))
-    if not complete:
+    if end != "whole":
         response.headers["Connection"] = "close"
     return response
 
@@ -87,10 +92,10 @@ def _render_chat() -> bytes:
     return render_template("chat.html").encode("utf-8")
 
 
-def read_request() -> tuple[IncomingRequest, bool]:
-    """The request as the engine sees it, and whether its body was read to the end."""
+def read_request() -> tuple[IncomingRequest, BodyEnd]:
+    """The request as the engine sees it, and how the read of its body ended."""
     environ = request.environ
-    body, size, complete = _read_body()
+    body, size, end = _read_body()
     incoming = IncomingRequest(
         # As sent: werkzeug upper-cases request.method, and "post" is not POST (RFC 9110 9.1).
         method=environ.get("REQUEST_METHOD") or "GET",
@@ -101,8 +106,9 @@ def read_request() -> tuple[IncomingRequest, bool]:
         body=body,
         remote_addr=request.remote_addr,
         body_size=size,
+        body_complete=end != "cut",
     )
-    return incoming, complete
+    return incoming, end
 
 
 # Header name of each environ key seen so far ("" for keys that are not headers): the same
@@ -147,31 +153,42 @@ def _wire_text(value: str) -> str:
         return value
 
 
-def _read_body() -> tuple[bytes, int, bool]:
-    """Up to MAX_BODY + 1 bytes of the body, the size seen, and whether it was all read."""
+def _read_body() -> tuple[bytes, int, BodyEnd]:
+    """Up to MAX_BODY + 1 bytes of the body, the size seen, and how the read ended."""
     length = request.content_length
     if length is not None and length > DRAIN_LIMIT:
-        return b"", length, False
-    return read_stream(request.stream)
+        return b"", length, "unread"
+    return read_stream(request.stream, length)
 
 
-def read_stream(stream: IO[bytes]) -> tuple[bytes, int, bool]:
-    """Up to MAX_BODY + 1 bytes of a body stream, the size seen, and whether it was all read
-    (a body past DRAIN_LIMIT is left unread)."""
+def read_stream(stream: IO[bytes], length: int | None) -> tuple[bytes, int, BodyEnd]:
+    """Up to MAX_BODY + 1 bytes of a body stream, the size seen, and how the read ended (a
+    body past DRAIN_LIMIT is left unread). ``length`` is the Content-Length, if any."""
     kept: list[bytes] = []
     room = MAX_BODY + 1
     size = 0
+
+    def take(chunk: bytes) -> None:
+        nonlocal room, size
+        size += len(chunk)
+        if room > 0:
+            kept.append(chunk[:room])
+            room -= len(kept[-1])
+
     try:
         while chunk := stream.read(READ_CHUNK):
-            size += len(chunk)
-            if room > 0:
-                kept.append(chunk[:room])
-                room -= len(kept[-1])
+            take(chunk)
             if size > DRAIN_LIMIT:
-                return b"".join(kept), size, False
+                return b"".join(kept), size, "unread"
     except (ClientDisconnected, OSError):
-        return b"".join(kept), size, False
-    return b"".join(kept), size, True
+        # werkzeug's own server raises when the stream ends before its Content-Length, and
+        # gunicorn when a chunked body does before its last chunk. gunicorn still holds the
+        # chunks it decoded before that: one more read hands them over, for the journal.
+        with contextlib.suppress(ClientDisconnected, OSError):
+            take(stream.read(READ_CHUNK))
+        return b"".join(kept), size, "cut"
+    # gunicorn (wsgi.input_terminated) ends the stream quietly where the client stopped.
+    return b"".join(kept), size, "whole" if length is None or size >= length else "cut"
 
 
 def client_socket(environ: dict[str, Any]) -> socket.socket | None:
@@ -223,15 +240,17 @@ class FastPath:
             return self.flask_wsgi_app(environ, start_response)
         try:
             length = get_content_length(environ)
+            end: BodyEnd
             if length is not None and length > DRAIN_LIMIT:
-                body, size, complete = b"", length, False
+                body, size, end = b"", length, "unread"
             else:
-                body, size, complete = read_stream(get_input_stream(environ))
+                body, size, end = read_stream(get_input_stream(environ), length)
             incoming = IncomingRequest(
                 method="POST", path=API_PATH,
                 query=_wire_text(environ.get("QUERY_STRING", "")),
                 headers=headers_of(environ), body=body,
-                remote_addr=environ.get("REMOTE_ADDR"), body_size=size)
+                remote_addr=environ.get("REMOTE_ADDR"), body_size=size,
+                body_complete=end != "cut")
             engine: Engine = self.app.extensions["aichat_mock"]
             answer = engine.handle(incoming).answer
             if answer.delay > 0:
@@ -243,7 +262,7 @@ class FastPath:
                 response = self.app.handle_exception(error)
             return response(environ, start_response)
         headers = [*answer.headers, ("Content-Length", str(len(answer.body)))]
-        if not complete:
+        if end != "whole":
             headers.append(("Connection", "close"))
         start_response(status_line(answer.status), headers)
         return [answer.body]

@@ -21,6 +21,9 @@ class IncomingRequest:
 
     ``headers`` holds lower-case names and the values as received; ``body`` may be cut short
     by the transport (see ``MAX_BODY`` in ``engine``) while ``body_size`` is the size it saw.
+    ``body_complete`` is False when the client stopped sending before the end of the body it
+    announced (fewer bytes than its Content-Length, or a chunked body without its last chunk):
+    ``body`` is then all that arrived.
     """
 
     method: str
@@ -30,6 +33,7 @@ class IncomingRequest:
     body: bytes = b""
     remote_addr: str | None = None
     body_size: int | None = None
+    body_complete: bool = True
 
     @property
     def size(self) -> int:

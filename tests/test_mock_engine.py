@@ -58,6 +58,36 @@ def test_disconnect_is_described_not_done_by_the_engine() -> None:
     assert (outcome.entry["status"], outcome.entry["reply"]) == (None, None)
 
 
+@pytest.mark.parametrize(("method", "path", "headers", "told"), [
+    ("POST", "/api/text", {"content-length": "86"},
+     "34 of 86 bytes announced by its Content-Length"),
+    ("POST", "/api/text", {"transfer-encoding": "chunked"}, "34 bytes, before its last chunk"),
+    ("post", "/api/text", {"content-length": "86"}, "34 of 86 bytes"),
+    ("GET", "/chat", {"content-length": "86"}, "34 of 86 bytes"),
+    ("PUT", "/nowhere", {"content-length": "86"}, "34 of 86 bytes"),
+])
+def test_a_body_the_client_stopped_sending_is_refused_whatever_it_asked(
+        method: str, path: str, headers: dict[str, str], told: str) -> None:
+    """A transport that saw the body end before its announced end says so; the engine then
+    answers 400 even when what arrived is valid JSON, and uses up no scripted reply."""
+    engine = Engine()
+    engine.queue_replies({"message": "kept for a whole request"})
+    sent = b'{"message": "user: hi\nassistant:"}'
+    assert len(sent) == 34
+    outcome = engine.handle(IncomingRequest(method, path, headers=headers, body=sent,
+                                            body_complete=False))
+    assert outcome.answer.status == 400
+    reply = json.loads(outcome.answer.body)
+    assert reply["response"] is False
+    assert reply["message"].startswith(f"invalid request: the body ended after {told}")
+    entry = outcome.entry
+    assert (entry["status"], entry["method"], entry["path"]) == (400, method, path)
+    assert entry["violations"] == [reply["message"].removeprefix("invalid request: ")]
+    assert (entry["body"], entry["body_size"], entry["json"]) == (sent.decode(), 34, None)
+    assert engine.requests()["total"] == 1
+    assert engine.replies()["replies"][0]["message"] == "kept for a whole request"
+
+
 def test_apps_share_nothing_unless_given_one_store() -> None:
     one, two = create_app().test_client(), create_app().test_client()
     one.post("/api/text", json=BODY)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from werkzeug.test import Client
+from werkzeug.test import Client, EnvironBuilder, run_wsgi_app
 
 from mock_server import contract, create_app, engine_of, quickcheck
 from mock_server.site import FastPath
@@ -81,6 +81,34 @@ def test_a_bug_on_the_fast_path_answers_as_flask_does(monkeypatch: pytest.Monkey
         results.append(answer(client, json.dumps(BODY).encode(), ""))
     assert results[0] == results[1]
     assert results[0][0].startswith("500")
+
+
+@pytest.mark.parametrize("terminated", [True, False], ids=["gunicorn-like", "werkzeug-like"])
+def test_a_body_cut_short_is_refused_alike_on_both_paths(terminated: bool) -> None:
+    """A server that ends the stream quietly where the client stopped (gunicorn sets
+    wsgi.input_terminated) and one whose stream raises (werkzeug's): the same 400."""
+    sent = json.dumps(BODY).encode()
+    results = []
+    for lean in (True, False):
+        app = create_app()
+        assert isinstance(app.wsgi_app, FastPath)
+        builder = EnvironBuilder(path="/api/text", method="POST", data=sent, headers=HEADERS)
+        environ = builder.get_environ()
+        environ["CONTENT_LENGTH"] = str(len(sent) + 40)
+        if terminated:
+            environ["wsgi.input_terminated"] = True
+        wsgi = app.wsgi_app if lean else app.wsgi_app.flask_wsgi_app
+        body, status, headers = run_wsgi_app(wsgi, environ, buffered=True)
+        results.append(((status, list(headers.items()), b"".join(body)),
+                        [without_time(item) for item in engine_of(app).requests()["requests"]]))
+    assert results[0] == results[1]
+    (status, headers, body), entries = results[0]
+    assert status.startswith("400") and ("Connection", "close") in headers
+    message = json.loads(body)["message"]
+    assert message.startswith(
+        f"invalid request: the body ended after {len(sent)} of {len(sent) + 40} bytes")
+    assert [entry["violations"] for entry in entries] == [
+        [message.removeprefix("invalid request: ")]]
 
 
 def test_other_requests_and_a_size_limit_go_through_flask() -> None:
