@@ -227,3 +227,44 @@ def test_the_in_process_mock_wants_a_bare_base_url() -> None:
     with custom:
         assert aichat.complete([{"role": "user", "content": "Hi"}]) == "You said: Hi"
         assert custom.requests[0]["headers"]["host"] == "chat-gpt.org"
+
+
+def test_the_plugin_costs_pytest_no_flask_import() -> None:
+    """pytest loads the plugin at every start wherever the package is installed: it imports
+    only light modules, and the package's exports come on first use."""
+    code = textwrap.dedent("""
+        import json, sys
+        import pytest
+        import mock_server.pytest_plugin
+        heavy = sorted(name for name in ("flask", "werkzeug", "jsonschema", "requests",
+                                         "mock_server.app", "mock_server.engine")
+                       if name in sys.modules)
+        import mock_server
+        from mock_server import Engine, __version__, create_app
+        from mock_server.engine import Engine as engine_class
+        print(json.dumps({"heavy": heavy, "same": Engine is engine_class,
+                          "version": __version__, "app": type(create_app()).__name__,
+                          "listed": set(mock_server.__all__) <= set(dir(mock_server))}))
+    """)
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               timeout=60, check=True, env=child_environment())
+    report = json.loads(completed.stdout)
+    assert report["heavy"] == [], "imported by the plugin alone"
+    assert report["same"] and report["app"] == "Flask" and report["listed"]
+    assert report["version"]
+
+
+def test_every_export_of_the_package_is_there() -> None:
+    import mock_server
+    from mock_server import app, engine, store, wire
+
+    for name in mock_server.__all__:
+        assert getattr(mock_server, name) is not None
+    assert (mock_server.create_app, mock_server.CONFIG_DEFAULTS, mock_server.engine_of) == (
+        app.create_app, app.CONFIG_DEFAULTS, app.engine_of)
+    assert (mock_server.Engine, mock_server.MemoryStore, mock_server.Store) == (
+        engine.Engine, store.MemoryStore, store.Store)
+    assert (mock_server.Answer, mock_server.IncomingRequest) == (wire.Answer,
+                                                                 wire.IncomingRequest)
+    with pytest.raises(AttributeError, match="no attribute 'create_ap'"):
+        _ = mock_server.create_ap  # type: ignore[attr-defined]
