@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # What the wheel is built from; mock_server/contract is a link to ../contract.
 SOURCES = ("pyproject.toml", "README.md", "LICENSE", "aichat", "mock_server", "contract")
-DOCS = ("README.md", "docs/testing_kit.md")
+DOCS = ("README.md",)
 EXAMPLE = re.compile(r"```python\n# (test_\w+\.py)\n(.*?)```", re.DOTALL)
 STEP_TIMEOUT = 180
 
