@@ -10,7 +10,7 @@ import pytest
 import requests
 from conftest import LiveMock
 
-from mock_server import __version__, faults
+from mock_server import __version__, create_app, faults
 from mock_server.replies import REPLY_FIELDS
 
 BODY = {"message": "user: Hello\nassistant:"}
@@ -68,6 +68,19 @@ def test_requests_filtered_by_path_and_limit(http: requests.Session,
         "total": 5, "requests": []}
     assert admin(http, mock_server, "GET", "/requests", params={"path": "/nowhere"}).json() \
         == {"total": 0, "requests": []}
+
+
+def test_a_limit_of_any_length_is_taken() -> None:
+    # Python's int() refuses over 4,300 digits: such a limit answered 500. (gunicorn refuses
+    # a request line this long itself; werkzeug and waitress pass it on.)
+    client = create_app().test_client()
+    for number in range(2):
+        client.post("/api/text", json={"message": f"user: {number}\nassistant:"})
+    for limit, kept in (("9" * 4400, 2), ("0" * 4400 + "1", 1), ("0" * 4400, 0)):
+        response = client.get("/__mock__/requests", query_string={"limit": limit})
+        assert response.status_code == 200, response.text
+        assert response.json["total"] == 2
+        assert len(response.json["requests"]) == kept
 
 
 @pytest.mark.parametrize("limit", ["-1", "two", "1.5", "", "٣"])
