@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import urllib.request
 from typing import Any
+from urllib.parse import urlsplit
 
 from .process import MockProcess
 
@@ -15,8 +17,19 @@ QUESTION = "Hello, how are you?"
 
 
 def get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=10) as response:
+    # Straight to the mock on loopback, never through a proxy from the environment.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=10) as response:
         return json.load(response)
+
+
+def bypassing_proxies(url: str) -> dict[str, str]:
+    """This environment with ``url``'s host added to ``NO_PROXY``: a proxy the user has set
+    would not reach the mock on loopback."""
+    env = dict(os.environ)
+    for name in ("NO_PROXY", "no_proxy"):
+        env[name] = ",".join(filter(None, [urlsplit(url).hostname, env.get(name)]))
+    return env
 
 
 def main() -> int:
@@ -25,7 +38,8 @@ def main() -> int:
         print(f"$ aichat --base-url {mock.url} {QUESTION!r}")
         ask = subprocess.run(
             [sys.executable, "-m", "aichat", "--base-url", mock.url, QUESTION],
-            capture_output=True, text=True, timeout=60, check=False)
+            capture_output=True, text=True, timeout=60, check=False,
+            env=bypassing_proxies(mock.url))
         if ask.returncode != 0:
             print(f"aichat failed ({ask.returncode}): {ask.stderr.strip()}", file=sys.stderr)
             return 1

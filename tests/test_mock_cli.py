@@ -93,7 +93,11 @@ def test_port_0_prints_the_url_and_serves_fixed_replies() -> None:
     assert any(line.startswith(LISTENING) for line in process.output)
 
 
-def test_the_demo_script() -> None:
+@pytest.mark.parametrize("proxy", [None, "http://127.0.0.1:9"], ids=["no-proxy", "dead-proxy"])
+def test_the_demo_script(proxy: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    if proxy is not None:  # a proxy of the user's must not catch the demo's loopback traffic
+        for name in ("HTTP_PROXY", "http_proxy"):
+            monkeypatch.setenv(name, proxy)
     result = subprocess.run([sys.executable, "-m", "mock_server.demo"], capture_output=True,
                             text=True, timeout=120, check=False, cwd=ROOT)
     assert result.returncode == 0, result.stderr
