@@ -41,6 +41,7 @@ except ImportError:  # Windows: SQLite's busy timeout alone keeps the writers ap
     fcntl = None  # type: ignore[assignment]
 
 from .store import DEFAULT_JOURNAL_CAP, DEFAULT_QUEUE_CAP, QueueFullError
+from .wire import json_bytes
 
 SYNCHRONOUS = "OFF"
 # Writers wait this long for the lock (milliseconds); far above any one transaction.
@@ -110,14 +111,6 @@ def _keep_inherited() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_keep_inherited)
-
-
-def _encode(value: Any) -> bytes:
-    """Compact JSON as UTF-8; text with lone surrogates (which UTF-8 cannot carry) escaped."""
-    try:
-        return json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(value).encode("ascii")
 
 
 class SQLiteStore:
@@ -203,7 +196,7 @@ class SQLiteStore:
         """``append``, then ``then(id)`` while every process's writers still wait: the
         journal writes its JSON-lines file there, so the lines of all workers are in id
         order."""
-        row = (str(entry.get("path")), _encode(dict(entry)))
+        row = (str(entry.get("path")), json_bytes(dict(entry)))
         with self._writing() as db:
             entry_id = db.execute("INSERT INTO journal (path, entry) VALUES (?, ?)",
                                   row).lastrowid
@@ -276,7 +269,7 @@ class SQLiteStore:
     # --- the reply queue ---------------------------------------------------------------------
 
     def push_replies(self, replies: Sequence[Mapping[str, Any]]) -> int:
-        rows = [(_encode(dict(reply)), int(reply["times"])) for reply in replies]
+        rows = [(json_bytes(dict(reply)), int(reply["times"])) for reply in replies]
         with self._writing() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
