@@ -110,12 +110,6 @@ def _response_validator(status: int, media_type: str) -> Draft202012Validator | 
     return _validator(media["schema"])
 
 
-def schema_of(name: str) -> dict[str, Any]:
-    """A schema of ``components/schemas`` by name (e.g. ``InvalidRequest``)."""
-    schema: dict[str, Any] = openapi()["components"]["schemas"][name]
-    return schema
-
-
 def component_validator(name: str) -> Draft202012Validator:
     """A validator for a schema of ``components/schemas`` by name."""
     return _validator({"$ref": f"#/components/schemas/{name}"})
