@@ -70,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        return _ask(parser, args)
+    except KeyboardInterrupt:  # Ctrl-C while reading standard input or waiting for the site
+        return 130
+
+
+def _ask(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     prompt = args.prompt
     if prompt is None:
         if sys.stdin is None or sys.stdin.isatty():
@@ -96,8 +103,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Aichat.AichatError as error:
         print(f"aichat: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 130
     write(json.dumps(data, ensure_ascii=False) if args.json else data["message"])
     return 0
 

@@ -187,3 +187,28 @@ def test_a_reply_the_terminal_cannot_print_is_not_a_traceback(server: LoopbackSe
     result = run(COMMANDS["python -m aichat"], "--base-url", server.base_url, "Hi")
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"half ? emoji\n"
+
+
+class _Interrupted:
+    """Standard input on which the user presses Ctrl-C."""
+
+    def isatty(self) -> bool:
+        return False
+
+    def read(self) -> str:
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_exits_130_without_a_traceback(monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from aichat import cli
+
+    monkeypatch.setattr(sys, "stdin", _Interrupted())
+    assert cli.main([]) == 130  # while reading the prompt
+
+    def interrupted(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Aichat, "fetch", interrupted)
+    assert cli.main(["Hello"]) == 130  # while waiting for the answer
+    assert capsys.readouterr() == ("", "")
