@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+import aichat
+
 # Hop-by-hop headers a forwarding proxy does not pass on.
 _HOP_BY_HOP = {"proxy-authorization", "proxy-connection", "connection", "keep-alive"}
 
@@ -267,6 +269,19 @@ def closed_port() -> int:
 CONTRACT = Path(__file__).resolve().parent.parent / "contract"
 # Added by HTTP itself, never by the provider (SPEC 2): the only headers beyond the table.
 HTTP_OWN_HEADERS = {"host", "content-length", "accept-encoding", "connection"}
+# SPEC 3.1: the error each fault of the mock's catalogue must become, and its status.
+FAULT_ERRORS: dict[str, tuple[type[aichat.AichatError], int | None]] = {
+    "cloudflare": (aichat.AichatBlockedError, 403),
+    "rate_limit": (aichat.AichatRateLimitError, 429),
+    "server_error": (aichat.AichatHTTPError, 500),
+    "bad_gateway": (aichat.AichatHTTPError, 502),
+    "unavailable": (aichat.AichatHTTPError, 503),
+    "upstream_error": (aichat.AichatUpstreamError, 200),
+    "malformed_json": (aichat.AichatResponseError, 200),
+    "html": (aichat.AichatBlockedError, 200),
+    "empty_body": (aichat.AichatResponseError, 200),
+    "disconnect": (aichat.AichatConnectionError, None),
+}
 
 
 def load_cases() -> list[dict[str, Any]]:

@@ -13,14 +13,13 @@ from typing import Any
 
 import pytest
 from conftest import LiveMock
+from loopback import HTTP_OWN_HEADERS
 
 import aichat
 from aichat import Aichat
 from mock_server import contract
 
 CASES = contract.cases()
-# Headers HTTP itself adds to what the provider sends.
-TRANSPORT_HEADERS = {"host", "content-length", "accept-encoding", "connection"}
 
 pytestmark = pytest.mark.usefixtures("no_ambient_configuration")
 
@@ -58,7 +57,7 @@ def test_golden_case_against_the_live_mock(mock_server: LiveMock, case: dict[str
         # Every header of the contract, exactly; nothing else but what HTTP adds itself.
         assert {name: entry["headers"].get(name) for name in expected["headers"]} \
             == expected["headers"]
-        assert set(entry["headers"]) == set(expected["headers"]) | TRANSPORT_HEADERS
+        assert set(entry["headers"]) == set(expected["headers"]) | HTTP_OWN_HEADERS
         assert entry["headers"]["host"] == mock_server.url.removeprefix("http://")
         assert entry["header_diff"] == {}
         # The body's bytes: what requests' json= puts on the wire for the case's body

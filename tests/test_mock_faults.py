@@ -9,26 +9,13 @@ from typing import Any
 import pytest
 import requests
 from conftest import LiveMock
+from loopback import FAULT_ERRORS
 
 import aichat
 from mock_server import faults
 from mock_server.process import MockProcess
 
 MESSAGES = [{"role": "user", "content": "Hello"}]
-
-# SPEC 3.1: the error each misbehaviour of the site must become.
-EXPECTED: dict[str, tuple[type[aichat.AichatError], int | None]] = {
-    "cloudflare": (aichat.AichatBlockedError, 403),
-    "rate_limit": (aichat.AichatRateLimitError, 429),
-    "server_error": (aichat.AichatHTTPError, 500),
-    "bad_gateway": (aichat.AichatHTTPError, 502),
-    "unavailable": (aichat.AichatHTTPError, 503),
-    "upstream_error": (aichat.AichatUpstreamError, 200),
-    "malformed_json": (aichat.AichatResponseError, 200),
-    "html": (aichat.AichatBlockedError, 200),
-    "empty_body": (aichat.AichatResponseError, 200),
-    "disconnect": (aichat.AichatConnectionError, None),
-}
 
 pytestmark = pytest.mark.usefixtures("no_ambient_configuration")
 
@@ -38,12 +25,12 @@ def ask(mock: LiveMock, **kwargs: Any) -> str:
 
 
 def test_every_fault_of_the_catalogue_is_covered() -> None:
-    assert set(EXPECTED) == set(faults.FAULTS)
+    assert set(FAULT_ERRORS) == set(faults.FAULTS)
 
 
-@pytest.mark.parametrize("fault", sorted(EXPECTED))
+@pytest.mark.parametrize("fault", sorted(FAULT_ERRORS))
 def test_fault_raises_the_error_the_spec_names(mock_server: LiveMock, fault: str) -> None:
-    error_class, status = EXPECTED[fault]
+    error_class, status = FAULT_ERRORS[fault]
     mock_server.queue({"fault": fault})
     with pytest.raises(error_class) as caught:
         ask(mock_server, max_retries=0)
