@@ -16,7 +16,7 @@ from typing import Any
 
 from . import contract, quickcheck, replies
 from .journal import DEFAULT_BODY_CAP, Journal, JournalFile
-from .store import DEFAULT_JOURNAL_CAP, MemoryStore, QueueFullError, Store
+from .store import DEFAULT_JOURNAL_CAP, MemoryStore, QueueFullError, Store, check_cap
 from .wire import HTML_TYPE, Answer, IncomingRequest, json_answer
 
 MAX_BODY = 1 << 20  # 1 MiB; a longer body answers 413
@@ -99,9 +99,7 @@ class Engine:
                              f"got {reply_mode!r}")
         if not isinstance(reply_text, str):
             raise ValueError(f"reply text must be a string; got {type(reply_text).__name__}")
-        if isinstance(journal_cap, bool) or not isinstance(journal_cap, int) or journal_cap < 1:
-            raise ValueError(f"journal cap must be a whole number of 1 or more; "
-                             f"got {journal_cap!r}")
+        check_cap(journal_cap)
         if isinstance(body_cap, bool) or not isinstance(body_cap, int) or body_cap < 0:
             raise ValueError(f"body cap must be a whole number of 0 or more; got {body_cap!r}")
         self.reply_mode = reply_mode

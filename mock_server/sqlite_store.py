@@ -40,7 +40,7 @@ try:
 except ImportError:  # Windows: SQLite's busy timeout alone keeps the writers apart
     fcntl = None  # type: ignore[assignment]
 
-from .store import DEFAULT_JOURNAL_CAP, DEFAULT_QUEUE_CAP, QueueFullError
+from .store import DEFAULT_JOURNAL_CAP, DEFAULT_QUEUE_CAP, QueueFullError, check_cap
 from .wire import json_bytes
 
 SYNCHRONOUS = "OFF"
@@ -122,10 +122,8 @@ class SQLiteStore:
 
     def __init__(self, path: str | os.PathLike[str], cap: int = DEFAULT_JOURNAL_CAP,
                  queue_cap: int = DEFAULT_QUEUE_CAP) -> None:
-        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
-            raise ValueError(f"the journal cap must be 1 or more; got {cap}")
         self.path = os.fspath(path)
-        self.cap = cap
+        self.cap = check_cap(cap)
         self.queue_cap = queue_cap
         self._local = threading.local()
         self._links: weakref.WeakSet[_Link] = weakref.WeakSet()

@@ -16,6 +16,13 @@ DEFAULT_JOURNAL_CAP = 10_000
 DEFAULT_QUEUE_CAP = 10_000
 
 
+def check_cap(cap: Any) -> int:
+    """``cap`` if it is a journal cap (a whole number of 1 or more), else ``ValueError``."""
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+        raise ValueError(f"journal cap must be a whole number of 1 or more; got {cap!r}")
+    return cap
+
+
 def open_store(spec: str, cap: int = DEFAULT_JOURNAL_CAP) -> Store:
     """The store a text setting names: ``memory``, or ``sqlite:PATH`` (a file any number of
     worker processes share; created if need be, kept when the mock stops)."""
@@ -73,9 +80,7 @@ class MemoryStore:
     """A thread-safe in-memory store; the journal keeps the most recent ``cap`` entries."""
 
     def __init__(self, cap: int = DEFAULT_JOURNAL_CAP, queue_cap: int = DEFAULT_QUEUE_CAP) -> None:
-        if cap < 1:
-            raise ValueError(f"the journal cap must be 1 or more; got {cap}")
-        self.cap = cap
+        self.cap = check_cap(cap)
         self.queue_cap = queue_cap
         self._lock = threading.Lock()
         self._entries: deque[dict[str, Any]] = deque(maxlen=cap)

@@ -106,6 +106,9 @@ def test_apps_share_nothing_unless_given_one_store() -> None:
     ({"MOCK_REPLY_MODE": "loud"}, "reply mode must be one of echo, fixed"),
     ({"MOCK_REPLY_TEXT": 5}, "reply text must be a string"),
     ({"MOCK_JOURNAL_CAP": 0}, "journal cap must be a whole number of 1 or more"),
+    # The store named by text is opened with the cap first: a TypeError escaped from there.
+    ({"MOCK_STORE": "memory", "MOCK_JOURNAL_CAP": "5"}, "journal cap must be a whole number"),
+    ({"MOCK_STORE": "memory", "MOCK_JOURNAL_CAP": 2.5}, "journal cap must be a whole number"),
     ({"MOCK_JOURNAL_BODY_CAP": -1}, "body cap must be a whole number of 0 or more"),
     ({"MOCK_STORE": object()}, "MOCK_STORE must implement mock_server.store.Store"),
     ({"MOCK_REPLYMODE": "echo"}, "unknown mock setting(s) MOCK_REPLYMODE"),
