@@ -113,6 +113,17 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_keep_inherited)
 
 
+@contextlib.contextmanager
+def _immediate(db: sqlite3.Connection) -> Iterator[None]:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 class SQLiteStore:
     """The journal and the reply queue in the SQLite database at ``path`` (created if need be).
 
@@ -184,6 +195,13 @@ class SQLiteStore:
             finally:
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """The write lock, and one ``BEGIN IMMEDIATE`` transaction: committed when the block
+        ends, rolled back when it raises."""
+        with self._writing() as db, _immediate(db):
+            yield db
+
     # --- the journal -------------------------------------------------------------------------
 
     def append(self, entry: Mapping[str, Any]) -> int:
@@ -207,18 +225,13 @@ class SQLiteStore:
 
     def _prune(self, db: sqlite3.Connection, last_dropped: int) -> None:
         """Delete the entries up to id ``last_dropped``, counting them in ``dropped``."""
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(db):
             for path, count in db.execute(
                     "SELECT path, count(*) FROM journal WHERE id <= ? GROUP BY path",
                     (last_dropped,)).fetchall():
                 db.execute("INSERT OR IGNORE INTO dropped (path, total) VALUES (?, 0)", (path,))
                 db.execute("UPDATE dropped SET total = total + ? WHERE path = ?", (count, path))
             db.execute("DELETE FROM journal WHERE id <= ?", (last_dropped,))
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
 
     def entries(self, *, path: str | None = None, limit: int | None = None
                 ) -> tuple[int, list[dict[str, Any]]]:
@@ -249,19 +262,12 @@ class SQLiteStore:
         return recorded, held
 
     def clear(self) -> int:
-        with self._writing() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                last = db.execute(LAST_ID).fetchone()[0]
-                total: int = last - db.execute(CLEARED_AFTER).fetchone()[0]
-                db.execute("DELETE FROM journal")
-                db.execute("DELETE FROM dropped")
-                db.execute("UPDATE settings SET value = ? WHERE name = 'cleared_after'",
-                           (last,))
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+        with self._transaction() as db:
+            last = db.execute(LAST_ID).fetchone()[0]
+            total: int = last - db.execute(CLEARED_AFTER).fetchone()[0]
+            db.execute("DELETE FROM journal")
+            db.execute("DELETE FROM dropped")
+            db.execute("UPDATE settings SET value = ? WHERE name = 'cleared_after'", (last,))
         return total
 
     # --- the reply queue ---------------------------------------------------------------------
@@ -269,18 +275,13 @@ class SQLiteStore:
     def push_replies(self, replies: Sequence[Mapping[str, Any]]) -> int:
         rows = [(json_bytes(dict(reply)), int(reply["times"])) for reply in replies]
         with self._writing() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(db):
                 held = db.execute("SELECT count(*) FROM replies").fetchone()[0]
                 if held + len(rows) > self.queue_cap:
                     raise QueueFullError(
                         f"the reply queue holds at most {self.queue_cap} replies; it has "
                         f"{held}, {len(rows)} more do not fit")
                 db.executemany("INSERT INTO replies (reply, times) VALUES (?, ?)", rows)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
             # After the commit: whoever sees the new size can see the new replies.
             marker = os.open(self._queue_marker, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
@@ -302,22 +303,16 @@ class SQLiteStore:
         if self._db().execute("SELECT 1 FROM replies LIMIT 1").fetchone() is None:
             self._empty_at = pushes
             return None
-        with self._writing() as db:
-            db.execute("BEGIN IMMEDIATE")  # no other process can take the same use now
-            try:
-                head = db.execute(
-                    "SELECT seq, reply, times FROM replies ORDER BY seq LIMIT 1").fetchone()
-                if head is not None:
-                    seq, reply, times = head
-                    if times <= 1:
-                        db.execute("DELETE FROM replies WHERE seq = ?", (seq,))
-                    else:
-                        db.execute("UPDATE replies SET times = times - 1 WHERE seq = ?",
-                                   (seq,))
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+        # BEGIN IMMEDIATE: no other process can take the same use now.
+        with self._transaction() as db:
+            head = db.execute(
+                "SELECT seq, reply, times FROM replies ORDER BY seq LIMIT 1").fetchone()
+            if head is not None:
+                seq, reply, times = head
+                if times <= 1:
+                    db.execute("DELETE FROM replies WHERE seq = ?", (seq,))
+                else:
+                    db.execute("UPDATE replies SET times = times - 1 WHERE seq = ?", (seq,))
         if head is None:
             return None
         used: dict[str, Any] = json.loads(reply)
