@@ -34,12 +34,13 @@ screenshots: $(STAMP) browser
 lint: $(STAMP)
 	$(BIN)/ruff check aichat mock_server tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 serve: $(STAMP)
 	$(BIN)/python -m mock_server --host $(HOST) --port $(PORT)
 
 demo: $(STAMP)
-	$(BIN)/python -m mock_server.demo
+	$(BIN)/python -m mock_server.serve.demo
 
 # Debian's wrk drives the load runs; where it cannot be installed the benchmarks fall back to
 # their own Python load generator and say so in their table.

@@ -4,6 +4,7 @@ their memory, the load generators (wrk, or a bounded Python one), and the machin
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import json
 import os
@@ -27,6 +28,7 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 from aichat import Aichat
+from mock_server.testing.remote import RemoteMock
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
@@ -182,7 +184,7 @@ def mock_server(args: Sequence[str] = (), name: str = "mock") -> Server:
 
 def mock_options() -> set[str]:
     """The long options ``aichat-mock`` takes in this checkout (some arrive over time)."""
-    from mock_server.cli import build_parser
+    from mock_server.serve.cli import build_parser
 
     return {option for action in build_parser()._actions for option in action.option_strings
             if option.startswith("--")}
@@ -221,28 +223,15 @@ def rss_of(pid: int) -> int:
 
 # --- the mock's admin API ---------------------------------------------------------------------
 
-def admin(url: str, method: str, path: str, payload: Any = None, timeout: float = 60) -> Any:
-    """One admin call on a fresh connection (kept apart from the load's connections)."""
-    parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port,
-                                            timeout=timeout)
-    try:
-        body = None if payload is None else json.dumps(payload).encode("utf-8")
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        connection.request(method, "/__mock__" + path, body=body, headers=headers)
-        response = connection.getresponse()
-        data = response.read()
-        if response.status >= 300:
-            raise RuntimeError(f"{method} /__mock__{path}: {response.status} {data[:200]!r}")
-        return json.loads(data)
-    finally:
-        connection.close()
+@functools.cache
+def remote(url: str) -> RemoteMock:
+    """The client of the admin API of the mock at ``url``, one per URL for the whole run (its
+    connection is kept apart from the load's)."""
+    return RemoteMock(url, timeout=60)
 
 
 def journal_total(url: str, path: str | None = None) -> int:
-    query = "?limit=0" + (f"&path={path}" if path else "")
-    total: int = admin(url, "GET", "/requests" + query)["total"]
-    return total
+    return remote(url).journal(path, limit=0)["total"]
 
 
 def settled_total(url: str, expected: int | None = None, timeout: float = 10.0) -> int:

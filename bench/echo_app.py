@@ -23,7 +23,7 @@ def text() -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mock_server import cli, servers
+    from mock_server.serve import cli, servers
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)

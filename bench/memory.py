@@ -33,7 +33,7 @@ def run(checkpoints: tuple[int, ...], budget: float, use_wrk: bool,
     points: list[dict[str, Any]] = []
     sent = 0
     with common.mock_server(mock_args) as mock, common.workdir("aichat-memory-") as workdir:
-        common.admin(mock.url, "GET", "/health")  # every worker is up once it answers
+        common.remote(mock.url).health()  # every worker is up once it answers
         time.sleep(0.5)
         start_rss = mock.rss_bytes()
         start_processes = len(mock.pids())

@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench import common, prism
-from mock_server.cli import bind
+from mock_server.serve.cli import bind
 
 CONNECTIONS = (1, 16)
 QUICK_REQUESTS = 300
@@ -109,7 +109,7 @@ def subjects(quick: bool) -> list[Subject]:
 
 
 def default_workers() -> int:
-    from mock_server.cli import build_parser
+    from mock_server.serve.cli import build_parser
 
     workers: int = getattr(build_parser().parse_args([]), "workers", 1)
     return workers
@@ -150,7 +150,7 @@ def one_run(subject: Subject, server: common.Server, connections: int, seconds: 
             use_wrk: bool, workdir: Path, max_requests: int | None) -> dict[str, Any]:
     """One load run; ``max_requests``: the Python load generator with that many requests."""
     if subject.key.startswith("mock"):
-        common.admin(server.url, "DELETE", "/requests")
+        common.remote(server.url).admin.clear_requests()
     if max_requests is not None:
         load = common.run_python_load(server.url, connections, 60.0, max_requests)
     else:

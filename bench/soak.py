@@ -143,7 +143,7 @@ def feeder(url: str, stop: threading.Event, rng: random.Random, fed: list[int]) 
     """Queues a few scripted replies now and four times a second until told to stop."""
     while True:
         batch = [dict(rng.choice(SCRIPTED)) for _ in range(5)]
-        common.admin(url, "POST", "/replies", batch)
+        common.remote(url).queue(*batch)
         fed[0] += len(batch)
         if stop.wait(0.25):
             return
@@ -175,9 +175,9 @@ def mixed_load(clients: int, per_client: int, seed: int, tmp: Path) -> Check:
         for thread in workers:
             thread.join(900)
         hung = sum(thread.is_alive() for thread in workers)
-        left = len(common.admin(mock.url, "GET", "/replies")["replies"])
+        left = len(common.remote(mock.url).queued)
         total = common.settled_total(mock.url, len(out))
-        tail = common.admin(mock.url, "GET", "/requests?limit=1000")["requests"]
+        tail = common.remote(mock.url).journal(limit=1000)["requests"]
         code = mock.stop()
     entries, torn = read_jsonl(journal_file)
     consumed = fed[0] - left
@@ -277,8 +277,7 @@ def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], int]:
 def _server(args: list[str], shared: common.Server | None) -> Iterator[common.Server]:
     """A mock of its own with ``args``, or the ``shared`` one with its state emptied."""
     if shared is not None:
-        common.admin(shared.url, "DELETE", "/requests")
-        common.admin(shared.url, "DELETE", "/replies")
+        common.remote(shared.url).clear()
         yield shared
         return
     with common.mock_server(args) as mock:
@@ -415,7 +414,7 @@ def crash(load_seconds: float, tmp: Path) -> Check:
     after = "-"
     with common.mock_server(args, name="mock after the restart") as again:
         if has_store:
-            held = common.admin(again.url, "GET", "/requests?path=/api/text")["requests"]
+            held = common.remote(again.url).journal("/api/text")["requests"]
             in_store = Counter(marker_of(entry) for entry in held)
             missing_store = sorted(marker for marker in answered if in_store[marker] == 0)
             if missing_store:
@@ -526,10 +525,9 @@ def provider_faults(repeats: int, quick: bool = False,
     with _server([], shared) as mock:
         for case in cases:
             for _ in range(repeats):
-                common.admin(mock.url, "DELETE", "/requests")
-                common.admin(mock.url, "DELETE", "/replies")
+                common.remote(mock.url).clear()
                 if case.replies:
-                    common.admin(mock.url, "POST", "/replies", case.replies)
+                    common.remote(mock.url).queue(*case.replies)
                 guard = case.timeout * (RETRIES + 1) + SLACK
                 kind, value, elapsed = call_guarded(mock.url, case.timeout, guard)
                 attempts = common.settled_total(mock.url, case.attempts, timeout=3)

@@ -3,7 +3,9 @@ site, with a journal of every request and scripted replies and faults, driven th
 ``/__mock__/`` admin API.
 
 ``create_app(config)`` builds the Flask application; ``python -m mock_server`` (or the
-``aichat-mock`` command) serves it. The behaviour itself lives in ``mock_server.engine``.
+``aichat-mock`` command) serves it. The package is four layers, each importing only those
+below it: ``core`` (the behaviour, no Flask), ``web`` (the Flask adapter), ``testing`` (the
+test kit and its fixtures) and ``serve`` (the command, its servers, the demo).
 """
 
 from __future__ import annotations
@@ -12,10 +14,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .app import CONFIG_DEFAULTS, create_app, engine_of
-    from .engine import Engine
-    from .store import MemoryStore, Store
-    from .wire import Answer, IncomingRequest
+    from .core.engine import Engine
+    from .core.records import JournalEntry, ScriptedReply
+    from .core.replies import ReplyError
+    from .core.sqlite_store import SQLiteStore
+    from .core.store import MemoryStore, Store, open_store
+    from .core.wire import Answer, IncomingRequest
+    from .serve.child_process import MockProcess
+    from .testing.kit import AichatMock
+    from .testing.remote import RemoteMock
+    from .testing.socketless import InProcessMock
+    from .testing.thread_server import LiveServer
+    from .web.app import CONFIG_DEFAULTS, create_app, engine_of
 
     __version__: str
 
@@ -23,26 +33,46 @@ if TYPE_CHECKING:
 # in any environment that has it installed (the plugin of the pytest11 entry point lives in
 # it), and Flask alone would add some 150 ms to each run, used or not.
 _EXPORTS = {
-    "CONFIG_DEFAULTS": "app",
-    "create_app": "app",
-    "engine_of": "app",
-    "Engine": "engine",
-    "MemoryStore": "store",
-    "Store": "store",
-    "Answer": "wire",
-    "IncomingRequest": "wire",
+    "CONFIG_DEFAULTS": "web.app",
+    "create_app": "web.app",
+    "engine_of": "web.app",
+    "Engine": "core.engine",
+    "JournalEntry": "core.records",
+    "ScriptedReply": "core.records",
+    "ReplyError": "core.replies",
+    "MemoryStore": "core.store",
+    "Store": "core.store",
+    "open_store": "core.store",
+    "SQLiteStore": "core.sqlite_store",
+    "Answer": "core.wire",
+    "IncomingRequest": "core.wire",
+    "MockProcess": "serve.child_process",
+    "AichatMock": "testing.kit",
+    "RemoteMock": "testing.remote",
+    "InProcessMock": "testing.socketless",
+    "LiveServer": "testing.thread_server",
 }
 
 __all__ = [
     "CONFIG_DEFAULTS",
+    "AichatMock",
     "Answer",
     "Engine",
+    "InProcessMock",
     "IncomingRequest",
+    "JournalEntry",
+    "LiveServer",
     "MemoryStore",
+    "MockProcess",
+    "RemoteMock",
+    "ReplyError",
+    "SQLiteStore",
+    "ScriptedReply",
     "Store",
     "__version__",
     "create_app",
     "engine_of",
+    "open_store",
 ]
 
 

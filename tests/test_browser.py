@@ -21,12 +21,12 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from conftest import LiveMock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from playwright.sync_api import Browser, Page, Request, Response, Route, expect, sync_playwright
 
 from aichat.Aichat import flatten
+from mock_server.testing.remote import RemoteMock
 
 pytestmark = pytest.mark.browser
 
@@ -75,7 +75,7 @@ class Tab:
 
 
 @pytest.fixture
-def tab(chromium: Browser, mock_server: LiveMock) -> Iterator[Tab]:
+def tab(chromium: Browser, remote_mock: RemoteMock) -> Iterator[Tab]:
     context = chromium.new_context(viewport=VIEWPORT, locale="en-US", timezone_id="UTC",
                                    color_scheme="light", service_workers="block")
     context.set_default_timeout(TIMEOUT_MS)
@@ -102,7 +102,7 @@ def tab(chromium: Browser, mock_server: LiveMock) -> Iterator[Tab]:
     assert tab.problems() == {}
 
 
-def open_chat(tab: Tab, mock: LiveMock) -> Page:
+def open_chat(tab: Tab, mock: RemoteMock) -> Page:
     page = tab.page
     page.goto(mock.url_for("/chat"))
     expect(page.locator("#send")).to_be_visible()
@@ -132,8 +132,8 @@ def wait_idle(page: Page) -> None:
         "() => document.getElementById('conversation').getAttribute('aria-busy') === 'false'")
 
 
-def api_entries(mock: LiveMock) -> list[dict[str, Any]]:
-    return mock.entries(path="/api/text")
+def api_entries(mock: RemoteMock) -> list[dict[str, Any]]:
+    return mock.journal(path="/api/text")["requests"]
 
 
 def assert_provider_body(entry: dict[str, Any], messages: list[dict[str, str]]) -> None:
@@ -173,11 +173,11 @@ conversations = st.lists(st.fixed_dictionaries({"role": roles, "content": st.tex
 @settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batch=st.lists(conversations, min_size=1, max_size=40))
-def test_the_pages_flattening_is_the_providers(tab: Tab, mock_server: LiveMock,
+def test_the_pages_flattening_is_the_providers(tab: Tab, remote_mock: RemoteMock,
                                                batch: list[list[dict[str, str]]]) -> None:
     page = tab.page
     if page.url == "about:blank":
-        open_chat(tab, mock_server)
+        open_chat(tab, remote_mock)
     # One round trip per batch of conversations keeps the property cheap.
     results = page.evaluate(
         "(batch) => batch.map((messages) => { const flat = chatPage.flatten(messages);"
@@ -189,8 +189,8 @@ def test_the_pages_flattening_is_the_providers(tab: Tab, mock_server: LiveMock,
                                   separators=(",", ":"), ensure_ascii=False)
 
 
-def test_the_spec_examples(tab: Tab, mock_server: LiveMock) -> None:
-    page = open_chat(tab, mock_server)
+def test_the_spec_examples(tab: Tab, remote_mock: RemoteMock) -> None:
+    page = open_chat(tab, remote_mock)
     run = "(messages) => chatPage.flatten(messages)"
     assert page.evaluate(run, [{"role": "user", "content": "Hello"}]) == "user: Hello\nassistant:"
     assert page.evaluate(run, []) == "assistant:"
@@ -199,8 +199,8 @@ def test_the_spec_examples(tab: Tab, mock_server: LiveMock) -> None:
 # --- the chat page --------------------------------------------------------------------------------
 
 def test_a_conversation_posts_the_whole_flattened_history(tab: Tab,
-                                                          mock_server: LiveMock) -> None:
-    page = open_chat(tab, mock_server)
+                                                          remote_mock: RemoteMock) -> None:
+    page = open_chat(tab, remote_mock)
     expect(page.locator("#send")).to_be_disabled()  # nothing typed yet
     page.locator("#system-box summary").click()
     page.locator("#system").fill("You are a helpful assistant.")
@@ -210,11 +210,11 @@ def test_a_conversation_posts_the_whole_flattened_history(tab: Tab,
     expect(page.locator("#conversation .message.assistant")).to_have_count(1)
     assert assistant_replies(page) == ["You said: Hello, mock!"]
     first = [system, {"role": "user", "content": "Hello, mock!"}]
-    [entry] = api_entries(mock_server)
+    [entry] = api_entries(remote_mock)
     assert_provider_body(entry, first)
 
     # A slow answer: the button stays disabled until it comes, even with text typed.
-    mock_server.queue({"delay_ms": 600})
+    remote_mock.queue({"delay_ms": 600})
     second_text = "Two lines:\nnaïve café ✓ — Grüße"
     send(page, second_text, wait=False)
     expect(page.locator("#status")).to_contain_text("Waiting")
@@ -228,7 +228,7 @@ def test_a_conversation_posts_the_whole_flattened_history(tab: Tab,
     assert assistant_replies(page)[1] == "You said: " + second_text
     second = [*first, {"role": "assistant", "content": "You said: Hello, mock!"},
               {"role": "user", "content": second_text}]
-    entries = api_entries(mock_server)
+    entries = api_entries(remote_mock)
     assert len(entries) == 2
     assert_provider_body(entries[1], second)
 
@@ -240,7 +240,7 @@ def test_a_conversation_posts_the_whole_flattened_history(tab: Tab,
     expect(page.locator("#conversation .message")).to_have_count(0)
     send(page, "Fresh start")
     expect(page.locator("#conversation .message.assistant")).to_have_count(1)
-    entries = api_entries(mock_server)
+    entries = api_entries(remote_mock)
     assert len(entries) == 3
     assert_provider_body(entries[2], [system, {"role": "user", "content": "Fresh start"}])
     assert tab.problems() == {}
@@ -261,14 +261,14 @@ FAULTS = [
 
 
 def test_faults_are_shown_and_leave_the_conversation_out(tab: Tab,
-                                                         mock_server: LiveMock) -> None:
-    page = open_chat(tab, mock_server)
+                                                         remote_mock: RemoteMock) -> None:
+    page = open_chat(tab, remote_mock)
     error = page.locator("#error")
     send(page, "Before the storm")
     expect(page.locator("#conversation .message.assistant")).to_have_count(1)
     expect(error).to_be_hidden()
     for number, (reply, texts) in enumerate(FAULTS):
-        mock_server.queue(reply)
+        remote_mock.queue(reply)
         text = f"Attempt {number}"
         send(page, text)
         for needle in texts:
@@ -279,8 +279,8 @@ def test_faults_are_shown_and_leave_the_conversation_out(tab: Tab,
         expect(page.locator("#prompt")).to_have_value(text)
         page.locator("#prompt").fill("")
         # Disconnects Chromium did not retry into must not leak into the next attempt.
-        mock_server.admin.delete(mock_server.url_for("/__mock__/replies"), timeout=30)
-    faults = [entry["fault"] for entry in api_entries(mock_server)]
+        remote_mock.admin.clear_replies()
+    faults = [entry["fault"] for entry in api_entries(remote_mock)]
     # One entry per attempt, plus Chromium's retries of the disconnected POST right after it.
     attempts = [fault for index, fault in enumerate(faults)
                 if not (fault == "disconnect" and faults[index - 1] == "disconnect")]
@@ -290,7 +290,7 @@ def test_faults_are_shown_and_leave_the_conversation_out(tab: Tab,
     send(page, "After the storm")
     expect(page.locator("#conversation .message.assistant")).to_have_count(2)
     expect(error).to_be_hidden()
-    assert_provider_body(api_entries(mock_server)[-1], [
+    assert_provider_body(api_entries(remote_mock)[-1], [
         {"role": "user", "content": "Before the storm"},
         {"role": "assistant", "content": "You said: Before the storm"},
         {"role": "user", "content": "After the storm"},
@@ -298,17 +298,17 @@ def test_faults_are_shown_and_leave_the_conversation_out(tab: Tab,
 
 
 def test_an_http_error_shows_the_message_of_its_json_body(tab: Tab,
-                                                         mock_server: LiveMock) -> None:
-    page = open_chat(tab, mock_server)
-    mock_server.queue({"status": 400, "response": False, "message": "invalid request: nope"})
+                                                         remote_mock: RemoteMock) -> None:
+    page = open_chat(tab, remote_mock)
+    remote_mock.queue({"status": 400, "response": False, "message": "invalid request: nope"})
     send(page, "Anything")
     expect(page.locator("#error")).to_contain_text("HTTP 400")
     expect(page.locator("#error")).to_contain_text("invalid request: nope")
 
 
-def test_the_network_guard_blocks_other_hosts(tab: Tab, mock_server: LiveMock) -> None:
+def test_the_network_guard_blocks_other_hosts(tab: Tab, remote_mock: RemoteMock) -> None:
     """The guard the other tests rely on does stop a page from going out."""
-    page = open_chat(tab, mock_server)
+    page = open_chat(tab, remote_mock)
     outcome = page.evaluate("() => fetch('http://example.com/x').then(() => 'sent',"
                             " (error) => 'failed: ' + error.message)")
     assert outcome.startswith("failed")
@@ -319,21 +319,21 @@ def test_the_network_guard_blocks_other_hosts(tab: Tab, mock_server: LiveMock) -
 # --- the inspector --------------------------------------------------------------------------
 
 def test_the_inspector_shows_the_journal_escaped_and_clears_it(tab: Tab,
-                                                               mock_server: LiveMock) -> None:
-    page = open_chat(tab, mock_server)
+                                                               remote_mock: RemoteMock) -> None:
+    page = open_chat(tab, remote_mock)
     hostile = '<img src=x onerror="window.pwned = 1">'
     send(page, "Hi inspector " + hostile)
     expect(page.locator("#conversation .message.assistant")).to_have_count(1)
     http = requests.Session()
     http.trust_env = False
     # A contract breach, an unknown path and a fault, for the other columns.
-    http.post(mock_server.url_for("/api/text"), json={"message": 42}, timeout=30)
-    http.get(mock_server.url_for("/favicon.ico"), timeout=30)
-    mock_server.queue({"fault": "rate_limit"})
-    http.post(mock_server.url_for("/api/text"), json={"message": "user: Hi\nassistant:"},
+    http.post(remote_mock.url_for("/api/text"), json={"message": 42}, timeout=30)
+    http.get(remote_mock.url_for("/favicon.ico"), timeout=30)
+    remote_mock.queue({"fault": "rate_limit"})
+    http.post(remote_mock.url_for("/api/text"), json={"message": "user: Hi\nassistant:"},
               timeout=30)
 
-    page.goto(mock_server.url_for("/__mock__/"))
+    page.goto(remote_mock.url_for("/__mock__/"))
     rows = page.locator("#entries tr.entry")
     expect(rows).to_have_count(5)
     expect(page.locator("#total")).to_have_text("5")
@@ -351,9 +351,9 @@ def test_the_inspector_shows_the_journal_escaped_and_clears_it(tab: Tab,
     details = page.locator("#details-" + (chat_row.get_attribute("data-id") or ""))
     expect(details).to_be_visible()
     shown = json.loads(details.locator("pre").text_content() or "")
-    [entry] = [entry for entry in mock_server.entries() if entry["id"] == shown["id"]]
+    [entry] = [entry for entry in remote_mock.requests if entry["id"] == shown["id"]]
     assert shown == entry
-    http.post(mock_server.url_for("/api/text"),
+    http.post(remote_mock.url_for("/api/text"),
               json={"message": "user: polled in\nassistant:"}, timeout=30)
     expect(rows).to_have_count(6)  # no reload: the page polls
     expect(rows.first).to_contain_text("polled in")
@@ -363,5 +363,5 @@ def test_the_inspector_shows_the_journal_escaped_and_clears_it(tab: Tab,
     expect(rows).to_have_count(0)
     expect(page.locator("#entries")).to_contain_text("No requests recorded yet")
     expect(page.locator("#total")).to_have_text("0")
-    assert mock_server.journal()["total"] == 0
+    assert remote_mock.journal()["total"] == 0
     http.close()

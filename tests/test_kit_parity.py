@@ -16,10 +16,10 @@ import pytest
 import requests
 
 import aichat
-from mock_server import contract, faults
-from mock_server.inprocess import InProcessMock
-from mock_server.kit import AichatMock
-from mock_server.live import LiveServer
+from mock_server.core import contract, faults
+from mock_server.testing.kit import AichatMock
+from mock_server.testing.socketless import InProcessMock
+from mock_server.testing.thread_server import LiveServer
 
 CASES = contract.cases()
 MESSAGES = [{"role": "user", "content": "Hello"}]

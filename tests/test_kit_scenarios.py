@@ -21,9 +21,10 @@ from loopback import FAULT_ERRORS, HTTP_OWN_HEADERS
 
 import aichat
 from aichat import Aichat
-from mock_server import contract, pytest_plugin
-from mock_server.kit import AichatMock
-from mock_server.replies import ReplyError
+from mock_server.core import contract
+from mock_server.core.replies import ReplyError
+from mock_server.testing import pytest_plugin
+from mock_server.testing.kit import AichatMock
 
 KINDS = ["aichat_server", "aichat_responses"]
 CASES = contract.cases()

@@ -23,8 +23,8 @@ import requests
 from requests.adapters import HTTPAdapter
 
 import aichat
-from mock_server.inprocess import InProcessMock
-from mock_server.live import LiveServer
+from mock_server.testing.socketless import InProcessMock
+from mock_server.testing.thread_server import LiveServer
 
 pytestmark = pytest.mark.usefixtures("no_ambient_configuration")
 
@@ -235,13 +235,13 @@ def test_the_plugin_costs_pytest_no_flask_import() -> None:
     code = textwrap.dedent("""
         import json, sys
         import pytest
-        import mock_server.pytest_plugin
+        import mock_server.testing.pytest_plugin
         heavy = sorted(name for name in ("flask", "werkzeug", "jsonschema", "requests",
-                                         "mock_server.app", "mock_server.engine")
+                                         "mock_server.web.app", "mock_server.core.engine")
                        if name in sys.modules)
         import mock_server
         from mock_server import Engine, __version__, create_app
-        from mock_server.engine import Engine as engine_class
+        from mock_server.core.engine import Engine as engine_class
         print(json.dumps({"heavy": heavy, "same": Engine is engine_class,
                           "version": __version__, "app": type(create_app()).__name__,
                           "listed": set(mock_server.__all__) <= set(dir(mock_server))}))
@@ -256,7 +256,8 @@ def test_the_plugin_costs_pytest_no_flask_import() -> None:
 
 def test_every_export_of_the_package_is_there() -> None:
     import mock_server
-    from mock_server import app, engine, store, wire
+    from mock_server.core import engine, store, wire
+    from mock_server.web import app
 
     for name in mock_server.__all__:
         assert getattr(mock_server, name) is not None

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import aichat
 import mock_server
-import mock_server.pytest_plugin
+import mock_server.testing.pytest_plugin
 
 VENV = Path(sys.prefix).resolve()
 SOURCE_TREE = Path({root!r})
@@ -47,16 +47,16 @@ def inside(module, folder):
 
 def test_the_packages_come_from_the_new_environment(pytestconfig):
     assert VENV != Path(sys.base_prefix).resolve(), "running in a virtual environment"
-    for module in (aichat, mock_server, mock_server.pytest_plugin):
+    for module in (aichat, mock_server, mock_server.testing.pytest_plugin):
         assert inside(module, VENV), module.__file__
         assert not inside(module, SOURCE_TREE), module.__file__
     [wheel] = [dist for dist in metadata.distributions() if dist.metadata["Name"] == "aichat"]
     assert Path(str(wheel.locate_file(""))).resolve().is_relative_to(VENV), "the wheel's"
     assert [(entry.group, entry.value) for entry in wheel.entry_points
             if entry.name == "aichat" and entry.group == "pytest11"] \
-        == [("pytest11", "mock_server.pytest_plugin")]
+        == [("pytest11", "mock_server.testing.pytest_plugin")]
     plugin = pytestconfig.pluginmanager.get_plugin("aichat")
-    assert plugin is mock_server.pytest_plugin, "registered through the entry point"
+    assert plugin is mock_server.testing.pytest_plugin, "registered through the entry point"
     assert all(Path(entry or ".").resolve() != SOURCE_TREE for entry in sys.path)
 
 
@@ -64,8 +64,8 @@ def test_the_wheel_ships_the_contract_and_pages():
     package = Path(mock_server.__file__).parent
     assert (package / "contract" / "openapi.json").is_file()
     assert list((package / "contract" / "cases").glob("*.json"))
-    assert (package / "templates" / "chat.html").is_file()
-    assert (package / "static" / "chat.js").is_file()
+    assert (package / "web" / "templates" / "chat.html").is_file()
+    assert (package / "web" / "static" / "chat.js").is_file()
 
 
 def test_the_live_fixture_is_there(aichat_server):

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import LiveMock
 
-from mock_server import __version__, create_app, faults
-from mock_server.replies import REPLY_FIELDS
+from mock_server import __version__, create_app
+from mock_server.core import faults
+from mock_server.core.replies import REPLY_FIELDS
+from mock_server.testing.remote import RemoteMock
 
 BODY = {"message": "user: Hello\nassistant:"}
 
@@ -23,50 +24,50 @@ def http() -> requests.Session:
     return session
 
 
-def admin(http: requests.Session, mock: LiveMock, method: str, path: str,
+def admin(http: requests.Session, mock: RemoteMock, method: str, path: str,
           **kwargs: Any) -> requests.Response:
     return http.request(method, mock.url_for("/__mock__" + path), timeout=30, **kwargs)
 
 
-def test_health(http: requests.Session, mock_server: LiveMock) -> None:
-    response = admin(http, mock_server, "GET", "/health")
+def test_health(http: requests.Session, remote_mock: RemoteMock) -> None:
+    response = admin(http, remote_mock, "GET", "/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "version": __version__}
 
 
-def test_the_inspector_page(http: requests.Session, mock_server: LiveMock) -> None:
-    response = admin(http, mock_server, "GET", "/")
+def test_the_inspector_page(http: requests.Session, remote_mock: RemoteMock) -> None:
+    response = admin(http, remote_mock, "GET", "/")
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/html")
     assert "inspector.js" in response.text
-    script = admin(http, mock_server, "GET", "/static/inspector.js")
+    script = admin(http, remote_mock, "GET", "/static/inspector.js")
     assert script.status_code == 200
 
 
 def test_requests_filtered_by_path_and_limit(http: requests.Session,
-                                             mock_server: LiveMock) -> None:
+                                             remote_mock: RemoteMock) -> None:
     for number in range(4):
-        http.post(mock_server.url_for("/api/text"), timeout=30,
+        http.post(remote_mock.url_for("/api/text"), timeout=30,
                   json={"message": f"user: {number}\nassistant:"})
-    http.get(mock_server.url_for("/chat"), timeout=30)
+    http.get(remote_mock.url_for("/chat"), timeout=30)
 
-    everything = admin(http, mock_server, "GET", "/requests").json()
+    everything = admin(http, remote_mock, "GET", "/requests").json()
     assert everything["total"] == 5
     assert [entry["path"] for entry in everything["requests"]] == ["/api/text"] * 4 + ["/chat"]
 
-    latest = admin(http, mock_server, "GET", "/requests", params={"limit": 2}).json()
+    latest = admin(http, remote_mock, "GET", "/requests", params={"limit": 2}).json()
     assert latest["total"] == 5
     assert latest["requests"] == everything["requests"][-2:], "the most recent, oldest first"
 
-    api = admin(http, mock_server, "GET", "/requests",
+    api = admin(http, remote_mock, "GET", "/requests",
                 params={"path": "/api/text", "limit": 3}).json()
     assert api["total"] == 4
     assert [entry["json"]["message"] for entry in api["requests"]] == [
         f"user: {number}\nassistant:" for number in (1, 2, 3)]
 
-    assert admin(http, mock_server, "GET", "/requests", params={"limit": 0}).json() == {
+    assert admin(http, remote_mock, "GET", "/requests", params={"limit": 0}).json() == {
         "total": 5, "requests": []}
-    assert admin(http, mock_server, "GET", "/requests", params={"path": "/nowhere"}).json() \
+    assert admin(http, remote_mock, "GET", "/requests", params={"path": "/nowhere"}).json() \
         == {"total": 0, "requests": []}
 
 
@@ -84,34 +85,34 @@ def test_a_limit_of_any_length_is_taken() -> None:
 
 
 @pytest.mark.parametrize("limit", ["-1", "two", "1.5", "", "٣"])
-def test_a_bad_limit_is_refused(http: requests.Session, mock_server: LiveMock,
+def test_a_bad_limit_is_refused(http: requests.Session, remote_mock: RemoteMock,
                                 limit: str) -> None:
-    response = admin(http, mock_server, "GET", "/requests", params={"limit": limit})
+    response = admin(http, remote_mock, "GET", "/requests", params={"limit": limit})
     assert response.status_code == 400
     assert "limit must be a whole number" in response.json()["error"]
 
 
 def test_delete_requests_reports_how_many(http: requests.Session,
-                                          mock_server: LiveMock) -> None:
+                                          remote_mock: RemoteMock) -> None:
     for _ in range(3):
-        http.post(mock_server.url_for("/api/text"), json=BODY, timeout=30)
-    assert admin(http, mock_server, "DELETE", "/requests").json() == {"cleared": 3}
-    assert admin(http, mock_server, "GET", "/requests").json() == {"total": 0, "requests": []}
-    assert admin(http, mock_server, "DELETE", "/requests").json() == {"cleared": 0}
+        http.post(remote_mock.url_for("/api/text"), json=BODY, timeout=30)
+    assert admin(http, remote_mock, "DELETE", "/requests").json() == {"cleared": 3}
+    assert admin(http, remote_mock, "GET", "/requests").json() == {"total": 0, "requests": []}
+    assert admin(http, remote_mock, "DELETE", "/requests").json() == {"cleared": 0}
 
 
 def test_queue_one_reply_or_a_list_and_list_them(http: requests.Session,
-                                                 mock_server: LiveMock) -> None:
-    one = admin(http, mock_server, "POST", "/replies", json={"message": "first"})
+                                                 remote_mock: RemoteMock) -> None:
+    one = admin(http, remote_mock, "POST", "/replies", json={"message": "first"})
     assert (one.status_code, one.json()) == (201, {"queued": 1})
-    more = admin(http, mock_server, "POST", "/replies",
+    more = admin(http, remote_mock, "POST", "/replies",
                  json=[{"fault": "rate_limit", "retry_after": 5, "times": 2},
                        {"message": "late", "delay_ms": 10, "response": None}])
     assert (more.status_code, more.json()) == (201, {"queued": 2})
-    empty = admin(http, mock_server, "POST", "/replies", json=[])
+    empty = admin(http, remote_mock, "POST", "/replies", json=[])
     assert (empty.status_code, empty.json()) == (201, {"queued": 0})
 
-    queued = admin(http, mock_server, "GET", "/replies").json()["replies"]
+    queued = admin(http, remote_mock, "GET", "/replies").json()["replies"]
     assert queued == [
         {"message": "first", "status": 200, "response": True, "delay_ms": 0, "fault": None,
          "retry_after": None, "times": 1},
@@ -122,13 +123,13 @@ def test_queue_one_reply_or_a_list_and_list_them(http: requests.Session,
     ]
     assert all(list(reply) == list(REPLY_FIELDS) for reply in queued)
 
-    http.post(mock_server.url_for("/api/text"), json=BODY, timeout=30)
-    http.post(mock_server.url_for("/api/text"), json=BODY, timeout=30)
-    left = admin(http, mock_server, "GET", "/replies").json()["replies"]
+    http.post(remote_mock.url_for("/api/text"), json=BODY, timeout=30)
+    http.post(remote_mock.url_for("/api/text"), json=BODY, timeout=30)
+    left = admin(http, remote_mock, "GET", "/replies").json()["replies"]
     assert [(reply["fault"], reply["times"]) for reply in left] == [("rate_limit", 1),
                                                                     (None, 1)]
-    assert admin(http, mock_server, "DELETE", "/replies").json() == {"cleared": 2}
-    assert admin(http, mock_server, "GET", "/replies").json() == {"replies": []}
+    assert admin(http, remote_mock, "DELETE", "/replies").json() == {"cleared": 2}
+    assert admin(http, remote_mock, "GET", "/replies").json() == {"replies": []}
 
 
 @pytest.mark.parametrize(("payload", "fragment"), [
@@ -153,25 +154,25 @@ def test_queue_one_reply_or_a_list_and_list_them(http: requests.Session,
     ({"fault": "disconnect", "status": 200}, "a disconnect sends no status"),
 ])
 def test_bad_replies_are_refused_with_a_clear_message(http: requests.Session,
-                                                      mock_server: LiveMock, payload: Any,
+                                                      remote_mock: RemoteMock, payload: Any,
                                                       fragment: str) -> None:
-    response = admin(http, mock_server, "POST", "/replies", data=json.dumps(payload),
+    response = admin(http, remote_mock, "POST", "/replies", data=json.dumps(payload),
                      headers={"Content-Type": "application/json"})
     assert response.status_code == 400
     assert fragment in response.json()["error"]
-    assert admin(http, mock_server, "GET", "/replies").json() == {"replies": []}, \
+    assert admin(http, remote_mock, "GET", "/replies").json() == {"replies": []}, \
         "nothing of a refused list is queued"
 
 
-def test_replies_must_be_sent_as_json(http: requests.Session, mock_server: LiveMock) -> None:
-    form = admin(http, mock_server, "POST", "/replies", data={"message": "hi"})
+def test_replies_must_be_sent_as_json(http: requests.Session, remote_mock: RemoteMock) -> None:
+    form = admin(http, remote_mock, "POST", "/replies", data={"message": "hi"})
     assert form.status_code == 415
     assert "Content-Type: application/json" in form.json()["error"]
-    broken = admin(http, mock_server, "POST", "/replies", data=b"{oops",
+    broken = admin(http, remote_mock, "POST", "/replies", data=b"{oops",
                    headers={"Content-Type": "application/json"})
     assert broken.status_code == 400
     assert "the body is not JSON" in broken.json()["error"]
-    assert admin(http, mock_server, "GET", "/replies").json() == {"replies": []}
+    assert admin(http, remote_mock, "GET", "/replies").json() == {"replies": []}
 
 
 @pytest.mark.parametrize(("method", "path", "status"), [
@@ -181,11 +182,11 @@ def test_replies_must_be_sent_as_json(http: requests.Session, mock_server: LiveM
     ("PATCH", "/replies", 405),
     ("BREW", "/replies", 405),
 ])
-def test_admin_errors_are_json(http: requests.Session, mock_server: LiveMock, method: str,
+def test_admin_errors_are_json(http: requests.Session, remote_mock: RemoteMock, method: str,
                                path: str, status: int) -> None:
-    response = admin(http, mock_server, method, path)
+    response = admin(http, remote_mock, method, path)
     assert response.status_code == status
     assert isinstance(response.json()["error"], str)
     if status == 405:
         assert method not in response.headers["Allow"] and "GET" in response.headers["Allow"]
-    assert mock_server.entries() == [], "admin traffic is not journaled"
+    assert remote_mock.requests == [], "admin traffic is not journaled"

@@ -12,42 +12,42 @@ import json
 from typing import Any
 
 import pytest
-from conftest import LiveMock
 from loopback import HTTP_OWN_HEADERS
 
 import aichat
 from aichat import Aichat
-from mock_server import contract
+from mock_server.core import contract
+from mock_server.testing.remote import RemoteMock
 
 CASES = contract.cases()
 
 pytestmark = pytest.mark.usefixtures("no_ambient_configuration")
 
 
-def ask(mock: LiveMock, case: dict[str, Any]) -> str:
+def ask(mock: RemoteMock, case: dict[str, Any]) -> str:
     return "".join(Aichat._create_completion(
         "gpt-3.5-turbo", case["messages"], False, base_url=mock.base_url, **case["kwargs"]))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
-def test_golden_case_against_the_live_mock(mock_server: LiveMock, case: dict[str, Any]) -> None:
+def test_golden_case_against_the_live_mock(remote_mock: RemoteMock, case: dict[str, Any]) -> None:
     if case["replies"]:
-        assert mock_server.queue(*case["replies"]) == len(case["replies"])
+        assert remote_mock.queue(*case["replies"]) == len(case["replies"])
     expect = case["expect"]
 
     if "error" in expect:
         error_class = getattr(aichat, expect["error"])
         with pytest.raises(error_class) as caught:
-            ask(mock_server, case)
+            ask(remote_mock, case)
         assert type(caught.value) is error_class, caught.value
         for name, value in expect.get("attributes", {}).items():
             assert getattr(caught.value, name) == value, name
     else:
-        assert ask(mock_server, case) == expect["result"]
+        assert ask(remote_mock, case) == expect["result"]
 
-    entries = mock_server.entries()
+    entries = remote_mock.requests
     assert len(entries) == case["requests_sent"]
-    assert mock_server.replies() == [], "every scripted reply was used"
+    assert remote_mock.queued == [], "every scripted reply was used"
     for entry in entries:
         expected = case["request"]
         assert entry["method"] == expected["method"]
@@ -58,7 +58,7 @@ def test_golden_case_against_the_live_mock(mock_server: LiveMock, case: dict[str
         assert {name: entry["headers"].get(name) for name in expected["headers"]} \
             == expected["headers"]
         assert set(entry["headers"]) == set(expected["headers"]) | HTTP_OWN_HEADERS
-        assert entry["headers"]["host"] == mock_server.url.removeprefix("http://")
+        assert entry["headers"]["host"] == remote_mock.base_url.removeprefix("http://")
         assert entry["header_diff"] == {}
         # The body's bytes: what requests' json= puts on the wire for the case's body
         # (keys in order, integers as integers, non-ASCII escaped).

@@ -14,8 +14,9 @@ import requests
 
 import aichat
 from mock_server import __version__
-from mock_server.cli import LISTENING, is_loopback
-from mock_server.process import MockProcess
+from mock_server.serve import LISTENING
+from mock_server.serve.child_process import MockProcess
+from mock_server.serve.cli import is_loopback
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -98,7 +99,7 @@ def test_the_demo_script(proxy: str | None, monkeypatch: pytest.MonkeyPatch) -> 
     if proxy is not None:  # a proxy of the user's must not catch the demo's loopback traffic
         for name in ("HTTP_PROXY", "http_proxy"):
             monkeypatch.setenv(name, proxy)
-    result = subprocess.run([sys.executable, "-m", "mock_server.demo"], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "mock_server.serve.demo"], capture_output=True,
                             text=True, timeout=120, check=False, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -113,6 +114,6 @@ def test_the_demo_script(proxy: str | None, monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_the_makefile_runs_the_demo_and_the_server() -> None:
     makefile = (ROOT / "Makefile").read_text("utf-8")
-    assert re.search(r"^demo:.*\n\t\$\(BIN\)/python -m mock_server\.demo$", makefile, re.M)
+    assert re.search(r"^demo:.*\n\t\$\(BIN\)/python -m mock_server\.serve\.demo$", makefile, re.M)
     assert re.search(r"^serve:.*\n\t\$\(BIN\)/python -m mock_server --host \$\(HOST\) "
                      r"--port \$\(PORT\)$", makefile, re.M)

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 import requests
 from _raw_http import connect, request_bytes, session
-from conftest import LiveMock
 
-from mock_server.process import MockProcess
+from mock_server.serve.child_process import MockProcess
+from mock_server.testing.remote import RemoteMock
 
 CLIENTS = 8
 REQUESTS_PER_CLIENT = 100
@@ -119,33 +119,33 @@ def assert_ids_increase(entries: list[dict[str, Any]]) -> None:
 
 
 @pytest.fixture(scope="module")
-def two_workers() -> Iterator[LiveMock]:
+def two_workers() -> Iterator[RemoteMock]:
     """The mock as two gunicorn worker processes sharing one SQLite store."""
     with MockProcess(["--workers", "2"]) as process:
-        live = LiveMock(process)
+        live = process.mock
         yield live
-        live.admin.close()
+        live.close()
 
 
 @pytest.fixture(params=["one process", "two workers"])
-def mock(request: pytest.FixtureRequest) -> LiveMock:
+def mock(request: pytest.FixtureRequest) -> RemoteMock:
     """Each concurrency test against the session's mock and against two worker processes,
     where exactly-once has to hold across processes too."""
-    live: LiveMock = request.getfixturevalue(
-        "mock_server" if request.param == "one process" else "two_workers")
+    live: RemoteMock = request.getfixturevalue(
+        "remote_mock" if request.param == "one process" else "two_workers")
     live.clear()
     return live
 
 
-def test_concurrent_clients_each_request_journaled_once(mock: LiveMock) -> None:
-    mock_server = mock
+def test_concurrent_clients_each_request_journaled_once(mock: RemoteMock) -> None:
+    remote_mock = mock
     scripted = ([{"message": f"scripted {n}"} for n in range(85)]
                 + [{"fault": "upstream_error", "message": f"scripted {n}"} for n in range(85, 90)]
                 + [{"fault": "rate_limit", "message": f"scripted {n}"} for n in range(90, 95)]
                 + [{"fault": "disconnect"} for _ in range(95, 100)])
-    mock_server.queue(*scripted)
+    remote_mock.queue(*scripted)
 
-    sent = run_clients(mock_server.url, CLIENTS, REQUESTS_PER_CLIENT,
+    sent = run_clients(remote_mock.base_url, CLIENTS, REQUESTS_PER_CLIENT,
                        lambda client, number: PLAN[(client + number) % len(PLAN)])
     assert len(sent) == CLIENTS * REQUESTS_PER_CLIENT
 
@@ -162,10 +162,10 @@ def test_concurrent_clients_each_request_journaled_once(mock: LiveMock) -> None:
                                           "message": f"You said: {s.marker}"}
         else:
             assert s.status == KINDS[s.kind], s
-    assert mock_server.replies() == []
+    assert remote_mock.queued == []
 
     # The journal: the same markers, each once, with the answer its client saw.
-    journal = mock_server.journal()
+    journal = remote_mock.journal()
     entries = journal["requests"]
     assert journal["total"] == len(entries) == len(sent)
     assert_ids_increase(entries)
@@ -176,21 +176,21 @@ def test_concurrent_clients_each_request_journaled_once(mock: LiveMock) -> None:
     assert sum(entry["scripted"] for entry in entries) == len(scripted)
 
 
-def test_a_reply_with_times_is_used_exactly_that_often(mock: LiveMock) -> None:
-    mock_server = mock
-    mock_server.queue({"message": "limited", "times": 37},
+def test_a_reply_with_times_is_used_exactly_that_often(mock: RemoteMock) -> None:
+    remote_mock = mock
+    remote_mock.queue({"message": "limited", "times": 37},
                       {"fault": "upstream_error", "message": "refused", "times": 11},
                       {"message": "last", "times": 1})
-    sent = run_clients(mock_server.url, CLIENTS, 20, lambda client, number: "good")
+    sent = run_clients(remote_mock.base_url, CLIENTS, 20, lambda client, number: "good")
 
     answers = Counter(json.loads(s.text)["message"] for s in sent)
     assert answers["limited"] == 37
     assert answers["refused"] == 11
     assert answers["last"] == 1
     assert sum(answers.values()) == CLIENTS * 20
-    assert mock_server.replies() == []
+    assert remote_mock.queued == []
 
-    entries = mock_server.entries()
+    entries = remote_mock.requests
     assert len(entries) == CLIENTS * 20
     assert Counter(entry["reply"]["message"] for entry in entries if entry["scripted"]) == {
         "limited": 37, "refused": 11, "last": 1}
@@ -200,12 +200,11 @@ def test_the_cap_drops_the_oldest_and_the_file_keeps_everything(tmp_path: Path) 
     """With a small cap, concurrent writers leave the most recent entries in memory, all of
     them counted, and every one of them, once and in id order, in the JSON-lines file."""
     path = tmp_path / "journal.jsonl"
-    with MockProcess(["--journal-cap", "50", "--journal", str(path), "--threads", "8"]) as mock:
-        sent = run_clients(mock.url, CLIENTS, 25,
+    with MockProcess(["--journal-cap", "50", "--journal", str(path), "--threads", "8"]) as process:
+        sent = run_clients(process.url, CLIENTS, 25,
                            lambda client, number: PLAN[(client * 3 + number) % len(PLAN)])
-        with session() as http:
-            journal = http.get(mock.url + "/__mock__/requests", timeout=30).json()
-    assert mock.returncode == 0
+        journal = process.mock.journal()
+    assert process.returncode == 0
 
     entries = journal["requests"]
     assert journal["total"] == len(sent) == CLIENTS * 25
@@ -219,28 +218,27 @@ def test_the_cap_drops_the_oldest_and_the_file_keeps_everything(tmp_path: Path) 
     assert entries == lines[-50:]
 
 
-def test_clearing_under_load_loses_no_count(mock: LiveMock) -> None:
+def test_clearing_under_load_loses_no_count(mock: RemoteMock) -> None:
     """DELETE /__mock__/requests while clients write: every request is counted exactly once,
     either in what a clear reported or in what the journal holds after the last clear."""
-    mock_server = mock
+    remote_mock = mock
     cleared: list[int] = []
     done = threading.Event()
 
     def clear_repeatedly() -> None:
-        with session() as http:
+        with RemoteMock(remote_mock.base_url) as clearer:  # a connection of its own
             while not done.is_set():
-                answer = http.delete(mock_server.url_for("/__mock__/requests"), timeout=30)
-                cleared.append(answer.json()["cleared"])
+                cleared.append(clearer.admin.clear_requests()["cleared"])
 
     clearer = threading.Thread(target=clear_repeatedly, daemon=True)
     clearer.start()
     try:
-        sent = run_clients(mock_server.url, CLIENTS, 50,
+        sent = run_clients(remote_mock.base_url, CLIENTS, 50,
                            lambda client, number: PLAN[(client + number) % len(PLAN)])
     finally:
         done.set()
         clearer.join(timeout=60)
-    journal = mock_server.journal()
+    journal = remote_mock.journal()
     assert len(cleared) > 1, "the clears ran alongside the clients"
     assert sum(cleared) + journal["total"] == len(sent)
     assert journal["total"] == len(journal["requests"])

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from aichat import Aichat
-from mock_server import Engine, IncomingRequest, MemoryStore, create_app, engine_of, faults
-from mock_server.replies import ReplyError, last_user_turn, parse_reply
-from mock_server.store import QueueFullError, Store
+from mock_server import Engine, IncomingRequest, MemoryStore, create_app, engine_of
+from mock_server.core import faults
+from mock_server.core.replies import ReplyError, last_user_turn, parse_reply
+from mock_server.core.store import QueueFullError, Store
 
 BODY = {"message": "user: Hello\nassistant:", "temperature": 1, "presence_penalty": 0,
         "top_p": 1, "frequency_penalty": 0}
@@ -110,7 +111,7 @@ def test_apps_share_nothing_unless_given_one_store() -> None:
     ({"MOCK_STORE": "memory", "MOCK_JOURNAL_CAP": "5"}, "journal cap must be a whole number"),
     ({"MOCK_STORE": "memory", "MOCK_JOURNAL_CAP": 2.5}, "journal cap must be a whole number"),
     ({"MOCK_JOURNAL_BODY_CAP": -1}, "body cap must be a whole number of 0 or more"),
-    ({"MOCK_STORE": object()}, "MOCK_STORE must implement mock_server.store.Store"),
+    ({"MOCK_STORE": object()}, "MOCK_STORE must implement mock_server.Store"),
     ({"MOCK_REPLYMODE": "echo"}, "unknown mock setting(s) MOCK_REPLYMODE"),
 ])
 def test_bad_configuration_is_refused(config: dict[str, Any], message: str) -> None:

@@ -34,12 +34,12 @@ from _raw_http import (
     strict_json,
     wire_text,
 )
-from conftest import LiveMock
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from mock_server.live import LiveServer
-from mock_server.process import MockProcess
+from mock_server.serve.child_process import MockProcess
+from mock_server.testing.remote import RemoteMock
+from mock_server.testing.thread_server import LiveServer
 
 BODY_CAP = 65_536  # characters of a body the journal keeps by default
 ADMIN = "/__mock__"
@@ -47,7 +47,7 @@ ADMIN = "/__mock__"
 JSON_DEPTH_KEPT = 100
 PARAMETERS = ("temperature", "presence_penalty", "top_p", "frequency_penalty")
 
-# Every test clears the journal once (the mock_server fixture) and each example then compares
+# Every test clears the journal once (the remote_mock fixture) and each example then compares
 # the journal before and after its own request, so the function-scoped fixtures are meant to
 # span the examples. Derandomized, without a database: CI runs the same examples every time.
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
@@ -63,14 +63,14 @@ def client() -> Iterator[requests.Session]:
 
 # --- the journal ---------------------------------------------------------------------------
 
-def last_entry(mock: LiveMock) -> tuple[int, int | None]:
+def last_entry(mock: RemoteMock) -> tuple[int, int | None]:
     """``(total, id of the newest entry)``, from one admin call that is itself not journaled."""
     journal = mock.journal(limit=1)
     newest = journal["requests"][-1]["id"] if journal["requests"] else None
     return journal["total"], newest
 
 
-def the_one_new_entry(mock: LiveMock, before: tuple[int, int | None]) -> dict[str, Any]:
+def the_one_new_entry(mock: RemoteMock, before: tuple[int, int | None]) -> dict[str, Any]:
     """The single entry recorded since ``before``; fails if there are none or several."""
     total, newest = before
     journal = mock.journal(limit=2)
@@ -82,7 +82,7 @@ def the_one_new_entry(mock: LiveMock, before: tuple[int, int | None]) -> dict[st
     return entry
 
 
-def assert_nothing_journaled(mock: LiveMock, before: tuple[int, int | None]) -> None:
+def assert_nothing_journaled(mock: RemoteMock, before: tuple[int, int | None]) -> None:
     assert last_entry(mock) == before, "admin traffic is not journaled"
 
 
@@ -159,13 +159,13 @@ HEADER_VALUES = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xff,
 @FUZZ
 @given(body=BODIES, content_type=CONTENT_TYPES,
        extra=st.dictionaries(HEADER_NAMES, HEADER_VALUES, max_size=3))
-def test_any_body_to_the_api(mock_server: LiveMock, client: requests.Session, body: bytes,
+def test_any_body_to_the_api(remote_mock: RemoteMock, client: requests.Session, body: bytes,
                              content_type: str | None, extra: dict[str, str]) -> None:
     headers = {name: value.encode("latin-1") for name, value in extra.items()}
     if content_type is not None:
         headers["Content-Type"] = content_type.encode("latin-1")
-    before = last_entry(mock_server)
-    response = client.post(mock_server.url_for("/api/text"), data=body, headers=headers,
+    before = last_entry(remote_mock)
+    response = client.post(remote_mock.url_for("/api/text"), data=body, headers=headers,
                            timeout=30)
 
     status = response.status_code
@@ -178,7 +178,7 @@ def test_any_body_to_the_api(mock_server: LiveMock, client: requests.Session, bo
     else:
         assert is_refusal(answer), answer
 
-    entry = the_one_new_entry(mock_server, before)
+    entry = the_one_new_entry(remote_mock, before)
     assert (entry["method"], entry["path"], entry["status"]) == ("POST", "/api/text", status)
     assert entry["reply"] == answer
     assert_journaled_body(entry, body)
@@ -243,14 +243,15 @@ def site_statuses(method: str, path: str, body: bytes) -> set[int]:
 @given(method=METHODS, path=PATHS, query=QUERIES,
        body=st.sampled_from([b"", b'{"message": "user: hi\\nassistant:"}', b"\x00\xff"]))
 def test_any_request_outside_the_admin_api_is_journaled_once(
-        mock_server: LiveMock, method: str, path: str, query: str, body: bytes) -> None:
+        remote_mock: RemoteMock, method: str, path: str, query: str, body: bytes) -> None:
     target = path + ("?" + query if query else "")
     reading = decoded(path)
     if is_admin(reading):
         return  # the admin API has its own test
-    before = last_entry(mock_server)
+    before = last_entry(remote_mock)
     # Raw bytes on the wire: no client library normalises the path or the method.
-    raw = exchange(mock_server.url, request_bytes(method, target, mock_server.url, body=body))
+    url = remote_mock.base_url
+    raw = exchange(url, request_bytes(method, target, url, body=body))
     response = parse_response(raw)
 
     status = response.status
@@ -262,7 +263,7 @@ def test_any_request_outside_the_admin_api_is_journaled_once(
     if status == 405:
         assert response.headers["allow"] in ("POST", "GET, HEAD")
 
-    entry = the_one_new_entry(mock_server, before)
+    entry = the_one_new_entry(remote_mock, before)
     assert (entry["method"], entry["path"], entry["status"]) == (method, reading, status)
     assert entry["query"] == query
     assert_journaled_body(entry, body)
@@ -275,53 +276,53 @@ UNCONVENTIONAL_METHODS = ("post", "get", "Post", "X", "GO", "A" * 21, "PROP#FIND
 
 @pytest.mark.parametrize("method", ["M-SEARCH", "BREW", "PROPFIND", "A" * 20,
                                     *UNCONVENTIONAL_METHODS])
-def test_any_token_is_a_method_the_mock_answers(mock_server: LiveMock, method: str) -> None:
+def test_any_token_is_a_method_the_mock_answers(remote_mock: RemoteMock, method: str) -> None:
     """HTTP methods are case-sensitive tokens of any length (RFC 9110 9.1): "post" is not
     POST, and it gets the 405 and the journal entry any other method gets."""
-    before = last_entry(mock_server)
-    raw = exchange(mock_server.url, request_bytes(method, "/api/text", mock_server.url))
+    before = last_entry(remote_mock)
+    raw = exchange(remote_mock.base_url, request_bytes(method, "/api/text", remote_mock.base_url))
     response = parse_response(raw)
     assert response.status == 405, raw[:300]
     assert is_refusal(response.json()) and response.headers["allow"] == "POST"
-    entry = the_one_new_entry(mock_server, before)
+    entry = the_one_new_entry(remote_mock, before)
     assert (entry["method"], entry["status"]) == (method, 405)
 
 
 @pytest.mark.parametrize(("method", "path"), [
     ("delete", "/requests"), ("Delete", "/replies"), ("get", "/health"), ("post", "/replies")])
-def test_the_admin_api_takes_methods_as_sent(mock_server: LiveMock, method: str,
+def test_the_admin_api_takes_methods_as_sent(remote_mock: RemoteMock, method: str,
                                              path: str) -> None:
     """"delete" is not DELETE: it empties nothing and gets the admin API's 405."""
-    mock_server.queue({"message": "kept"})
-    exchange(mock_server.url, request_bytes("GET", "/nowhere", mock_server.url))
-    before = last_entry(mock_server)
-    raw = exchange(mock_server.url, request_bytes(
-        method, ADMIN + path, mock_server.url, body=b'{"message": "x"}',
+    remote_mock.queue({"message": "kept"})
+    exchange(remote_mock.base_url, request_bytes("GET", "/nowhere", remote_mock.base_url))
+    before = last_entry(remote_mock)
+    raw = exchange(remote_mock.base_url, request_bytes(
+        method, ADMIN + path, remote_mock.base_url, body=b'{"message": "x"}',
         headers=[("Content-Type", "application/json")]))
     response = parse_response(raw)
     assert response.status == 405, raw[:300]
     assert method.upper() in response.headers["allow"]
     assert isinstance(response.json()["error"], str)
-    assert_nothing_journaled(mock_server, before)
-    assert [reply["message"] for reply in mock_server.replies()] == ["kept"]
+    assert_nothing_journaled(remote_mock, before)
+    assert [reply["message"] for reply in remote_mock.queued] == ["kept"]
 
 
 def test_gunicorn_with_threads_takes_any_method_token_too() -> None:
     """The other gunicorn choice (gthread workers) gets the same settings as the default."""
     with MockProcess(["--server", "gunicorn", "--threads", "2"]) as process:
-        mock = LiveMock(process)
+        mock = process.mock
         try:
             for method in UNCONVENTIONAL_METHODS:
                 before = last_entry(mock)
-                raw = exchange(mock.url, request_bytes(method, "/api/text", mock.url))
+                raw = exchange(mock.base_url, request_bytes(method, "/api/text", mock.base_url))
                 assert parse_response(raw).status == 405, raw[:300]
                 entry = the_one_new_entry(mock, before)
                 assert (entry["method"], entry["status"]) == (method, 405)
             # Case-sensitive: "get" on the chat page is not GET either.
-            raw = exchange(mock.url, request_bytes("get", "/chat", mock.url))
+            raw = exchange(mock.base_url, request_bytes("get", "/chat", mock.base_url))
             assert parse_response(raw).status == 405, raw[:300]
         finally:
-            mock.admin.close()
+            mock.close()
     assert process.returncode == 0
 
 
@@ -340,12 +341,12 @@ STATEFUL_ADMIN = {("DELETE", ADMIN + "/requests"), ("DELETE", ADMIN + "/replies"
 @FUZZ
 @given(method=METHODS, path=ADMIN_PATHS, query=QUERIES)
 def test_the_admin_api_is_never_journaled_and_never_fails(
-        mock_server: LiveMock, method: str, path: str, query: str) -> None:
+        remote_mock: RemoteMock, method: str, path: str, query: str) -> None:
     if (method, decoded(path)) in STATEFUL_ADMIN:
         return
-    before = last_entry(mock_server)
+    before = last_entry(remote_mock)
     target = path + ("?" + query if query else "")
-    raw = exchange(mock_server.url, request_bytes(method, target, mock_server.url))
+    raw = exchange(remote_mock.base_url, request_bytes(method, target, remote_mock.base_url))
     response = parse_response(raw)
     event(f"status {response.status}")
     assert response.status < 500, (method, target, raw[:300])
@@ -353,8 +354,8 @@ def test_the_admin_api_is_never_journaled_and_never_fails(
         assert response.headers["content-type"] == "application/json"
         error = response.json()["error"]
         assert isinstance(error, str) and error
-    assert_nothing_journaled(mock_server, before)
-    assert mock_server.replies() == []
+    assert_nothing_journaled(remote_mock, before)
+    assert remote_mock.queued == []
 
 
 # --- POST /__mock__/replies with bad input -------------------------------------------------
@@ -410,7 +411,7 @@ BAD_FIELDS: list[tuple[str, Any]] = [
 ]
 
 
-def _queue_raw(client: requests.Session, mock: LiveMock, body: bytes,
+def _queue_raw(client: requests.Session, mock: RemoteMock, body: bytes,
                content_type: str) -> requests.Response:
     headers = {"Content-Type": content_type} if content_type else {}
     request = requests.Request("POST", mock.url_for(ADMIN + "/replies"), data=body,
@@ -420,51 +421,51 @@ def _queue_raw(client: requests.Session, mock: LiveMock, body: bytes,
     return client.send(request, timeout=30)
 
 
-def assert_refused_cleanly(mock: LiveMock, response: requests.Response,
+def assert_refused_cleanly(mock: RemoteMock, response: requests.Response,
                            before: tuple[int, int | None]) -> None:
     assert 400 <= response.status_code < 500, response.text[:300]
     assert response.headers["Content-Type"] == "application/json"
     error = response.json()["error"]
     assert isinstance(error, str) and len(error) > 10, error
-    assert mock.replies() == [], "nothing was queued"
+    assert mock.queued == [], "nothing was queued"
     assert_nothing_journaled(mock, before)
 
 
 @pytest.mark.parametrize(("body", "content_type"),
                          [(body, content_type) for _, body, content_type in BAD_REPLIES],
                          ids=[name for name, _, _ in BAD_REPLIES])
-def test_replies_refuse_a_bad_body(mock_server: LiveMock, client: requests.Session,
+def test_replies_refuse_a_bad_body(remote_mock: RemoteMock, client: requests.Session,
                                    body: bytes, content_type: str) -> None:
-    before = last_entry(mock_server)
-    response = _queue_raw(client, mock_server, body, content_type)
-    assert_refused_cleanly(mock_server, response, before)
+    before = last_entry(remote_mock)
+    response = _queue_raw(client, remote_mock, body, content_type)
+    assert_refused_cleanly(remote_mock, response, before)
 
 
 @pytest.mark.parametrize("payload", [payload for _, payload in BAD_FIELDS],
                          ids=[name for name, _ in BAD_FIELDS])
-def test_replies_refuse_a_bad_field(mock_server: LiveMock, client: requests.Session,
+def test_replies_refuse_a_bad_field(remote_mock: RemoteMock, client: requests.Session,
                                     payload: Any) -> None:
-    before = last_entry(mock_server)
-    response = client.post(mock_server.url_for(ADMIN + "/replies"), json=payload, timeout=30)
-    assert_refused_cleanly(mock_server, response, before)
+    before = last_entry(remote_mock)
+    response = client.post(remote_mock.url_for(ADMIN + "/replies"), json=payload, timeout=30)
+    assert_refused_cleanly(remote_mock, response, before)
     # The site still answers as if nothing had been queued.
-    answer = client.post(mock_server.url_for("/api/text"),
+    answer = client.post(remote_mock.url_for("/api/text"),
                          json={"message": "user: after\nassistant:"}, timeout=30)
     assert answer.json() == {"response": True, "message": "You said: after"}
 
 
-def test_a_full_queue_takes_nothing_more(mock_server: LiveMock,
+def test_a_full_queue_takes_nothing_more(remote_mock: RemoteMock,
                                          client: requests.Session) -> None:
     """Replies beyond the queue's room are refused whole, and what was queued stays."""
-    url = mock_server.url_for(ADMIN + "/replies")
+    url = remote_mock.url_for(ADMIN + "/replies")
     assert client.post(url, json=[{"message": "kept"}] * 9_999, timeout=30).status_code == 201
-    before = last_entry(mock_server)
+    before = last_entry(remote_mock)
     response = client.post(url, json=[{"message": "one too many"}] * 2, timeout=30)
     assert 400 <= response.status_code < 500
     assert isinstance(response.json()["error"], str)
-    queued = mock_server.replies()
+    queued = remote_mock.queued
     assert len(queued) == 9_999 and {reply["message"] for reply in queued} == {"kept"}
-    assert_nothing_journaled(mock_server, before)
+    assert_nothing_journaled(remote_mock, before)
 
 
 # Field values of every JSON type, some in range and some not: whatever the mix, a reply list
@@ -482,7 +483,7 @@ SERVER_FAULTS = {"server_error", "bad_gateway", "unavailable"}
 
 @FUZZ
 @given(payload=REPLY_OBJECTS | st.lists(REPLY_OBJECTS, max_size=4))
-def test_replies_are_queued_whole_or_not_at_all(mock_server: LiveMock,
+def test_replies_are_queued_whole_or_not_at_all(remote_mock: RemoteMock,
                                                 client: requests.Session, payload: Any) -> None:
     items = payload if isinstance(payload, list) else [payload]
     if any((isinstance(item.get("status"), int) and item.get("status", 0) >= 500)
@@ -491,26 +492,26 @@ def test_replies_are_queued_whole_or_not_at_all(mock_server: LiveMock,
     for item in items:  # no example waits on a delay
         if "delay_ms" in item and item["delay_ms"] not in (0, None):
             item["delay_ms"] = -1
-    before = last_entry(mock_server)
-    response = client.post(mock_server.url_for(ADMIN + "/replies"),
+    before = last_entry(remote_mock)
+    response = client.post(remote_mock.url_for(ADMIN + "/replies"),
                            data=json.dumps(payload, allow_nan=True),
                            headers={"Content-Type": "application/json"}, timeout=30)
     assert response.status_code < 500, response.text[:300]
     event(f"status {response.status_code}")
     if response.status_code == 201:
         assert response.json() == {"queued": len(items)}
-        assert len(mock_server.replies()) == len(items)
+        assert len(remote_mock.queued) == len(items)
     else:
-        assert_refused_cleanly(mock_server, response, before)
-    assert_nothing_journaled(mock_server, before)
+        assert_refused_cleanly(remote_mock, response, before)
+    assert_nothing_journaled(remote_mock, before)
     # Every queued reply is played without a crash, and each play is journaled once.
     for _ in items if response.status_code == 201 else ():
-        before = last_entry(mock_server)
-        answer = client.post(mock_server.url_for("/api/text"),
+        before = last_entry(remote_mock)
+        answer = client.post(remote_mock.url_for("/api/text"),
                              json={"message": "user: play\nassistant:"}, timeout=30)
         assert answer.status_code < 500
-        assert the_one_new_entry(mock_server, before)["scripted"] is True
-    assert mock_server.replies() == []
+        assert the_one_new_entry(remote_mock, before)["scripted"] is True
+    assert remote_mock.queued == []
 
 
 # --- GET /__mock__/requests?limit= ---------------------------------------------------------
@@ -520,13 +521,13 @@ def test_replies_are_queued_whole_or_not_at_all(mock_server: LiveMock,
        | st.sampled_from(["-1", "+1", " 1", "1 ", "1.0", "0x1", "1e2", "\u0661", "\u00b2", "", "00",
                           "99999999999999999999999"]))
 def test_a_limit_that_is_not_a_whole_number_is_refused(
-        mock_server: LiveMock, client: requests.Session, limit: str) -> None:
-    url = mock_server.url_for(ADMIN + "/requests")
-    if not mock_server.entries():
+        remote_mock: RemoteMock, client: requests.Session, limit: str) -> None:
+    url = remote_mock.url_for(ADMIN + "/requests")
+    if not remote_mock.requests:
         for number in range(5):
-            client.post(mock_server.url_for("/api/text"), timeout=30,
+            client.post(remote_mock.url_for("/api/text"), timeout=30,
                         json={"message": f"user: {number}\nassistant:"})
-    everything = mock_server.entries()
+    everything = remote_mock.requests
     response = client.get(url, params={"limit": limit.encode("utf-8", "surrogatepass")},
                           timeout=30)
     if re.fullmatch(r"[0-9]+", limit):
@@ -539,39 +540,39 @@ def test_a_limit_that_is_not_a_whole_number_is_refused(
 
 
 @pytest.mark.parametrize("limit", range(12))
-def test_limit_returns_the_most_recent_entries(mock_server: LiveMock, client: requests.Session,
+def test_limit_returns_the_most_recent_entries(remote_mock: RemoteMock, client: requests.Session,
                                                limit: int) -> None:
     for number in range(5):
-        client.post(mock_server.url_for("/api/text"), timeout=30,
+        client.post(remote_mock.url_for("/api/text"), timeout=30,
                     json={"message": f"user: {number}\nassistant:"})
-    everything = mock_server.entries()
+    everything = remote_mock.requests
     assert len(everything) == 5
-    latest = mock_server.journal(limit=limit)
+    latest = remote_mock.journal(limit=limit)
     assert latest["total"] == 5
     assert latest["requests"] == everything[len(everything) - min(limit, 5):]
 
 
 # --- a journal that stays readable ---------------------------------------------------------
 
-def test_a_deeply_nested_body_leaves_the_journal_readable(mock_server: LiveMock,
+def test_a_deeply_nested_body_leaves_the_journal_readable(remote_mock: RemoteMock,
                                                           client: requests.Session) -> None:
     """The deepest nesting the mock still parses must not make the journal unwritable as
     JSON: sweep the depths around the parser's limit, whatever the stack it runs on."""
     for levels in range(900, 1_000, 2):
         for path in ("/api/text", "/elsewhere"):
-            response = client.post(mock_server.url_for(path), data=_nested(levels, "["),
+            response = client.post(remote_mock.url_for(path), data=_nested(levels, "["),
                                    timeout=30)
             assert response.status_code < 500
-    journal = client.get(mock_server.url_for(ADMIN + "/requests"), timeout=30)
+    journal = client.get(remote_mock.url_for(ADMIN + "/requests"), timeout=30)
     assert journal.status_code == 200, journal.text[:300]
     assert journal.json()["total"] == 100
-    latest = client.get(mock_server.url_for(ADMIN + "/requests"), params={"limit": 1}, timeout=30)
+    latest = client.get(remote_mock.url_for(ADMIN + "/requests"), params={"limit": 1}, timeout=30)
     assert latest.status_code == 200
 
 
 # --- raw-socket abuse ----------------------------------------------------------------------
 
-def assert_still_serving(mock: LiveMock, client: requests.Session,
+def assert_still_serving(mock: RemoteMock, client: requests.Session,
                          before: tuple[int, int | None], new_entries: int) -> None:
     """The server answers its health check, and the journal holds exactly ``new_entries``
     more entries than before, with ids unique and increasing."""
@@ -597,41 +598,41 @@ GARBAGE = [
 
 
 @pytest.mark.parametrize("data", GARBAGE, ids=[f"garbage-{n}" for n in range(len(GARBAGE))])
-def test_garbage_is_turned_away_without_harm(mock_server: LiveMock, client: requests.Session,
+def test_garbage_is_turned_away_without_harm(remote_mock: RemoteMock, client: requests.Session,
                                              data: bytes) -> None:
     """Bytes that are not an HTTP request get a 4xx from the server (or a closed
     connection), and no journal entry: there is no request to record."""
-    before = last_entry(mock_server)
-    raw = exchange(mock_server.url, data, shut_write=True)
+    before = last_entry(remote_mock)
+    raw = exchange(remote_mock.base_url, data, shut_write=True)
     if raw:
         assert 400 <= parse_response(raw).status < 500, raw[:300]
-    assert_still_serving(mock_server, client, before, 0)
+    assert_still_serving(remote_mock, client, before, 0)
 
 
 def test_a_body_over_one_mebibyte_is_refused_and_journaled_cut(
-        mock_server: LiveMock, client: requests.Session) -> None:
+        remote_mock: RemoteMock, client: requests.Session) -> None:
     body = b'{"message": "' + b"x" * MAX_BODY + b'"}'
-    before = last_entry(mock_server)
+    before = last_entry(remote_mock)
     response = parse_response(exchange(
-        mock_server.url, request_bytes("POST", "/api/text", mock_server.url, body=body)))
+        remote_mock.base_url, request_bytes("POST", "/api/text", remote_mock.base_url, body=body)))
     assert response.status == 413
     assert is_refusal(response.json())
-    entry = the_one_new_entry(mock_server, before)
+    entry = the_one_new_entry(remote_mock, before)
     assert entry["status"] == 413 and entry["body_size"] == len(body)
     assert entry["body"] == body[:BODY_CAP].decode() and entry["body_truncated"] is True
     assert entry["json"] is None and entry["violations"]
-    assert_still_serving(mock_server, client, before, 1)
+    assert_still_serving(remote_mock, client, before, 1)
 
 
-def test_a_body_of_exactly_one_mebibyte_is_read(mock_server: LiveMock,
+def test_a_body_of_exactly_one_mebibyte_is_read(remote_mock: RemoteMock,
                                                 client: requests.Session) -> None:
     padding = MAX_BODY - len(b'{"message": "user: big\\nassistant:", "pad": ""}')
     body = b'{"message": "user: big\\nassistant:", "pad": "' + b" " * padding + b'"}'
     assert len(body) == MAX_BODY
-    before = last_entry(mock_server)
-    response = client.post(mock_server.url_for("/api/text"), data=body, timeout=30)
+    before = last_entry(remote_mock)
+    response = client.post(remote_mock.url_for("/api/text"), data=body, timeout=30)
     assert response.json() == {"response": True, "message": "You said: big"}
-    entry = the_one_new_entry(mock_server, before)
+    entry = the_one_new_entry(remote_mock, before)
     assert entry["body_size"] == MAX_BODY and entry["body_truncated"] is True
 
 
@@ -645,38 +646,38 @@ def _chunked(body: bytes, size: int) -> bytes:
     (b'{"message": 1}', 400),
     (b'{"message": "' + b"y" * MAX_BODY + b'"}', 413),
 ], ids=["valid", "invalid", "over-1-MiB"])
-def test_a_chunked_body_is_read_like_any_other(mock_server: LiveMock, client: requests.Session,
+def test_a_chunked_body_is_read_like_any_other(remote_mock: RemoteMock, client: requests.Session,
                                                body: bytes, status: int) -> None:
-    before = last_entry(mock_server)
-    data = request_bytes("POST", "/api/text", mock_server.url, body=_chunked(body, 7_001),
+    before = last_entry(remote_mock)
+    data = request_bytes("POST", "/api/text", remote_mock.base_url, body=_chunked(body, 7_001),
                          headers=[("Transfer-Encoding", "chunked"),
                                   ("Content-Type", "application/json")])
-    response = parse_response(exchange(mock_server.url, data))
+    response = parse_response(exchange(remote_mock.base_url, data))
     assert response.status == status
-    entry = the_one_new_entry(mock_server, before)
+    entry = the_one_new_entry(remote_mock, before)
     assert entry["status"] == status and entry["body_size"] == len(body)
     assert entry["body"] == body.decode()[:BODY_CAP]
     if status == 200:
         assert response.json() == {"response": True, "message": "You said: in chunks"}
     else:
         assert is_refusal(response.json())
-    assert_still_serving(mock_server, client, before, 1)
+    assert_still_serving(remote_mock, client, before, 1)
 
 
 @pytest.mark.parametrize("sent", [b"", b"{", b'{"message": "user: cut'])
 def test_a_body_shorter_than_its_content_length_is_not_a_500(
-        mock_server: LiveMock, client: requests.Session, sent: bytes) -> None:
+        remote_mock: RemoteMock, client: requests.Session, sent: bytes) -> None:
     """The client promises 100 bytes, sends fewer and stops sending: the mock answers (or
     closes), journals the request once with what arrived, and goes on serving."""
-    before = last_entry(mock_server)
-    data = request_bytes("POST", "/api/text", mock_server.url, body=sent, content_length=100)
-    raw = exchange(mock_server.url, data, shut_write=True)
+    before = last_entry(remote_mock)
+    data = request_bytes("POST", "/api/text", remote_mock.base_url, body=sent, content_length=100)
+    raw = exchange(remote_mock.base_url, data, shut_write=True)
     if raw:
         response = parse_response(raw)
         assert 400 <= response.status < 500 and is_refusal(response.json())
-    entry = the_one_new_entry(mock_server, before)
+    entry = the_one_new_entry(remote_mock, before)
     assert entry["body"] == sent.decode() and entry["body_size"] == len(sent)
-    assert_still_serving(mock_server, client, before, 1)
+    assert_still_serving(remote_mock, client, before, 1)
 
 
 VALID_PREFIX = b'{"message": "user: hi\\nassistant:"}'
@@ -703,49 +704,49 @@ def assert_cut_short(raw: bytes, entry: dict[str, Any], method: str, path: str,
     ("PUT", "/api/text"), ("GET", "/chat"), ("POST", "/nowhere"),  # the Flask routes
 ])
 def test_a_valid_prefix_of_a_longer_body_is_not_answered_as_complete(
-        mock_server: LiveMock, client: requests.Session, method: str, path: str) -> None:
+        remote_mock: RemoteMock, client: requests.Session, method: str, path: str) -> None:
     """What arrived parses, but it is not the body the client announced: whatever the request
     asked, it gets the 400 of an incomplete request, and no scripted reply is used up."""
-    mock_server.queue({"message": "for a whole request"})
+    remote_mock.queue({"message": "for a whole request"})
     declared = len(VALID_PREFIX) + 50
-    before = last_entry(mock_server)
-    data = request_bytes(method, path, mock_server.url, body=VALID_PREFIX,
+    before = last_entry(remote_mock)
+    data = request_bytes(method, path, remote_mock.base_url, body=VALID_PREFIX,
                          content_length=declared)
-    raw = exchange(mock_server.url, data, shut_write=True)
-    assert_cut_short(raw, the_one_new_entry(mock_server, before), method, path,
+    raw = exchange(remote_mock.base_url, data, shut_write=True)
+    assert_cut_short(raw, the_one_new_entry(remote_mock, before), method, path,
                      f"{len(VALID_PREFIX)} of {declared} bytes announced by its Content-Length")
-    assert [reply["message"] for reply in mock_server.replies()] == ["for a whole request"]
-    assert_still_serving(mock_server, client, before, 1)
+    assert [reply["message"] for reply in remote_mock.queued] == ["for a whole request"]
+    assert_still_serving(remote_mock, client, before, 1)
 
 
 def test_a_chunked_body_without_its_last_chunk_is_not_answered_as_complete(
-        mock_server: LiveMock, client: requests.Session) -> None:
-    before = last_entry(mock_server)
+        remote_mock: RemoteMock, client: requests.Session) -> None:
+    before = last_entry(remote_mock)
     chunked = _chunked(VALID_PREFIX, 10).removesuffix(b"0\r\n\r\n")
-    data = request_bytes("POST", "/api/text", mock_server.url, body=chunked,
+    data = request_bytes("POST", "/api/text", remote_mock.base_url, body=chunked,
                          headers=[("Transfer-Encoding", "chunked")])
-    raw = exchange(mock_server.url, data, shut_write=True)
-    assert_cut_short(raw, the_one_new_entry(mock_server, before), "POST", "/api/text",
+    raw = exchange(remote_mock.base_url, data, shut_write=True)
+    assert_cut_short(raw, the_one_new_entry(remote_mock, before), "POST", "/api/text",
                      f"{len(VALID_PREFIX)} bytes, before its last chunk")
-    assert_still_serving(mock_server, client, before, 1)
+    assert_still_serving(remote_mock, client, before, 1)
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 def test_the_admin_api_queues_nothing_from_a_body_cut_short(
-        mock_server: LiveMock, client: requests.Session, chunked: bool) -> None:
+        remote_mock: RemoteMock, client: requests.Session, chunked: bool) -> None:
     sent = b'{"message": "from a prefix"}'
     framing = ([("Transfer-Encoding", "chunked")] if chunked
                else [("Content-Length", str(len(sent) + 20))])
     body = _chunked(sent, 10).removesuffix(b"0\r\n\r\n") if chunked else sent
-    before = last_entry(mock_server)
-    raw = exchange(mock_server.url, request_bytes(
-        "POST", ADMIN + "/replies", mock_server.url, body=body,
+    before = last_entry(remote_mock)
+    raw = exchange(remote_mock.base_url, request_bytes(
+        "POST", ADMIN + "/replies", remote_mock.base_url, body=body,
         headers=[("Content-Type", "application/json"), *framing]), shut_write=True)
     response = parse_response(raw)
     assert response.status == 400, raw[:300]
     assert "the body ended" in response.json()["error"]
-    assert mock_server.replies() == []
-    assert_still_serving(mock_server, client, before, 0)
+    assert remote_mock.queued == []
+    assert_still_serving(remote_mock, client, before, 0)
 
 
 def test_werkzeugs_server_refuses_a_body_cut_short_too(client: requests.Session) -> None:
@@ -761,7 +762,7 @@ def test_werkzeugs_server_refuses_a_body_cut_short_too(client: requests.Session)
         assert len(server.requests) == 2
 
 
-def wait_for_total(mock: LiveMock, total: int) -> int:
+def wait_for_total(mock: RemoteMock, total: int) -> int:
     """The journal's total once it reaches ``total`` (or what it is after a generous wait:
     the caller's assertion then says what went wrong)."""
     for _ in range(1_000):
@@ -775,36 +776,36 @@ def wait_for_total(mock: LiveMock, total: int) -> int:
 @pytest.mark.parametrize(("cut", "entries"), [
     ("in the request line", 0), ("in the headers", 0), ("in the body", 1)])
 def test_a_client_that_hangs_up_mid_request_does_no_harm(
-        mock_server: LiveMock, client: requests.Session, cut: str, entries: int) -> None:
+        remote_mock: RemoteMock, client: requests.Session, cut: str, entries: int) -> None:
     """A request cut off before its headers end never reached the mock and is not journaled;
     one cut off in its body is journaled once, with what arrived."""
     body = b'{"message": "user: gone\\nassistant:"}'
-    data = request_bytes("POST", "/api/text", mock_server.url, body=body,
+    data = request_bytes("POST", "/api/text", remote_mock.base_url, body=body,
                          content_length=len(body) + 1000)
     at = {"in the request line": 7, "in the headers": data.index(b"\r\n") + 10,
           "in the body": len(data) - 5}[cut]
-    before = last_entry(mock_server)
-    with connect(mock_server.url) as sock:
+    before = last_entry(remote_mock)
+    with connect(remote_mock.base_url) as sock:
         sock.sendall(data[:at])
         # An abortive close (RST), the harshest way to go.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     # The request's worker thread may still be reading: wait for its entry, if one is due.
-    assert wait_for_total(mock_server, before[0] + entries) == before[0] + entries
+    assert wait_for_total(remote_mock, before[0] + entries) == before[0] + entries
     if entries:
         # What arrived before the reset, or less: the server may lose its last read to it.
-        entry = mock_server.entries()[-1]
+        entry = remote_mock.requests[-1]
         assert data[data.index(b"\r\n\r\n") + 4:at].decode().startswith(entry["body"])
         assert entry["status"] is None or entry["status"] < 500
-    assert_still_serving(mock_server, client, before, entries)
+    assert_still_serving(remote_mock, client, before, entries)
 
 
-def test_a_keep_alive_connection_survives_a_refused_body(mock_server: LiveMock) -> None:
+def test_a_keep_alive_connection_survives_a_refused_body(remote_mock: RemoteMock) -> None:
     """Two requests on one connection, the first refused: both are answered and journaled."""
-    url = mock_server.url
+    url = remote_mock.base_url
     bad = request_bytes("POST", "/api/text", url, body=b"not json",
                         headers=[("Connection", "keep-alive")])
     good = request_bytes("POST", "/api/text", url, body=b'{"message": "user: 2\\nassistant:"}')
-    before = last_entry(mock_server)
+    before = last_entry(remote_mock)
     with connect(url) as sock:
         sock.sendall(bad + good)
         raw = read_all(sock)
@@ -812,6 +813,6 @@ def test_a_keep_alive_connection_survives_a_refused_body(mock_server: LiveMock) 
     second = parse_response(raw[raw.index(b"HTTP/1.1", 10):])
     assert (first.status, second.status) == (400, 200)
     assert second.json() == {"response": True, "message": "You said: 2"}
-    journal = mock_server.journal()
+    journal = remote_mock.journal()
     assert journal["total"] == before[0] + 2
     assert [entry["status"] for entry in journal["requests"][-2:]] == [400, 200]

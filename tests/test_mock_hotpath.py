@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.test import Client, EnvironBuilder, run_wsgi_app
 
-from mock_server import contract, create_app, engine_of, quickcheck
-from mock_server.site import FastPath
+from mock_server import create_app, engine_of
+from mock_server.core import contract, fast_accept
+from mock_server.web.fast_path import FastPath
 
 BODY: dict[str, Any] = {"message": "user: Hello\nassistant:", "temperature": 1,
                         "presence_penalty": 0, "top_p": 1, "frequency_penalty": 0}
@@ -120,7 +121,7 @@ def test_other_requests_and_a_size_limit_go_through_flask() -> None:
 
 # --- the quick schema check ----------------------------------------------------------------------
 
-QUICK = quickcheck.build(contract.request_validator().schema)
+QUICK = fast_accept.build(contract.request_validator().schema)
 NUMBERS = (st.integers(-5, 5) | st.floats(-3, 3, allow_nan=False) | st.booleans() | st.none()
            | st.text(max_size=2) | st.just(10**30) | st.just(2.0000001))
 FIELDS = ["message", "temperature", "presence_penalty", "top_p", "frequency_penalty", "other"]
@@ -155,4 +156,4 @@ def test_the_quick_check_never_accepts_what_the_validator_refuses(data: Any) -> 
     {"type": "object", "properties": {"a": {"type": "string", "minimum": 1}}},
 ])
 def test_schemas_beyond_its_reach_get_no_quick_check(schema: dict[str, Any]) -> None:
-    assert quickcheck.build(schema) is None
+    assert fast_accept.build(schema) is None

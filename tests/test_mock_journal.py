@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import LiveMock
 
 from aichat import Aichat
-from mock_server import contract, create_app
-from mock_server.process import MockProcess
+from mock_server import create_app
+from mock_server.core import contract
+from mock_server.serve.child_process import MockProcess
+from mock_server.testing.remote import RemoteMock
 
 BODY = {"message": "user: Hello\nassistant:", "temperature": 1, "presence_penalty": 0,
         "top_p": 1, "frequency_penalty": 0}
@@ -34,14 +35,14 @@ def http() -> requests.Session:
 
 
 def test_an_entry_holds_the_request_and_the_answer(http: requests.Session,
-                                                   mock_server: LiveMock) -> None:
+                                                   remote_mock: RemoteMock) -> None:
     before = datetime.now(timezone.utc)
     data = json.dumps(BODY).encode()
-    response = http.post(mock_server.url_for("/api/text?lang=fr&x=%20y"), data=data,
+    response = http.post(remote_mock.url_for("/api/text?lang=fr&x=%20y"), data=data,
                          headers={**Aichat.HEADERS, "X-Mixed-Case": "Value  With  Spaces",
                                   "x-utf8": "café".encode().decode("latin-1")}, timeout=30)
     after = datetime.now(timezone.utc)
-    [entry] = mock_server.entries()
+    [entry] = remote_mock.requests
 
     assert list(entry) == ENTRY_FIELDS
     assert isinstance(entry["id"], int)
@@ -68,13 +69,13 @@ def test_an_entry_holds_the_request_and_the_answer(http: requests.Session,
 
 
 def test_header_diff_reports_but_never_refuses(http: requests.Session,
-                                               mock_server: LiveMock) -> None:
+                                               remote_mock: RemoteMock) -> None:
     headers = {**Aichat.HEADERS, "sec-ch-ua-platform": '"Windows"'}
     del headers["authority"]
-    response = http.post(mock_server.url_for("/api/text"), json=BODY, headers=headers,
+    response = http.post(remote_mock.url_for("/api/text"), json=BODY, headers=headers,
                          timeout=30)
     assert response.status_code == 200
-    [entry] = mock_server.entries()
+    [entry] = remote_mock.requests
     assert entry["header_diff"] == {
         "authority": {"expected": "chat-gpt.org", "received": None},
         "sec-ch-ua-platform": {"expected": '"macOS"', "received": '"Windows"'},
@@ -82,9 +83,9 @@ def test_header_diff_reports_but_never_refuses(http: requests.Session,
 
 
 def test_header_diff_covers_the_whole_contract_table(http: requests.Session,
-                                                     mock_server: LiveMock) -> None:
-    http.post(mock_server.url_for("/api/text"), json=BODY, timeout=30)
-    [entry] = mock_server.entries()
+                                                     remote_mock: RemoteMock) -> None:
+    http.post(remote_mock.url_for("/api/text"), json=BODY, timeout=30)
+    [entry] = remote_mock.requests
     table = contract.header_table()
     assert set(table) == {name.lower() for name in Aichat.HEADERS}
     # requests' own content-type and accept are the contract's; the rest is missing or
@@ -94,38 +95,38 @@ def test_header_diff_covers_the_whole_contract_table(http: requests.Session,
 
 
 def test_other_paths_are_journaled_without_a_header_diff(http: requests.Session,
-                                                         mock_server: LiveMock) -> None:
-    http.get(mock_server.url_for("/elsewhere?q=1"), timeout=30)
-    [entry] = mock_server.entries()
+                                                         remote_mock: RemoteMock) -> None:
+    http.get(remote_mock.url_for("/elsewhere?q=1"), timeout=30)
+    [entry] = remote_mock.requests
     assert (entry["path"], entry["query"], entry["status"]) == ("/elsewhere", "q=1", 404)
     assert (entry["json"], entry["body"], entry["header_diff"], entry["violations"]) \
         == (None, "", {}, [])
 
 
 def test_admin_traffic_and_static_files_are_not_journaled(http: requests.Session,
-                                                          mock_server: LiveMock) -> None:
+                                                          remote_mock: RemoteMock) -> None:
     for path in ("/__mock__/health", "/__mock__/requests", "/__mock__/replies", "/__mock__/",
                  "/__mock__/static/style.css", "/__mock__/nowhere"):
-        http.get(mock_server.url_for(path), timeout=30)
-    http.post(mock_server.url_for("/api/text"), json=BODY, timeout=30)
-    assert [entry["path"] for entry in mock_server.entries()] == ["/api/text"]
+        http.get(remote_mock.url_for(path), timeout=30)
+    http.post(remote_mock.url_for("/api/text"), json=BODY, timeout=30)
+    assert [entry["path"] for entry in remote_mock.requests] == ["/api/text"]
 
 
 def test_ids_increase_and_total_counts_since_the_last_clear(http: requests.Session,
-                                                            mock_server: LiveMock) -> None:
+                                                            remote_mock: RemoteMock) -> None:
     for _ in range(3):
-        http.post(mock_server.url_for("/api/text"), json=BODY, timeout=30)
-    ids = [entry["id"] for entry in mock_server.entries()]
+        http.post(remote_mock.url_for("/api/text"), json=BODY, timeout=30)
+    ids = [entry["id"] for entry in remote_mock.requests]
     assert ids == sorted(ids) and len(set(ids)) == 3
-    assert mock_server.journal()["total"] == 3
+    assert remote_mock.journal()["total"] == 3
 
 
-def test_concurrent_requests_are_each_journaled_once(mock_server: LiveMock) -> None:
+def test_concurrent_requests_are_each_journaled_once(remote_mock: RemoteMock) -> None:
     def ask(worker: int) -> None:
         session = requests.Session()
         session.trust_env = False
         for turn in range(10):
-            session.post(mock_server.url_for("/api/text"), timeout=30,
+            session.post(remote_mock.url_for("/api/text"), timeout=30,
                          json={"message": f"user: {worker}-{turn}\nassistant:"})
         session.close()
 
@@ -134,7 +135,7 @@ def test_concurrent_requests_are_each_journaled_once(mock_server: LiveMock) -> N
         thread.start()
     for thread in threads:
         thread.join()
-    entries = mock_server.entries()
+    entries = remote_mock.requests
     assert len(entries) == 40
     assert sorted(entry["reply"]["message"] for entry in entries) == sorted(
         f"You said: {worker}-{turn}" for worker in range(4) for turn in range(10))
@@ -199,14 +200,14 @@ def test_the_json_lines_file_holds_exactly_the_requests_sent(tmp_path: Path,
     assert entries[-2:] == held["requests"], "the file and the memory hold the same entries"
 
 
-def test_a_header_sent_empty_is_journaled_empty(mock_server: LiveMock) -> None:
-    host, port = mock_server.url.removeprefix("http://").rsplit(":", 1)
+def test_a_header_sent_empty_is_journaled_empty(remote_mock: RemoteMock) -> None:
+    host, port = remote_mock.base_url.removeprefix("http://").rsplit(":", 1)
     with socket.create_connection((host, int(port))) as connection:
         connection.sendall(b"POST /api/text HTTP/1.1\r\nHost: mock\r\nContent-Type: \r\n"
                            b"X-Empty: \r\nContent-Length: 17\r\nConnection: close\r\n\r\n"
                            b'{"message": "hi"}')
         assert connection.recv(12) == b"HTTP/1.1 200"
-    [entry] = mock_server.entries()
+    [entry] = remote_mock.requests
     assert entry["headers"]["content-type"] == entry["headers"]["x-empty"] == ""
     assert entry["header_diff"]["content-type"] == {"expected": "application/json",
                                                     "received": ""}

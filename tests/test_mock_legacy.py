@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import LiveMock
 from requests.adapters import HTTPAdapter
 
 from aichat import Aichat
-from mock_server import contract
+from mock_server.core import contract
+from mock_server.testing.remote import RemoteMock
 
 SITE = "https://chat-gpt.org"
 LEGACY_ROOT = Path(__file__).resolve().parent / "legacy"
@@ -49,13 +49,13 @@ class ToTheMock(HTTPAdapter):
 
 
 @pytest.fixture
-def legacy(monkeypatch: pytest.MonkeyPatch, mock_server: LiveMock) -> Iterator[ModuleType]:
+def legacy(monkeypatch: pytest.MonkeyPatch, remote_mock: RemoteMock) -> Iterator[ModuleType]:
     """The 2023 module, imported from its 2023 package layout, talking to the mock."""
     original_init = requests.Session.__init__
 
     def init(session: requests.Session) -> None:
         original_init(session)
-        session.mount(SITE + "/", ToTheMock(mock_server.url))
+        session.mount(SITE + "/", ToTheMock(remote_mock.base_url))
 
     monkeypatch.setattr(requests.Session, "__init__", init)
     monkeypatch.syspath_prepend(str(LEGACY_ROOT))
@@ -72,16 +72,16 @@ def test_the_2023_module_is_the_seeds(legacy: ModuleType) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
 def test_the_2023_module_and_ours_send_the_same_request(legacy: ModuleType,
-                                                        mock_server: LiveMock,
+                                                        remote_mock: RemoteMock,
                                                         case: dict[str, Any]) -> None:
     messages = case["messages"]
-    mock_server.queue({"message": "from 2023"}, {"message": "from today"})
+    remote_mock.queue({"message": "from 2023"}, {"message": "from today"})
 
     assert list(legacy._create_completion("gpt-3.5-turbo", messages, False)) == ["from 2023"]
     assert list(Aichat._create_completion("gpt-3.5-turbo", messages, False,
-                                          base_url=mock_server.url)) == ["from today"]
+                                          base_url=remote_mock.base_url)) == ["from today"]
 
-    then, now = mock_server.entries()
+    then, now = remote_mock.requests
     assert then["headers"] == now["headers"]
     assert list(then["headers"]) == list(now["headers"]), "the same header order"
     assert then["body"] == now["body"], "the same body bytes"
@@ -92,8 +92,8 @@ def test_the_2023_module_and_ours_send_the_same_request(legacy: ModuleType,
     assert then["violations"] == now["violations"] == []
 
 
-def test_the_2023_module_reads_the_mocks_echo(legacy: ModuleType, mock_server: LiveMock) -> None:
+def test_the_2023_module_reads_the_mocks_echo(legacy: ModuleType, remote_mock: RemoteMock) -> None:
     answer = legacy._create_completion(
         "gpt-3.5-turbo", [{"role": "user", "content": "Hello, how are you?"}], False)
     assert next(answer) == "You said: Hello, how are you?"
-    assert len(mock_server.entries()) == 1
+    assert len(remote_mock.requests) == 1

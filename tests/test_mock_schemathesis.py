@@ -21,10 +21,11 @@ import pytest
 import requests
 import schemathesis
 from _raw_http import expected_statuses, header_diff, is_refusal, session, strict_json, wire_text
-from conftest import LiveMock
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS
+
+from mock_server.testing.remote import RemoteMock
 
 CONTRACT = Path(__file__).resolve().parent.parent / "contract" / "openapi.json"
 BODY_CAP = 65_536  # characters of a body the journal keeps by default (SPEC 4: "cut at a cap")
@@ -72,10 +73,10 @@ def client() -> Iterator[requests.Session]:
 @settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                   HealthCheck.too_slow])
 @pytest.mark.usefixtures("loopback_only")
-def test_the_mock_honours_its_contract(case: schemathesis.Case, mock_server: LiveMock,
+def test_the_mock_honours_its_contract(case: schemathesis.Case, remote_mock: RemoteMock,
                                        client: requests.Session) -> None:
-    before = mock_server.journal(limit=0)["total"]
-    response = case.call(base_url=mock_server.url, session=client, timeout=30)
+    before = remote_mock.journal(limit=0)["total"]
+    response = case.call(base_url=remote_mock.base_url, session=client, timeout=30)
     case.validate_response(response, checks=CHECKS_RUN)
 
     sent = response.request
@@ -96,7 +97,7 @@ def test_the_mock_honours_its_contract(case: schemathesis.Case, mock_server: Liv
     if status == 405:
         assert response.headers.get("allow") == ["POST"]
 
-    journal = mock_server.journal(limit=1)
+    journal = remote_mock.journal(limit=1)
     assert journal["total"] == before + 1, "one request, one journal entry"
     [entry] = journal["requests"]
     assert entry["method"] == method

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from mock_server import create_app
-from mock_server.process import MockProcess
+from mock_server.serve.child_process import MockProcess
 
 pytestmark = pytest.mark.usefixtures("no_ambient_configuration")
 
@@ -69,7 +69,7 @@ def test_the_no_journal_option() -> None:
     with MockProcess(["--no-journal"]) as mock, session() as client:
         answer = client.post(mock.url + "/api/text", json=BODY, timeout=30)
         assert answer.json() == {"response": True, "message": "You said: Hello"}
-        assert client.get(mock.url + "/__mock__/requests", timeout=30).json()["total"] == 0
+        assert mock.mock.journal()["total"] == 0
         note_of(mock, "journal off")
 
 
@@ -87,10 +87,9 @@ def test_usage_errors(args: list[str], message: str) -> None:
 
 
 def test_two_workers_keep_one_exact_journal_and_share_the_reply_queue() -> None:
-    with MockProcess(["--workers", "2", "--threads", "4"]) as mock, session() as admin:
+    with MockProcess(["--workers", "2", "--threads", "4"]) as mock:
         store_file = note_of(mock, r"2 workers[^;]*; store sqlite:(\S+);")
-        admin.post(mock.url + "/__mock__/replies", json={"message": "scripted", "times": 50},
-                   timeout=30).raise_for_status()
+        mock.mock.reply("scripted", times=50)
         answers: list[str] = []
 
         def client() -> None:
@@ -107,8 +106,8 @@ def test_two_workers_keep_one_exact_journal_and_share_the_reply_queue() -> None:
         assert len(answers) == 160
         assert len(children(mock.process.pid)) == 2, "two worker processes served"
         assert answers.count("scripted") == 50
-        assert admin.get(mock.url + "/__mock__/replies", timeout=30).json() == {"replies": []}
-        journal = admin.get(mock.url + "/__mock__/requests", timeout=30).json()
+        assert mock.mock.queued == []
+        journal = mock.mock.journal()
         assert journal["total"] == 160
         assert sorted(item["id"] for item in journal["requests"]) == list(range(1, 161))
         assert sum(item["scripted"] for item in journal["requests"]) == 50
@@ -127,8 +126,8 @@ def test_what_the_journal_acknowledged_survives_sigkill(tmp_path: Path) -> None:
             assert http.post(mock.url + "/api/text", json=body, timeout=30).status_code == 200
         mock.stop(signal.SIGKILL)
     assert mock.returncode == -signal.SIGKILL
-    with MockProcess(args) as again, session() as http:
-        journal = http.get(again.url + "/__mock__/requests", timeout=30).json()
+    with MockProcess(args) as again:
+        journal = again.mock.journal()
     assert journal["total"] == sent
     assert [item["reply"]["message"] for item in journal["requests"]] == [
         f"You said: {index}" for index in range(sent)]
@@ -141,6 +140,6 @@ def test_granian_with_two_workers_journals_once_and_takes_no_header_from_the_env
         note_of(mock, r"granian server, 2 workers")
         for _ in range(10):
             assert http.post(mock.url + "/api/text", json=BODY, timeout=30).status_code == 200
-        journal = http.get(mock.url + "/__mock__/requests", timeout=30).json()
+        journal = mock.mock.journal()
     assert journal["total"] == 10
     assert all("proxy" not in entry["headers"] for entry in journal["requests"])

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from mock_server import create_app, engine_of
-from mock_server.replies import parse_reply
-from mock_server.sqlite_store import SQLiteStore
-from mock_server.store import MemoryStore, QueueFullError, Store, open_store
+from mock_server.core.replies import parse_reply
+from mock_server.core.sqlite_store import SQLiteStore
+from mock_server.core.store import MemoryStore, QueueFullError, Store, open_store
 
 MakeStore = Callable[..., Store]
 

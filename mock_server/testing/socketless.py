@@ -34,11 +34,12 @@ import responses
 import urllib3.exceptions
 from requests.models import PreparedRequest
 
-from . import admin, site
-from .app import create_app
-from .engine import MAX_BODY
+from ..core.engine import MAX_BODY
+from ..core.wire import Answer, IncomingRequest
+from ..web.admin_routes import is_admin_path
+from ..web.app import create_app, engine_of
+from ..web.environ import headers_of
 from .kit import AichatMock
-from .wire import Answer, IncomingRequest
 
 #: Where the in-process mock answers: a name that never resolves (RFC 6761 ``.invalid``).
 FAKE_BASE_URL = "http://aichat.invalid"
@@ -94,7 +95,7 @@ def incoming_request(prepared: PreparedRequest) -> IncomingRequest:
 
     HTTP adds a ``Host`` header first; werkzeug drops header names with ``_`` and hands the
     app the path percent-decoded and the query as sent. The headers then go through the very
-    function the Flask app uses (``site.headers_of``).
+    function the Flask app uses (``web.environ.headers_of``).
     """
     target = prepared.path_url
     path, _, query = target.partition("?")
@@ -116,7 +117,7 @@ def incoming_request(prepared: PreparedRequest) -> IncomingRequest:
         method=str(prepared.method).upper(),
         path=unquote(path) or "/",
         query=query,
-        headers=site.headers_of(environ),
+        headers=headers_of(environ),
         body=body[:MAX_BODY + 1],  # what the live server keeps of a long body
         remote_addr=None,
         body_size=len(body),
@@ -167,7 +168,9 @@ class InProcessMock(AichatMock):
                 or parts.path not in ("", "/") or parts.query or parts.fragment:
             raise ValueError(f"base_url must be http(s)://host[:port] with no path; "
                              f"got {base_url!r}")
-        super().__init__(create_app(config), base_url)
+        self.app = create_app(config)
+        self.engine = engine_of(self.app)
+        super().__init__(self.engine, base_url)
         self._pattern = re.compile(re.escape(self.base_url) + r"(?=[/?#]|\Z)", re.IGNORECASE)
         self._mock: responses.RequestsMock | None = None
 
@@ -215,15 +218,11 @@ class InProcessMock(AichatMock):
 
     def _answer(self, prepared: PreparedRequest) -> Result:
         incoming = incoming_request(prepared)
-        if admin.is_admin_path(incoming.path):
+        if is_admin_path(incoming.path):
             return self._admin(prepared, incoming)
-        outcome = self.engine.handle(incoming, chat_page=self._chat_page)
+        outcome = self.engine.handle(incoming)
         kwargs: dict[str, Any] = getattr(prepared, "req_kwargs", {})
         return transport_result(outcome.answer, prepared, read_timeout(kwargs.get("timeout")))
-
-    def _chat_page(self) -> bytes:
-        with self.app.app_context():
-            return site._render_chat()
 
     def _admin(self, prepared: PreparedRequest, incoming: IncomingRequest) -> Result:
         """The admin API and the pages under ``/__mock__/``, from the Flask app itself."""

@@ -2,20 +2,20 @@
 
 ``Engine.handle`` takes an ``IncomingRequest`` for the site (anything outside ``/__mock__/``)
 and returns the ``Answer`` together with the journal entry it recorded; the admin methods
-back the ``/__mock__/`` API. The Flask app is a thin adapter over this class, and an
-in-process adapter can reuse it as is.
+back the ``/__mock__/`` API (they are the ``AdminAPI`` of ``records``). The Flask app is a thin
+adapter over this class, and the socketless test kit reuses it as is.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib.resources import files
-from typing import Any
+from typing import Any, cast
 
-from . import contract, quickcheck, replies
+from . import contract, fast_accept, replies
 from .journal import DEFAULT_BODY_CAP, Journal, JournalFile
+from .records import JournalEntry, JournalPage
 from .store import DEFAULT_JOURNAL_CAP, MemoryStore, QueueFullError, Store, check_cap
 from .wire import HTML_TYPE, Answer, IncomingRequest, json_answer
 
@@ -81,11 +81,6 @@ def cut_short_reason(request: IncomingRequest) -> str:
     return f"the body ended after {told}; send the whole body"
 
 
-def default_chat_page() -> bytes:
-    """The chat page straight from the template file, for adapters without Jinja."""
-    return files("mock_server").joinpath("templates").joinpath("chat.html").read_bytes()
-
-
 class Engine:
     """The mock of chat-gpt.org: reply mode, reply queue, fault catalogue and journal."""
 
@@ -93,7 +88,10 @@ class Engine:
                  reply_text: str = replies.DEFAULT_REPLY_TEXT,
                  store: Store | None = None, journal_cap: int = DEFAULT_JOURNAL_CAP,
                  journal_file: str | None = None, body_cap: int = DEFAULT_BODY_CAP,
-                 journal_enabled: bool = True) -> None:
+                 journal_enabled: bool = True, chat_page: bytes | None = None,
+                 owns_store: bool = False) -> None:
+        """``chat_page`` is what ``GET /chat`` answers (``None``: 404, no page); with
+        ``owns_store`` the engine closes ``store`` when it is closed."""
         if reply_mode not in replies.REPLY_MODES:
             raise ValueError(f"reply mode must be one of {', '.join(replies.REPLY_MODES)}; "
                              f"got {reply_mode!r}")
@@ -105,6 +103,8 @@ class Engine:
         self.reply_mode = reply_mode
         self.reply_text = reply_text
         self.store: Store = store if store is not None else MemoryStore(journal_cap)
+        self._owns_store = owns_store or store is None
+        self.chat_page = chat_page
         try:
             file = JournalFile(journal_file) if journal_file else None
         except OSError as error:
@@ -112,14 +112,13 @@ class Engine:
                              f"{error.strerror or error}") from error
         self.journal = Journal(self.store, file=file, body_cap=body_cap)
         # Built once: a fast yes for the bodies the contract plainly accepts.
-        self._accepts = quickcheck.build(contract.request_validator().schema) or _never
+        self._accepts = fast_accept.build(contract.request_validator().schema) or _never
         # Off for benchmarks of the serving alone: nothing is recorded, all else is the same.
         self.journal_enabled = bool(journal_enabled)
 
     # --- the site ----------------------------------------------------------------------------
 
-    def handle(self, request: IncomingRequest,
-               chat_page: Callable[[], bytes] | None = None) -> Outcome:
+    def handle(self, request: IncomingRequest) -> Outcome:
         """Answer one request to the site and record it in the journal."""
         parsed: Any = None
         violations: list[str] = []
@@ -137,7 +136,7 @@ class Engine:
         else:
             parsed = self._lenient_json(request)
             if request.path == CHAT_PATH:
-                answer = self._chat(request, chat_page or default_chat_page)
+                answer = self._chat(request)
             else:
                 answer = invalid(404, f"nothing at {request.path}; the API is POST "
                                       f"{contract.API_PATH} and the chat page GET {CHAT_PATH}")
@@ -180,11 +179,13 @@ class Engine:
             return replies.default_answer(text), data, [], False
         return replies.scripted_answer(reply, text), data, [], True
 
-    def _chat(self, request: IncomingRequest, page: Callable[[], bytes]) -> Answer:
+    def _chat(self, request: IncomingRequest) -> Answer:
         if request.method not in ("GET", "HEAD"):
             return invalid(405, f"method {request.method} is not allowed on {CHAT_PATH}; "
                                 f"use GET", extra=(("Allow", "GET, HEAD"),))
-        return Answer(200, (("Content-Type", HTML_TYPE),), page())
+        if self.chat_page is None:
+            return invalid(404, f"this mock serves no chat page at {CHAT_PATH}")
+        return Answer(200, (("Content-Type", HTML_TYPE),), self.chat_page)
 
     def _lenient_json(self, request: IncomingRequest) -> Any:
         """The body as JSON for the journal, when it is small enough and parses."""
@@ -197,9 +198,9 @@ class Engine:
 
     # --- the admin API -----------------------------------------------------------------------
 
-    def requests(self, *, path: str | None = None, limit: int | None = None) -> dict[str, Any]:
+    def requests(self, *, path: str | None = None, limit: int | None = None) -> JournalPage:
         total, entries = self.store.entries(path=path, limit=limit)
-        return {"total": total, "requests": entries}
+        return {"total": total, "requests": cast("list[JournalEntry]", entries)}
 
     def clear_requests(self) -> dict[str, int]:
         return {"cleared": self.store.clear()}
@@ -219,4 +220,7 @@ class Engine:
         return {"cleared": self.store.clear_replies()}
 
     def close(self) -> None:
+        """Close the journal file, and the store when the engine opened or owns it."""
         self.journal.close()
+        if self._owns_store:
+            self.store.close()

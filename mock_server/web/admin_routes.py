@@ -8,8 +8,8 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
-from .engine import Engine, parse_json
-from .replies import ReplyError
+from ..core.engine import Engine, parse_json
+from ..core.replies import ReplyError
 
 PREFIX = "/__mock__"
 blueprint = Blueprint("admin", __name__, url_prefix=PREFIX)
@@ -48,13 +48,13 @@ def _method_as_sent() -> tuple[Response, int] | None:
 
 @blueprint.get("/")
 def inspector() -> str:
-    from . import __version__
+    from .. import __version__
     return render_template("inspector.html", version=__version__)
 
 
 @blueprint.get("/health")
 def health() -> Response:
-    from . import __version__
+    from .. import __version__
     return jsonify({"status": "ok", "version": __version__})
 
 

@@ -7,20 +7,11 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
-from typing import Any
 from urllib.parse import urlsplit
 
-from .process import MockProcess
+from .child_process import MockProcess
 
 QUESTION = "Hello, how are you?"
-
-
-def get_json(url: str) -> Any:
-    # Straight to the mock on loopback, never through a proxy from the environment.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(url, timeout=10) as response:
-        return json.load(response)
 
 
 def bypassing_proxies(url: str) -> dict[str, str]:
@@ -33,18 +24,18 @@ def bypassing_proxies(url: str) -> dict[str, str]:
 
 
 def main() -> int:
-    with MockProcess() as mock:
-        print(f"mock server: {mock.url}")
-        print(f"$ aichat --base-url {mock.url} {QUESTION!r}")
+    with MockProcess() as process:
+        print(f"mock server: {process.url}")
+        print(f"$ aichat --base-url {process.url} {QUESTION!r}")
         ask = subprocess.run(
-            [sys.executable, "-m", "aichat", "--base-url", mock.url, QUESTION],
+            [sys.executable, "-m", "aichat", "--base-url", process.url, QUESTION],
             capture_output=True, text=True, timeout=60, check=False,
-            env=bypassing_proxies(mock.url))
+            env=bypassing_proxies(process.url))
         if ask.returncode != 0:
             print(f"aichat failed ({ask.returncode}): {ask.stderr.strip()}", file=sys.stderr)
             return 1
         print(f"answer: {ask.stdout.strip()}")
-        journal = get_json(f"{mock.url}/__mock__/requests?path=/api/text")
+        journal = process.mock.journal("/api/text")
         entry = journal["requests"][-1]
         print(f"\nthe request the mock recorded ({journal['total']} in all):")
         print(f"{entry['method']} {entry['path']}")
@@ -54,8 +45,8 @@ def main() -> int:
         print(json.dumps(entry["json"], indent=2, ensure_ascii=False))
         print(f"contract breaches: {entry['violations'] or 'none'}; "
               f"header differences: {entry['header_diff'] or 'none'}")
-    print(f"mock server stopped (exit status {mock.returncode})")
-    return 0 if mock.returncode == 0 else 1
+    print(f"mock server stopped (exit status {process.returncode})")
+    return 0 if process.returncode == 0 else 1
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import IO
 
-from .cli import LISTENING
+from ..testing.remote import RemoteMock
+from . import LISTENING
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
@@ -24,7 +25,8 @@ class MockProcess:
     """``python -m mock_server --port 0 ...`` in a child process, its URL read from its output.
 
     Use it as a context manager, or call ``stop()``; its output is drained all along (a full
-    pipe would stall the server) and the last lines are kept for error messages.
+    pipe would stall the server) and the last lines are kept for error messages. ``mock`` is
+    the client of its admin API (a ``RemoteMock``), closed when the process is stopped.
     """
 
     def __init__(self, args: Sequence[str] = (), *, python: str = sys.executable,
@@ -44,6 +46,7 @@ class MockProcess:
             thread.start()
         self.url = self._wait_for_url(start_timeout)
         self.returncode: int | None = None
+        self.mock = RemoteMock(self.url)
 
     def _drain(self, stream: IO[str], is_stdout: bool) -> None:
         for line in stream:
@@ -73,6 +76,8 @@ class MockProcess:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT) -> int:
         """Send ``sig`` (SIGTERM by default), wait for the exit and return its status."""
+        if hasattr(self, "mock"):
+            self.mock.close()
         if self.process.poll() is None:
             if os.name == "nt":
                 self.process.terminate()

@@ -1,10 +1,6 @@
 """What the mock answers to a valid ``POST /api/text``: echo or fixed text, or a scripted reply.
 
-A scripted reply is a JSON object with these fields, all optional::
-
-    {"message": str, "status": 200, "response": true, "delay_ms": 0,
-     "fault": null, "retry_after": null, "times": 1}
-
+A scripted reply is a JSON object with the fields of ``records.ScriptedReply``, all optional.
 Queued replies are used first, in order, each ``times`` times. ``"response": null`` leaves the
 ``response`` key out of the answer, as early answers of the real site did. A reply without a
 ``message`` answers what the reply mode would have answered.
@@ -17,12 +13,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import faults
+from .records import ScriptedReply, field_names
 from .wire import Answer, json_answer
 
 REPLY_MODES = ("echo", "fixed")
 DEFAULT_REPLY_TEXT = "Hello from the aichat mock server."
 ECHO_PREFIX = "You said: "
-REPLY_FIELDS = ("message", "status", "response", "delay_ms", "fault", "retry_after", "times")
+REPLY_FIELDS = field_names(ScriptedReply)
 MAX_DELAY_MS = 60_000
 MAX_TIMES = 1_000_000
 # Statuses that cannot carry the body a reply has.
@@ -68,7 +65,7 @@ def default_answer(message: str) -> Answer:
     return json_answer(200, {"response": True, "message": message})
 
 
-def parse_replies(payload: Any) -> list[dict[str, Any]]:
+def parse_replies(payload: Any) -> list[ScriptedReply]:
     """Check one reply object or a list of them; the normalised replies, all fields present."""
     if isinstance(payload, Mapping):
         return [parse_reply(payload)]
@@ -78,7 +75,7 @@ def parse_replies(payload: Any) -> list[dict[str, Any]]:
                      f"not {describe_kind(payload)}")
 
 
-def parse_reply(item: Any, index: int | None = None) -> dict[str, Any]:
+def parse_reply(item: Any, index: int | None = None) -> ScriptedReply:
     where = "reply" if index is None else f"replies[{index}]"
     if not isinstance(item, Mapping):
         raise ReplyError(f"{where} must be an object, not {describe_kind(item)}")

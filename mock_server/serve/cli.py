@@ -12,9 +12,11 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any
 
-from .app import create_app
-from .journal import DEFAULT_BODY_CAP
-from .replies import DEFAULT_REPLY_TEXT, REPLY_MODES
+from ..core.journal import DEFAULT_BODY_CAP
+from ..core.replies import DEFAULT_REPLY_TEXT, REPLY_MODES
+from ..core.store import DEFAULT_JOURNAL_CAP
+from ..web.app import create_app
+from . import LISTENING
 from .servers import (
     CAN_DISCONNECT,
     DEFAULT_SERVER,
@@ -24,7 +26,6 @@ from .servers import (
     SERVERS,
     available,
 )
-from .store import DEFAULT_JOURNAL_CAP
 
 EPILOG = """\
 examples:
@@ -36,7 +37,6 @@ examples:
 The first line on standard output is "aichat-mock listening on <URL>".
 Admin API and inspector page: <URL>/__mock__/
 """
-LISTENING = "aichat-mock listening on"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,9 +23,9 @@ from urllib.parse import unquote
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from .app import create_app
+from ..core.replies import MAX_DELAY_MS
+from ..web.app import create_app, engine_of
 from .kit import AichatMock
-from .replies import MAX_DELAY_MS
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -105,11 +105,13 @@ class LiveServer(AichatMock):
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         app = create_app(config)
+        self.app = app
+        self.engine = engine_of(app)
         self._connections = _Connections()
         self._server: BaseWSGIServer = make_server(
             HOST, 0, app, threaded=True, request_handler=_handler_class(self._connections))
         self.port: int = self._server.server_port
-        super().__init__(app, f"http://{HOST}:{self.port}")
+        super().__init__(self.engine, f"http://{HOST}:{self.port}")
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.1},
                                         name=f"aichat-mock-server:{self.port}", daemon=True)

@@ -10,6 +10,7 @@ import threading
 from datetime import datetime, timezone
 from typing import Any
 
+from .records import Recorded
 from .store import Store
 from .wire import Answer, IncomingRequest, json_bytes
 
@@ -77,8 +78,6 @@ class Journal:
         self.store = store
         self.file = file
         self.body_cap = body_cap
-        # One lock around the store and the file keeps the file in id order.
-        self._lock = threading.Lock()
         self.file_error: str | None = None
 
     def record(self, request: IncomingRequest, answer: Answer, *, parsed: Any,
@@ -87,7 +86,7 @@ class Journal:
         body, body_truncated = cut(request.body.decode("utf-8", errors="replace"), self.body_cap)
         body_truncated = body_truncated or request.size > len(request.body)
         delay_ms = answer.delay * 1000
-        entry: dict[str, Any] = {
+        entry: Recorded = {
             "time": now_iso(),
             "method": request.method,
             "path": request.path,
@@ -115,7 +114,7 @@ class Journal:
                 json_bytes(entry)
             except (ValueError, RecursionError):  # a body nested too deep to write out again
                 entry["json"] = None
-        if self.file is None:  # the store is thread-safe by itself
+        if self.file is None:
             return {"id": self.store.append(entry), **entry}
         recorded: dict[str, Any] = {}
 
@@ -127,15 +126,8 @@ class Journal:
             except OSError as error:  # a full disk must not turn answers into 500s
                 self._file_failed(error)
 
-        # A store shared by several processes writes the line while it holds its own write
-        # lock, so that the lines of every process are in id order; this lock does it for
-        # the threads of one process.
-        append_then = getattr(self.store, "append_then", None)
-        if append_then is not None:
-            append_then(entry, write_line)
-        else:
-            with self._lock:
-                write_line(self.store.append(entry))
+        # The store calls this before it appends anything else, so the lines stay in id order.
+        self.store.append_then(entry, write_line)
         return recorded
 
     def _file_failed(self, error: OSError) -> None:

@@ -180,7 +180,7 @@ def _announce_when_open(host: str, port: int, announce: Callable[[], None]) -> N
 
 def granian_app() -> Flask:
     """The app of a granian worker, built from the configuration the parent passed on."""
-    from .app import create_app
+    from ..web.app import create_app
     # granian starts every WSGI environ from a copy of the process environment, which it
     # reads after this: an HTTP_PROXY there would be journaled as a "proxy" request header.
     for name in [name for name in os.environ

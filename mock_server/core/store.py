@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 DEFAULT_JOURNAL_CAP = 10_000
@@ -47,6 +47,13 @@ class Store(Protocol):
         """Record a journal entry (without ``id``); return the id given to it."""
         ...
 
+    def append_then(self, entry: Mapping[str, Any],
+                    then: Callable[[int], None] | None) -> int:
+        """``append``, then ``then(id)`` before any other entry is appended, by any thread or
+        process sharing the store: the journal writes its JSON-lines file there, so that the
+        file's lines are in id order."""
+        ...
+
     def entries(self, *, path: str | None = None, limit: int | None = None
                 ) -> tuple[int, list[dict[str, Any]]]:
         """``(total, entries)``: how many entries matching ``path`` were recorded since the
@@ -75,6 +82,10 @@ class Store(Protocol):
         """Empty the queue; return how many replies it held."""
         ...
 
+    def close(self) -> None:
+        """Let go of what the store holds open (files, connections); using it again reopens."""
+        ...
+
 
 class MemoryStore:
     """A thread-safe in-memory store; the journal keeps the most recent ``cap`` entries."""
@@ -91,12 +102,18 @@ class MemoryStore:
         self._queue: deque[dict[str, Any]] = deque()
 
     def append(self, entry: Mapping[str, Any]) -> int:
+        return self.append_then(entry, None)
+
+    def append_then(self, entry: Mapping[str, Any],
+                    then: Callable[[int], None] | None) -> int:
         with self._lock:
             entry_id = self._next_id
             self._next_id += 1
             self._entries.append({"id": entry_id, **entry})
             self._total += 1
             self._per_path[str(entry.get("path"))] += 1
+            if then is not None:
+                then(entry_id)
             return entry_id
 
     def entries(self, *, path: str | None = None, limit: int | None = None
@@ -150,3 +167,6 @@ class MemoryStore:
             count = len(self._queue)
             self._queue.clear()
             return count
+
+    def close(self) -> None:
+        """Nothing to let go of: the state lives as long as the object."""

@@ -7,7 +7,7 @@ Installing the package registers this module with pytest (the ``pytest11`` entry
 - ``aichat_server``: the real Flask mock served on ``127.0.0.1`` from a background thread;
 - ``aichat_responses``: the same mock answering in this process through ``responses``.
 
-Both hand the test a ``mock_server.kit.AichatMock`` with the same attributes and the same
+Both hand the test a ``mock_server.testing.kit.AichatMock`` with the same attributes and the same
 journal entries, and point ``AICHAT_BASE_URL`` at the mock for the test, so the provider (and
 ``aichat.complete``) reaches it with no argument. Use one of them per test.
 """
@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .inprocess import InProcessMock
-    from .live import LiveServer
+    from .socketless import InProcessMock
+    from .thread_server import LiveServer
 
 # The provider's variable, aichat.Aichat.BASE_URL_ENV (a test checks they agree). The live and
 # in-process modules are imported by the fixtures that use them: responses is optional.
@@ -44,7 +44,7 @@ def aichat_mock_config() -> dict[str, Any]:
 def aichat_server_session(aichat_mock_config: dict[str, Any]) -> Iterator[LiveServer]:
     """The live mock server, started on first use and stopped at the end of the session
     (its port closed and its threads ended). Tests want ``aichat_server`` instead."""
-    from .live import LiveServer
+    from .thread_server import LiveServer
 
     server = LiveServer(aichat_mock_config)
     try:
@@ -64,7 +64,7 @@ def aichat_server(aichat_server_session: LiveServer, monkeypatch: pytest.MonkeyP
 
     ``base_url``, ``url_for(path)``, ``requests`` (the journal entries), ``journal(path,
     limit)``, ``reply(message, **fields)``, ``fault(name, **fields)``, ``queue(*replies)``,
-    ``queued`` and ``clear()``: see ``mock_server.kit.AichatMock``. The admin API
+    ``queued`` and ``clear()``: see ``mock_server.testing.kit.AichatMock``. The admin API
     (``url_for("/__mock__/requests")``...) and the ``/chat`` page are there too.
     """
     _only_one_kind(request)
@@ -82,7 +82,7 @@ def aichat_responses_session(aichat_mock_config: dict[str, Any]) -> Iterator[InP
     """The in-process mock's engine, kept for the session like the live server's (entry ids
     go on increasing); it intercepts nothing between tests. Tests want ``aichat_responses``."""
     try:
-        from .inprocess import InProcessMock
+        from .socketless import InProcessMock
     except ModuleNotFoundError as error:
         if error.name != "responses":
             raise

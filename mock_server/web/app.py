@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
+from importlib.resources import files
 from typing import Any
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
-from . import admin, site
-from .engine import Engine
-from .journal import DEFAULT_BODY_CAP
-from .replies import DEFAULT_REPLY_TEXT
-from .store import DEFAULT_JOURNAL_CAP, Store, open_store
+from ..core.engine import Engine
+from ..core.journal import DEFAULT_BODY_CAP
+from ..core.replies import DEFAULT_REPLY_TEXT
+from ..core.store import DEFAULT_JOURNAL_CAP, Store, open_store
+from . import admin_routes as admin
+from . import site_routes as site
+from .fast_path import FastPath
 
 EXTENSION = "aichat_mock"
 
@@ -48,10 +52,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(CONFIG_DEFAULTS)
     app.config.update(settings)
     store: Store | str | None = app.config["MOCK_STORE"]
+    opened = isinstance(store, str)
     if isinstance(store, str):
         store = open_store(store, app.config["MOCK_JOURNAL_CAP"])
     elif store is not None and not isinstance(store, Store):
-        raise ValueError("MOCK_STORE must implement mock_server.store.Store, or be 'memory' "
+        raise ValueError("MOCK_STORE must implement mock_server.Store, or be 'memory' "
                          "or 'sqlite:PATH'")
     app.extensions[EXTENSION] = Engine(
         reply_mode=app.config["MOCK_REPLY_MODE"],
@@ -61,6 +66,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         journal_file=app.config["MOCK_JOURNAL_FILE"],
         body_cap=app.config["MOCK_JOURNAL_BODY_CAP"],
         journal_enabled=app.config["MOCK_JOURNAL_ENABLED"],
+        chat_page=chat_page(),
+        owns_store=opened,
     )
     # "//api/text" is a path of its own for the mock, not a redirect to "/api/text".
     app.url_map.merge_slashes = False
@@ -72,8 +79,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_error_handler(MethodNotAllowed, _routing_error)
     app.register_error_handler(HTTPException, _other_error)
     # POST /api/text, the request a load is made of, skips Flask's per-request machinery.
-    app.wsgi_app = site.FastPath(app)  # type: ignore[method-assign]
+    app.wsgi_app = FastPath(app)  # type: ignore[method-assign]
     return app
+
+
+@cache
+def chat_page() -> bytes:
+    """The chat page, as every carrier of the mock serves it: the file's bytes."""
+    return files("mock_server.web").joinpath("templates").joinpath("chat.html").read_bytes()
 
 
 def engine_of(app: Flask) -> Engine:

@@ -1,8 +1,11 @@
-"""The interface both test fixtures hand a test: the live server (``mock_server.live``) and the
-in-process mock on ``responses`` (``mock_server.inprocess``).
+"""The one interface a test has to a mock, whatever carries it: the live server of a thread
+(``thread_server``), the socketless mock on ``responses`` (``socketless``), or a mock running
+anywhere else, reached over HTTP (``remote``).
 
-Everything here goes to the ``Engine`` behind the app, so scripted replies, faults, validation
-and journal entries are one implementation whatever carries the provider's requests.
+Each carrier hands ``AichatMock`` an ``AdminAPI``: the ``Engine`` itself in this process, or
+the admin API's client over HTTP. Scripted replies, faults, validation and journal entries are
+the engine's whichever it is, and every answer here is plain JSON data, as the admin API gives
+it over HTTP.
 """
 
 from __future__ import annotations
@@ -10,11 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Flask
-
-from .app import engine_of
-from .engine import Engine
-from .wire import json_bytes
+from ..core.records import AdminAPI, JournalEntry, JournalPage, ScriptedReply
+from ..core.wire import json_bytes
 
 
 def _plain(data: Any) -> Any:
@@ -31,9 +31,8 @@ class AichatMock:
     ``response``, ``message``); ``clear`` empties the journal and the queue.
     """
 
-    def __init__(self, app: Flask, base_url: str) -> None:
-        self.app = app
-        self.engine: Engine = engine_of(app)
+    def __init__(self, admin: AdminAPI, base_url: str) -> None:
+        self.admin = admin
         self._base_url = base_url.rstrip("/")
 
     @property
@@ -46,46 +45,44 @@ class AichatMock:
         return self._base_url + (path if path.startswith("/") else "/" + path)
 
     @property
-    def requests(self) -> list[dict[str, Any]]:
+    def requests(self) -> list[JournalEntry]:
         """The journal entries, oldest first: the ``requests`` list that
         ``GET /__mock__/requests`` answers (fresh copies; changing them changes nothing)."""
-        entries: list[dict[str, Any]] = self.journal()["requests"]
-        return entries
+        return self.journal()["requests"]
 
-    def journal(self, path: str | None = None, limit: int | None = None) -> dict[str, Any]:
+    def journal(self, path: str | None = None, limit: int | None = None) -> JournalPage:
         """``{"total": N, "requests": [...]}`` as ``GET /__mock__/requests?path=&limit=``."""
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
                                   or limit < 0):
             raise ValueError(f"limit must be a whole number of 0 or more; got {limit!r}")
-        result: dict[str, Any] = _plain(self.engine.requests(path=path, limit=limit))
-        return result
+        page: JournalPage = _plain(self.admin.requests(path=path, limit=limit))
+        return page
 
     def reply(self, message: str | None = None, **fields: Any) -> None:
         """Queue one scripted reply: ``message`` (``None``: what the reply mode answers) and
         any other field of a scripted reply, e.g. ``times=3``, ``delay_ms=200``,
         ``response=None`` (an answer without the ``response`` key), ``status=201``.
-        A bad field raises ``mock_server.replies.ReplyError`` (a ``ValueError``) at once."""
-        self.engine.queue_replies({"message": message, **fields})
+        A bad field raises ``mock_server.ReplyError`` (a ``ValueError``) at once."""
+        self.admin.queue_replies({"message": message, **fields})
 
     def fault(self, name: str, **fields: Any) -> None:
         """Queue one fault of the catalogue by name (``"rate_limit"``, ``"disconnect"``...),
         with the other fields of a scripted reply, e.g. ``retry_after=0``, ``times=2``,
         ``status=504``, ``message="..."``."""
-        self.engine.queue_replies({"fault": name, **fields})
+        self.admin.queue_replies({"fault": name, **fields})
 
     def queue(self, *replies: dict[str, Any]) -> int:
         """Queue scripted reply objects as ``POST /__mock__/replies`` takes them, in order,
         all or none; returns how many were queued."""
-        queued: int = self.engine.queue_replies(list(replies))["queued"]
-        return queued
+        return self.admin.queue_replies(list(replies))["queued"]
 
     @property
-    def queued(self) -> list[dict[str, Any]]:
+    def queued(self) -> list[ScriptedReply]:
         """The scripted replies not used yet, next first, ``times`` being the uses left."""
-        pending: list[dict[str, Any]] = _plain(self.engine.replies()["replies"])
+        pending: list[ScriptedReply] = _plain(self.admin.replies()["replies"])
         return pending
 
     def clear(self) -> None:
         """Empty the journal and the reply queue (entry ids go on increasing)."""
-        self.engine.clear_requests()
-        self.engine.clear_replies()
+        self.admin.clear_requests()
+        self.admin.clear_replies()

@@ -1,0 +1,5 @@
+"""The testing kit: one interface to a mock for a test (``kit.AichatMock``) and its three
+carriers: a mock served from a thread of the test process (``thread_server.LiveServer``), one
+with no socket at all on ``responses`` (``socketless.InProcessMock``), and a client for a mock
+that runs anywhere else (``remote.RemoteMock``); the pytest fixtures (``pytest_plugin``).
+"""
