@@ -237,3 +237,39 @@ def test_many_entries_over_a_small_cap(make_store: MakeStore) -> None:
     assert [item["n"] for item in store.entries(path="/b")[1]] == [690, 693, 696, 699]
     assert store.clear() == 700
     assert store.entries(path="/a") == (0, [])
+
+
+def test_the_engine_closes_the_store_create_app_opened_and_no_other(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    closed: list[str] = []
+    opened = engine_of(create_app({"MOCK_STORE": f"sqlite:{tmp_path / 'store.sqlite3'}"}))
+    monkeypatch.setattr(opened.store, "close", lambda: closed.append("opened"))
+    given = MemoryStore()
+    monkeypatch.setattr(given, "close", lambda: closed.append("given"))
+    lent = engine_of(create_app({"MOCK_STORE": given}))
+    opened.close()
+    lent.close()
+    assert closed == ["opened"], "a store handed in stays its owner's to close"
+
+
+def test_a_store_calls_back_before_any_other_append(make_store: MakeStore) -> None:
+    """append_then: the journal writes its file in the callback, so the callback of one entry
+    runs before the next entry gets its id, from any thread."""
+    store = make_store()
+    order: list[tuple[str, int]] = []
+
+    def then(entry_id: int) -> None:
+        order.append(("called", entry_id))
+
+    def record() -> None:
+        for _ in range(50):
+            entry_id = store.append_then({"path": "/x"}, then)
+            order.append(("returned", entry_id))
+
+    threads = [threading.Thread(target=record) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    called = [entry_id for kind, entry_id in order if kind == "called"]
+    assert called == list(range(1, 201)), "callbacks in id order, one per entry"
