@@ -6,16 +6,27 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
+# The oldest Python the project claims (requires-python): the provider's and the mock's tests
+# run on it too, from a second environment. pyenv's 3.10 unless OLDEST_PYTHON says otherwise.
+OLDEST_PYTHON ?= $(shell p=$$(pyenv prefix "$$(pyenv latest 3.10 2>/dev/null)" 2>/dev/null) && \
+	echo "$$p/bin/python3" || command -v /usr/bin/python3.10)
+OLDEST_VENV   := .venv-oldest
+OLDEST_TESTS  := tests/test_provider_http.py tests/test_provider_properties.py \
+	tests/test_contract_cases.py tests/test_cli.py tests/test_mock_engine.py tests/test_mock_api.py \
+	tests/test_mock_cases.py tests/test_mock_journal.py tests/test_kit_parity.py \
+	tests/test_kit_scenarios.py tests/test_store_sqlite.py
 # When this make started, before any install: make bench keeps its whole run under 10 minutes.
 STARTED := $(shell date +%s)
 
-.PHONY: install test lint serve demo bench soak wrk browser screenshots clean
+.PHONY: install test test-oldest lint serve demo bench soak wrk browser screenshots clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@# The distribution was called aichat before 0.2: an environment made then drops it first.
+	$(BIN)/python -m pip uninstall --quiet --yes aichat 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
@@ -26,6 +37,19 @@ browser:
 
 test: $(STAMP) browser lint
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory test-oldest
+
+$(OLDEST_VENV)/.installed: pyproject.toml
+	@[ -x "$(OLDEST_PYTHON)" ] || { echo "Python 3.10 not found (pyenv install 3.10, or set \
+	OLDEST_PYTHON): the tests run on the oldest Python the project claims"; exit 1; }
+	$(OLDEST_PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(OLDEST_VENV)/bin/python -m pip install --quiet -e '.[testing]' hypothesis pytest-timeout
+	touch $@
+
+# The provider's and the mock's tests on the oldest Python the project claims.
+test-oldest: $(OLDEST_VENV)/.installed
+	$(OLDEST_VENV)/bin/python -m pytest -q -p no:cacheprovider $(OLDEST_TESTS)
 
 # Refresh the README's screenshots of the chat page and the inspector.
 screenshots: $(STAMP) browser
@@ -59,4 +83,4 @@ soak: $(STAMP)
 	$(BIN)/python -m bench.soak --doc
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(OLDEST_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -24,7 +24,7 @@ from .Aichat import (
 from .client import complete
 
 try:
-    __version__ = version("aichat")
+    __version__ = version("g4f-aichat")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0"
 

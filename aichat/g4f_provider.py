@@ -23,7 +23,7 @@ try:
 except ImportError as error:  # g4f is an optional extra, say which one
     raise ImportError(
         f'aichat.g4f_provider needs the g4f package ({error}); '
-        f'install it with: pip install "aichat[g4f]"',
+        f'install it with: pip install "g4f-aichat[g4f]"',
         name=error.name,
     ) from error
 

@@ -80,7 +80,7 @@ def _installed_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("aichat")
+        return version("g4f-aichat")
     except PackageNotFoundError:  # a source tree that was never installed
         return "0.0.0"
 

@@ -2,7 +2,7 @@
 
 import sys
 
-from .serve.cli import main
+from .serve import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -590,4 +590,4 @@ def test_import_without_g4f_names_the_extra() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=ROOT, env=env, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
-    assert 'pip install "aichat[g4f]"' in result.stdout
+    assert 'pip install "g4f-aichat[g4f]"' in result.stdout

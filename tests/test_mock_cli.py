@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import requests
 
 import aichat
 from mock_server import __version__
@@ -83,15 +82,14 @@ def test_port_0_prints_the_url_and_serves_fixed_replies() -> None:
     with MockProcess(["--reply-mode", "fixed", "--reply-text", "Bonjour !",
                       "--host", "localhost"]) as process:
         assert re.fullmatch(r"http://(127\.0\.0\.1|\[::1\]):[1-9][0-9]*", process.url)
-        http = requests.Session()
-        http.trust_env = False
-        assert http.get(f"{process.url}/__mock__/health", timeout=30).json() == {
-            "status": "ok", "version": __version__}
-        http.close()
+        assert process.mock.health() == {"status": "ok", "version": __version__}
         assert aichat.complete([{"role": "user", "content": "Hi"}],
                                base_url=process.url) == "Bonjour !"
         assert process.stop(signal.SIGINT) == 0
     assert any(line.startswith(LISTENING) for line in process.output)
+    # Where to point a browser: the chat page and the inspector, on one line.
+    assert f"aichat-mock: chat page {process.url}/chat, inspector {process.url}/__mock__/" \
+        in process.output
 
 
 @pytest.mark.parametrize("proxy", [None, "http://127.0.0.1:9"], ids=["no-proxy", "dead-proxy"])

@@ -30,8 +30,11 @@ class MockProcess:
     """
 
     def __init__(self, args: Sequence[str] = (), *, python: str = sys.executable,
-                 start_timeout: float = START_TIMEOUT, env: dict[str, str] | None = None) -> None:
-        command = [python, "-m", "mock_server", "--port", "0", *args]
+                 start_timeout: float = START_TIMEOUT, env: dict[str, str] | None = None,
+                 command: Sequence[str] | None = None) -> None:
+        """``command`` runs instead of ``python -m mock_server`` (an installed
+        ``aichat-mock``, say); ``--port 0`` and ``args`` follow it either way."""
+        command = [*(command or [python, "-m", "mock_server"]), "--port", "0", *args]
         self.output: deque[str] = deque(maxlen=200)
         self._lines: queue.Queue[str | None] = queue.Queue()
         self.process = subprocess.Popen(

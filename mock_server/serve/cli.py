@@ -16,7 +16,7 @@ from ..core.journal import DEFAULT_BODY_CAP
 from ..core.replies import DEFAULT_REPLY_TEXT, REPLY_MODES
 from ..core.store import DEFAULT_JOURNAL_CAP
 from ..web.app import create_app
-from . import LISTENING
+from . import LISTENING, MOCK_EXTRA
 from .servers import (
     CAN_DISCONNECT,
     DEFAULT_SERVER,
@@ -162,8 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"refusing to listen on {args.host}, which is not a loopback address: "
                      f"the mock has no authentication; pass --allow-remote to do it anyway")
     if not available(args.server):
+        extra = MOCK_EXTRA if args.server == DEFAULT_SERVER else "g4f-aichat[servers]"
         parser.error(f"the {args.server} server is not installed; "
-                     f"pip install {args.server} or choose another --server")
+                     f"pip install '{extra}' or choose another --server")
     if args.server not in MULTI_PROCESS and not getattr(args, "workers_given", False):
         args.workers = 1
     if args.workers > 1 and args.server not in MULTI_PROCESS:
@@ -217,8 +218,9 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace, store: str
         threads = "" if args.server == "gevent" else f" of {args.threads} threads"
         state = "journal off" if not args.journal_enabled else f"store {store}"
         print(f"aichat-mock: {args.server} server, {args.workers} worker{plural}{threads}; "
-              f"{state}; inspector at "
-              f"{url}/__mock__/; Ctrl-C to stop", file=sys.stderr, flush=True)
+              f"{state}; Ctrl-C to stop", file=sys.stderr, flush=True)
+        print(f"aichat-mock: chat page {url}/chat, inspector {url}/__mock__/",
+              file=sys.stderr, flush=True)
         if args.server not in CAN_DISCONNECT:
             print(f"aichat-mock: note: {args.server} cannot play the disconnect fault "
                   f"(it answers 501 instead)", file=sys.stderr, flush=True)

@@ -14,6 +14,7 @@ journal entries, and point ``AICHAT_BASE_URL`` at the mock for the test, so the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ BASE_URL_ENV = "AICHAT_BASE_URL"
 NO_PROXY_VARIABLES = ("NO_PROXY", "no_proxy")
 LOOPBACK = "127.0.0.1"
 KINDS = ("aichat_server", "aichat_responses")
+TESTING_EXTRA = "g4f-aichat[testing]"
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +46,8 @@ def aichat_mock_config() -> dict[str, Any]:
 def aichat_server_session(aichat_mock_config: dict[str, Any]) -> Iterator[LiveServer]:
     """The live mock server, started on first use and stopped at the end of the session
     (its port closed and its threads ended). Tests want ``aichat_server`` instead."""
-    from .thread_server import LiveServer
+    with _needs_testing_extra("aichat_server"):
+        from .thread_server import LiveServer
 
     server = LiveServer(aichat_mock_config)
     try:
@@ -81,13 +84,9 @@ def aichat_server(aichat_server_session: LiveServer, monkeypatch: pytest.MonkeyP
 def aichat_responses_session(aichat_mock_config: dict[str, Any]) -> Iterator[InProcessMock]:
     """The in-process mock's engine, kept for the session like the live server's (entry ids
     go on increasing); it intercepts nothing between tests. Tests want ``aichat_responses``."""
-    try:
+    with _needs_testing_extra("aichat_responses"):
         from .socketless import InProcessMock
-    except ModuleNotFoundError as error:
-        if error.name != "responses":
-            raise
-        pytest.fail("aichat_responses needs the responses library: pip install 'aichat[testing]'"
-                    " (or pip install responses)", pytrace=False)
+
     mock = InProcessMock(aichat_mock_config)
     try:
         yield mock
@@ -119,6 +118,18 @@ def aichat_responses(aichat_responses_session: InProcessMock, monkeypatch: pytes
         yield mock
     finally:
         mock.stop()
+
+
+@contextlib.contextmanager
+def _needs_testing_extra(fixture: str) -> Iterator[None]:
+    """A library of the testing extra that is not installed fails the test in one line."""
+    try:
+        yield
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] in ("mock_server", ""):
+            raise
+        raise pytest.fail.Exception(f"{fixture} needs {error.name}, which is not installed: "
+                                    f"pip install '{TESTING_EXTRA}'", pytrace=False) from None
 
 
 def _only_one_kind(request: pytest.FixtureRequest) -> None:
