@@ -8,13 +8,25 @@ follow the shape of pytest-httpserver's fixtures: a session's server, cleared pe
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from mock_server.serve.child_process import MockProcess
 from mock_server.testing.remote import RemoteMock
+
+# make test and CI set this: there, a test that cannot run (a missing library, browser or
+# system feature) is a failure, never a quiet skip.
+NO_SKIPS_VARIABLE = "AICHAT_NO_SKIPS"
+
+# In CI, the same examples every run (derandomized), so that a green run means the same thing
+# each time; elsewhere hypothesis explores anew.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 # Variables that would send the tests' loopback traffic through a proxy, or elsewhere.
 AMBIENT_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy",
@@ -47,3 +59,28 @@ def no_ambient_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     """No proxy or base URL from the environment reaches the provider."""
     for name in AMBIENT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+
+
+def _no_skips() -> bool:
+    return os.environ.get(NO_SKIPS_VARIABLE, "") not in ("", "0")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Iterator[None]:
+    report: pytest.TestReport = yield
+    if _no_skips() and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = (f"skipped where nothing may be skipped ({NO_SKIPS_VARIABLE} is set): "
+                           f"{report.longrepr}")
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    report: pytest.CollectReport = yield
+    if _no_skips() and report.skipped:
+        report.outcome = "failed"
+        report.longrepr = (f"{collector.nodeid} skipped where nothing may be skipped "
+                           f"({NO_SKIPS_VARIABLE} is set): {report.longrepr}")
+    return report

@@ -21,15 +21,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-pytest.importorskip("g4f")
-
 import g4f
 import g4f.client
 import g4f.cookies
 import g4f.debug
 import g4f.errors
+import pytest
 from g4f.config import AppConfig
 from g4f.providers.base_provider import AbstractProvider, ProviderModelMixin
 from g4f.providers.retry_provider import ProviderCircuitBreaker, RetryProvider

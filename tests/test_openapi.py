@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import inspect
 import json
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -141,8 +142,25 @@ def error_classes() -> set[str]:
             and value.__module__ == Aichat.__name__}
 
 
+# The golden cases by file: one deleted, renamed or added without this list fails here.
+CASE_FILES = [
+    "01_simple.json", "02_multi_turn.json", "03_system_prompt.json", "04_empty_list.json",
+    "05_unicode_and_newlines.json", "06_text_parts.json", "07_overrides.json",
+    "08_early_answer.json", "09_retried_then_answered.json", "10_error_input_messages.json",
+    "11_error_input_parameter.json", "12_error_connection.json", "13_error_timeout.json",
+    "14_error_http.json", "15_error_rate_limit.json", "16_error_blocked.json",
+    "17_error_blocked_html.json", "18_error_malformed_json.json", "19_error_empty_body.json",
+    "20_error_upstream.json",
+]
+
+
+def test_the_golden_cases_are_the_listed_files() -> None:
+    folder = Path(__file__).resolve().parent.parent / "contract" / "cases"
+    assert sorted(path.name for path in folder.glob("*.json")) == CASE_FILES
+    assert len(CASES) == len(CASE_FILES)
+
+
 def test_enough_cases_and_one_per_error_class() -> None:
-    assert len(CASES) >= 12
     expected = {case["expect"]["error"] for case in CASES if "error" in case["expect"]}
     assert error_classes() == {
         "AichatInputError", "AichatConnectionError", "AichatTimeoutError", "AichatHTTPError",

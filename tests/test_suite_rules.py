@@ -1,0 +1,81 @@
+"""Rules of this suite itself, checked on a small suite of its own run in a child pytest with
+this suite's conftest: in make test and CI nothing may be skipped."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+SKIPPING = '''
+import pytest
+
+def test_skips():
+    pytest.skip("no browser here")
+
+def test_passes():
+    assert True
+'''
+IMPORT_SKIPPING = '''
+import pytest
+
+pytest.importorskip("a_library_nobody_installed")
+
+def test_never_runs():
+    assert True
+'''
+
+
+def run_child(tmp_path: Path, code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    shutil.copy(HERE / "conftest.py", tmp_path / "conftest.py")
+    (tmp_path / "test_child.py").write_text(code, encoding="utf-8")
+    environment = {name: value for name, value in os.environ.items()
+                   if name not in ("AICHAT_NO_SKIPS", "PYTEST_ADDOPTS")}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "--rootdir", str(tmp_path), str(tmp_path)],
+        # No plugins from the environment: only this suite's conftest, and a quick start.
+        cwd=tmp_path, env={**environment, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", **env},
+        capture_output=True, text=True, timeout=120,
+        check=False)
+
+
+def last_line(completed: subprocess.CompletedProcess[str]) -> str:
+    return completed.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("value", ["1", "yes"])
+def test_with_no_skips_a_skip_fails(tmp_path: Path, value: str) -> None:
+    completed = run_child(tmp_path, SKIPPING, AICHAT_NO_SKIPS=value)
+    assert completed.returncode == 1, completed.stdout
+    assert last_line(completed).startswith("1 failed, 1 passed"), completed.stdout
+    assert "skipped where nothing may be skipped" in completed.stdout
+
+
+def test_with_no_skips_a_module_skipped_for_a_missing_library_fails(tmp_path: Path) -> None:
+    completed = run_child(tmp_path, IMPORT_SKIPPING, AICHAT_NO_SKIPS="1")
+    assert completed.returncode == 2, completed.stdout  # an error while collecting
+    assert "skipped where nothing may be skipped" in completed.stdout
+    assert "a_library_nobody_installed" in completed.stdout
+
+
+@pytest.mark.parametrize(("code", "status", "summary"), [
+    (SKIPPING, 0, "1 passed, 1 skipped"),
+    (IMPORT_SKIPPING, 5, "1 skipped"),  # 5: no test collected
+])
+def test_elsewhere_a_skip_is_a_skip(tmp_path: Path, code: str, status: int,
+                                    summary: str) -> None:
+    completed = run_child(tmp_path, code)
+    assert completed.returncode == status, completed.stdout
+    assert last_line(completed).startswith(summary), completed.stdout
+
+
+def test_make_test_and_ci_forbid_skips() -> None:
+    makefile = (HERE.parent / "Makefile").read_text("utf-8")
+    assert "test: export AICHAT_NO_SKIPS = 1" in makefile
+    assert 'export CI="${CI:-1}"' in (HERE.parent / ".ci" / "run").read_text("utf-8")
