@@ -736,11 +736,16 @@ class _ZlibDecoder:
                 zlib.MAX_WBITS if _zlib_header(data) else -zlib.MAX_WBITS)
         while data and not self._ended:
             obj = self._obj
+            if obj.eof:  # gzip: a member ended, and another follows
+                obj = self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                self._later_member = True
             try:
                 while True:
                     piece = obj.decompress(data, READ_CHUNK)
                     if piece:
                         yield piece
+                    if obj.eof:  # the rest is in unused_data (unconsumed_tail may repeat it)
+                        break
                     data = obj.unconsumed_tail
                     if not data and len(piece) < READ_CHUNK:
                         break
@@ -751,11 +756,8 @@ class _ZlibDecoder:
                 raise requests.exceptions.ContentDecodingError(
                     f'{"gzip" if self._gzip else "deflate"}: {error}') from error
             data = obj.unused_data if obj.eof else b''
-            if data and self._gzip:
-                self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                self._later_member = True
-            elif obj.eof:
-                self._ended = True
+            if obj.eof and not self._gzip:
+                self._ended = True  # deflate has one stream; what follows it is ignored
 
     def finish(self) -> list[bytes]:
         """The output of a deflate body too short to tell its kind."""
@@ -767,7 +769,7 @@ class _ZlibDecoder:
 
 
 class _BrotliDecoder:
-    """br, making at most READ_CHUNK bytes at a time where the library can stop at an output
+    """br, making about READ_CHUNK bytes at a time where the library can stop at an output
     size (brotli 1.2), else taking the input in small steps."""
 
     STEP = 16  # bytes of input per step without an output limit
@@ -780,12 +782,10 @@ class _BrotliDecoder:
         obj = self._obj
         try:
             if self._bounded:
+                # Output may wait inside even when more input could go in: drain it all.
                 piece = obj.process(data, output_buffer_limit=READ_CHUNK)
-                while True:
-                    if piece:
-                        yield piece
-                    if obj.can_accept_more_data():
-                        break
+                while piece:
+                    yield piece
                     piece = obj.process(b'', output_buffer_limit=READ_CHUNK)
             else:
                 for start in range(0, len(data), self.STEP):
