@@ -445,13 +445,24 @@ class _DeadlineReader(io.RawIOBase):
         super().close()
 
 
+class _DeadlineSocket:
+    """What ``http.client.HTTPResponse`` is given in place of the socket: all it does with one
+    is ``makefile('rb')``, and this one makes the deadline-keeping reader."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._socket = sock
+        self._deadline = deadline
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self._socket, self._deadline))
+
+
 class _DeadlineResponse(http.client.HTTPResponse):
     def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
-        super().__init__(sock, *args, **kwargs)
         deadline: float | None = getattr(_local, 'deadline', None)
         if deadline is not None:
-            plain, self.fp = self.fp, io.BufferedReader(_DeadlineReader(sock, deadline))
-            plain.close()
+            sock = _DeadlineSocket(sock, deadline)  # type: ignore[assignment]
+        super().__init__(sock, *args, **kwargs)
 
 
 class _DeadlineConnection(http.client.HTTPConnection):
@@ -615,15 +626,16 @@ def _read_body(raw: Any, headers: Mapping[str, str], limit: int) -> bytearray | 
     compression bomb ends at the limit like any long body. Other codings (zstd) are left to
     urllib3, read in small steps."""
     decoders = _decoders(headers.get('content-encoding', ''))
-    if decoders == []:
-        length = _content_length(headers)
-        if length is not None and length > limit:
-            return None
+    length = _content_length(headers) if decoders == [] else None
+    if length is not None and length > limit:
+        return None
     delegated = decoders is None
     chain = decoders or []
     step = 1024 if delegated else READ_CHUNK
     body = bytearray()
-    while True:
+    # A body of known length needs no last read to find its end (the read that brings its
+    # last byte gives the connection back); an empty one takes one read, for the same reason.
+    while length is None or len(body) < length or not length:
         data = _read_raw(raw, step, delegated)
         if not data:
             break
@@ -683,6 +695,8 @@ _brotli = _optional_module('brotlicffi', 'brotli')
 def _decoders(content_encoding: str) -> list[Any] | None:
     """The decoders of a ``Content-Encoding``, in the order they apply (``[]``: none), or
     ``None`` when a coding is not one of those decoded here."""
+    if not content_encoding:
+        return []
     codings = [coding.strip().lower() for coding in content_encoding.split(',')]
     decoders: list[Any] = []
     for coding in reversed(codings):

@@ -139,11 +139,12 @@ def test_sequential_calls_share_one_kept_alive_connection(server: LoopbackServer
 
 def test_error_answers_do_not_cost_the_connection(server: LoopbackServer) -> None:
     server.script(Reply.text("Internal Server Error", 500), Reply.text("nope", 404),
-                  Reply.json({"response": False, "message": "no"}))
-    for expected in (Aichat.AichatHTTPError, Aichat.AichatHTTPError, Aichat.AichatUpstreamError):
+                  Reply.json({"response": False, "message": "no"}), Reply())
+    for expected in (Aichat.AichatHTTPError, Aichat.AichatHTTPError, Aichat.AichatUpstreamError,
+                     Aichat.AichatResponseError):
         assert type(fails(server.base_url)) is expected
     assert ask(server.base_url) == echoed("Hello")
-    assert len(server.requests) == 4
+    assert len(server.requests) == 5
     assert server.connections == 1
 
 
