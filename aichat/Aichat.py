@@ -522,6 +522,14 @@ class _Adapter(HTTPAdapter):
         return _keep_deadlines(super().proxy_manager_for(proxy, **proxy_kwargs))
 
 
+class _Session(requests.Session):
+    """requests' session, minus the look at where a redirect leads: redirects are not followed,
+    and requests would read a 3xx answer's whole body (however long) to prepare the next hop."""
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        return None
+
+
 def _session(max_retries: int) -> requests.Session:
     """One keep-alive session per thread and retry budget: ``requests.Session`` is not
     thread-safe, its connection pool is reused by every call of that thread."""
@@ -537,7 +545,7 @@ def _session(max_retries: int) -> requests.Session:
             raise_on_status=False, raise_on_redirect=False, respect_retry_after_header=True,
         )
         retry.backoff_max = RETRY_WAIT_CAP  # an attribute on every urllib3 1.26+/2.x Retry
-        session = requests.Session()
+        session = _Session()
         adapter = _Adapter(max_retries=retry)
         session.mount('http://', adapter)
         session.mount('https://', adapter)
@@ -643,6 +651,9 @@ def _read_body(raw: Any, headers: Mapping[str, str], limit: int) -> bytearray | 
             body += piece
             if len(body) > limit:
                 return None
+    if length is not None and len(body) < length:  # urllib3 1.26 lets this pass
+        raise requests.exceptions.ChunkedEncodingError(
+            f'the body ended {length - len(body)} bytes short of its Content-Length')
     for index, decoder in enumerate(chain):
         for piece in _decode(chain[index + 1:], *decoder.finish()):
             body += piece

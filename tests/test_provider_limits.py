@@ -139,6 +139,12 @@ def endless_chunked() -> Iterator[bytes]:
     yield from chunked(itertools.repeat(BLOCK))
 
 
+def endless_redirect() -> Iterator[bytes]:
+    """Redirects are not followed; nor is a redirect's body read whole on the way."""
+    yield head(302, [("Location", "/elsewhere"), ("Transfer-Encoding", "chunked")])
+    yield from chunked(itertools.repeat(BLOCK))
+
+
 def encoded(bombs: Bombs, coding: str, kind: str | None = None) -> Callable[[], Iterable[bytes]]:
     def pieces() -> Iterator[bytes]:
         yield head(200, [JSON, ("Content-Encoding", coding), ("Connection", "close")])
@@ -195,8 +201,10 @@ needs_linux = pytest.mark.skipif(not sys.platform.startswith("linux"),
 
 
 @needs_linux
-@pytest.mark.parametrize("body", [one_gib_with_length, one_gib_until_close, endless_chunked],
-                         ids=["1-gib-with-length", "1-gib-until-close", "endless-chunked"])
+@pytest.mark.parametrize("body", [one_gib_with_length, one_gib_until_close, endless_chunked,
+                                  endless_redirect],
+                         ids=["1-gib-with-length", "1-gib-until-close", "endless-chunked",
+                              "endless-redirect"])
 def test_a_huge_body_is_refused_at_the_limit_in_bounded_memory(
         server: LoopbackServer, body: Callable[[], Iterable[bytes]]) -> None:
     server.script(Reply.stream(body))
