@@ -153,6 +153,8 @@ def encoded(bombs: Bombs, coding: str, kind: str | None = None) -> Callable[[], 
 
 
 # The child: one call, then what became of it and its peak RSS, as JSON on standard output.
+# The call is made in a process forked from it: Linux hands a process started by exec the peak
+# RSS of whatever spawned it (here, pytest), while a forked one starts from its parent's RSS.
 CHILD = r"""
 import json, os, resource, sys, time
 import aichat
@@ -170,21 +172,42 @@ if options.pop("old_brotli", False):  # a brotli library that cannot stop at an 
                 return self._inner.process(data)
     Aichat._brotli = Old
 address_space = options.pop("address_space_mib", None)
-if address_space is not None:  # room for this much more memory than the process maps now
-    import resource
-    with open("/proc/self/status") as status:
-        mapped = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
-    resource.setrlimit(resource.RLIMIT_AS, (mapped + address_space * 1024 * 1024, -1))
-started = time.monotonic()
-outcome = {}
-try:
-    outcome["reply"] = aichat.complete([{"role": "user", "content": "Hello"}], **options)[:80]
-except aichat.AichatError as error:
-    outcome.update(error=type(error).__name__, message=str(error),
-                   cause=type(error.__cause__).__name__)
-outcome["seconds"] = time.monotonic() - started
-outcome["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-print(json.dumps(outcome))
+
+
+def call():
+    if address_space is not None:  # room for this much more memory than is mapped now
+        with open("/proc/self/status") as status:
+            mapped = next(int(line.split()[1]) * 1024 for line in status
+                          if line.startswith("VmSize:"))
+        resource.setrlimit(resource.RLIMIT_AS, (mapped + address_space * 1024 * 1024, -1))
+    started = time.monotonic()
+    outcome = {}
+    try:
+        outcome["reply"] = aichat.complete([{"role": "user", "content": "Hello"}],
+                                           **options)[:80]
+    except aichat.AichatError as error:
+        outcome.update(error=type(error).__name__, message=str(error),
+                       cause=type(error.__cause__).__name__)
+    outcome["seconds"] = time.monotonic() - started
+    outcome["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB
+    return outcome
+
+
+read_end, write_end = os.pipe()
+pid = os.fork()
+if pid == 0:
+    code = 1
+    try:
+        os.write(write_end, json.dumps(call()).encode())
+        code = 0
+    finally:
+        os._exit(code)
+os.close(write_end)
+with os.fdopen(read_end, "rb") as pipe:
+    report = pipe.read()
+_, status = os.waitpid(pid, 0)
+assert os.waitstatus_to_exitcode(status) == 0, status
+print(report.decode())
 """
 
 
