@@ -23,6 +23,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zlib
@@ -212,8 +213,10 @@ print(report.decode())
 
 
 def in_child(**options: Any) -> dict[str, Any]:
+    """Run CHILD outside the source tree, so that it imports the installed package."""
     result = subprocess.run([sys.executable, "-c", CHILD, json.dumps(options)],
-                            capture_output=True, text=True, timeout=120, check=False)
+                            capture_output=True, text=True, timeout=120, check=False,
+                            cwd=tempfile.gettempdir())
     assert result.returncode == 0, result.stderr[-3000:]
     outcome: dict[str, Any] = json.loads(result.stdout)
     return outcome
