@@ -9,11 +9,15 @@ is made robust.
 from __future__ import annotations
 
 import http.client
+import importlib
+import io
 import json
 import math
 import os
+import socket
 import threading
 import time
+import zlib
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -36,8 +40,14 @@ DEFAULT_BASE_URL = 'https://chat-gpt.org'
 BASE_URL_ENV = 'AICHAT_BASE_URL'
 API_PATH = '/api/text'
 PROXY_SCHEMES = ('http', 'https', 'socks4', 'socks4a', 'socks5', 'socks5h')
+# The most one call may take, from its start to the answer's last byte: connecting, sending,
+# every read, the retries and their waits (g4f's providers mean ``timeout`` as such a total).
 DEFAULT_TIMEOUT = 60.0
 MAX_TIMEOUT = 86400.0
+# The most an answer's body may hold once decoded (gzip, deflate, br); past it the call fails.
+DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+# The body is read this many bytes at a time, and decoded into pieces of at most as many.
+READ_CHUNK = 64 * 1024
 DEFAULT_MAX_RETRIES = 2
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 BACKOFF_FACTOR = 0.5
@@ -131,20 +141,21 @@ class AichatUpstreamError(AichatError):
 def _create_completion(model: str, messages: list, stream: bool, **kwargs: Any) -> Iterator[str]:  # type: ignore[type-arg]
     """Send the conversation to ``{base}/api/text`` and yield the reply text once.
 
-    Keyword arguments: ``base_url``, ``timeout``, ``proxy``, ``max_retries``,
-    ``temperature``, ``presence_penalty``, ``top_p``, ``frequency_penalty``; others (such as
-    g4f's ``auth``) are ignored. Input is checked before any request is sent.
+    Keyword arguments: ``base_url``, ``timeout`` (seconds for the whole call, retries
+    included), ``max_response_bytes``, ``proxy``, ``max_retries``, ``temperature``,
+    ``presence_penalty``, ``top_p``, ``frequency_penalty``; others (such as g4f's ``auth``) are
+    ignored. Input is checked before any request is sent. Only ``AichatError``s are raised.
     """
-    request = _prepare(messages, kwargs)
-    yield _message_of(_send(request), _redact(request.url))
+    data, shown = _ask(messages, kwargs)
+    yield _message_of(data, shown)
 
 
 def fetch(messages: list[Any], **kwargs: Any) -> dict[str, Any]:
     """Send the conversation and return the site's whole JSON object (after the checks)."""
-    request = _prepare(messages, kwargs)
-    data: dict[str, Any] = _send(request)
-    _message_of(data, _redact(request.url))  # the same checks as _create_completion
-    return data
+    data, shown = _ask(messages, kwargs)
+    _message_of(data, shown)  # the same checks as _create_completion
+    result: dict[str, Any] = data
+    return result
 
 
 # The seed's own expression, kept verbatim: 2023 g4f prints it and the tests pin its result.
@@ -154,16 +165,36 @@ params = f'g4f.Providers.{os.path.basename(__file__)[:-3]} supports: ' + \
 
 # --- request ---------------------------------------------------------------------------------
 
+def _ask(messages: Any, kwargs: Mapping[str, Any]) -> tuple[Any, str]:
+    """The parsed answer and the URL fit for messages; whatever goes wrong is an AichatError."""
+    shown: str | None = None
+    try:
+        request = _prepare(messages, kwargs)
+        shown = _redact(request.url)
+        return _send(request), shown
+    except AichatError:
+        raise
+    except MemoryError as error:
+        where = f' (POST {shown})' if shown else ''
+        raise AichatError(f'ran out of memory while preparing or sending the request{where}; '
+                          f'send a shorter conversation', url=shown) from error
+    except Exception as error:  # a defect of this module: still only AichatErrors leave it
+        raise AichatError(f'unexpected {type(error).__name__} in the Aichat provider: '
+                          f'{_one_line(str(error), 160)}; please report it', url=shown) from error
+
+
 class _Request:
-    __slots__ = ('body', 'max_retries', 'proxies', 'timeout', 'url')
+    __slots__ = ('body', 'max_response_bytes', 'max_retries', 'proxies', 'timeout', 'url')
 
     def __init__(self, url: str, body: dict[str, Any], timeout: float,
-                 proxies: dict[str, str] | None, max_retries: int) -> None:
+                 proxies: dict[str, str] | None, max_retries: int,
+                 max_response_bytes: int) -> None:
         self.url = url
         self.body = body
         self.timeout = timeout
         self.proxies = proxies
         self.max_retries = max_retries
+        self.max_response_bytes = max_response_bytes
 
 
 def _prepare(messages: Any, kwargs: Mapping[str, Any]) -> _Request:
@@ -178,6 +209,8 @@ def _prepare(messages: Any, kwargs: Mapping[str, Any]) -> _Request:
             timeout=_timeout(kwargs.get('timeout')),
             proxies=_proxies(kwargs.get('proxy')),
             max_retries=_max_retries(kwargs.get('max_retries')),
+            max_response_bytes=_max_response_bytes(
+                kwargs.get('max_response_bytes', DEFAULT_MAX_RESPONSE_BYTES)),
         )
     except AichatInputError as error:
         shown = _redact(url)
@@ -316,10 +349,38 @@ def _max_retries(value: Any) -> int:
     return value
 
 
+def _max_response_bytes(value: Any) -> int:
+    # No None here: it would read as "no limit", and an answer is never read without one.
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise AichatInputError(f'max_response_bytes must be a whole number of bytes, 1 or more '
+                               f'(default {DEFAULT_MAX_RESPONSE_BYTES}); got {_show(value)}')
+    return value
+
+
 # --- transport -------------------------------------------------------------------------------
 
+_local = threading.local()
+
+
+def _forget_sessions() -> None:
+    # A forked child must not share its parent's kept-alive sockets.
+    global _local
+    _local = threading.local()
+
+
+if hasattr(os, 'register_at_fork'):  # not on Windows, which does not fork
+    os.register_at_fork(after_in_child=_forget_sessions)
+
+
+def _time_left() -> float | None:
+    """Seconds until the deadline of this thread's running call; ``None`` outside a call."""
+    deadline: float | None = getattr(_local, 'deadline', None)
+    return None if deadline is None else deadline - time.monotonic()
+
+
 class _Retry(Retry):
-    """urllib3's retry policy, narrowed to the site's statuses and our reading of Retry-After."""
+    """urllib3's retry policy, narrowed to the site's statuses and our reading of Retry-After,
+    and held within the call's deadline."""
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         # urllib3 alone would also retry a 413 that carries Retry-After.
@@ -341,25 +402,132 @@ class _Retry(Retry):
     def increment(self, method: str | None = None, url: str | None = None,
                   response: Any = None, error: Exception | None = None,
                   _pool: Any = None, _stacktrace: Any = None) -> Any:
+        wait = self.get_retry_after(response) if response is not None else None
+        if wait is not None and wait > RETRY_WAIT_CAP:
+            # Ends the retries; with raise_on_status=False urllib3 hands back this answer.
+            raise MaxRetryError(_pool, url or '', None)
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        left = _time_left()
+        if left is not None and (retry.get_backoff_time() if wait is None else wait) >= left:
+            # The wait would cross the deadline: no retry, the last answer or error stands.
+            raise MaxRetryError(_pool, url or '', error) from error
         if response is not None:
-            wait = self.get_retry_after(response)
-            if wait is not None and wait > RETRY_WAIT_CAP:
-                # Ends the retries; with raise_on_status=False urllib3 hands back this answer.
-                raise MaxRetryError(_pool, url or '', None)
-        return super().increment(method, url, response, error, _pool, _stacktrace)
+            # A server may close the connection after such an answer without saying so; the
+            # retry goes out on a fresh one, and this answer's body is never read.
+            response.close()
+        return retry
 
 
-_local = threading.local()
+class _DeadlineReader(io.RawIOBase):
+    """The socket reader under one answer: each read waits at most until the call's deadline,
+    so a server that trickles bytes (status line, headers or body) cannot hold a call past
+    its timeout."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._raw = sock.makefile('rb', buffering=0)  # counted by the socket, as any makefile
+        self._socket = sock
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError('timed out')
+        self._socket.settimeout(left)
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
 
 
-def _forget_sessions() -> None:
-    # A forked child must not share its parent's kept-alive sockets.
-    global _local
-    _local = threading.local()
+class _DeadlineSocket:
+    """What ``http.client.HTTPResponse`` is given in place of the socket: all it does with one
+    is ``makefile('rb')``, and this one makes the deadline-keeping reader."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._socket = sock
+        self._deadline = deadline
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self._socket, self._deadline))
 
 
-if hasattr(os, 'register_at_fork'):  # not on Windows, which does not fork
-    os.register_at_fork(after_in_child=_forget_sessions)
+class _DeadlineResponse(http.client.HTTPResponse):
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        deadline: float | None = getattr(_local, 'deadline', None)
+        if deadline is not None:
+            sock = _DeadlineSocket(sock, deadline)  # type: ignore[assignment]
+        super().__init__(sock, *args, **kwargs)
+
+
+class _DeadlineConnection(http.client.HTTPConnection):
+    """Mixed into urllib3's connection classes: connecting, sending and reading all end by the
+    deadline of the call they serve (none outside a call)."""
+
+    response_class = _DeadlineResponse
+
+    def connect(self) -> None:
+        left = _time_left()
+        if left is not None:
+            if left <= 0:
+                raise TimeoutError('timed out')
+            if isinstance(self.timeout, (int, float)) and self.timeout > left:
+                self.timeout = left
+        super().connect()
+
+    def send(self, data: Any) -> None:
+        left = _time_left()
+        if left is not None and self.sock is not None:
+            if left <= 0:
+                raise TimeoutError('timed out')
+            self.sock.settimeout(left)  # a kept-alive socket holds the last call's timeout
+        super().send(data)
+
+
+_DEADLINE_POOLS: dict[type[Any], type[Any]] = {}
+
+
+def _deadline_pool(pool_class: type[Any]) -> type[Any]:
+    """``pool_class`` with connections that keep the call's deadline (made once per class)."""
+    if issubclass(pool_class.ConnectionCls, _DeadlineConnection):
+        return pool_class
+    made = _DEADLINE_POOLS.get(pool_class)
+    if made is None:
+        connection = type(pool_class.ConnectionCls.__name__,
+                          (_DeadlineConnection, pool_class.ConnectionCls), {})
+        made = _DEADLINE_POOLS.setdefault(
+            pool_class, type(pool_class.__name__, (pool_class,), {'ConnectionCls': connection}))
+    return made
+
+
+def _keep_deadlines(manager: Any) -> Any:
+    manager.pool_classes_by_scheme = {scheme: _deadline_pool(pool_class) for scheme, pool_class
+                                      in manager.pool_classes_by_scheme.items()}
+    return manager
+
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter whose connections, proxied ones included, keep the call's deadline."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        _keep_deadlines(self.poolmanager)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        return _keep_deadlines(super().proxy_manager_for(proxy, **proxy_kwargs))
+
+
+class _Session(requests.Session):
+    """requests' session, minus the look at where a redirect leads: redirects are not followed,
+    and requests would read a 3xx answer's whole body (however long) to prepare the next hop."""
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        return None
 
 
 def _session(max_retries: int) -> requests.Session:
@@ -377,8 +545,8 @@ def _session(max_retries: int) -> requests.Session:
             raise_on_status=False, raise_on_redirect=False, respect_retry_after_header=True,
         )
         retry.backoff_max = RETRY_WAIT_CAP  # an attribute on every urllib3 1.26+/2.x Retry
-        session = requests.Session()
-        adapter = HTTPAdapter(max_retries=retry)
+        session = _Session()
+        adapter = _Adapter(max_retries=retry)
         session.mount('http://', adapter)
         session.mount('https://', adapter)
         sessions[max_retries] = session
@@ -395,14 +563,36 @@ _UNUSABLE_URL = (requests.exceptions.InvalidURL, requests.exceptions.InvalidSche
 
 
 def _send(request: _Request) -> Any:
-    """POST the body and return the parsed JSON of a 2xx answer, or raise an AichatError."""
+    """POST the body and return the parsed JSON of a 2xx answer, or raise an AichatError.
+
+    ``request.timeout`` from now is the call's deadline: the connections, sends and reads of
+    every attempt end by it, and a retry whose wait would cross it is not made."""
     target = request.url
     shown = _redact(target)
+    _local.deadline = time.monotonic() + request.timeout
     try:
+        # The connect timeout is shared out over the attempts, so that a site that never
+        # accepts leaves time to retry; the reads are bounded by the deadline.
+        timeout = (request.timeout / (request.max_retries + 1), request.timeout)
         response = _session(request.max_retries).post(
-            target, headers=HEADERS, json=request.body, timeout=request.timeout,
-            proxies=request.proxies, allow_redirects=False)
-        status, text, headers = response.status_code, _text(response), response.headers
+            target, headers=HEADERS, json=request.body, timeout=timeout,
+            proxies=request.proxies, allow_redirects=False, stream=True)
+        status, headers = response.status_code, response.headers
+        try:
+            connection = getattr(response.raw, 'connection', None)  # before the body frees it
+            body = _read_body(response.raw, headers, request.max_response_bytes)
+            if body is None:
+                raise AichatResponseError(
+                    f'POST {shown} answered {status} with a body of more than '
+                    f'{request.max_response_bytes} bytes (counted after content decoding), and '
+                    f'the rest was not read; pass a larger max_response_bytes if such answers '
+                    f'are expected', url=shown)
+            if status in RETRY_STATUSES and connection is not None:
+                # The server may close the connection after this answer without saying so:
+                # the next call starts on a fresh one.
+                connection.close()
+        finally:
+            response.close()  # after a body cut short, this closes its connection too
     except _UNUSABLE_URL as error:  # nothing was sent: the URL or proxy cannot be used at all
         advice = ("install PySocks (pip install 'requests[socks]') or use an http proxy"
                   if 'SOCKS' in str(error) else 'fix the base_url or the proxy')
@@ -412,6 +602,8 @@ def _send(request: _Request) -> Any:
         raise AichatResponseError(
             f'POST {shown} answered a body that cannot be decoded ({_reason(error)}); '
             f'the site changed or is failing, try again later', url=shown) from error
+    except MemoryError as error:
+        raise _out_of_memory(shown) from error
     except _TRANSPORT_ERRORS as error:
         if _timed_out(error):  # before the answer, or while its body trickled in
             raise AichatTimeoutError(
@@ -419,7 +611,217 @@ def _send(request: _Request) -> Any:
                 f'try again later or pass a larger timeout', url=shown) from error
         raise AichatConnectionError(_connection_message(error, shown, request.proxies),
                                     url=shown) from error
-    return _parse(status, text, headers, shown)
+    finally:
+        _local.deadline = None
+    try:
+        return _parse(status, _text(body, headers), headers, shown)
+    except MemoryError as error:
+        raise _out_of_memory(shown) from error
+
+
+def _out_of_memory(shown: str) -> AichatResponseError:
+    return AichatResponseError(f'ran out of memory reading the answer of POST {shown}; pass a '
+                               f'smaller max_response_bytes', url=shown)
+
+
+# --- the body, read in pieces ----------------------------------------------------------------
+
+def _read_body(raw: Any, headers: Mapping[str, str], limit: int) -> bytearray | None:
+    """The body, decoded, read a piece at a time; ``None`` as soon as it grows past ``limit``
+    bytes, the rest unread.
+
+    gzip, deflate and br are decoded here, never more than ``READ_CHUNK`` bytes at a time, so a
+    compression bomb ends at the limit like any long body. Other codings (zstd) are left to
+    urllib3, read in small steps."""
+    decoders = _decoders(headers.get('content-encoding', ''))
+    length = _content_length(headers) if decoders == [] else None
+    if length is not None and length > limit:
+        return None
+    delegated = decoders is None
+    chain = decoders or []
+    step = 1024 if delegated else READ_CHUNK
+    body = bytearray()
+    # A body of known length needs no last read to find its end (the read that brings its
+    # last byte gives the connection back); an empty one takes one read, for the same reason.
+    while length is None or len(body) < length or not length:
+        data = _read_raw(raw, step, delegated)
+        if not data:
+            break
+        for piece in _decode(chain, data):
+            body += piece
+            if len(body) > limit:
+                return None
+    if length is not None and len(body) < length:  # urllib3 1.26 lets this pass
+        raise requests.exceptions.ChunkedEncodingError(
+            f'the body ended {length - len(body)} bytes short of its Content-Length')
+    for index, decoder in enumerate(chain):
+        for piece in _decode(chain[index + 1:], *decoder.finish()):
+            body += piece
+            if len(body) > limit:
+                return None
+    return body
+
+
+def _read_raw(raw: Any, amount: int, decode: bool) -> bytes:
+    """Up to ``amount`` bytes of the body; urllib3's errors as requests' (as ``iter_content``
+    reports them)."""
+    left = _time_left()
+    if left is not None and left <= 0:
+        raise requests.exceptions.ReadTimeout('read timed out: the call used up its timeout')
+    try:
+        data: bytes = raw.read(amount, decode_content=decode)
+    except urllib3.exceptions.ReadTimeoutError as error:
+        raise requests.exceptions.ReadTimeout(error) from error
+    except urllib3.exceptions.DecodeError as error:
+        raise requests.exceptions.ContentDecodingError(error) from error
+    except urllib3.exceptions.ProtocolError as error:
+        raise requests.exceptions.ChunkedEncodingError(error) from error
+    except urllib3.exceptions.SSLError as error:
+        raise requests.exceptions.SSLError(error) from error
+    except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as error:
+        raise requests.exceptions.ConnectionError(error) from error
+    return data
+
+
+def _content_length(headers: Mapping[str, str]) -> int | None:
+    try:
+        return int(headers.get('content-length', ''))
+    except ValueError:
+        return None
+
+
+def _optional_module(*names: str) -> Any:
+    """The first of ``names`` that imports (urllib3's order for brotli), or ``None``."""
+    for name in names:
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    return None
+
+
+_brotli = _optional_module('brotlicffi', 'brotli')
+
+
+def _decoders(content_encoding: str) -> list[Any] | None:
+    """The decoders of a ``Content-Encoding``, in the order they apply (``[]``: none), or
+    ``None`` when a coding is not one of those decoded here."""
+    if not content_encoding:
+        return []
+    codings = [coding.strip().lower() for coding in content_encoding.split(',')]
+    decoders: list[Any] = []
+    for coding in reversed(codings):
+        if coding in ('', 'identity'):
+            continue
+        if coding in ('gzip', 'x-gzip', 'deflate'):
+            decoders.append(_ZlibDecoder(gzip=coding != 'deflate'))
+        elif coding == 'br' and _brotli is not None:
+            decoders.append(_BrotliDecoder())
+        else:
+            return None
+    return decoders
+
+
+def _decode(decoders: list[Any], *pieces: bytes) -> Iterator[bytes]:
+    """Each piece through the decoders in turn, as pieces of at most READ_CHUNK bytes."""
+    for data in pieces:
+        if not decoders:
+            if data:
+                yield data
+            continue
+        for piece in decoders[0].decode(data):
+            yield from _decode(decoders[1:], piece)
+
+
+def _zlib_header(data: bytes) -> bool:
+    """Whether a deflate body starts with a zlib header (RFC 1950) rather than raw deflate."""
+    method, flags = data[0], data[1]
+    return method & 0x0F == 8 and method >> 4 <= 7 and (method << 8 | flags) % 31 == 0 \
+        and not flags & 0x20
+
+
+class _ZlibDecoder:
+    """gzip (several members in a row, as urllib3 reads them) or deflate (zlib-wrapped, or raw
+    as some servers send it), making at most READ_CHUNK bytes at a time."""
+
+    def __init__(self, gzip: bool) -> None:
+        self._gzip = gzip
+        self._obj: Any = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
+        self._head = b''  # deflate: the first bytes, until they tell zlib from raw deflate
+        self._later_member = False
+        self._ended = False  # what follows the body (garbage after a gzip member) is ignored
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        if self._obj is None:
+            self._head += data
+            if len(self._head) < 2:
+                return
+            data, self._head = self._head, b''
+            self._obj = zlib.decompressobj(
+                zlib.MAX_WBITS if _zlib_header(data) else -zlib.MAX_WBITS)
+        while data and not self._ended:
+            obj = self._obj
+            if obj.eof:  # gzip: a member ended, and another follows
+                obj = self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                self._later_member = True
+            try:
+                while True:
+                    piece = obj.decompress(data, READ_CHUNK)
+                    if piece:
+                        yield piece
+                    if obj.eof:  # the rest is in unused_data (unconsumed_tail may repeat it)
+                        break
+                    data = obj.unconsumed_tail
+                    if not data and len(piece) < READ_CHUNK:
+                        break
+            except zlib.error as error:
+                if self._later_member:  # trailing garbage, which gzip readers let pass
+                    self._ended = True
+                    return
+                raise requests.exceptions.ContentDecodingError(
+                    f'{"gzip" if self._gzip else "deflate"}: {error}') from error
+            data = obj.unused_data if obj.eof else b''
+            if obj.eof and not self._gzip:
+                self._ended = True  # deflate has one stream; what follows it is ignored
+
+    def finish(self) -> list[bytes]:
+        """The output of a deflate body too short to tell its kind."""
+        if self._obj is None and self._head:
+            self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
+            data, self._head = self._head, b''
+            return list(self.decode(data))  # one byte in: at most a few bytes out
+        return []
+
+
+class _BrotliDecoder:
+    """br, making about READ_CHUNK bytes at a time where the library can stop at an output
+    size (brotli 1.2), else taking the input in small steps."""
+
+    STEP = 16  # bytes of input per step without an output limit
+
+    def __init__(self) -> None:
+        self._obj = _brotli.Decompressor()
+        self._bounded = hasattr(self._obj, 'can_accept_more_data')
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        obj = self._obj
+        try:
+            if self._bounded:
+                # Output may wait inside even when more input could go in: drain it all.
+                piece = obj.process(data, output_buffer_limit=READ_CHUNK)
+                while piece:
+                    yield piece
+                    piece = obj.process(b'', output_buffer_limit=READ_CHUNK)
+            else:
+                for start in range(0, len(data), self.STEP):
+                    piece = obj.process(data[start:start + self.STEP])
+                    if piece:
+                        yield piece
+        except _brotli.error as error:
+            raise requests.exceptions.ContentDecodingError(f'br: {error}') from error
+
+    def finish(self) -> list[bytes]:
+        return []
 
 
 def _connection_message(error: BaseException, shown: str,
@@ -472,14 +874,14 @@ def _redact(url: str) -> str:
     return f'{scheme}://***@{rest[:end].rpartition("@")[2]}{rest[end:]}'
 
 
-def _text(response: requests.Response) -> str:
+def _text(body: bytes | bytearray, headers: Mapping[str, str]) -> str:
     # Decoding by hand: requests would read a text/* answer without a charset as ISO-8859-1
     # (JSON is UTF-8), and guess a missing one by scanning the whole body.
-    charset = _charset(response.headers.get('content-type', ''))
+    charset = _charset(headers.get('content-type', ''))
     try:
-        return response.content.decode(charset or 'utf-8-sig', errors='replace')
+        return body.decode(charset or 'utf-8-sig', errors='replace')
     except LookupError:
-        return response.content.decode('utf-8-sig', errors='replace')
+        return body.decode('utf-8-sig', errors='replace')
 
 
 def _charset(content_type: str) -> str | None:

@@ -59,7 +59,9 @@ class Aichat(AbstractProvider, ProviderModelMixin):  # type: ignore[misc]  # g4f
     """chat-gpt.org's text API (``POST {base}/api/text``) through the seed module.
 
     Keyword arguments g4f forwards reach the seed: ``base_url`` (else ``AICHAT_BASE_URL``),
-    ``timeout``, ``proxy``, ``max_retries``, ``temperature``, ``presence_penalty``, ``top_p``,
+    ``timeout`` (seconds for the whole call, retries and their waits included, as g4f means
+    it), ``max_response_bytes`` (the most the decoded answer may hold, 4 MiB by default),
+    ``proxy``, ``max_retries``, ``temperature``, ``presence_penalty``, ``top_p``,
     ``frequency_penalty``; the rest (``api_key``, ``stop``, ``max_tokens``, ...) is ignored.
     """
 

@@ -3,8 +3,9 @@
 It records every request as it arrived (request line, header names and values in order, raw
 body bytes, which TCP connection carried it), answers from a queue of scripted replies (or
 echoes the prompt back), and can delay, stall mid-body, drop the connection, write raw bytes,
-or forward the request like an HTTP proxy. Connections are kept alive, so tests can count
-how many TCP connections the provider opened.
+or forward the request like an HTTP proxy, or stream raw bytes from a generator at any pace
+(a hostile server: endless bodies, compression bombs, a trickle). Connections are kept alive,
+so tests can count how many TCP connections the provider opened.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 import socket
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -59,9 +60,14 @@ class Reply:
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
     delay: float = 0.0  # seconds to wait before answering
-    action: str = "answer"  # answer | drop | raw | stall | forward
+    action: str = "answer"  # answer | drop | raw | stall | forward | stream
     raw: bytes = b""  # for "raw": written as is, then the connection is closed
     close: bool = False  # close the connection after answering, without saying so
+    linger: float = 0.0  # with close: wait this long first, reading nothing more
+    # For "stream": the bytes to write, head included, made as they are sent; ``pace`` seconds
+    # before each piece. The connection is closed after the last piece or when the client hangs up.
+    pieces: Callable[[], Iterable[bytes]] | None = None
+    pace: float = 0.0
 
     @classmethod
     def json(cls, data: Any, status: int = 200, headers: list[tuple[str, str]] | None = None,
@@ -83,6 +89,11 @@ class Reply:
     @classmethod
     def raw_bytes(cls, raw: bytes) -> Reply:
         return cls(action="raw", raw=raw)
+
+    @classmethod
+    def stream(cls, pieces: Callable[[], Iterable[bytes]], pace: float = 0.0) -> Reply:
+        """Write each piece ``pieces()`` makes, as is: see ``head`` and ``chunked``."""
+        return cls(action="stream", pieces=pieces, pace=pace)
 
     @classmethod
     def stall(cls, delay: float) -> Reply:
@@ -144,6 +155,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + reply.body)
         self.wfile.flush()
         if reply.close:
+            if reply.linger:  # a request sent meanwhile stays unread: the close resets it
+                self.server.stopping.wait(reply.linger)
             self.close_connection = True
 
     def _drop(self, reply: Reply, _: Recorded) -> None:
@@ -160,6 +173,21 @@ class _Handler(BaseHTTPRequestHandler):
                          b"Content-Length: %d\r\n\r\n" % len(body) + body[:10])
         self.wfile.flush()
         self.server.stopping.wait(reply.delay)
+        self.close_connection = True
+
+    def _stream(self, reply: Reply, _: Recorded) -> None:
+        assert reply.pieces is not None
+        sent = 0
+        try:
+            for piece in reply.pieces():
+                if reply.pace and self.server.stopping.wait(reply.pace):
+                    break
+                self.wfile.write(piece)
+                sent += len(piece)
+        except OSError:  # the client hung up: what a hostile body is there to make it do
+            pass
+        finally:
+            self.server.streamed(sent)
         self.close_connection = True
 
     def _forward(self, _: Reply, recorded: Recorded) -> None:
@@ -200,6 +228,10 @@ class _Server(ThreadingHTTPServer):
         with self.owner.lock:
             self.owner.closed += 1
 
+    def streamed(self, sent: int) -> None:
+        with self.owner.lock:
+            self.owner.streamed.append(sent)
+
     def record(self, recorded: Recorded) -> Reply:
         with self.owner.lock:
             self.owner.requests.append(recorded)
@@ -220,6 +252,7 @@ class LoopbackServer:
         self.replies: deque[Reply] = deque()
         self.sockets: list[socket.socket] = []
         self.closed = 0  # connections the server has finished with
+        self.streamed: list[int] = []  # bytes each "stream" reply wrote before it ended
         self._server = _Server(self, port)
         self.port: int = self._server.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -255,6 +288,22 @@ def serving(default: Any = echo) -> Iterator[LoopbackServer]:
     """The body of a pytest fixture: ``yield from serving()``."""
     with LoopbackServer(default) as server:
         yield server
+
+
+def head(status: int = 200, headers: Iterable[tuple[str, str]] = (),
+         version: str = "HTTP/1.1") -> bytes:
+    """A status line and headers, for a "stream" reply."""
+    lines = [f"{version} {status} {HTTPStatus(status).phrase}",
+             *(f"{name}: {value}" for name, value in headers)]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def chunked(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """``pieces`` in the chunked transfer coding (the last chunk follows the last piece)."""
+    for piece in pieces:
+        if piece:
+            yield b"%x\r\n%s\r\n" % (len(piece), piece)
+    yield b"0\r\n\r\n"
 
 
 def closed_port() -> int:

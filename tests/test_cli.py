@@ -76,6 +76,9 @@ def test_help_lists_every_option(command: list[str]) -> None:
     for option in OPTIONS:
         assert option in text
     assert "AICHAT_BASE_URL" in text
+    # SPEC 3.1: the timeout is the whole call's, and the help says what it bounds.
+    words = " ".join(text.split())
+    assert "connecting, sending, reading the answer, and the retries with their waits" in words
 
 
 def test_a_prompt_argument(command: list[str], server: LoopbackServer, tmp_path: Path) -> None:
@@ -173,12 +176,96 @@ def test_usage_errors_exit_2_before_any_request(server: LoopbackServer, args: li
     assert server.connections == 0
 
 
-def test_standard_input_that_is_not_text_is_a_usage_error(server: LoopbackServer) -> None:
-    result = run(COMMANDS["python -m aichat"], "--base-url", server.base_url,
-                 stdin=b"\xff\xfe not utf-8", env=clean_environment(PYTHONIOENCODING="utf-8"))
-    assert result.returncode == 2
-    assert b"standard input" in result.stderr and b"Traceback" not in result.stderr
+def one_usage_line(result: subprocess.CompletedProcess[bytes]) -> str:
+    """SPEC 8: text that is not valid in its encoding is a usage error: exit 2, one line."""
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == b""
+    lines = result.stderr.decode(errors="replace").splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("aichat: error: ")
+    return lines[0]
+
+
+@pytest.mark.parametrize("environment", [
+    {"PYTHONIOENCODING": "utf-8"},             # a strict UTF-8 stream
+    {"LC_ALL": "C", "PYTHONIOENCODING": ""},  # the C locale: UTF-8 mode, surrogateescape
+], ids=["strict", "c-locale"])
+@pytest.mark.parametrize("data", [b"\xff\xfe not utf-8", b"caf\xe9", b"ok \xed\xa0\x80 surrogate"],
+                         ids=["bom-like", "latin-1", "encoded-surrogate"])
+def test_standard_input_that_is_not_text_is_a_usage_error(
+        server: LoopbackServer, environment: dict[str, str], data: bytes) -> None:
+    env = clean_environment(**environment)
+    env.pop("PYTHONUTF8", None)
+    line = one_usage_line(run(COMMANDS["python -m aichat"], "--base-url", server.base_url,
+                              stdin=data, env=env))
+    assert "standard input" in line and "utf-8" in line.lower()
     assert server.connections == 0
+
+
+def test_a_prompt_argument_that_is_not_text_is_a_usage_error(server: LoopbackServer) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "aichat", "--base-url", server.base_url, b"caf\xe9"],
+        stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False,
+        env=clean_environment(LC_ALL="C"))
+    assert "prompt" in one_usage_line(result)
+    assert server.connections == 0
+
+
+def test_windows_line_ends_on_standard_input_are_read_as_newlines(
+        server: LoopbackServer) -> None:
+    result = run(COMMANDS["python -m aichat"], "--base-url", server.base_url,
+                 stdin=b"line one\r\nline two\r\n")
+    assert result.returncode == 0, result.stderr
+    assert server.requests[0].body == body(message="user: line one\nline two\nassistant:")
+
+
+def run_with_stdout(args: list[str], stdout: int) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(args, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE,
+                          env=clean_environment(), timeout=60, check=False)
+
+
+@pytest.mark.parametrize("extra", [["Hi"], ["--json", "Hi"], ["--help"]],
+                         ids=["reply", "json", "help"])
+def test_a_closed_stdout_pipe_ends_quietly(command: list[str], server: LoopbackServer,
+                                           extra: list[str]) -> None:
+    """As in "aichat hi | head -c0": the reader is gone before anything is written."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = run_with_stdout([*command, "--base-url", server.base_url, *extra], write_end)
+    finally:
+        os.close(write_end)
+    assert result.stderr == b""
+    assert result.returncode in ((0, 141, 1) if extra == ["--help"] else (141, 1))
+
+
+def test_a_closed_stdout_is_one_line_and_exit_1(server: LoopbackServer) -> None:
+    result = subprocess.run(
+        f'"{sys.executable}" -m aichat --base-url {server.base_url} Hi >&-', shell=True,
+        stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, env=clean_environment(), timeout=60,
+        check=False)
+    assert result.returncode == 1
+    [line] = result.stderr.decode().splitlines()
+    assert line.startswith("aichat: ") and "standard output" in line
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_stdout_is_one_line_and_exit_1(server: LoopbackServer) -> None:
+    with open("/dev/full", "wb") as full:
+        result = run_with_stdout([*COMMANDS["python -m aichat"], "--base-url",
+                                  server.base_url, "Hi"], full.fileno())
+    assert result.returncode == 1
+    [line] = result.stderr.decode().splitlines()
+    assert line.startswith("aichat: cannot write to standard output: ")
+
+
+def test_a_closed_stderr_still_exits_with_the_status(server: LoopbackServer) -> None:
+    server.script(Reply.text("Internal Server Error", 500))
+    result = subprocess.run(
+        f'"{sys.executable}" -m aichat --base-url {server.base_url} --max-retries 0 Hi 2>&-',
+        shell=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=clean_environment(),
+        timeout=60, check=False)
+    assert (result.returncode, result.stdout) == (1, b"")
 
 
 def test_a_reply_the_terminal_cannot_print_is_not_a_traceback(server: LoopbackServer) -> None:

@@ -379,7 +379,7 @@ def test_keyword_arguments_flow_through_g4f_to_the_seed(
     monkeypatch.setattr(seed, "_create_completion", fake)
     given = {"base_url": "http://127.0.0.1:9", "timeout": 7, "proxy": "http://p:3128",
              "max_retries": 1, "temperature": 0.3, "presence_penalty": 0.1, "top_p": 0.9,
-             "frequency_penalty": -0.5}
+             "frequency_penalty": -0.5, "max_response_bytes": 1000}
     assert via_chat_completion(MESSAGES[1:2], **given) == "stubbed"
     assert via_async_client(MESSAGES[1:2], api_key="ignored", **given) == "stubbed"
     for model, messages, stream, kwargs in seen:
@@ -475,6 +475,17 @@ def test_seed_errors_become_g4f_errors(server: ScriptedServer, reply: Reply,
     assert str(error) == str(error.__cause__)
     assert server.url in str(error)
     assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("call", [via_chat_completion, via_client, via_async_client],
+                         ids=["ChatCompletion.create", "Client", "AsyncClient"])
+def test_max_response_bytes_reaches_the_seed_through_g4f(
+        server: ScriptedServer, call: Callable[..., str]) -> None:
+    server.script(Reply(200, {"response": True, "message": "x" * 100}))
+    with pytest.raises(g4f.errors.ResponseError) as caught:
+        call(MESSAGES[1:2], max_response_bytes=64)
+    assert type(caught.value.__cause__) is seed.AichatResponseError
+    assert "more than 64 bytes" in str(caught.value)
 
 
 def test_rate_limit_keeps_retry_after_on_the_cause(server: ScriptedServer) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import requests
+import urllib3.util.connection
 from loopback import (
     LoopbackServer,
     Reply,
@@ -136,15 +137,34 @@ def test_sequential_calls_share_one_kept_alive_connection(server: LoopbackServer
     assert server.connections == 1
 
 
-def test_error_answers_and_retries_do_not_cost_the_connection(server: LoopbackServer) -> None:
+def test_error_answers_do_not_cost_the_connection(server: LoopbackServer) -> None:
     server.script(Reply.text("Internal Server Error", 500), Reply.text("nope", 404),
-                  Reply.json({"response": False, "message": "no"}),
-                  Reply.text("Bad Gateway", 502), Reply.json({"message": "after a retry"}))
-    for expected in (Aichat.AichatHTTPError, Aichat.AichatHTTPError, Aichat.AichatUpstreamError):
+                  Reply.json({"response": False, "message": "no"}), Reply())
+    for expected in (Aichat.AichatHTTPError, Aichat.AichatHTTPError, Aichat.AichatUpstreamError,
+                     Aichat.AichatResponseError):
         assert type(fails(server.base_url)) is expected
-    assert ask(server.base_url) == "after a retry"
+    assert ask(server.base_url) == echoed("Hello")
     assert len(server.requests) == 5
     assert server.connections == 1
+
+
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+def test_a_retry_goes_out_on_a_fresh_connection(server: LoopbackServer, status: int) -> None:
+    """After an answer that is retried, the server may hang up without saying so (SPEC 8)."""
+    server.script(Reply.text("busy", status, headers=[("Retry-After", "0")]),
+                  Reply.json({"message": "after a retry"}))
+    assert ask(server.base_url) == "after a retry"
+    assert [r.connection for r in server.requests] == [1, 2]
+    assert ask(server.base_url) == echoed("Hello")  # and the fresh one is kept alive
+    assert [r.connection for r in server.requests] == [1, 2, 2]
+
+
+def test_a_retryable_answer_that_ends_the_call_gives_up_its_connection(
+        server: LoopbackServer) -> None:
+    server.script(Reply.text("Too Many Requests", 429, headers=[("Retry-After", "120")]))
+    assert type(fails(server.base_url)) is Aichat.AichatRateLimitError
+    assert ask(server.base_url) == echoed("Hello")
+    assert [r.connection for r in server.requests] == [1, 2]
 
 
 def test_a_connection_the_server_closed_is_replaced(server: LoopbackServer) -> None:
@@ -292,17 +312,36 @@ def unanswered_port() -> Iterator[int]:
             sock.close()
 
 
-def test_a_connect_timeout_is_a_timeout_and_is_retried(unanswered_port: int,
-                                                       sleeps: list[float]) -> None:
+@pytest.fixture
+def connects(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The connect timeout of each TCP connection urllib3 opens, in order."""
+    seen: list[float] = []
+    original = urllib3.util.connection.create_connection
+
+    def counted(address: Any, timeout: Any = None, *args: Any, **kwargs: Any) -> socket.socket:
+        seen.append(timeout)
+        return original(address, timeout, *args, **kwargs)
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", counted)
+    return seen
+
+
+def test_a_connect_timeout_is_a_timeout_and_is_retried_within_the_timeout(
+        unanswered_port: int, sleeps: list[float], connects: list[float]) -> None:
     base_url = f"http://127.0.0.1:{unanswered_port}"
-    error = fails(base_url, timeout=0.2, max_retries=0)
+    started = time.monotonic()
+    error = fails(base_url, timeout=0.3, max_retries=0)
     if type(error) is not Aichat.AichatTimeoutError:
         pytest.skip(f"this system answers a full listen queue with {type(error).__name__}")
     assert isinstance(error.__cause__, requests.ConnectTimeout)
-    assert sleeps == []
-    error = fails(base_url, timeout=0.2)  # max_retries=2: three attempts, one backoff wait
+    assert sleeps == [] and len(connects) == 1
+    # The whole call is bounded: the attempts share the timeout, so a second one fits in it.
+    connects.clear()
+    error = fails(base_url, timeout=0.6, max_retries=2)
+    assert time.monotonic() - started < 0.3 + 0.6 + 1
     assert type(error) is Aichat.AichatTimeoutError
-    assert len(sleeps) == 1 and 0 < sleeps[0] <= Aichat.RETRY_WAIT_CAP
+    assert len(connects) >= 2
+    assert sum(connects) <= 0.6 + 0.05
     check_message(error, base_url + "/api/text")
 
 
