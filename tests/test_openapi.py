@@ -150,7 +150,9 @@ CASE_FILES = [
     "11_error_input_parameter.json", "12_error_connection.json", "13_error_timeout.json",
     "14_error_http.json", "15_error_rate_limit.json", "16_error_blocked.json",
     "17_error_blocked_html.json", "18_error_malformed_json.json", "19_error_empty_body.json",
-    "20_error_upstream.json",
+    "20_error_upstream.json", "21_response_at_the_limit.json",
+    "22_error_response_too_large.json", "23_error_input_max_response_bytes.json",
+    "24_error_rate_limit_beyond_timeout.json",
 ]
 
 
