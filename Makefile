@@ -47,7 +47,7 @@ $(OLDEST_VENV)/.installed: pyproject.toml
 	OLDEST_PYTHON): the tests run on the oldest Python the project claims"; exit 1; }
 	$(OLDEST_PYTHON) -m venv $(OLDEST_VENV)
 	$(OLDEST_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(OLDEST_VENV)/bin/python -m pip install --quiet -e '.[testing]' hypothesis pytest-timeout
+	$(OLDEST_VENV)/bin/python -m pip install --quiet -e '.[testing]' hypothesis pytest-timeout brotli
 	touch $@
 
 # The provider's and the mock's tests on the oldest Python the project claims.
