@@ -11,7 +11,7 @@ import pytest
 from loopback import FAULT_ERRORS
 
 from mock_server.core.faults import FAULTS
-from mock_server.core.records import JournalEntry, ScriptedReply, field_names
+from mock_server.core.records import JournalEntry, QueuedReply, field_names
 
 ROOT = Path(__file__).resolve().parent.parent
 # Where each reference table lives: (file, heading above the table).
@@ -74,7 +74,7 @@ def test_the_journal_entry_table_lists_every_field_once() -> None:
 
 def test_the_scripted_reply_table_lists_every_field_once() -> None:
     listed = first_column(the_table(REPLY_TABLE))
-    assert sorted(listed) == sorted(field_names(ScriptedReply))
+    assert sorted(listed) == sorted(field_names(QueuedReply))
 
 
 def test_the_fault_table_lists_every_fault_once_with_its_status_and_error() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from mock_server import create_app, engine_of
+from mock_server.core.matching import Facts
 from mock_server.core.replies import parse_reply
 from mock_server.core.sqlite_store import SQLiteStore
 from mock_server.core.store import MemoryStore, QueueFullError, Store, open_store
@@ -43,6 +44,14 @@ def entry(path: str = "/api/text", **fields: Any) -> dict[str, Any]:
 
 def reply(**fields: Any) -> dict[str, Any]:
     return parse_reply(fields)
+
+
+# A valid request, as a match sees it: every reply without a match holds for it.
+ANY_REQUEST = Facts("user: Hello\nassistant:", {"message": "user: Hello\nassistant:"}, {})
+
+
+def take(store: Store, namespace: str = "") -> dict[str, Any] | None:
+    return store.take_reply(ANY_REQUEST, namespace=namespace)
 
 
 def test_a_store_is_a_store(make_store: MakeStore) -> None:
@@ -100,15 +109,19 @@ def test_clear_counts_and_ids_go_on(make_store: MakeStore) -> None:
 
 def test_replies_are_used_in_order_each_times_times(make_store: MakeStore) -> None:
     store = make_store()
-    assert store.pop_reply() is None
-    assert store.push_replies([reply(message="a", times=2), reply(fault="disconnect")]) == 2
+    assert take(store) is None
+    assert store.push_replies([reply(message="a", times=2), reply(fault="disconnect")]) \
+        == ["r1", "r2"]
     assert [item["times"] for item in store.replies()] == [2, 1]
-    first = store.pop_reply()
-    assert first == {**reply(message="a"), "times": 1}
-    assert store.replies()[0] == {**reply(message="a"), "times": 1}
-    assert store.pop_reply() == first
-    assert store.pop_reply() == reply(fault="disconnect")
-    assert store.pop_reply() is None
+    first = take(store)
+    assert first is not None and (first["id"], first["message"]) == ("r1", "a")
+    assert store.replies()[0] == {"id": "r1", **reply(message="a"), "times": 1}
+    assert next(iter(store.replies()[0])) == "id"
+    second = take(store)
+    assert second is not None and (second["id"], second["message"]) == ("r1", "a")
+    last = take(store)
+    assert last is not None and (last["id"], last["fault"]) == ("r2", "disconnect")
+    assert take(store) is None
     assert store.replies() == []
 
 
@@ -130,7 +143,7 @@ def test_threads_record_and_take_replies_exactly(make_store: MakeStore) -> None:
 
     def work() -> None:
         for _ in range(40):
-            used.append(store.pop_reply())
+            used.append(take(store))
             ids.append(store.append(entry()))
 
     threads = [threading.Thread(target=work) for _ in range(8)]
@@ -157,9 +170,9 @@ def test_two_stores_on_one_file_share_the_journal_and_the_queue(tmp_path: Path) 
     one.append(entry())
     other.append(entry())
     one.push_replies([reply(message="shared", times=2)])
-    assert other.pop_reply() is not None
-    assert one.pop_reply() is not None
-    assert other.pop_reply() is None
+    assert take(other) is not None
+    assert take(one) is not None
+    assert take(other) is None
     assert one.entries()[0] == other.entries()[0] == 2
     one.close()
     other.close()
@@ -168,9 +181,9 @@ def test_two_stores_on_one_file_share_the_journal_and_the_queue(tmp_path: Path) 
 def test_a_store_that_found_the_queue_empty_sees_a_later_push(tmp_path: Path) -> None:
     one, other = SQLiteStore(tmp_path / "s.sqlite3"), SQLiteStore(tmp_path / "s.sqlite3")
     for _ in range(3):
-        assert other.pop_reply() is None
+        assert take(other) is None
         one.push_replies([reply(message="now")])
-        assert other.pop_reply() is not None
+        assert take(other) is not None
     one.close()
     other.close()
 

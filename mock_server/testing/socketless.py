@@ -34,6 +34,7 @@ import responses
 import urllib3.exceptions
 from requests.models import PreparedRequest
 
+from ..core import namespaces
 from ..core.engine import MAX_BODY
 from ..core.wire import Answer, IncomingRequest
 from ..web.admin_routes import is_admin_path
@@ -113,9 +114,12 @@ def incoming_request(prepared: PreparedRequest) -> IncomingRequest:
             key = "HTTP_" + key
         environ[key] = text
     body = _body_bytes(prepared.body)
+    path = unquote(path) or "/"
+    namespace, path = namespaces.split(path) or (namespaces.DEFAULT, path)
     return IncomingRequest(
         method=str(prepared.method).upper(),
-        path=unquote(path) or "/",
+        path=path,
+        namespace=namespace,
         query=query,
         headers=headers_of(environ),
         body=body[:MAX_BODY + 1],  # what the live server keeps of a long body
@@ -170,7 +174,7 @@ class InProcessMock(AichatMock):
                              f"got {base_url!r}")
         self.app = create_app(config)
         self.engine = engine_of(self.app)
-        super().__init__(self.engine, base_url)
+        super().__init__(self.engine.admin(), base_url)
         self._pattern = re.compile(re.escape(self.base_url) + r"(?=[/?#]|\Z)", re.IGNORECASE)
         self._mock: responses.RequestsMock | None = None
 

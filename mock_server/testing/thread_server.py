@@ -111,7 +111,7 @@ class LiveServer(AichatMock):
         self._server: BaseWSGIServer = make_server(
             HOST, 0, app, threaded=True, request_handler=_handler_class(self._connections))
         self.port: int = self._server.server_port
-        super().__init__(self.engine, f"http://{HOST}:{self.port}")
+        super().__init__(self.engine.admin(), f"http://{HOST}:{self.port}")
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.1},
                                         name=f"aichat-mock-server:{self.port}", daemon=True)
