@@ -147,7 +147,7 @@ def test_the_store_honours_times_and_its_caps() -> None:
     store = MemoryStore(cap=2, queue_cap=3)
     reply = parse_reply({"message": "x", "times": 2})
     assert store.push_replies([reply]) == ["r1"]
-    used = [store.take_reply(ANY_REQUEST) for _ in range(3)]
+    used = [store.take_reply(ANY_REQUEST).reply for _ in range(3)]
     assert [(item["id"], item["message"]) if item else None for item in used] == [
         ("r1", "x"), ("r1", "x"), None]
     with pytest.raises(QueueFullError):
@@ -176,7 +176,7 @@ def test_the_store_is_safe_across_threads() -> None:
     def work() -> None:
         for _ in range(200):
             store.append({"path": "/api/text"})
-            popped.append(store.take_reply(ANY_REQUEST))
+            popped.append(store.take_reply(ANY_REQUEST).reply)
 
     threads = [threading.Thread(target=work) for _ in range(4)]
     for thread in threads:
@@ -186,7 +186,7 @@ def test_the_store_is_safe_across_threads() -> None:
     total, entries = store.entries()
     assert total == len(entries) == 800
     assert sorted(entry["id"] for entry in entries) == list(range(1, 801))
-    assert None not in popped and store.take_reply(ANY_REQUEST) is None
+    assert None not in popped and store.take_reply(ANY_REQUEST).reply is None
 
 
 @pytest.mark.parametrize(("prompt", "turn"), [

@@ -51,7 +51,7 @@ ANY_REQUEST = Facts("user: Hello\nassistant:", {"message": "user: Hello\nassista
 
 
 def take(store: Store, namespace: str = "") -> dict[str, Any] | None:
-    return store.take_reply(ANY_REQUEST, namespace=namespace)
+    return store.take_reply(ANY_REQUEST, namespace=namespace).reply
 
 
 def test_a_store_is_a_store(make_store: MakeStore) -> None:

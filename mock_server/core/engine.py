@@ -177,15 +177,14 @@ class Engine:
             if violations:
                 return invalid(400, "; ".join(violations)), data, violations, None
         facts = Facts(data["message"], data, request.headers)
-        reply = self.store.take_reply(facts, namespace=request.namespace)
+        reply, own = self.store.take_reply(facts, namespace=request.namespace)
         if reply is None:
-            return replies.default_answer(self._mode_text(request.namespace, facts)), data, [], None
-        text = self._mode_text(request.namespace, facts) if reply["message"] is None else ""
+            return replies.default_answer(self._mode_text(own, facts)), data, [], None
+        text = self._mode_text(own, facts) if reply["message"] is None else ""
         return replies.scripted_answer(reply, text), data, [], reply["id"]
 
-    def _mode_text(self, namespace: str, facts: Facts) -> str:
-        """What the reply mode of ``namespace`` answers."""
-        own = self.store.settings(namespace=namespace)
+    def _mode_text(self, own: Mapping[str, Any] | None, facts: Facts) -> str:
+        """What the reply mode answers, with a namespace's own settings (``own``) if any."""
         mode, text = ((self.reply_mode, self.reply_text) if own is None else
                       (own.get("reply_mode", self.reply_mode),
                        own.get("reply_text", self.reply_text)))

@@ -83,17 +83,30 @@ Test = Callable[[Facts], bool]
 Explain = Callable[[Facts], list[str]]
 
 
-class Match:
-    """A checked match: ``holds(facts)``, and ``misses(facts)`` saying what did not hold."""
+def _always(facts: Facts) -> bool:
+    return True
 
-    __slots__ = ("_checks", "spec")
+
+# What a selector can look a match up by: (kind, name, value); see Selector.
+Guard = tuple[str, str, Any]
+
+
+class Match:
+    """A checked match: ``holds(facts)``, and ``misses(facts)`` saying what did not hold.
+    ``guard`` is the one condition a ``Selector`` finds it by, when it has one."""
+
+    __slots__ = ("_checks", "guard", "holds", "spec")
 
     def __init__(self, spec: dict[str, Any] | None,
                  checks: tuple[tuple[Test, Explain], ...]) -> None:
         self.spec = spec
         self._checks = checks
+        # One call per match tested: most matches have one key, whose test is holds itself.
+        self.holds: Test = (_always if not checks else checks[0][0] if len(checks) == 1
+                            else self._all)
+        self.guard = _guard(spec or {})
 
-    def holds(self, facts: Facts) -> bool:
+    def _all(self, facts: Facts) -> bool:
         # A loop, not all() over a generator: this runs for every queued reply a request
         # passes on its way down the queue.
         for test, _ in self._checks:  # noqa: SIM110
@@ -108,7 +121,91 @@ class Match:
                 for line in explain(facts)]
 
 
+def _guard(spec: Mapping[str, Any]) -> Guard | None:
+    """The condition of ``spec`` a selector looks it up by: an exact value where there is one
+    (found in a table), else a substring (found by one search for all of them)."""
+    if "message" in spec:
+        return ("message", "", spec["message"])
+    if "last_turn" in spec:
+        return ("last_turn", "", spec["last_turn"])
+    for name, value in (spec.get("headers") or {}).items():
+        if value is not None:
+            return ("header", name, value)
+    for name, value in (spec.get("params") or {}).items():
+        return ("param", name, value)
+    if "message_contains" in spec:
+        return ("message_contains", "", spec["message_contains"])
+    if "last_turn_contains" in spec:
+        return ("last_turn_contains", "", spec["last_turn_contains"])
+    return None
+
+
 ANYTHING = Match(None, ())
+
+
+class Selector:
+    """The first of a queue's matches that holds for a request, without testing each in turn.
+
+    Every match with a guard is filed under it: an exact prompt, last user turn, header value
+    or body parameter in a table, a substring in one regular expression of all of them (one
+    search says whether any occurs). A request is then tested only against the matches its
+    own values find and those without a guard (a regular expression, say), in queue order.
+    """
+
+    __slots__ = ("_exact", "_matches", "_substrings", "_unguarded")
+
+    def __init__(self, matches: list[Match]) -> None:
+        self._matches = matches
+        self._unguarded: list[int] = []
+        # (kind, name) -> value -> positions
+        self._exact: dict[tuple[str, str], dict[Any, list[int]]] = {}
+        # kind -> (search for any of the substrings, positions)
+        substrings: dict[str, tuple[list[str], list[int]]] = {}
+        for index, match in enumerate(matches):
+            guard = match.guard
+            if guard is None:
+                self._unguarded.append(index)
+            elif guard[0].endswith("_contains"):
+                texts, positions = substrings.setdefault(guard[0], ([], []))
+                texts.append(guard[2])
+                positions.append(index)
+            else:
+                table = self._exact.setdefault((guard[0], guard[1]), {})
+                table.setdefault(guard[2], []).append(index)
+        self._substrings = {
+            kind: (re.compile("|".join(re.escape(text) for text in sorted(set(texts)))),
+                   positions)
+            for kind, (texts, positions) in substrings.items()}
+
+    def first(self, facts: Facts) -> int:
+        """The position of the first match that holds for ``facts``, or -1."""
+        found: list[list[int]] = [self._unguarded] if self._unguarded else []
+        for (kind, name), table in self._exact.items():
+            if kind == "message":
+                value: Any = facts.message
+            elif kind == "last_turn":
+                value = facts.last_turn
+            elif kind == "header":
+                value = facts.headers.get(name)
+            else:
+                value = facts.body.get(name) if facts.body is not None else None
+                if type(value) not in (int, float):
+                    continue
+            positions = table.get(value)
+            if positions:
+                found.append(positions)
+        for kind, (search, positions) in self._substrings.items():
+            text = facts.message if kind == "message_contains" else facts.last_turn
+            if text is not None and search.search(text) is not None:
+                found.append(positions)
+        if not found:
+            return -1
+        candidates = found[0] if len(found) == 1 else sorted(set().union(*found))
+        matches = self._matches
+        for index in candidates:
+            if matches[index].holds(facts):
+                return index
+        return -1
 
 
 def shown(value: Any) -> str:

@@ -51,8 +51,9 @@ from .store import (
     DEFAULT_QUEUE_CAP,
     Queued,
     QueueFullError,
+    ReplyQueue,
+    Taken,
     check_cap,
-    first_match,
     reply_id,
 )
 from .wire import json_bytes
@@ -177,7 +178,7 @@ class _Namespace:
 
     __slots__ = ("queue", "settings")
 
-    def __init__(self, queue: list[Queued], settings: dict[str, Any] | None) -> None:
+    def __init__(self, queue: ReplyQueue, settings: dict[str, Any] | None) -> None:
         self.queue = queue
         self.settings = settings
 
@@ -447,7 +448,7 @@ class SQLiteStore:
                              (namespace,)).fetchone()
         finally:
             db.execute("COMMIT")
-        state = _Namespace([self._item(*row) for row in rows],
+        state = _Namespace(ReplyQueue([self._item(*row) for row in rows]),
                            None if own is None else json.loads(own[0]))
         with self._cache_lock:
             if version == self._version:
@@ -474,17 +475,15 @@ class SQLiteStore:
                 self._changed()
         return ids
 
-    def take_reply(self, facts: Facts, *, namespace: str = "") -> dict[str, Any] | None:
+    def take_reply(self, facts: Facts, *, namespace: str = "") -> Taken:
         # Most requests find no reply that holds, or a standing one: that is known from what
         # this process read of the queue, without the lock and without a write.
-        queue = self._namespace(namespace).queue
-        if not queue:
-            return None
-        index = first_match(queue, facts)
+        state = self._namespace(namespace)
+        index = state.queue.first(facts)
         if index < 0:
-            return None
-        if queue[index].reply["times"] is None:
-            return queue[index].reply
+            return Taken(None, state.settings)
+        if state.queue.items[index].reply["times"] is None:
+            return Taken(state.queue.items[index].reply, state.settings)
         # A finite reply: under the lock, choose again from the queue as it is now (another
         # process may have used it up) and count the use.
         used: dict[str, Any] | None = None
@@ -497,7 +496,7 @@ class SQLiteStore:
                     if not item.match.holds(facts):
                         continue
                     if times is None:
-                        return item.reply
+                        return Taken(item.reply, state.settings)
                     if times <= 1:
                         db.execute("DELETE FROM replies WHERE seq = ?", (seq,))
                     else:
@@ -506,7 +505,7 @@ class SQLiteStore:
                     break
             if used is not None:
                 self._changed()
-        return used
+        return Taken(used, state.settings)
 
     def replies(self, *, namespace: str = "") -> list[dict[str, Any]]:
         rows = self._db().execute("SELECT seq, reply, times FROM replies WHERE namespace = ? "

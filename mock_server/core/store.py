@@ -11,9 +11,9 @@ from __future__ import annotations
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from .matching import Facts, Match, compile_match
+from .matching import Facts, Match, Selector, compile_match
 
 DEFAULT_JOURNAL_CAP = 10_000
 DEFAULT_QUEUE_CAP = 10_000
@@ -40,6 +40,14 @@ def open_store(spec: str, cap: int = DEFAULT_JOURNAL_CAP) -> Store:
 
 class QueueFullError(Exception):
     """More scripted replies than the queue holds."""
+
+
+class Taken(NamedTuple):
+    """What ``Store.take_reply`` found: the reply that answers (or ``None``), and the
+    namespace's own settings (or ``None``), read together."""
+
+    reply: dict[str, Any] | None
+    settings: dict[str, Any] | None
 
 
 @runtime_checkable
@@ -84,11 +92,12 @@ class Store(Protocol):
         ``QueueFullError`` when they do not fit."""
         ...
 
-    def take_reply(self, facts: Facts, *, namespace: str = "") -> dict[str, Any] | None:
+    def take_reply(self, facts: Facts, *, namespace: str = "") -> Taken:
         """The first reply of ``namespace``'s queue whose ``match`` holds for ``facts``, its
         use counted (``times`` down by one, and out of the queue at 0; never for a standing
-        reply, whose ``times`` is ``None``); ``None`` when no reply holds. The reply, with
-        its ``id``, is the caller's to read, not to change."""
+        reply, whose ``times`` is ``None``), or ``None`` when no reply holds; and, read with
+        it, the namespace's own settings (``None``: the server's). The reply, with its
+        ``id``, is the caller's to read, not to change."""
         ...
 
     def replies(self, *, namespace: str = "") -> list[dict[str, Any]]:
@@ -133,12 +142,27 @@ def reply_id(number: int) -> str:
     return f"r{number}"
 
 
-def first_match(queue: Sequence[Queued], facts: Facts) -> int:
-    """The index of the first reply of ``queue`` whose match holds, or -1."""
-    for index, item in enumerate(queue):
-        if item.match.holds(facts):
-            return index
-    return -1
+class ReplyQueue:
+    """A namespace's queued replies in order, and the selector that finds the first whose
+    match holds (built when first needed after a change)."""
+
+    __slots__ = ("_selector", "items")
+
+    def __init__(self, items: list[Queued] | None = None) -> None:
+        self.items: list[Queued] = items if items is not None else []
+        self._selector: Selector | None = None
+
+    def first(self, facts: Facts) -> int:
+        """The index of the first reply whose match holds for ``facts``, or -1."""
+        if not self.items:
+            return -1
+        if self._selector is None:
+            self._selector = Selector([item.match for item in self.items])
+        return self._selector.first(facts)
+
+    def changed(self) -> None:
+        """Replies were added or taken out: the selector is made again when next needed."""
+        self._selector = None
 
 
 class MemoryStore:
@@ -155,7 +179,7 @@ class MemoryStore:
         # the entries dropped for the cap.
         self._totals: Counter[str] = Counter()
         self._per_path: Counter[tuple[str, str]] = Counter()
-        self._queues: dict[str, list[Queued]] = {}
+        self._queues: dict[str, ReplyQueue] = {}
         self._queued = 0
         self._next_reply = 1
         self._settings: dict[str, dict[str, Any]] = {}
@@ -214,9 +238,10 @@ class MemoryStore:
     def namespaces(self) -> list[dict[str, Any]]:
         with self._lock:
             names = {"", *self._totals, *self._settings,
-                     *(name for name, queue in self._queues.items() if queue)}
+                     *(name for name, queue in self._queues.items() if queue.items)}
             return [{"name": name, "requests": self._totals.get(name, 0),
-                     "replies": len(self._queues.get(name, ()))} for name in sorted(names)]
+                     "replies": len(self._queues[name].items) if name in self._queues else 0}
+                    for name in sorted(names)]
 
     def push_replies(self, replies: Sequence[Mapping[str, Any]], *, namespace: str = ""
                      ) -> list[str]:
@@ -227,52 +252,58 @@ class MemoryStore:
                 raise QueueFullError(
                     f"the reply queue holds at most {self.queue_cap} replies; it has "
                     f"{self._queued}, {len(checked)} more do not fit")
-            queue = self._queues.setdefault(namespace, [])
+            queue = self._queues.setdefault(namespace, ReplyQueue())
             ids = []
             for reply, match in checked:
                 ids.append(reply_id(self._next_reply))
                 self._next_reply += 1
-                queue.append(Queued({"id": ids[-1], **reply}, match))
+                queue.items.append(Queued({"id": ids[-1], **reply}, match))
+            queue.changed()
             self._queued += len(checked)
             return ids
 
-    def take_reply(self, facts: Facts, *, namespace: str = "") -> dict[str, Any] | None:
+    def take_reply(self, facts: Facts, *, namespace: str = "") -> Taken:
         with self._lock:
+            own = self._settings.get(namespace)
             queue = self._queues.get(namespace)
-            if not queue:
-                return None
-            index = first_match(queue, facts)
+            index = -1 if queue is None else queue.first(facts)
             if index < 0:
-                return None
-            reply = queue[index].reply
+                return Taken(None, own)
+            assert queue is not None
+            reply = queue.items[index].reply
             times = reply["times"]
-            if times is not None:
-                if times <= 1:
-                    del queue[index]
-                    self._queued -= 1
-                    # The answer is built from a copy: the listing shows none left.
-                    return {**reply, "times": 0}
+            if times is None:
+                return Taken(reply, own)
+            if times <= 1:
+                del queue.items[index]
+                queue.changed()
+                self._queued -= 1
+            else:
                 reply["times"] = times - 1
-                return {**reply, "times": 1}
-            return reply
+            # A copy: the queue's own goes on changing.
+            return Taken({**reply, "times": times - 1}, own)
 
     def replies(self, *, namespace: str = "") -> list[dict[str, Any]]:
         with self._lock:
-            return [dict(item.reply) for item in self._queues.get(namespace, ())]
+            queue = self._queues.get(namespace)
+            return [] if queue is None else [dict(item.reply) for item in queue.items]
 
     def remove_reply(self, reply_id: str, *, namespace: str = "") -> bool:
         with self._lock:
-            queue = self._queues.get(namespace, [])
-            for index, item in enumerate(queue):
+            queue = self._queues.get(namespace)
+            for index, item in enumerate(queue.items if queue is not None else ()):
                 if item.reply["id"] == reply_id:
-                    del queue[index]
+                    assert queue is not None
+                    del queue.items[index]
+                    queue.changed()
                     self._queued -= 1
                     return True
             return False
 
     def clear_replies(self, *, namespace: str = "") -> int:
         with self._lock:
-            count = len(self._queues.pop(namespace, ()))
+            queue = self._queues.pop(namespace, None)
+            count = 0 if queue is None else len(queue.items)
             self._queued -= count
             return count
 
