@@ -182,6 +182,11 @@ class InProcessMock(AichatMock):
     def active(self) -> bool:
         return self._mock is not None
 
+    def within(self, name: str) -> InProcessNamespace:
+        """Namespace ``name`` of this mock: ``base_url/ns/name``, with a journal view, a reply
+        queue and settings of its own, answered while this mock is started."""
+        return InProcessNamespace(self, name)
+
     @property
     def requests_mock(self) -> responses.RequestsMock:
         """The active ``responses.RequestsMock``: add routes of your own to it."""
@@ -239,3 +244,17 @@ class InProcessMock(AichatMock):
             return response.status_code, list(response.headers.items()), response.get_data()
         finally:
             response.close()
+
+
+class InProcessNamespace(AichatMock):
+    """A namespace of an ``InProcessMock``: the same engine and interception, its own journal
+    view, reply queue and settings."""
+
+    def __init__(self, parent: InProcessMock, name: str) -> None:
+        super().__init__(parent.engine.admin(name), parent.base_url + namespaces.prefix(name))
+        self.parent = parent
+
+    @property
+    def requests_mock(self) -> responses.RequestsMock:
+        """The active ``responses.RequestsMock`` of the mock: add routes of your own to it."""
+        return self.parent.requests_mock

@@ -23,6 +23,7 @@ from urllib.parse import unquote
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from ..core import namespaces
 from ..core.replies import MAX_DELAY_MS
 from ..web.app import create_app, engine_of
 from .kit import AichatMock
@@ -122,6 +123,11 @@ class LiveServer(AichatMock):
     def running(self) -> bool:
         return self._thread.is_alive()
 
+    def within(self, name: str) -> LiveNamespace:
+        """Namespace ``name`` of this server: ``base_url/ns/name``, with a journal view, a
+        reply queue and settings of its own."""
+        return LiveNamespace(self, name)
+
     def stop(self) -> None:
         """Stop serving, close every connection and wait for the server's threads."""
         if self._stopped:
@@ -143,3 +149,16 @@ class LiveServer(AichatMock):
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         self.stop()
+
+
+class LiveNamespace(AichatMock):
+    """A namespace of a ``LiveServer``: the same server and port, its own journal view, reply
+    queue and settings."""
+
+    def __init__(self, server: LiveServer, name: str) -> None:
+        super().__init__(server.engine.admin(name), server.base_url + namespaces.prefix(name))
+        self.server = server
+
+    @property
+    def port(self) -> int:
+        return self.server.port
