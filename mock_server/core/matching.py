@@ -415,6 +415,8 @@ def compile_match(spec: Any, where: str = "match", *, keys: tuple[str, ...] = RE
             normal[key] = _text(where, key, value)
             check = _path_check(value)
         elif key == "status":
+            if type(value) is float and value.is_integer():  # 200.0: JSON has one number type
+                value = int(value)
             if value is not None and not (type(value) is int and 100 <= value <= 599):
                 raise MatchError(f"{where}.status must be a status from 100 to 599, or null "
                                  f"(no answer); got {shown(value)}")

@@ -100,11 +100,12 @@ def parse_reply(item: Any, index: int | None = None) -> ScriptedReply:
                          f"not {describe_kind(message)}")
 
     fault = item.get("fault")
-    if fault is not None and fault not in faults.FAULTS:
+    if fault is not None and (not isinstance(fault, str) or fault not in faults.FAULTS):
         raise ReplyError(f"{where}.fault must be null or one of {', '.join(faults.FAULTS)}; "
                          f"got {fault!r}")
 
-    status = item.get("status")
+    # Whole numbers may come as 2.0 (JSON has one number type): they are kept as integers.
+    status = _whole(item.get("status"))
     if status is not None:
         if not _is_int(status) or not 200 <= status <= 599 or status in BODYLESS_STATUSES:
             raise ReplyError(f"{where}.status must be an integer from 200 to 599 (not 204, 205 "
@@ -127,14 +128,14 @@ def parse_reply(item: Any, index: int | None = None) -> ScriptedReply:
         raise ReplyError(f"{where}.delay_ms must be a number of milliseconds from 0 to "
                          f"{MAX_DELAY_MS}; got {delay_ms!r}")
 
-    retry_after = item.get("retry_after")
+    retry_after = _whole(item.get("retry_after"))
     if retry_after is not None and not (
             (_is_int(retry_after) and 0 <= retry_after <= 10**9)
             or (isinstance(retry_after, str) and _header_safe(retry_after))):
         raise ReplyError(f"{where}.retry_after must be null, a whole number of seconds (0 or "
                          f"more) or an HTTP date string; got {retry_after!r}")
 
-    times = item.get("times", 1)
+    times = _whole(item.get("times", 1))
     if times is not None and (not _is_int(times) or not 1 <= times <= MAX_TIMES):
         raise ReplyError(f"{where}.times must be a whole number from 1 to {MAX_TIMES}, or "
                          f"null for a standing reply that is never used up; got {times!r}")
@@ -163,6 +164,13 @@ def scripted_answer(reply: Mapping[str, Any], default_message: str) -> Answer:
         headers = (*headers, ("Retry-After", str(reply["retry_after"])))
     return Answer(answer.status, headers, answer.body, delay=reply["delay_ms"] / 1000,
                   disconnect=answer.disconnect, fault=fault)
+
+
+def _whole(value: Any) -> Any:
+    """A float with no fraction as the integer it is; anything else as it is."""
+    if type(value) is float and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    return value
 
 
 def _is_int(value: Any) -> bool:

@@ -54,6 +54,27 @@ def _method_as_sent() -> tuple[Response, int] | None:
     return response, status
 
 
+# The query parameters each admin route takes (any other is refused, as is one given twice).
+QUERY_PARAMETERS: dict[tuple[str, str], frozenset[str]] = {
+    ("admin.requests_", "GET"): frozenset({"path", "limit", "namespace"}),
+    ("admin.requests_", "DELETE"): frozenset({"namespace"}),
+}
+
+
+@blueprint.before_request
+def _known_parameters() -> tuple[Response, int] | None:
+    """A typo in a query parameter (?limt=5) is refused rather than ignored."""
+    taken = QUERY_PARAMETERS.get((request.endpoint or "", request.method), frozenset())
+    for name in request.args:
+        if name not in taken:
+            listed = ", ".join(sorted(taken)) if taken else "none"
+            return error(400, f"unknown query parameter {name!r} for {request.method} "
+                              f"{request.path}; it takes {listed}")
+        if len(request.args.getlist(name)) > 1:
+            return error(400, f"the query parameter {name!r} is given more than once")
+    return None
+
+
 @blueprint.get("/")
 def inspector() -> str:
     from .. import __version__
@@ -144,7 +165,7 @@ def reset() -> Any:
     payload = _json_body("the reset", empty_allowed=True)
     if isinstance(payload, tuple):
         return payload
-    if payload.value not in (None, {}):
+    if not payload.empty and payload.value != {}:
         return error(400, "the body of a reset is empty or {}: it takes no field")
     return jsonify(_engine().reset(namespace=_namespace()))
 
@@ -169,10 +190,11 @@ def namespaces_() -> Any:
 
 
 class _Body:
-    """A JSON body, parsed (``value`` is ``None`` for an empty body where one is allowed)."""
+    """A JSON body, parsed; ``empty`` when no body was sent, where none is allowed."""
 
-    def __init__(self, value: Any) -> None:
+    def __init__(self, value: Any, *, empty: bool = False) -> None:
         self.value = value
+        self.empty = empty
 
 
 def _json_body(what: str, *, empty_allowed: bool = False) -> _Body | tuple[Response, int]:
@@ -195,7 +217,7 @@ def _json_body(what: str, *, empty_allowed: bool = False) -> _Body | tuple[Respo
         return error(400, f"the body ended after {len(raw)} of {declared} bytes announced by "
                           f"its Content-Length; send the whole body")
     if empty_allowed and not raw.strip():
-        return _Body(None)
+        return _Body(None, empty=True)
     try:
         return _Body(parse_json(raw.decode("utf-8")))
     except (ValueError, RecursionError) as problem:
