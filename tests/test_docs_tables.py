@@ -11,6 +11,7 @@ import pytest
 from loopback import FAULT_ERRORS
 
 from mock_server.core.faults import FAULTS
+from mock_server.core.matching import REPLY_KEYS
 from mock_server.core.records import JournalEntry, QueuedReply, field_names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ENTRY_TABLE = ("README.md", "Journal entries")
 REPLY_TABLE = ("README.md", "Scripted replies")
 FAULT_TABLE = ("README.md", "Faults")
+MATCH_TABLE = ("README.md", "Matching")
 
 Table = list[list[str]]
 
@@ -91,7 +93,12 @@ def test_the_fault_table_lists_every_fault_once_with_its_status_and_error() -> N
         assert f"`{error.__name__}`" in raised, name
 
 
-@pytest.mark.parametrize("where", [ENTRY_TABLE, REPLY_TABLE, FAULT_TABLE])
+def test_the_matching_table_lists_every_key_of_a_replys_match_once() -> None:
+    listed = first_column(the_table(MATCH_TABLE))
+    assert listed == list(REPLY_KEYS), "in the order of SPEC 7's table"
+
+
+@pytest.mark.parametrize("where", [ENTRY_TABLE, REPLY_TABLE, FAULT_TABLE, MATCH_TABLE])
 def test_no_other_table_repeats_the_reference(where: tuple[str, str]) -> None:
     """Each reference table is written once: no other table of the documentation has the
     same first column."""

@@ -9,21 +9,30 @@ the test opens is checked to go to loopback.
 
 from __future__ import annotations
 
+import copy
 import ipaddress
+import json
 import socket
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import requests
 import schemathesis
 from _raw_http import session
 from hypothesis import HealthCheck, settings
+from loopback import load_openapi
+from openapi_spec_validator import OpenAPIV31SpecValidator, validate
+from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS
 
+from mock_server.core.faults import FAULTS
+from mock_server.core.matching import FIND_KEYS, REPLY_KEYS
+from mock_server.core.records import JournalEntry, QueuedReply, ScriptedReply, field_names
 from mock_server.testing.remote import RemoteMock
 
 CONTRACT = Path(__file__).resolve().parent.parent / "contract" / "admin.openapi.json"
@@ -39,6 +48,51 @@ SCHEMA.config.phases.update(phases=["examples", "fuzzing"])
 CHECKS_RUN = CHECKS.get_all()
 
 SEEN: Counter[tuple[str, str, int]] = Counter()
+DOCUMENT = json.loads(CONTRACT.read_text("utf-8"))
+SCHEMAS = DOCUMENT["components"]["schemas"]
+
+
+# --- the document ----------------------------------------------------------------------------
+
+
+def test_the_admin_contract_is_valid_openapi_3_1() -> None:
+    assert DOCUMENT["openapi"].startswith("3.1")
+    validate(DOCUMENT, cls=OpenAPIV31SpecValidator)
+    broken = copy.deepcopy(DOCUMENT)
+    del broken["paths"]["/__mock__/replies/{reply_id}"]["delete"]["parameters"][0]["in"]
+    with pytest.raises(OpenAPIValidationError):
+        validate(broken, cls=OpenAPIV31SpecValidator)
+
+
+def test_the_admin_contract_has_the_fields_of_the_code() -> None:
+    """One definition of each field: the contract lists those of core/records.py, the match
+    keys of core/matching.py, the faults and the site contract's body parameters."""
+    assert sorted(SCHEMAS["JournalEntry"]["properties"]) == sorted(field_names(JournalEntry))
+    assert set(SCHEMAS["JournalEntry"]["required"]) == set(field_names(JournalEntry))
+    assert list(SCHEMAS["ScriptedReply"]["properties"]) == list(field_names(ScriptedReply))
+    assert set(SCHEMAS["QueuedReply"]["required"]) == set(field_names(QueuedReply))
+    assert list(SCHEMAS["Match"]["properties"]) == list(REPLY_KEYS)
+    assert list(SCHEMAS["FindMatch"]["properties"]) == list(FIND_KEYS)
+    faults = SCHEMAS["ScriptedReply"]["properties"]["fault"]["enum"]
+    assert faults == [*FAULTS, None]
+    site = load_openapi()["components"]["schemas"]["TextRequest"]["properties"]
+    assert list(SCHEMAS["Match"]["properties"]["params"]["properties"]) == [
+        name for name in site if name != "message"]
+
+
+def test_the_examples_follow_their_schemas() -> None:
+    checked = 0
+    for item in DOCUMENT["paths"].values():
+        for operation in item.values():
+            media = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            for example in (media or {}).get("examples", {}).values():
+                jsonschema.validate(example["value"], {**media["schema"],
+                                                       "components": DOCUMENT["components"]})
+                checked += 1
+    assert checked >= 4
+
+
+# --- the live mock, fuzzed -------------------------------------------------------------------
 
 
 @pytest.fixture
