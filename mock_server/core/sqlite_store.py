@@ -246,9 +246,9 @@ class SQLiteStore:
         # PATH-queue grows by a byte after each change to the replies or settings: what a
         # process read of them holds as long as the file keeps the size it had before.
         self._queue_marker = self.path + "-queue"
-        self._cache_lock = threading.Lock()
-        self._version = -1
-        self._namespaces: dict[str, _Namespace] = {}
+        # (the marker's size, what was read of each namespace at that size): replaced whole,
+        # never changed but by adding a namespace, so threads read it without a lock.
+        self._cache: tuple[int, dict[str, _Namespace]] = (-1, {})
         # Replies never change but for their times: each is read and its match checked once.
         self._known: dict[int, Queued] = {}
         _STORES.add(self)
@@ -265,6 +265,8 @@ class SQLiteStore:
             raise ValueError(f"cannot open the SQLite store {self.path!r}: {error}") from error
         finally:
             setup.close()
+        # There from the start: a request finds its size with a stat that does not fail.
+        os.close(os.open(self._queue_marker, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
 
     def _db(self) -> sqlite3.Connection:
         """This thread's connection, opened on first use in this process."""
@@ -289,7 +291,6 @@ class SQLiteStore:
                 os.close(self._lock_file)
         self._lock_file = None
         self._thread_lock = threading.Lock()
-        self._cache_lock = threading.Lock()
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
@@ -429,15 +430,15 @@ class SQLiteStore:
         database when another change was made since."""
         try:
             version = os.stat(self._queue_marker).st_size
-        except FileNotFoundError:
-            version = 0
-        with self._cache_lock:
-            if version != self._version or len(self._namespaces) > KEPT_NAMESPACES:
-                self._namespaces = {}
-                self._version = version
-            state = self._namespaces.get(namespace)
-        if state is not None:
-            return state
+        except FileNotFoundError:  # removed from under the mock: read the tables every time
+            version = -1
+        cache = self._cache
+        if cache[0] == version and version >= 0:
+            state = cache[1].get(namespace)
+            if state is not None:
+                return state
+        else:
+            cache = self._cache = (version, {})
         # The size was read before the tables: a change the read misses has grown the file.
         db = self._db()
         db.execute("BEGIN")
@@ -450,9 +451,8 @@ class SQLiteStore:
             db.execute("COMMIT")
         state = _Namespace(ReplyQueue([self._item(*row) for row in rows]),
                            None if own is None else json.loads(own[0]))
-        with self._cache_lock:
-            if version == self._version:
-                self._namespaces[namespace] = state
+        if len(cache[1]) < KEPT_NAMESPACES:
+            cache[1][namespace] = state
         return state
 
     def push_replies(self, replies: Sequence[Mapping[str, Any]], *, namespace: str = ""
