@@ -195,3 +195,17 @@ def test_admin_errors_are_json(http: requests.Session, remote_mock: RemoteMock, 
     if status == 405:
         assert method not in response.headers["Allow"] and "GET" in response.headers["Allow"]
     assert remote_mock.requests == [], "admin traffic is not journaled"
+
+
+def test_whole_numbers_written_with_a_fraction_are_taken_as_integers(
+        http: requests.Session, remote_mock: RemoteMock) -> None:
+    """JSON has one number type (RFC 8259 6), and JSON Schema's integer takes 201.0: such a
+    status, times or retry_after is queued as the integer it is; 201.5 is still refused."""
+    queued = admin(http, remote_mock, "POST", "/replies",
+                   json={"status": 201.0, "times": 2.0, "retry_after": 5.0})
+    assert queued.status_code == 201, queued.text
+    [reply] = remote_mock.queued
+    assert (reply["status"], reply["times"], reply["retry_after"]) == (201, 2, 5)
+    assert all(type(reply[name]) is int for name in ("status", "times", "retry_after"))
+    refused = admin(http, remote_mock, "POST", "/replies", json={"status": 201.5})
+    assert refused.status_code == 400

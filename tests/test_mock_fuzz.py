@@ -383,7 +383,7 @@ BAD_FIELDS: list[tuple[str, Any]] = [
     ("message not a string", {"message": 42}),
     ("message an object", {"message": {"text": "hi"}}),
     ("status a string", {"status": "200"}),
-    ("status a float", {"status": 200.0}),
+    ("status with a fraction", {"status": 200.5}),
     ("status a boolean", {"status": True}),
     ("status below 200", {"status": 99}),
     ("status above 599", {"status": 600}),
