@@ -39,7 +39,7 @@ CONTRACT = Path(__file__).resolve().parent.parent / "contract" / "admin.openapi.
 NAMESPACE = "admin-fuzz"
 
 SCHEMA = schemathesis.openapi.from_path(CONTRACT, config=schemathesis.Config())
-SCHEMA.config.generation.update(modes=list(GenerationMode), max_examples=40, deterministic=True,
+SCHEMA.config.generation.update(modes=list(GenerationMode), max_examples=30, deterministic=True,
                                 database="none")
 # The examples, then random fuzzing. The coverage phase is left out: working out its boundary
 # cases from these schemas took schemathesis some 20 s at collection, the refusals it would

@@ -14,7 +14,7 @@ import pytest
 
 import aichat
 from mock_server import __version__
-from mock_server.serve import LISTENING
+from mock_server.serve import LISTENING, cli
 from mock_server.serve.child_process import MockProcess
 from mock_server.serve.cli import is_loopback
 
@@ -147,6 +147,9 @@ def test_replies_from_a_file_are_queued_at_start(tmp_path: Path) -> None:
         assert aichat.complete([{"role": "user", "content": "Hi"}], base_url=base) == "Once."
         assert aichat.complete([{"role": "user", "content": "Hi"}], base_url=base) \
             == "You said: Hi"
+        # SIGINT: gunicorn's quick stop; the provider's kept-alive connections would hold a
+        # graceful one for seconds.
+        assert process.stop(signal.SIGINT) == 0
 
 
 @pytest.mark.parametrize(("content", "message"), [
@@ -160,13 +163,15 @@ def test_replies_from_a_file_are_queued_at_start(tmp_path: Path) -> None:
     (b"[\xff\xfe]", "it is not UTF-8 text"),
 ])
 def test_a_bad_replies_file_exits_2_with_one_line(tmp_path: Path, content: str | bytes,
-                                                  message: str) -> None:
+                                                  message: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
     stubs = tmp_path / "stubs.json"
     stubs.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
-    result = run("--port", "0", "--replies", str(stubs))
-    assert result.returncode == 2
-    assert result.stdout == ""
-    [line] = result.stderr.splitlines()
+    # The command's main in this process: the file is refused before anything is served.
+    assert cli.main(["--port", "0", "--replies", str(stubs)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    [line] = err.splitlines()
     assert line.startswith(f"aichat-mock: error: --replies {stubs}: ")
     assert message in line
 
@@ -174,5 +179,7 @@ def test_a_bad_replies_file_exits_2_with_one_line(tmp_path: Path, content: str |
 def test_a_missing_replies_file_exits_2(tmp_path: Path) -> None:
     result = run("--port", "0", "--replies", str(tmp_path / "none.json"))
     assert result.returncode == 2
+    assert result.stdout == ""
     [line] = result.stderr.splitlines()
-    assert "cannot read it: No such file or directory" in line
+    assert line == (f"aichat-mock: error: --replies {tmp_path / 'none.json'}: cannot read it: "
+                    f"No such file or directory")
