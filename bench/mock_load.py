@@ -2,6 +2,8 @@
 and the provider's 13 headers, at 1 and at 16 concurrent connections, for
 
 - the mock with its journal on (the default), and with it off (``--no-journal``);
+- the mock with 100 standing replies queued (``--replies``), none of which holds for the seed
+  request, so that each request goes through the selection of every one;
 - the mock with several worker processes, when this checkout has ``--workers``;
 - a minimal Flask echo on the mock's own default server, and on gunicorn with 2 sync workers;
 - Stoplight Prism serving ``contract/openapi.json`` (when npm could install it).
@@ -19,6 +21,7 @@ import http.client
 import json
 import statistics
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +51,29 @@ class Subject:
 def _mock(args: list[str]) -> Iterator[common.Server]:
     with common.mock_server(args) as server:
         yield server
+
+
+# 100 standing replies, 20 of each kind of match, none holding for the seed request.
+STANDING_REPLIES = 100
+
+
+def standing_replies(count: int = STANDING_REPLIES) -> list[dict[str, Any]]:
+    kinds = [lambda number: {"last_turn": f"question {number}"},
+             lambda number: {"message_contains": f"topic {number}"},
+             lambda number: {"message_regex": rf"\bitem {number}\b"},
+             lambda number: {"params": {"temperature": 0.25 + number / 1000}},
+             lambda number: {"headers": {"x-test": f"{number}"}}]
+    return [{"message": f"reply {number}", "times": None, "match": kinds[number % 5](number)}
+            for number in range(count)]
+
+
+@contextlib.contextmanager
+def _mock_with_replies() -> Iterator[common.Server]:
+    with tempfile.TemporaryDirectory(prefix="aichat-bench-") as folder:
+        path = Path(folder) / "replies.json"
+        path.write_text(json.dumps(standing_replies()), encoding="utf-8")
+        with common.mock_server(["--replies", str(path)]) as server:
+            yield server
 
 
 @contextlib.contextmanager
@@ -89,6 +115,10 @@ def subjects(quick: bool) -> list[Subject]:
     if "--no-journal" in options and not quick:
         found.append(Subject("mock_off", "mock /api/text, journal off (--no-journal)",
                              lambda: _mock(["--no-journal"]), False))
+    if "--replies" in options and not quick:
+        found.append(Subject("mock_replies", f"mock /api/text, journal on, {STANDING_REPLIES} "
+                                             f"standing replies queued, none holding",
+                             _mock_with_replies, True))
     if "--workers" in options and not quick:
         # The other side of the default: one process with the memory store, or two sharing
         # the SQLite store.
@@ -228,7 +258,7 @@ def run(seconds: float, warmup: float, quick: bool, use_wrk: bool,
 def journal_ok(results: dict[str, Any]) -> bool:
     """Every run against a journaling mock recorded exactly the requests sent."""
     for key, result in results.items():
-        if key in ("mock", "mock_alt"):
+        if key in ("mock", "mock_alt", "mock_replies"):
             for run in result.get("runs", {}).values():
                 if run["recorded"] != run["sent"] or run.get("exact") is False:
                     return False

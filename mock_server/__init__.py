@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .core.engine import Engine
-    from .core.records import JournalEntry, ScriptedReply
-    from .core.replies import ReplyError
+    from .core.matching import MatchError
+    from .core.records import JournalEntry, QueuedReply, ScriptedReply
+    from .core.replies import ReplyError, UnknownReplyError
     from .core.sqlite_store import SQLiteStore
     from .core.store import MemoryStore, Store, open_store
     from .core.wire import Answer, IncomingRequest
@@ -38,8 +39,11 @@ _EXPORTS = {
     "engine_of": "web.app",
     "Engine": "core.engine",
     "JournalEntry": "core.records",
+    "QueuedReply": "core.records",
     "ScriptedReply": "core.records",
+    "MatchError": "core.matching",
     "ReplyError": "core.replies",
+    "UnknownReplyError": "core.replies",
     "MemoryStore": "core.store",
     "Store": "core.store",
     "open_store": "core.store",
@@ -62,13 +66,16 @@ __all__ = [
     "IncomingRequest",
     "JournalEntry",
     "LiveServer",
+    "MatchError",
     "MemoryStore",
     "MockProcess",
+    "QueuedReply",
     "RemoteMock",
     "ReplyError",
     "SQLiteStore",
     "ScriptedReply",
     "Store",
+    "UnknownReplyError",
     "__version__",
     "create_app",
     "engine_of",

@@ -47,10 +47,12 @@ def mock_command() -> Iterator[MockProcess]:
 
 @pytest.fixture
 def remote_mock(mock_command: MockProcess) -> RemoteMock:
-    """The session's mock server with an empty journal and reply queue."""
+    """The session's mock server with an empty journal (in every namespace: the inspector shows
+    them all) and reply queue."""
     assert mock_command.process.poll() is None, (
         f"the mock server has exited: {mock_command.tail()}")
     mock_command.mock.clear()
+    mock_command.mock.admin.call("DELETE", "/requests", params={"namespace": "*"})
     return mock_command.mock
 
 

@@ -338,7 +338,10 @@ def test_the_inspector_shows_the_journal_escaped_and_clears_it(tab: Tab,
     expect(rows).to_have_count(5)
     expect(page.locator("#total")).to_have_text("5")
     table = page.locator("#journal")
-    expect(table).to_contain_text("user: Hi inspector " + hostile)
+    # The message column shows the last user turn; the whole prompt is its tooltip.
+    chat_text = rows.filter(has_text="Hi inspector").locator(".message-text")
+    expect(chat_text).to_have_text("Hi inspector " + hostile)
+    assert chat_text.get_attribute("title") == "user: Hi inspector " + hostile + "\nassistant:"
     expect(table).to_contain_text("message: 42 is not of type 'string'")
     expect(rows.first).to_contain_text("rate_limit")  # newest first
     assert page.locator("#journal img").count() == 0
@@ -365,3 +368,60 @@ def test_the_inspector_shows_the_journal_escaped_and_clears_it(tab: Tab,
     expect(page.locator("#total")).to_have_text("0")
     assert remote_mock.journal()["total"] == 0
     http.close()
+
+
+def test_the_inspector_shows_every_namespace_the_last_turn_and_what_it_cuts(
+        tab: Tab, remote_mock: RemoteMock) -> None:
+    other = remote_mock.within("inspected")
+    http = requests.Session()
+    http.trust_env = False
+    try:
+        long_turn = "\n".join(f"line {number}" for number in range(1, 8))
+        conversation = [{"role": "system", "content": "Be brief."},
+                        {"role": "user", "content": "First question"},
+                        {"role": "assistant", "content": "First answer"},
+                        {"role": "user", "content": long_turn}]
+        http.post(other.url_for("/api/text"), json={"message": flatten(conversation)},
+                  timeout=30)
+        http.post(remote_mock.url_for("/api/text"),
+                  json={"message": "user: " + "x" * 300 + "\nassistant:"}, timeout=30)
+
+        page = tab.page
+        page.goto(remote_mock.url_for("/__mock__/"))
+        rows = page.locator("#entries tr.entry")
+        expect(rows).to_have_count(2)  # every namespace
+        expect(page.locator("#total")).to_have_text("2")
+        newest, oldest = rows.nth(0), rows.nth(1)
+        expect(newest.locator("td.namespace")).to_have_text("default")
+        expect(oldest.locator("td.namespace")).to_have_text("inspected")
+        # The last user turn, with what is left out said: the turns before it, the lines
+        # after the fourth, the characters after the 240th.
+        cell = oldest.locator("td.message-cell")
+        expect(cell.locator(".cut-before")).to_have_text("⋯ 3 earlier turns")
+        expect(cell.locator(".message-text")).to_have_text("line 1\nline 2\nline 3\nline 4")
+        expect(cell.locator(".cut-after")).to_have_text("… 3 more lines")
+        assert cell.locator(".message-text").get_attribute("title") == flatten(conversation)
+        expect(newest.locator(".message-text")).to_have_text("x" * 240)
+        expect(newest.locator(".cut-after")).to_have_text("… 60 more characters")
+        assert newest.locator(".cut-before").count() == 0
+
+        page.locator("#namespace-filter").select_option("inspected")
+        expect(rows).to_have_count(1)
+        expect(rows.first.locator("td.namespace")).to_have_text("inspected")
+        expect(page.locator("#total")).to_have_text("1")
+        page.locator("#namespace-filter").select_option("")
+        expect(rows).to_have_count(1)
+        expect(rows.first.locator("td.namespace")).to_have_text("default")
+
+        # The inspector of one namespace shows it alone, with no filter.
+        page.goto(other.url_for("/__mock__/"))
+        expect(page.locator("#entries tr.entry")).to_have_count(1)
+        assert page.locator("#namespace-filter").count() == 0
+        expect(page.locator(".namespace-badge")).to_have_text("namespace inspected")
+        page.locator("#clear").click()
+        expect(page.locator("#entries tr.entry")).to_have_count(0)
+        assert other.requests == [] and len(remote_mock.requests) == 1
+    finally:
+        other.reset()
+        other.close()
+        http.close()

@@ -11,13 +11,15 @@ import pytest
 from loopback import FAULT_ERRORS
 
 from mock_server.core.faults import FAULTS
-from mock_server.core.records import JournalEntry, ScriptedReply, field_names
+from mock_server.core.matching import REPLY_KEYS
+from mock_server.core.records import JournalEntry, QueuedReply, field_names
 
 ROOT = Path(__file__).resolve().parent.parent
 # Where each reference table lives: (file, heading above the table).
 ENTRY_TABLE = ("README.md", "Journal entries")
 REPLY_TABLE = ("README.md", "Scripted replies")
 FAULT_TABLE = ("README.md", "Faults")
+MATCH_TABLE = ("README.md", "Matching")
 
 Table = list[list[str]]
 
@@ -74,7 +76,7 @@ def test_the_journal_entry_table_lists_every_field_once() -> None:
 
 def test_the_scripted_reply_table_lists_every_field_once() -> None:
     listed = first_column(the_table(REPLY_TABLE))
-    assert sorted(listed) == sorted(field_names(ScriptedReply))
+    assert sorted(listed) == sorted(field_names(QueuedReply))
 
 
 def test_the_fault_table_lists_every_fault_once_with_its_status_and_error() -> None:
@@ -91,7 +93,12 @@ def test_the_fault_table_lists_every_fault_once_with_its_status_and_error() -> N
         assert f"`{error.__name__}`" in raised, name
 
 
-@pytest.mark.parametrize("where", [ENTRY_TABLE, REPLY_TABLE, FAULT_TABLE])
+def test_the_matching_table_lists_every_key_of_a_replys_match_once() -> None:
+    listed = first_column(the_table(MATCH_TABLE))
+    assert listed == list(REPLY_KEYS), "in the order of SPEC 7's table"
+
+
+@pytest.mark.parametrize("where", [ENTRY_TABLE, REPLY_TABLE, FAULT_TABLE, MATCH_TABLE])
 def test_no_other_table_repeats_the_reference(where: tuple[str, str]) -> None:
     """Each reference table is written once: no other table of the documentation has the
     same first column."""

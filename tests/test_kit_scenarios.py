@@ -29,9 +29,9 @@ from mock_server.testing.kit import AichatMock
 KINDS = ["aichat_server", "aichat_responses"]
 CASES = contract.cases()
 MESSAGES = [{"role": "user", "content": "Hello"}]
-ENTRY_FIELDS = ["id", "time", "method", "path", "query", "headers", "json", "body", "body_size",
-                "body_truncated", "remote_addr", "status", "reply", "violations",
-                "header_diff", "fault", "delay_ms", "scripted"]
+ENTRY_FIELDS = ["id", "time", "namespace", "method", "path", "query", "headers", "json",
+                "body", "body_size", "body_truncated", "remote_addr", "status", "reply",
+                "violations", "header_diff", "fault", "delay_ms", "scripted", "reply_id"]
 
 
 @pytest.fixture(params=KINDS)
@@ -180,11 +180,13 @@ def test_retries_run_out(kit: AichatMock) -> None:
 
 
 def test_a_reply_is_used_times_times(kit: AichatMock) -> None:
-    kit.reply("twice", times=2)
-    assert kit.queued == [{"message": "twice", "status": 200, "response": True, "delay_ms": 0,
-                           "fault": None, "retry_after": None, "times": 2}]
+    reply_id = kit.reply("twice", times=2)
+    assert kit.queued == [{"id": reply_id, "message": "twice", "status": 200, "response": True,
+                           "delay_ms": 0, "fault": None, "retry_after": None, "times": 2,
+                           "match": None}]
     assert [ask(), ask(), ask()] == ["twice", "twice", "You said: Hello"]
     assert [entry["scripted"] for entry in kit.requests] == [True, True, False]
+    assert [entry["reply_id"] for entry in kit.requests] == [reply_id, reply_id, None]
 
 
 def test_an_early_answer_without_response(kit: AichatMock) -> None:
@@ -353,7 +355,8 @@ def test_header_differences_are_reported_not_refused(kit: AichatMock) -> None:
 def test_the_admin_api_queues_replies_over_http(kit: AichatMock) -> None:
     queued = requests.post(kit.url_for("/__mock__/replies"), timeout=30,
                            json=[{"message": "one"}, {"fault": "html"}])
-    assert (queued.status_code, queued.json()) == (201, {"queued": 2})
+    assert (queued.status_code, queued.json()["queued"]) == (201, 2)
+    assert [reply["id"] for reply in kit.queued] == queued.json()["ids"]
     assert [reply["message"] for reply in kit.queued] == ["one", None]
     assert ask() == "one"
     with pytest.raises(aichat.AichatBlockedError):

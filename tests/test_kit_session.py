@@ -85,7 +85,8 @@ def test_live_with_an_idle_connection_left_open(aichat_server):
     test_live_with_an_idle_connection_left_open.socket = idle
 
 def test_in_process(aichat_responses):
-    assert os.environ["AICHAT_BASE_URL"] == "http://aichat.invalid"
+    assert os.environ["AICHAT_BASE_URL"] == aichat_responses.base_url
+    assert aichat_responses.base_url.startswith("http://aichat.invalid/ns/")
     aichat_responses.reply("scripted")
     assert aichat.complete([{"role": "user", "content": "Hi"}]) == "scripted"
     aichat_responses.fault("disconnect")

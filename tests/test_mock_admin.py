@@ -104,30 +104,34 @@ def test_delete_requests_reports_how_many(http: requests.Session,
 def test_queue_one_reply_or_a_list_and_list_them(http: requests.Session,
                                                  remote_mock: RemoteMock) -> None:
     one = admin(http, remote_mock, "POST", "/replies", json={"message": "first"})
-    assert (one.status_code, one.json()) == (201, {"queued": 1})
+    assert one.status_code == 201
+    assert one.json() == {"queued": 1, "ids": [one.json()["ids"][0]]}
     more = admin(http, remote_mock, "POST", "/replies",
                  json=[{"fault": "rate_limit", "retry_after": 5, "times": 2},
                        {"message": "late", "delay_ms": 10, "response": None}])
-    assert (more.status_code, more.json()) == (201, {"queued": 2})
+    assert (more.status_code, more.json()["queued"], len(more.json()["ids"])) == (201, 2, 2)
     empty = admin(http, remote_mock, "POST", "/replies", json=[])
-    assert (empty.status_code, empty.json()) == (201, {"queued": 0})
+    assert (empty.status_code, empty.json()) == (201, {"queued": 0, "ids": []})
+    ids = one.json()["ids"] + more.json()["ids"]
+    assert all(isinstance(reply_id, str) for reply_id in ids)
+    assert len(set(ids)) == 3, "every reply has an id of its own"
 
     queued = admin(http, remote_mock, "GET", "/replies").json()["replies"]
     assert queued == [
-        {"message": "first", "status": 200, "response": True, "delay_ms": 0, "fault": None,
-         "retry_after": None, "times": 1},
-        {"message": None, "status": 429, "response": True, "delay_ms": 0,
-         "fault": "rate_limit", "retry_after": 5, "times": 2},
-        {"message": "late", "status": 200, "response": None, "delay_ms": 10, "fault": None,
-         "retry_after": None, "times": 1},
+        {"id": ids[0], "message": "first", "status": 200, "response": True, "delay_ms": 0,
+         "fault": None, "retry_after": None, "times": 1, "match": None},
+        {"id": ids[1], "message": None, "status": 429, "response": True, "delay_ms": 0,
+         "fault": "rate_limit", "retry_after": 5, "times": 2, "match": None},
+        {"id": ids[2], "message": "late", "status": 200, "response": None, "delay_ms": 10,
+         "fault": None, "retry_after": None, "times": 1, "match": None},
     ]
-    assert all(list(reply) == list(REPLY_FIELDS) for reply in queued)
+    assert all(list(reply) == ["id", *REPLY_FIELDS] for reply in queued)
 
     http.post(remote_mock.url_for("/api/text"), json=BODY, timeout=30)
     http.post(remote_mock.url_for("/api/text"), json=BODY, timeout=30)
     left = admin(http, remote_mock, "GET", "/replies").json()["replies"]
-    assert [(reply["fault"], reply["times"]) for reply in left] == [("rate_limit", 1),
-                                                                    (None, 1)]
+    assert [(reply["id"], reply["fault"], reply["times"]) for reply in left] == [
+        (ids[1], "rate_limit", 1), (ids[2], None, 1)]
     assert admin(http, remote_mock, "DELETE", "/replies").json() == {"cleared": 2}
     assert admin(http, remote_mock, "GET", "/replies").json() == {"replies": []}
 
@@ -150,6 +154,7 @@ def test_queue_one_reply_or_a_list_and_list_them(http: requests.Session,
     ({"retry_after": -5}, "reply.retry_after must be null, a whole number of seconds"),
     ({"retry_after": "a\r\nSet-Cookie: x=1"}, "reply.retry_after must be null"),
     ({"times": 0}, "reply.times must be a whole number from 1"),
+    ({"times": -1}, "or null for a standing reply"),
     ({"times": 2.5}, "reply.times must be a whole number"),
     ({"fault": "disconnect", "status": 200}, "a disconnect sends no status"),
 ])
@@ -190,3 +195,17 @@ def test_admin_errors_are_json(http: requests.Session, remote_mock: RemoteMock, 
     if status == 405:
         assert method not in response.headers["Allow"] and "GET" in response.headers["Allow"]
     assert remote_mock.requests == [], "admin traffic is not journaled"
+
+
+def test_whole_numbers_written_with_a_fraction_are_taken_as_integers(
+        http: requests.Session, remote_mock: RemoteMock) -> None:
+    """JSON has one number type (RFC 8259 6), and JSON Schema's integer takes 201.0: such a
+    status, times or retry_after is queued as the integer it is; 201.5 is still refused."""
+    queued = admin(http, remote_mock, "POST", "/replies",
+                   json={"status": 201.0, "times": 2.0, "retry_after": 5.0})
+    assert queued.status_code == 201, queued.text
+    [reply] = remote_mock.queued
+    assert (reply["status"], reply["times"], reply["retry_after"]) == (201, 2, 5)
+    assert all(type(reply[name]) is int for name in ("status", "times", "retry_after"))
+    refused = admin(http, remote_mock, "POST", "/replies", json={"status": 201.5})
+    assert refused.status_code == 400

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import socket
@@ -13,7 +14,7 @@ import pytest
 
 import aichat
 from mock_server import __version__
-from mock_server.serve import LISTENING
+from mock_server.serve import LISTENING, cli
 from mock_server.serve.child_process import MockProcess
 from mock_server.serve.cli import is_loopback
 
@@ -115,3 +116,70 @@ def test_the_makefile_runs_the_demo_and_the_server() -> None:
     assert re.search(r"^demo:.*\n\t\$\(BIN\)/python -m mock_server\.serve\.demo$", makefile, re.M)
     assert re.search(r"^serve:.*\n\t\$\(BIN\)/python -m mock_server --host \$\(HOST\) "
                      r"--port \$\(PORT\)$", makefile, re.M)
+
+
+# --- --replies FILE.json -----------------------------------------------------------------------
+
+STUBS = [
+    {"message": "It is sunny.", "match": {"last_turn_contains": "weather"}, "times": None},
+    {"fault": "rate_limit", "retry_after": 0, "match": {"last_turn": "limit me"}},
+    {"message": "Once."},
+]
+
+
+def test_replies_from_a_file_are_queued_at_start(tmp_path: Path) -> None:
+    stubs = tmp_path / "stubs.json"
+    stubs.write_text(json.dumps(STUBS), encoding="utf-8")
+    # The default server: two worker processes, the file queued once for both.
+    with MockProcess(["--replies", str(stubs)]) as process:
+        queued = process.mock.queued
+        assert [(reply["match"], reply["times"]) for reply in queued] == [
+            (stub.get("match"), stub.get("times", 1))
+            for stub in STUBS]
+        assert len({reply["id"] for reply in queued}) == 3
+        base = process.url
+        ask = [{"role": "user", "content": "How is the weather?"}]
+        assert aichat.complete(ask, base_url=base) == "It is sunny."
+        assert aichat.complete(ask, base_url=base) == "It is sunny."
+        with pytest.raises(aichat.AichatRateLimitError):
+            aichat.complete([{"role": "user", "content": "limit me"}], base_url=base,
+                            max_retries=0)
+        assert aichat.complete([{"role": "user", "content": "Hi"}], base_url=base) == "Once."
+        assert aichat.complete([{"role": "user", "content": "Hi"}], base_url=base) \
+            == "You said: Hi"
+        # SIGINT: gunicorn's quick stop; the provider's kept-alive connections would hold a
+        # graceful one for seconds.
+        assert process.stop(signal.SIGINT) == 0
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (json.dumps([{"message": "fine"}, {"match": {"message_regex": "(unclosed"}}]),
+     "replies[1].match.message_regex is not a valid regular expression"),
+    (json.dumps([{"message": "fine"}, {"times": 0}]),
+     "replies[1].times must be a whole number"),
+    (json.dumps([{"mesage": "typo"}]), "replies[0] has unknown field(s) 'mesage'"),
+    (json.dumps({"message": "an object"}), "it must hold a JSON list of scripted replies"),
+    ("[{\"message\": ", "it is not JSON"),
+    (b"[\xff\xfe]", "it is not UTF-8 text"),
+])
+def test_a_bad_replies_file_exits_2_with_one_line(tmp_path: Path, content: str | bytes,
+                                                  message: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    stubs = tmp_path / "stubs.json"
+    stubs.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    # The command's main in this process: the file is refused before anything is served.
+    assert cli.main(["--port", "0", "--replies", str(stubs)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    [line] = err.splitlines()
+    assert line.startswith(f"aichat-mock: error: --replies {stubs}: ")
+    assert message in line
+
+
+def test_a_missing_replies_file_exits_2(tmp_path: Path) -> None:
+    result = run("--port", "0", "--replies", str(tmp_path / "none.json"))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line == (f"aichat-mock: error: --replies {tmp_path / 'none.json'}: cannot read it: "
+                    f"No such file or directory")

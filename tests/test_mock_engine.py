@@ -14,6 +14,7 @@ import pytest
 from aichat import Aichat
 from mock_server import Engine, IncomingRequest, MemoryStore, create_app, engine_of
 from mock_server.core import faults
+from mock_server.core.matching import Facts
 from mock_server.core.replies import ReplyError, last_user_turn, parse_reply
 from mock_server.core.store import QueueFullError, Store
 
@@ -138,12 +139,17 @@ def test_the_journal_file_from_the_app_factory(tmp_path: Path) -> None:
     engine_of(app).close()
 
 
+# A valid request, as a match sees it: every reply without a match holds for it.
+ANY_REQUEST = Facts("user: Hello\nassistant:", {"message": "user: Hello\nassistant:"}, {})
+
+
 def test_the_store_honours_times_and_its_caps() -> None:
     store = MemoryStore(cap=2, queue_cap=3)
     reply = parse_reply({"message": "x", "times": 2})
-    assert store.push_replies([reply]) == 1
-    assert [store.pop_reply(), store.pop_reply(), store.pop_reply()] == [
-        {**reply, "times": 1}, {**reply, "times": 1}, None]
+    assert store.push_replies([reply]) == ["r1"]
+    used = [store.take_reply(ANY_REQUEST).reply for _ in range(3)]
+    assert [(item["id"], item["message"]) if item else None for item in used] == [
+        ("r1", "x"), ("r1", "x"), None]
     with pytest.raises(QueueFullError):
         store.push_replies([reply] * 4)
     assert store.replies() == [], "all or nothing"
@@ -170,7 +176,7 @@ def test_the_store_is_safe_across_threads() -> None:
     def work() -> None:
         for _ in range(200):
             store.append({"path": "/api/text"})
-            popped.append(store.pop_reply())
+            popped.append(store.take_reply(ANY_REQUEST).reply)
 
     threads = [threading.Thread(target=work) for _ in range(4)]
     for thread in threads:
@@ -180,7 +186,7 @@ def test_the_store_is_safe_across_threads() -> None:
     total, entries = store.entries()
     assert total == len(entries) == 800
     assert sorted(entry["id"] for entry in entries) == list(range(1, 801))
-    assert None not in popped and store.pop_reply() is None
+    assert None not in popped and store.take_reply(ANY_REQUEST).reply is None
 
 
 @pytest.mark.parametrize(("prompt", "turn"), [

@@ -22,9 +22,9 @@ from mock_server.testing.remote import RemoteMock
 
 BODY = {"message": "user: Hello\nassistant:", "temperature": 1, "presence_penalty": 0,
         "top_p": 1, "frequency_penalty": 0}
-ENTRY_FIELDS = ["id", "time", "method", "path", "query", "headers", "json", "body", "body_size",
-                "body_truncated", "remote_addr", "status", "reply", "violations", "header_diff",
-                "fault", "delay_ms", "scripted"]
+ENTRY_FIELDS = ["id", "time", "namespace", "method", "path", "query", "headers", "json",
+                "body", "body_size", "body_truncated", "remote_addr", "status", "reply",
+                "violations", "header_diff", "fault", "delay_ms", "scripted", "reply_id"]
 
 
 @pytest.fixture
@@ -66,6 +66,7 @@ def test_an_entry_holds_the_request_and_the_answer(http: requests.Session,
     assert entry["violations"] == []
     assert entry["header_diff"] == {}
     assert (entry["fault"], entry["delay_ms"], entry["scripted"]) == (None, 0, False)
+    assert (entry["namespace"], entry["reply_id"]) == ("", None)
 
 
 def test_header_diff_reports_but_never_refuses(http: requests.Session,

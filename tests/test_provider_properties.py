@@ -167,8 +167,8 @@ def test_body_defaults_and_overrides(given_values: dict[str, Any]) -> None:
 
 @FAST
 @given(st.dictionaries(st.text().filter(lambda key: key not in {
-    *PARAMETERS, "base_url", "timeout", "proxy", "max_retries"}), st.integers() | st.text(),
-    max_size=4))
+    *PARAMETERS, "base_url", "timeout", "proxy", "max_retries", "max_response_bytes"}),
+    st.integers() | st.text(), max_size=4))
 def test_unknown_keywords_are_ignored(extra: dict[str, Any]) -> None:
     outcome, sent = call(Answer(body='{"message": "ok"}'), **extra)
     assert outcome == "ok"

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from mock_server import create_app, engine_of
+from mock_server.core.matching import Facts
 from mock_server.core.replies import parse_reply
 from mock_server.core.sqlite_store import SQLiteStore
 from mock_server.core.store import MemoryStore, QueueFullError, Store, open_store
@@ -43,6 +44,14 @@ def entry(path: str = "/api/text", **fields: Any) -> dict[str, Any]:
 
 def reply(**fields: Any) -> dict[str, Any]:
     return parse_reply(fields)
+
+
+# A valid request, as a match sees it: every reply without a match holds for it.
+ANY_REQUEST = Facts("user: Hello\nassistant:", {"message": "user: Hello\nassistant:"}, {})
+
+
+def take(store: Store, namespace: str = "") -> dict[str, Any] | None:
+    return store.take_reply(ANY_REQUEST, namespace=namespace).reply
 
 
 def test_a_store_is_a_store(make_store: MakeStore) -> None:
@@ -100,15 +109,19 @@ def test_clear_counts_and_ids_go_on(make_store: MakeStore) -> None:
 
 def test_replies_are_used_in_order_each_times_times(make_store: MakeStore) -> None:
     store = make_store()
-    assert store.pop_reply() is None
-    assert store.push_replies([reply(message="a", times=2), reply(fault="disconnect")]) == 2
+    assert take(store) is None
+    assert store.push_replies([reply(message="a", times=2), reply(fault="disconnect")]) \
+        == ["r1", "r2"]
     assert [item["times"] for item in store.replies()] == [2, 1]
-    first = store.pop_reply()
-    assert first == {**reply(message="a"), "times": 1}
-    assert store.replies()[0] == {**reply(message="a"), "times": 1}
-    assert store.pop_reply() == first
-    assert store.pop_reply() == reply(fault="disconnect")
-    assert store.pop_reply() is None
+    first = take(store)
+    assert first is not None and (first["id"], first["message"]) == ("r1", "a")
+    assert store.replies()[0] == {"id": "r1", **reply(message="a"), "times": 1}
+    assert next(iter(store.replies()[0])) == "id"
+    second = take(store)
+    assert second is not None and (second["id"], second["message"]) == ("r1", "a")
+    last = take(store)
+    assert last is not None and (last["id"], last["fault"]) == ("r2", "disconnect")
+    assert take(store) is None
     assert store.replies() == []
 
 
@@ -130,7 +143,7 @@ def test_threads_record_and_take_replies_exactly(make_store: MakeStore) -> None:
 
     def work() -> None:
         for _ in range(40):
-            used.append(store.pop_reply())
+            used.append(take(store))
             ids.append(store.append(entry()))
 
     threads = [threading.Thread(target=work) for _ in range(8)]
@@ -157,9 +170,9 @@ def test_two_stores_on_one_file_share_the_journal_and_the_queue(tmp_path: Path) 
     one.append(entry())
     other.append(entry())
     one.push_replies([reply(message="shared", times=2)])
-    assert other.pop_reply() is not None
-    assert one.pop_reply() is not None
-    assert other.pop_reply() is None
+    assert take(other) is not None
+    assert take(one) is not None
+    assert take(other) is None
     assert one.entries()[0] == other.entries()[0] == 2
     one.close()
     other.close()
@@ -168,9 +181,9 @@ def test_two_stores_on_one_file_share_the_journal_and_the_queue(tmp_path: Path) 
 def test_a_store_that_found_the_queue_empty_sees_a_later_push(tmp_path: Path) -> None:
     one, other = SQLiteStore(tmp_path / "s.sqlite3"), SQLiteStore(tmp_path / "s.sqlite3")
     for _ in range(3):
-        assert other.pop_reply() is None
+        assert take(other) is None
         one.push_replies([reply(message="now")])
-        assert other.pop_reply() is not None
+        assert take(other) is not None
     one.close()
     other.close()
 
@@ -273,3 +286,146 @@ def test_a_store_calls_back_before_any_other_append(make_store: MakeStore) -> No
         thread.join()
     called = [entry_id for kind, entry_id in order if kind == "called"]
     assert called == list(range(1, 201)), "callbacks in id order, one per entry"
+
+
+# --- namespaces, both stores ---------------------------------------------------------------------
+
+
+def test_each_namespace_has_its_own_view_of_the_journal(make_store: MakeStore) -> None:
+    store = make_store(cap=4)
+    for index, namespace in enumerate(["", "a", "b", "a", "", "a"]):
+        store.append(entry("/api/text" if index % 2 else "/chat", namespace=namespace, n=index))
+    # The cap is the journal's: ids 1 and 2 are gone, still counted in their namespaces.
+    assert [item["n"] for item in store.entries(namespace="a")[1]] == [3, 5]
+    assert store.entries(namespace="a")[0] == 3
+    assert store.entries(namespace="")[0] == 2
+    assert [item["n"] for item in store.entries(namespace=None)[1]] == [2, 3, 4, 5]
+    assert store.entries(namespace=None)[0] == 6
+    assert store.entries(namespace="a", path="/api/text") == (3, store.entries(namespace="a")[1])
+    assert store.entries(namespace="b", path="/api/text") == (0, [])
+    assert store.entries(namespace="nobody") == (0, [])
+    listed = {item["name"]: item for item in store.namespaces()}
+    assert listed["a"] == {"name": "a", "requests": 3, "replies": 0}
+    assert listed[""]["requests"] == 2
+    assert store.clear(namespace="a") == 3
+    assert [item["n"] for item in store.entries(namespace=None)[1]] == [2, 4]
+    assert store.entries(namespace="a") == (0, [])
+    assert store.clear(namespace=None) == 3
+    assert store.entries(namespace=None) == (0, [])
+    assert [item["name"] for item in store.namespaces()] == [""]
+
+
+def test_each_namespace_has_its_own_queue_and_settings(make_store: MakeStore) -> None:
+    store = make_store()
+    [mine] = store.push_replies([reply(message="a's", times=None)], namespace="a")
+    [theirs] = store.push_replies([reply(message="default's")])
+    assert mine != theirs
+    used = take(store, "a")
+    assert used is not None and (used["id"], used["message"]) == (mine, "a's")
+    assert take(store, "b") is None
+    assert store.remove_reply(mine) is False, "not in the default namespace"
+    assert store.remove_reply(theirs, namespace="a") is False
+    assert store.take_reply(ANY_REQUEST, namespace="a").settings is None
+    store.put_settings({"reply_mode": "fixed"}, namespace="a")
+    assert store.settings(namespace="a") == {"reply_mode": "fixed"}
+    assert store.take_reply(ANY_REQUEST, namespace="a").settings == {"reply_mode": "fixed"}
+    assert store.settings() is None
+    listed = {item["name"]: item for item in store.namespaces()}
+    assert listed["a"]["replies"] == 1 and listed[""]["replies"] == 1
+    store.put_settings(None, namespace="a")
+    assert store.settings(namespace="a") is None
+    assert store.clear_replies(namespace="a") == 1
+    assert [item["id"] for item in store.replies()] == [theirs]
+    assert store.remove_reply(theirs) is True
+
+
+def test_a_standing_reply_is_never_used_up(make_store: MakeStore) -> None:
+    store = make_store()
+    store.push_replies([reply(message="always", times=None)])
+    for _ in range(5):
+        used = take(store)
+        assert used is not None and used["message"] == "always"
+    assert [item["times"] for item in store.replies()] == [None]
+
+
+# --- the SQLite store only: what another process changed, and older files -----------------------
+
+
+def test_a_store_sees_what_another_on_the_file_changed(tmp_path: Path) -> None:
+    one, other = SQLiteStore(tmp_path / "s.sqlite3"), SQLiteStore(tmp_path / "s.sqlite3")
+    [standing] = one.push_replies([reply(message="standing", times=None)])
+    assert take(other) is not None  # read, and kept by the other process
+    one.remove_reply(standing)
+    assert take(other) is None
+    one.put_settings({"reply_text": "new"}, namespace="x")
+    assert other.settings(namespace="x") == {"reply_text": "new"}
+    one.push_replies([reply(message="finite", times=1)])
+    assert take(other) is not None
+    assert take(one) is None, "used up by the other"
+    one.close()
+    other.close()
+
+
+# The layout a store of the mock's version 0.1 made (user_version 0).
+SCHEMA_1 = """
+CREATE TABLE journal (id INTEGER PRIMARY KEY AUTOINCREMENT, path TEXT NOT NULL,
+                      entry BLOB NOT NULL);
+CREATE TABLE dropped (path TEXT PRIMARY KEY, total INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE settings (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO settings (name, value) VALUES ('cleared_after', 0);
+CREATE TABLE replies (seq INTEGER PRIMARY KEY AUTOINCREMENT, reply BLOB NOT NULL,
+                      times INTEGER NOT NULL);
+"""
+
+
+def test_a_store_made_by_version_1_is_brought_up_to_date(tmp_path: Path) -> None:
+    import json
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    old_entry = {"time": "2026-01-01T00:00:00.000+00:00", "method": "POST", "path": "/api/text",
+                 "status": 200, "scripted": False}
+    old_reply = {"message": "kept", "status": 200, "response": True, "delay_ms": 0,
+                 "fault": None, "retry_after": None, "times": 2}
+    with sqlite3.connect(path) as db:
+        db.executescript(SCHEMA_1)
+        for _ in range(3):
+            db.execute("INSERT INTO journal (path, entry) VALUES (?, ?)",
+                       ("/api/text", json.dumps(old_entry)))
+        db.execute("INSERT INTO dropped (path, total) VALUES ('/api/text', 5)")
+        for times in (1, 2, 3):
+            db.execute("INSERT INTO replies (reply, times) VALUES (?, ?)",
+                       (json.dumps(old_reply), times))
+        db.execute("DELETE FROM replies WHERE seq = 3")  # used up: its id is not given again
+    db.close()
+
+    store = SQLiteStore(path)
+    total, held = store.entries()
+    assert total == 8
+    assert held[0] == {"id": 1, "time": old_entry["time"], "namespace": "", "method": "POST",
+                       "path": "/api/text", "status": 200, "scripted": False, "reply_id": None}
+    assert list(held[0]) == ["id", "time", "namespace", "method", "path", "status",
+                             "scripted", "reply_id"]
+    assert store.replies() == [{"id": "r1", **old_reply, "times": 1, "match": None},
+                               {"id": "r2", **old_reply, "times": 2, "match": None}]
+    used = take(store)
+    assert used is not None and used["id"] == "r1"
+    assert store.push_replies([reply(message="new")]) == ["r4"]
+    assert store.append(entry()) == 4
+    assert store.clear() == 9
+    store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    db.close()
+    SQLiteStore(path).close()  # opening it again changes nothing
+
+
+def test_a_store_made_by_a_newer_version_is_refused(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "newer.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 3")
+    db.close()
+    with pytest.raises(ValueError, match="made by a newer version of the mock"):
+        SQLiteStore(path)

@@ -2,8 +2,9 @@
 
 ``Engine.handle`` takes an ``IncomingRequest`` for the site (anything outside ``/__mock__/``)
 and returns the ``Answer`` together with the journal entry it recorded; the admin methods
-back the ``/__mock__/`` API (they are the ``AdminAPI`` of ``records``). The Flask app is a thin
-adapter over this class, and the socketless test kit reuses it as is.
+back the ``/__mock__/`` API of each namespace (``Engine.admin(name)`` is the ``AdminAPI`` of
+``records`` for one). The Flask app is a thin adapter over this class, and the socketless test
+kit reuses it as is.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from . import contract, fast_accept, replies
+from . import contract, fast_accept, namespaces, replies
 from .journal import DEFAULT_BODY_CAP, Journal, JournalFile
-from .records import JournalEntry, JournalPage
+from .matching import FIND_KEYS, Facts, compile_match, describe_kind
+from .records import AdminAPI, JournalEntry, JournalPage, Queued, QueuedReply, Settings
 from .store import DEFAULT_JOURNAL_CAP, MemoryStore, QueueFullError, Store, check_cap
 from .wire import HTML_TYPE, Answer, IncomingRequest, json_answer
 
@@ -123,7 +125,7 @@ class Engine:
         parsed: Any = None
         violations: list[str] = []
         diff: dict[str, dict[str, str | None]] = {}
-        scripted = False
+        reply_id: str | None = None
         if request.path == contract.API_PATH:
             diff = header_diff(request.headers)
         if not request.body_complete:
@@ -132,52 +134,61 @@ class Engine:
             reason = cut_short_reason(request)
             answer, violations = invalid(400, reason), [reason]
         elif request.path == contract.API_PATH:
-            answer, parsed, violations, scripted = self._api(request)
+            answer, parsed, violations, reply_id = self._api(request)
         else:
             parsed = self._lenient_json(request)
             if request.path == CHAT_PATH:
                 answer = self._chat(request)
             else:
-                answer = invalid(404, f"nothing at {request.path}; the API is POST "
-                                      f"{contract.API_PATH} and the chat page GET {CHAT_PATH}")
+                answer = invalid(404, namespaces.refused(request.path) or (
+                    f"nothing at {request.path}; the API is POST {contract.API_PATH} and the "
+                    f"chat page GET {CHAT_PATH}"))
         if not self.journal_enabled:
             return Outcome(answer, {})
         entry = self.journal.record(request, answer, parsed=parsed, violations=violations,
-                                    header_diff=diff, scripted=scripted)
+                                    header_diff=diff, reply_id=reply_id)
         return Outcome(answer, entry)
 
-    def _api(self, request: IncomingRequest) -> tuple[Answer, Any, list[str], bool]:
+    def _api(self, request: IncomingRequest) -> tuple[Answer, Any, list[str], str | None]:
         if request.method != "POST":
             return (invalid(405, f"method {request.method} is not allowed on "
                                  f"{contract.API_PATH}; use POST", extra=(("Allow", "POST"),)),
-                    self._lenient_json(request), [], False)
+                    self._lenient_json(request), [], None)
         if request.size > MAX_BODY:
             reason = f"the body is {request.size} bytes, over the limit of {MAX_BODY} (1 MiB)"
-            return invalid(413, reason), None, [reason], False
+            return invalid(413, reason), None, [reason], None
         try:
             data = parse_json(request.body.decode("utf-8"))
         except UnicodeDecodeError:
             reason = "the body is not UTF-8 text; send a JSON object"
-            return invalid(400, reason), None, [reason], False
+            return invalid(400, reason), None, [reason], None
         except (ValueError, RecursionError) as error:
             reason = f"the body is not JSON ({describe_error([], str(error))}); send a JSON object"
-            return invalid(400, reason), None, [reason], False
+            return invalid(400, reason), None, [reason], None
         if not isinstance(data, dict):
             reason = (f"the body must be a JSON object with a string \"message\", not "
-                      f"{replies.describe_kind(data)}")
-            return invalid(400, reason), data, [reason], False
+                      f"{describe_kind(data)}")
+            return invalid(400, reason), data, [reason], None
         if not self._accepts(data):  # the full validator only for the bodies in doubt
             errors = sorted(contract.request_validator().iter_errors(data),
                             key=lambda error: [str(part) for part in error.absolute_path])
             violations = [describe_error(list(error.absolute_path), error.message)
                           for error in errors]
             if violations:
-                return invalid(400, "; ".join(violations)), data, violations, False
-        text = replies.mode_text(self.reply_mode, self.reply_text, data["message"])
-        reply = self.store.pop_reply()
+                return invalid(400, "; ".join(violations)), data, violations, None
+        facts = Facts(data["message"], data, request.headers)
+        reply, own = self.store.take_reply(facts, namespace=request.namespace)
         if reply is None:
-            return replies.default_answer(text), data, [], False
-        return replies.scripted_answer(reply, text), data, [], True
+            return replies.default_answer(self._mode_text(own, facts)), data, [], None
+        text = self._mode_text(own, facts) if reply["message"] is None else ""
+        return replies.scripted_answer(reply, text), data, [], reply["id"]
+
+    def _mode_text(self, own: Mapping[str, Any] | None, facts: Facts) -> str:
+        """What the reply mode answers, with a namespace's own settings (``own``) if any."""
+        mode, text = ((self.reply_mode, self.reply_text) if own is None else
+                      (own.get("reply_mode", self.reply_mode),
+                       own.get("reply_text", self.reply_text)))
+        return replies.ECHO_PREFIX + (facts.last_turn or "") if mode == "echo" else text
 
     def _chat(self, request: IncomingRequest) -> Answer:
         if request.method not in ("GET", "HEAD"):
@@ -196,31 +207,126 @@ class Engine:
         except (ValueError, RecursionError):
             return None
 
-    # --- the admin API -----------------------------------------------------------------------
+    # --- the admin API, of one namespace each (of every one where namespace is None) -------
 
-    def requests(self, *, path: str | None = None, limit: int | None = None) -> JournalPage:
-        total, entries = self.store.entries(path=path, limit=limit)
+    def admin(self, namespace: str = namespaces.DEFAULT) -> NamespaceAdmin:
+        """The ``AdminAPI`` of ``namespace`` (``ValueError`` for a name against the rule)."""
+        if namespace != namespaces.DEFAULT:
+            namespaces.check(namespace)
+        return NamespaceAdmin(self, namespace)
+
+    def requests(self, *, path: str | None = None, limit: int | None = None,
+                 namespace: str | None = namespaces.DEFAULT) -> JournalPage:
+        total, entries = self.store.entries(namespace=namespace, path=path, limit=limit)
         return {"total": total, "requests": cast("list[JournalEntry]", entries)}
 
-    def clear_requests(self) -> dict[str, int]:
-        return {"cleared": self.store.clear()}
+    def find(self, match: Any, *, namespace: str = namespaces.DEFAULT) -> JournalPage:
+        """The entries of ``namespace`` that ``match`` (the keys of a reply's match, and
+        ``path`` and ``status``) finds, oldest first; raises ``matching.MatchError``."""
+        checked = compile_match(match, "match", keys=FIND_KEYS)
+        _, entries = self.store.entries(namespace=namespace)
+        found = [entry for entry in entries if checked.holds(Facts.of_entry(entry))]
+        return {"total": len(found), "requests": cast("list[JournalEntry]", found)}
 
-    def queue_replies(self, payload: Any) -> dict[str, int]:
+    def clear_requests(self, *, namespace: str | None = namespaces.DEFAULT) -> dict[str, int]:
+        return {"cleared": self.store.clear(namespace=namespace)}
+
+    def queue_replies(self, payload: Any, *, namespace: str = namespaces.DEFAULT) -> Queued:
         """Queue one reply object or a list of them; raises ``replies.ReplyError``."""
         parsed = replies.parse_replies(payload)
         try:
-            return {"queued": self.store.push_replies(parsed)}
+            ids = self.store.push_replies(parsed, namespace=namespace)
         except QueueFullError as error:
             raise replies.ReplyError(str(error)) from error
+        return {"queued": len(ids), "ids": ids}
 
-    def replies(self) -> dict[str, Any]:
-        return {"replies": self.store.replies()}
+    def replies(self, *, namespace: str = namespaces.DEFAULT) -> dict[str, list[QueuedReply]]:
+        return {"replies": cast("list[QueuedReply]", self.store.replies(namespace=namespace))}
 
-    def clear_replies(self) -> dict[str, int]:
-        return {"cleared": self.store.clear_replies()}
+    def remove_reply(self, reply_id: str, *, namespace: str = namespaces.DEFAULT
+                     ) -> dict[str, str]:
+        """Take one reply out of the queue; raises ``replies.UnknownReplyError``."""
+        if not isinstance(reply_id, str) or not self.store.remove_reply(reply_id,
+                                                                        namespace=namespace):
+            where = f" of namespace {namespace!r}" if namespace else ""
+            raise replies.UnknownReplyError(
+                f"no reply {reply_id!r} in the queue{where}: it was used up, removed, or "
+                f"never queued here")
+        return {"removed": reply_id}
+
+    def clear_replies(self, *, namespace: str = namespaces.DEFAULT) -> dict[str, int]:
+        return {"cleared": self.store.clear_replies(namespace=namespace)}
+
+    def reset(self, *, namespace: str = namespaces.DEFAULT) -> dict[str, int]:
+        """Empty the journal view and the reply queue of ``namespace`` at once."""
+        return {"cleared_requests": self.store.clear(namespace=namespace),
+                "cleared_replies": self.store.clear_replies(namespace=namespace)}
+
+    def settings(self, *, namespace: str = namespaces.DEFAULT) -> Settings:
+        own = self.store.settings(namespace=namespace) or {}
+        return {"reply_mode": own.get("reply_mode", self.reply_mode),
+                "reply_text": own.get("reply_text", self.reply_text)}
+
+    def put_settings(self, payload: Any, *, namespace: str = namespaces.DEFAULT) -> Settings:
+        """Give ``namespace`` the settings of ``payload``, the server's for those it leaves
+        out; raises ``replies.SettingsError``."""
+        self.store.put_settings(replies.parse_settings(payload), namespace=namespace)
+        return self.settings(namespace=namespace)
+
+    def namespaces(self) -> dict[str, list[dict[str, Any]]]:
+        """Every namespace with entries, replies or settings (the default one always)."""
+        return {"namespaces": self.store.namespaces()}
 
     def close(self) -> None:
         """Close the journal file, and the store when the engine opened or owns it."""
         self.journal.close()
         if self._owns_store:
             self.store.close()
+
+
+class NamespaceAdmin:
+    """The admin API of one namespace of an ``Engine``, in this process (``records.AdminAPI``)."""
+
+    def __init__(self, engine: Engine, namespace: str = namespaces.DEFAULT) -> None:
+        self.engine = engine
+        self._namespace = namespace
+
+    @property
+    def namespace(self) -> str:
+        return self._namespace
+
+    def within(self, name: str) -> AdminAPI:
+        if self._namespace != namespaces.DEFAULT:
+            raise ValueError(f"namespaces do not nest: this is namespace "
+                             f"{self._namespace!r} already")
+        return self.engine.admin(name)
+
+    def requests(self, *, path: str | None = None, limit: int | None = None) -> JournalPage:
+        return self.engine.requests(path=path, limit=limit, namespace=self._namespace)
+
+    def find(self, match: Any) -> JournalPage:
+        return self.engine.find(match, namespace=self._namespace)
+
+    def clear_requests(self) -> dict[str, int]:
+        return self.engine.clear_requests(namespace=self._namespace)
+
+    def queue_replies(self, payload: Any) -> Queued:
+        return self.engine.queue_replies(payload, namespace=self._namespace)
+
+    def replies(self) -> dict[str, list[QueuedReply]]:
+        return self.engine.replies(namespace=self._namespace)
+
+    def remove_reply(self, reply_id: str) -> dict[str, str]:
+        return self.engine.remove_reply(reply_id, namespace=self._namespace)
+
+    def clear_replies(self) -> dict[str, int]:
+        return self.engine.clear_replies(namespace=self._namespace)
+
+    def reset(self) -> dict[str, int]:
+        return self.engine.reset(namespace=self._namespace)
+
+    def settings(self) -> Settings:
+        return self.engine.settings(namespace=self._namespace)
+
+    def put_settings(self, payload: Any) -> Settings:
+        return self.engine.put_settings(payload, namespace=self._namespace)

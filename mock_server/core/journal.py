@@ -82,12 +82,13 @@ class Journal:
 
     def record(self, request: IncomingRequest, answer: Answer, *, parsed: Any,
                violations: list[str], header_diff: dict[str, dict[str, str | None]],
-               scripted: bool) -> dict[str, Any]:
+               reply_id: str | None) -> dict[str, Any]:
         body, body_truncated = cut(request.body.decode("utf-8", errors="replace"), self.body_cap)
         body_truncated = body_truncated or request.size > len(request.body)
         delay_ms = answer.delay * 1000
         entry: Recorded = {
             "time": now_iso(),
+            "namespace": request.namespace,
             "method": request.method,
             "path": request.path,
             "query": request.query,
@@ -104,7 +105,8 @@ class Journal:
             "header_diff": header_diff,
             "fault": answer.fault,
             "delay_ms": int(delay_ms) if delay_ms == int(delay_ms) else delay_ms,
-            "scripted": scripted,
+            "scripted": reply_id is not None,
+            "reply_id": reply_id,
         }
         depth = nesting(entry["json"])
         if depth > MAX_JSON_DEPTH:

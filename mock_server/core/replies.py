@@ -1,19 +1,22 @@
 """What the mock answers to a valid ``POST /api/text``: echo or fixed text, or a scripted reply.
 
 A scripted reply is a JSON object with the fields of ``records.ScriptedReply``, all optional.
-Queued replies are used first, in order, each ``times`` times. ``"response": null`` leaves the
+A valid request takes the first queued reply (in queue order) whose ``match`` holds for it
+(``matching``; no match: every request); its ``times`` goes down by one and at 0 it leaves the
+queue, unless ``times`` is ``null``: a standing reply. ``"response": null`` leaves the
 ``response`` key out of the answer, as early answers of the real site did. A reply without a
 ``message`` answers what the reply mode would have answered.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from . import faults
-from .records import ScriptedReply, field_names
+from .matching import MatchError, compile_match, describe_kind
+from .prompt import last_user_turn
+from .records import ScriptedReply, Settings, field_names
 from .wire import Answer, json_answer
 
 REPLY_MODES = ("echo", "fixed")
@@ -24,36 +27,43 @@ MAX_DELAY_MS = 60_000
 MAX_TIMES = 1_000_000
 # Statuses that cannot carry the body a reply has.
 BODYLESS_STATUSES = frozenset({204, 205, 304})
-# Roles a turn of the flattened prompt may start with, to find where the last user turn ends.
-ROLES = ("system", "user", "assistant", "function", "tool", "developer")
-_NEXT_TURN = re.compile("\n(?:" + "|".join(ROLES) + "): ")
-PROMPT_END = "assistant:"
 
 
 class ReplyError(ValueError):
     """A scripted reply that cannot be queued; the message says which field and why."""
 
 
-def last_user_turn(prompt: str) -> str:
-    """The text of the last ``user`` turn of a flattened prompt, or ``""`` when there is none.
+class UnknownReplyError(LookupError):
+    """No queued reply has this id (in this namespace); it was used up, removed or never
+    queued."""
 
-    The prompt is ``role: content\\n`` per message and then ``assistant:``. Content may hold
-    newlines, so a turn is taken to end where a line starts with a known role and ``": "``.
-    """
-    text = prompt[:-len(PROMPT_END)] if prompt.endswith(PROMPT_END) else prompt
-    marker = "user: "
-    start = text.rfind("\n" + marker)
-    if start >= 0:
-        start += 1 + len(marker)
-    elif text.startswith(marker):
-        start = len(marker)
-    else:
-        return ""
-    following = _NEXT_TURN.search(text, start)
-    end = following.start() if following else len(text)
-    turn = text[start:end]
-    # The newline that closed the turn belongs to the format, not to the content.
-    return turn[:-1] if turn.endswith("\n") and end == len(text) else turn
+
+class SettingsError(ValueError):
+    """Settings that cannot be given to a namespace; the message says which and why."""
+
+
+SETTINGS_FIELDS = field_names(Settings)
+
+
+def parse_settings(payload: Any) -> dict[str, Any] | None:
+    """The settings ``PUT /__mock__/settings`` gives a namespace: an object with
+    ``reply_mode`` and ``reply_text``, each optional (left out: the server's); ``None`` when
+    it gives neither."""
+    if not isinstance(payload, Mapping):
+        raise SettingsError(f"settings must be an object with {' and '.join(SETTINGS_FIELDS)}, "
+                            f"not {describe_kind(payload)}")
+    unknown = [str(key) for key in payload if key not in SETTINGS_FIELDS]
+    if unknown:
+        raise SettingsError(f"settings have unknown field(s) {', '.join(map(repr, unknown))}; "
+                            f"the fields are {', '.join(SETTINGS_FIELDS)}")
+    mode = payload.get("reply_mode")
+    if "reply_mode" in payload and mode not in REPLY_MODES:
+        raise SettingsError(f"settings.reply_mode must be one of {', '.join(REPLY_MODES)}; "
+                            f"got {mode!r}")
+    text = payload.get("reply_text")
+    if "reply_text" in payload and not isinstance(text, str):
+        raise SettingsError(f"settings.reply_text must be a string, not {describe_kind(text)}")
+    return {name: payload[name] for name in SETTINGS_FIELDS if name in payload} or None
 
 
 def mode_text(mode: str, reply_text: str, prompt: str) -> str:
@@ -90,11 +100,12 @@ def parse_reply(item: Any, index: int | None = None) -> ScriptedReply:
                          f"not {describe_kind(message)}")
 
     fault = item.get("fault")
-    if fault is not None and fault not in faults.FAULTS:
+    if fault is not None and (not isinstance(fault, str) or fault not in faults.FAULTS):
         raise ReplyError(f"{where}.fault must be null or one of {', '.join(faults.FAULTS)}; "
                          f"got {fault!r}")
 
-    status = item.get("status")
+    # Whole numbers may come as 2.0 (JSON has one number type): they are kept as integers.
+    status = _whole(item.get("status"))
     if status is not None:
         if not _is_int(status) or not 200 <= status <= 599 or status in BODYLESS_STATUSES:
             raise ReplyError(f"{where}.status must be an integer from 200 to 599 (not 204, 205 "
@@ -117,22 +128,25 @@ def parse_reply(item: Any, index: int | None = None) -> ScriptedReply:
         raise ReplyError(f"{where}.delay_ms must be a number of milliseconds from 0 to "
                          f"{MAX_DELAY_MS}; got {delay_ms!r}")
 
-    retry_after = item.get("retry_after")
+    retry_after = _whole(item.get("retry_after"))
     if retry_after is not None and not (
             (_is_int(retry_after) and 0 <= retry_after <= 10**9)
             or (isinstance(retry_after, str) and _header_safe(retry_after))):
         raise ReplyError(f"{where}.retry_after must be null, a whole number of seconds (0 or "
                          f"more) or an HTTP date string; got {retry_after!r}")
 
-    times = item.get("times", 1)
-    if times is None:
-        times = 1
-    if not _is_int(times) or not 1 <= times <= MAX_TIMES:
-        raise ReplyError(f"{where}.times must be a whole number from 1 to {MAX_TIMES}; "
-                         f"got {times!r}")
+    times = _whole(item.get("times", 1))
+    if times is not None and (not _is_int(times) or not 1 <= times <= MAX_TIMES):
+        raise ReplyError(f"{where}.times must be a whole number from 1 to {MAX_TIMES}, or "
+                         f"null for a standing reply that is never used up; got {times!r}")
+
+    try:
+        match = compile_match(item.get("match"), f"{where}.match").spec
+    except MatchError as error:
+        raise ReplyError(str(error)) from None
 
     return {"message": message, "status": status, "response": response, "delay_ms": delay_ms,
-            "fault": fault, "retry_after": retry_after, "times": times}
+            "fault": fault, "retry_after": retry_after, "times": times, "match": match}
 
 
 def scripted_answer(reply: Mapping[str, Any], default_message: str) -> Answer:
@@ -152,6 +166,13 @@ def scripted_answer(reply: Mapping[str, Any], default_message: str) -> Answer:
                   disconnect=answer.disconnect, fault=fault)
 
 
+def _whole(value: Any) -> Any:
+    """A float with no fraction as the integer it is; anything else as it is."""
+    if type(value) is float and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    return value
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -162,9 +183,3 @@ def _is_number(value: Any) -> bool:
 
 def _header_safe(value: str) -> bool:
     return 0 < len(value) <= 200 and all(" " <= char <= "~" for char in value)
-
-
-def describe_kind(value: Any) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
-             int: "a number", float: "a number", type(None): "null"}
-    return names.get(type(value), type(value).__name__)

@@ -19,9 +19,14 @@ An SQLite database in WAL mode gives that with nothing to run beside the mock:
   the lock is free, where SQLite's own busy handler would sleep in steps of milliseconds,
   which under load put tens of milliseconds on the slowest answers; the busy timeout stays as
   the fallback where ``flock`` does not exist;
-- recording an entry is one INSERT, atomic by itself: totals come from the contiguous ids, and
-  the entries over the cap are deleted in batches; taking a scripted reply is a
-  ``BEGIN IMMEDIATE`` transaction, which holds the write lock from its first read.
+- recording an entry is one INSERT, atomic by itself; the entries over the cap are deleted in
+  batches, and counted per namespace and path in ``dropped`` so that totals still count them;
+- each process keeps the reply queues and settings it has read, as long as ``PATH-queue`` keeps
+  its size: every change to them (a push, a use, a removal, new settings) grows that file by
+  a byte once committed. A request then finds its namespace's replies, their matches already
+  checked, with one ``stat``; a standing reply answers with no write at all, and using up a
+  finite one is a ``BEGIN IMMEDIATE`` transaction, which holds the write lock from its first
+  read and chooses again from the queue as it is then.
 """
 
 from __future__ import annotations
@@ -40,7 +45,17 @@ try:
 except ImportError:  # Windows: SQLite's busy timeout alone keeps the writers apart
     fcntl = None  # type: ignore[assignment]
 
-from .store import DEFAULT_JOURNAL_CAP, DEFAULT_QUEUE_CAP, QueueFullError, check_cap
+from .matching import Facts
+from .store import (
+    DEFAULT_JOURNAL_CAP,
+    DEFAULT_QUEUE_CAP,
+    Queued,
+    QueueFullError,
+    ReplyQueue,
+    Taken,
+    check_cap,
+    reply_id,
+)
 from .wire import json_bytes
 
 SYNCHRONOUS = "OFF"
@@ -51,34 +66,121 @@ BUSY_TIMEOUT_MS = 30_000
 # the table holds at most cap + PRUNE_EVERY rows and recording is one INSERT otherwise.
 PRUNE_EVERY = 256
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS journal (
-    -- AUTOINCREMENT: ids are never reused and stay contiguous, not even a clear resets them,
-    -- so the number recorded since the last clear is the last id minus the one before it.
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    path TEXT NOT NULL,
-    entry BLOB NOT NULL
-);
--- No index on path: it cost each INSERT a fifth more, while a ?path= query scans at most
--- cap + PRUNE_EVERY rows.
--- Entries deleted for the cap since the last clear, per path: they still count in totals.
-CREATE TABLE IF NOT EXISTS dropped (
-    path TEXT PRIMARY KEY,
-    total INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS settings (
-    name TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-) WITHOUT ROWID;
-INSERT OR IGNORE INTO settings (name, value) VALUES ('cleared_after', 0);
-CREATE TABLE IF NOT EXISTS replies (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    reply BLOB NOT NULL,
-    times INTEGER NOT NULL
-);
-"""
+# PRAGMA user_version of the layout below. Version 1 (no namespaces, no standing replies) is
+# brought up to date when opened.
+SCHEMA_VERSION = 2
+SCHEMA = (
+    # AUTOINCREMENT: ids are never reused, not even after a clear.
+    """CREATE TABLE IF NOT EXISTS journal (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        path TEXT NOT NULL,
+        entry BLOB NOT NULL,
+        namespace TEXT NOT NULL DEFAULT ''
+    )""",
+    # No index on path or namespace: one cost each INSERT a fifth more, while a query scans at
+    # most cap + PRUNE_EVERY rows.
+    # Entries deleted for the cap since the last clear of their namespace: they still count in
+    # totals.
+    """CREATE TABLE IF NOT EXISTS dropped (
+        namespace TEXT NOT NULL,
+        path TEXT NOT NULL,
+        total INTEGER NOT NULL,
+        PRIMARY KEY (namespace, path)
+    ) WITHOUT ROWID""",
+    # A reply's id is "r" and its seq. times NULL: a standing reply.
+    """CREATE TABLE IF NOT EXISTS replies (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        namespace TEXT NOT NULL DEFAULT '',
+        reply BLOB NOT NULL,
+        times INTEGER
+    )""",
+    "CREATE INDEX IF NOT EXISTS replies_of_namespace ON replies (namespace, seq)",
+    """CREATE TABLE IF NOT EXISTS namespace_settings (
+        namespace TEXT PRIMARY KEY,
+        settings BLOB NOT NULL
+    ) WITHOUT ROWID""",
+)
 LAST_ID = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'journal'), 0)"
-CLEARED_AFTER = "SELECT value FROM settings WHERE name = 'cleared_after'"
+# Namespaces whose queues and settings a process keeps at most before it starts afresh.
+KEPT_NAMESPACES = 1024
+
+
+def _where(namespace: str | None, path: str | None) -> tuple[str, tuple[str, ...]]:
+    """The SQL conditions on namespace and path (``None``: any), and their parameters."""
+    conditions = [name + " = ?" for name, value in (("namespace", namespace), ("path", path))
+                  if value is not None]
+    return (" AND ".join(conditions) or "1",
+            tuple(value for value in (namespace, path) if value is not None))
+
+
+def _upgraded_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """A journal entry of version 1 with the fields version 2 added, in their places."""
+    upgraded: dict[str, Any] = {}
+    for name, value in entry.items():
+        upgraded[name] = value
+        if name == "time":
+            upgraded["namespace"] = ""
+    upgraded.setdefault("namespace", "")
+    upgraded.setdefault("reply_id", None)
+    return upgraded
+
+
+def _upgrade_from_1(db: sqlite3.Connection) -> None:
+    """Bring a store of version 1 (no namespaces, no standing replies) to version 2, in the
+    caller's transaction."""
+    db.execute("ALTER TABLE journal ADD COLUMN namespace TEXT NOT NULL DEFAULT ''")
+    for entry_id, entry in db.execute("SELECT id, entry FROM journal").fetchall():
+        db.execute("UPDATE journal SET entry = ? WHERE id = ?",
+                   (json_bytes(_upgraded_entry(json.loads(entry))), entry_id))
+    db.execute("ALTER TABLE dropped RENAME TO dropped_1")
+    db.execute(SCHEMA[1])
+    db.execute("INSERT INTO dropped (namespace, path, total) SELECT '', path, total "
+               "FROM dropped_1")
+    db.execute("DROP TABLE dropped_1")
+    # times was NOT NULL: the table is made again. Ids go on from the last one given.
+    last = db.execute("SELECT coalesce((SELECT seq FROM sqlite_sequence "
+                      "WHERE name = 'replies'), 0)").fetchone()[0]
+    rows = db.execute("SELECT seq, reply, times FROM replies").fetchall()
+    db.execute("DROP TABLE replies")
+    db.execute(SCHEMA[2])
+    for seq, reply, times in rows:
+        db.execute("INSERT INTO replies (seq, namespace, reply, times) VALUES (?, '', ?, ?)",
+                   (seq, json_bytes({**json.loads(reply), "match": None}), times))
+    db.execute("DELETE FROM sqlite_sequence WHERE name = 'replies'")
+    db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('replies', ?)", (last,))
+    db.execute("DROP TABLE IF EXISTS settings")
+
+
+def _set_up(db: sqlite3.Connection, path: str) -> None:
+    """The tables of this version, in a file new or made by an earlier version."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise ValueError(f"the SQLite store {path!r} was made by a newer version of the "
+                             f"mock (layout {version}; this one knows {SCHEMA_VERSION})")
+        if version < SCHEMA_VERSION:
+            tables = {name for (name,) in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "journal" in tables:
+                _upgrade_from_1(db)
+            for statement in SCHEMA:
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+class _Namespace:
+    """What a process keeps of one namespace: its queue (matches checked) and settings."""
+
+    __slots__ = ("queue", "settings")
+
+    def __init__(self, queue: ReplyQueue, settings: dict[str, Any] | None) -> None:
+        self.queue = queue
+        self.settings = settings
 
 
 class _Link:
@@ -125,7 +227,8 @@ def _immediate(db: sqlite3.Connection) -> Iterator[None]:
 
 
 class SQLiteStore:
-    """The journal and the reply queue in the SQLite database at ``path`` (created if need be).
+    """The journal, reply queues and settings in the SQLite database at ``path`` (created if
+    need be, brought up to date if an earlier version made it).
 
     Every process and thread that opens the same file sees the same state. ``cap`` bounds the
     entries kept (oldest dropped first); ``total`` counts every entry since the last clear.
@@ -140,20 +243,30 @@ class SQLiteStore:
         self._links: weakref.WeakSet[_Link] = weakref.WeakSet()
         self._thread_lock = threading.Lock()
         self._lock_file: int | None = None
-        # PATH-queue grows by a byte after each push: a process that found the queue empty
-        # when the file had some size knows it is still empty while the size stays.
+        # PATH-queue grows by a byte after each change to the replies or settings: what a
+        # process read of them holds as long as the file keeps the size it had before.
         self._queue_marker = self.path + "-queue"
-        self._empty_at = -1
+        # (the marker's size, what was read of each namespace at that size): replaced whole,
+        # never changed but by adding a namespace, so threads read it without a lock.
+        self._cache: tuple[int, dict[str, _Namespace]] = (-1, {})
+        # Replies never change but for their times: each is read and its match checked once.
+        self._known: dict[int, Queued] = {}
         _STORES.add(self)
         try:
-            with sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
-                                 isolation_level=None) as setup:
-                # journal_mode=WAL is a property of the file: set once, it holds for everyone.
-                setup.execute("PRAGMA journal_mode=WAL")
-                setup.executescript(SCHEMA)
-            setup.close()
+            setup = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
+                                    isolation_level=None)
         except sqlite3.Error as error:
             raise ValueError(f"cannot open the SQLite store {self.path!r}: {error}") from error
+        try:
+            # journal_mode=WAL is a property of the file: set once, it holds for everyone.
+            setup.execute("PRAGMA journal_mode=WAL")
+            _set_up(setup, self.path)
+        except sqlite3.Error as error:
+            raise ValueError(f"cannot open the SQLite store {self.path!r}: {error}") from error
+        finally:
+            setup.close()
+        # There from the start: a request finds its size with a stat that does not fail.
+        os.close(os.open(self._queue_marker, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
 
     def _db(self) -> sqlite3.Connection:
         """This thread's connection, opened on first use in this process."""
@@ -212,10 +325,11 @@ class SQLiteStore:
         """``append``, then ``then(id)`` while every process's writers still wait: the
         journal writes its JSON-lines file there, so the lines of all workers are in id
         order."""
-        row = (str(entry.get("path")), json_bytes(dict(entry)))
+        row = (str(entry.get("namespace", "")), str(entry.get("path")),
+               json_bytes(dict(entry)))
         with self._writing() as db:
-            entry_id = db.execute("INSERT INTO journal (path, entry) VALUES (?, ?)",
-                                  row).lastrowid
+            entry_id = db.execute("INSERT INTO journal (namespace, path, entry) "
+                                  "VALUES (?, ?, ?)", row).lastrowid
             assert entry_id is not None
             if then is not None:
                 then(entry_id)
@@ -226,54 +340,125 @@ class SQLiteStore:
     def _prune(self, db: sqlite3.Connection, last_dropped: int) -> None:
         """Delete the entries up to id ``last_dropped``, counting them in ``dropped``."""
         with _immediate(db):
-            for path, count in db.execute(
-                    "SELECT path, count(*) FROM journal WHERE id <= ? GROUP BY path",
-                    (last_dropped,)).fetchall():
-                db.execute("INSERT OR IGNORE INTO dropped (path, total) VALUES (?, 0)", (path,))
-                db.execute("UPDATE dropped SET total = total + ? WHERE path = ?", (count, path))
+            for namespace, path, count in db.execute(
+                    "SELECT namespace, path, count(*) FROM journal WHERE id <= ? "
+                    "GROUP BY namespace, path", (last_dropped,)).fetchall():
+                db.execute("INSERT OR IGNORE INTO dropped (namespace, path, total) "
+                           "VALUES (?, ?, 0)", (namespace, path))
+                db.execute("UPDATE dropped SET total = total + ? "
+                           "WHERE namespace = ? AND path = ?", (count, namespace, path))
             db.execute("DELETE FROM journal WHERE id <= ?", (last_dropped,))
 
-    def entries(self, *, path: str | None = None, limit: int | None = None
-                ) -> tuple[int, list[dict[str, Any]]]:
+    def _total(self, db: sqlite3.Connection, where: str, values: tuple[str, ...]) -> int:
+        """Entries recorded since the last clear: those held, and those dropped for the cap."""
+        held: int = db.execute(f"SELECT count(*) FROM journal WHERE {where}",
+                               values).fetchone()[0]
+        dropped: int = db.execute(f"SELECT coalesce(sum(total), 0) FROM dropped WHERE {where}",
+                                  values).fetchone()[0]
+        return held + dropped
+
+    def entries(self, *, namespace: str | None = "", path: str | None = None,
+                limit: int | None = None) -> tuple[int, list[dict[str, Any]]]:
         db = self._db()
         # SQLite's integers stop at 2**63; no journal holds that many entries.
         count = -1 if limit is None else min(limit, 1 << 62)
+        where, values = _where(namespace, path)
         # One read transaction: the total and the entries from the same snapshot.
         db.execute("BEGIN")
         try:
-            last = db.execute(LAST_ID).fetchone()[0]
+            total = self._total(db, where, values)
             # Rows over the cap that wait for the next prune are not shown, but counted.
-            first = last - self.cap
-            if path is None:
-                total = last - db.execute(CLEARED_AFTER).fetchone()[0]
-                rows = db.execute("SELECT id, entry FROM journal WHERE id > ? "
-                                  "ORDER BY id DESC LIMIT ?", (first, count)).fetchall()
-            else:
-                dropped = db.execute("SELECT total FROM dropped WHERE path = ?",
-                                     (path,)).fetchone()
-                total = db.execute("SELECT count(*) FROM journal WHERE path = ?",
-                                   (path,)).fetchone()[0] + (dropped[0] if dropped else 0)
-                rows = db.execute("SELECT id, entry FROM journal WHERE path = ? AND id > ? "
-                                  "ORDER BY id DESC LIMIT ?", (path, first, count)).fetchall()
+            first = db.execute(LAST_ID).fetchone()[0] - self.cap
+            rows = db.execute(f"SELECT id, entry FROM journal WHERE {where} AND id > ? "
+                              f"ORDER BY id DESC LIMIT ?", (*values, first, count)).fetchall()
         finally:
             db.execute("COMMIT")
         held = [{"id": entry_id, **json.loads(entry)} for entry_id, entry in reversed(rows)]
-        recorded: int = total
-        return recorded, held
+        return total, held
 
-    def clear(self) -> int:
+    def clear(self, *, namespace: str | None = "") -> int:
+        where, values = _where(namespace, None)
         with self._transaction() as db:
-            last = db.execute(LAST_ID).fetchone()[0]
-            total: int = last - db.execute(CLEARED_AFTER).fetchone()[0]
-            db.execute("DELETE FROM journal")
-            db.execute("DELETE FROM dropped")
-            db.execute("UPDATE settings SET value = ? WHERE name = 'cleared_after'", (last,))
+            total = self._total(db, where, values)
+            db.execute(f"DELETE FROM journal WHERE {where}", values)
+            db.execute(f"DELETE FROM dropped WHERE {where}", values)
         return total
 
-    # --- the reply queue ---------------------------------------------------------------------
+    def namespaces(self) -> list[dict[str, Any]]:
+        db = self._db()
+        found: dict[str, dict[str, Any]] = {"": {"name": "", "requests": 0, "replies": 0}}
 
-    def push_replies(self, replies: Sequence[Mapping[str, Any]]) -> int:
-        rows = [(json_bytes(dict(reply)), int(reply["times"])) for reply in replies]
+        def named(name: str) -> dict[str, Any]:
+            return found.setdefault(name, {"name": name, "requests": 0, "replies": 0})
+
+        db.execute("BEGIN")
+        try:
+            for query, field in (
+                    ("SELECT namespace, count(*) FROM journal GROUP BY namespace", "requests"),
+                    ("SELECT namespace, sum(total) FROM dropped GROUP BY namespace", "requests"),
+                    ("SELECT namespace, count(*) FROM replies GROUP BY namespace", "replies"),
+                    ("SELECT namespace, 0 FROM namespace_settings", "replies")):
+                for name, number in db.execute(query).fetchall():
+                    named(name)[field] += number
+        finally:
+            db.execute("COMMIT")
+        return [found[name] for name in sorted(found)]
+
+    # --- the reply queues and settings -------------------------------------------------------
+
+    def _changed(self) -> None:
+        """Tell every process that the replies or settings changed: called after the commit,
+        with the write lock still held."""
+        marker = os.open(self._queue_marker, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(marker, b".")
+        finally:
+            os.close(marker)
+
+    def _item(self, seq: int, reply: bytes, times: int | None) -> Queued:
+        """The queued reply ``seq``, read and its match checked once in this process."""
+        item = self._known.get(seq)
+        if item is None:
+            if len(self._known) > 2 * self.queue_cap:
+                self._known = {}
+            item = Queued({"id": reply_id(seq), **json.loads(reply), "times": times})
+            self._known[seq] = item
+        return item
+
+    def _namespace(self, namespace: str) -> _Namespace:
+        """What this process knows of ``namespace``'s queue and settings, read again from the
+        database when another change was made since."""
+        try:
+            version = os.stat(self._queue_marker).st_size
+        except FileNotFoundError:  # removed from under the mock: read the tables every time
+            version = -1
+        cache = self._cache
+        if cache[0] == version and version >= 0:
+            state = cache[1].get(namespace)
+            if state is not None:
+                return state
+        else:
+            cache = self._cache = (version, {})
+        # The size was read before the tables: a change the read misses has grown the file.
+        db = self._db()
+        db.execute("BEGIN")
+        try:
+            rows = db.execute("SELECT seq, reply, times FROM replies WHERE namespace = ? "
+                              "ORDER BY seq", (namespace,)).fetchall()
+            own = db.execute("SELECT settings FROM namespace_settings WHERE namespace = ?",
+                             (namespace,)).fetchone()
+        finally:
+            db.execute("COMMIT")
+        state = _Namespace(ReplyQueue([self._item(*row) for row in rows]),
+                           None if own is None else json.loads(own[0]))
+        if len(cache[1]) < KEPT_NAMESPACES:
+            cache[1][namespace] = state
+        return state
+
+    def push_replies(self, replies: Sequence[Mapping[str, Any]], *, namespace: str = ""
+                     ) -> list[str]:
+        rows = [(namespace, json_bytes(dict(reply)), reply["times"]) for reply in replies]
+        ids = []
         with self._writing() as db:
             with _immediate(db):
                 held = db.execute("SELECT count(*) FROM replies").fetchone()[0]
@@ -281,51 +466,84 @@ class SQLiteStore:
                     raise QueueFullError(
                         f"the reply queue holds at most {self.queue_cap} replies; it has "
                         f"{held}, {len(rows)} more do not fit")
-                db.executemany("INSERT INTO replies (reply, times) VALUES (?, ?)", rows)
-            # After the commit: whoever sees the new size can see the new replies.
-            marker = os.open(self._queue_marker, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(marker, b".")
-            finally:
-                os.close(marker)
-        return len(rows)
+                for row in rows:
+                    seq = db.execute("INSERT INTO replies (namespace, reply, times) "
+                                     "VALUES (?, ?, ?)", row).lastrowid
+                    assert seq is not None
+                    ids.append(reply_id(seq))
+            if rows:
+                self._changed()
+        return ids
 
-    def pop_reply(self) -> dict[str, Any] | None:
-        # Most requests find the queue empty: a stat of the marker says so, or a plain read,
-        # both without the lock. The size is read before the table, so a push that the read
-        # missed has grown the file since.
-        try:
-            pushes = os.stat(self._queue_marker).st_size
-        except FileNotFoundError:
-            pushes = 0
-        if pushes == self._empty_at:
-            return None
-        if self._db().execute("SELECT 1 FROM replies LIMIT 1").fetchone() is None:
-            self._empty_at = pushes
-            return None
-        # BEGIN IMMEDIATE: no other process can take the same use now.
-        with self._transaction() as db:
-            head = db.execute(
-                "SELECT seq, reply, times FROM replies ORDER BY seq LIMIT 1").fetchone()
-            if head is not None:
-                seq, reply, times = head
-                if times <= 1:
-                    db.execute("DELETE FROM replies WHERE seq = ?", (seq,))
-                else:
-                    db.execute("UPDATE replies SET times = times - 1 WHERE seq = ?", (seq,))
-        if head is None:
-            return None
-        used: dict[str, Any] = json.loads(reply)
-        used["times"] = 1
-        return used
-
-    def replies(self) -> list[dict[str, Any]]:
-        rows = self._db().execute("SELECT reply, times FROM replies ORDER BY seq").fetchall()
-        return [{**json.loads(reply), "times": times} for reply, times in rows]
-
-    def clear_replies(self) -> int:
+    def take_reply(self, facts: Facts, *, namespace: str = "") -> Taken:
+        # Most requests find no reply that holds, or a standing one: that is known from what
+        # this process read of the queue, without the lock and without a write.
+        state = self._namespace(namespace)
+        index = state.queue.first(facts)
+        if index < 0:
+            return Taken(None, state.settings)
+        if state.queue.items[index].reply["times"] is None:
+            return Taken(state.queue.items[index].reply, state.settings)
+        # A finite reply: under the lock, choose again from the queue as it is now (another
+        # process may have used it up) and count the use.
+        used: dict[str, Any] | None = None
         with self._writing() as db:
-            return db.execute("DELETE FROM replies").rowcount
+            with _immediate(db):
+                rows = db.execute("SELECT seq, reply, times FROM replies WHERE namespace = ? "
+                                  "ORDER BY seq", (namespace,)).fetchall()
+                for seq, reply, times in rows:
+                    item = self._item(seq, reply, times)
+                    if not item.match.holds(facts):
+                        continue
+                    if times is None:
+                        return Taken(item.reply, state.settings)
+                    if times <= 1:
+                        db.execute("DELETE FROM replies WHERE seq = ?", (seq,))
+                    else:
+                        db.execute("UPDATE replies SET times = times - 1 WHERE seq = ?", (seq,))
+                    used = {**item.reply, "times": times - 1}
+                    break
+            if used is not None:
+                self._changed()
+        return Taken(used, state.settings)
+
+    def replies(self, *, namespace: str = "") -> list[dict[str, Any]]:
+        rows = self._db().execute("SELECT seq, reply, times FROM replies WHERE namespace = ? "
+                                  "ORDER BY seq", (namespace,)).fetchall()
+        return [{"id": reply_id(seq), **json.loads(reply), "times": times}
+                for seq, reply, times in rows]
+
+    def remove_reply(self, reply_id: str, *, namespace: str = "") -> bool:
+        digits = reply_id[1:] if reply_id.startswith("r") else ""
+        if not (digits.isascii() and digits.isdigit() and len(digits) <= 18):
+            return False
+        with self._writing() as db:
+            removed = db.execute("DELETE FROM replies WHERE seq = ? AND namespace = ?",
+                                 (int(digits), namespace)).rowcount
+            if removed:
+                self._changed()
+        return bool(removed)
+
+    def clear_replies(self, *, namespace: str = "") -> int:
+        with self._writing() as db:
+            count: int = db.execute("DELETE FROM replies WHERE namespace = ?",
+                                    (namespace,)).rowcount
+            if count:
+                self._changed()
+        return count
+
+    def settings(self, *, namespace: str = "") -> dict[str, Any] | None:
+        own = self._namespace(namespace).settings
+        return None if own is None else dict(own)
+
+    def put_settings(self, settings: Mapping[str, Any] | None, *, namespace: str = "") -> None:
+        with self._writing() as db:
+            if settings is None:
+                db.execute("DELETE FROM namespace_settings WHERE namespace = ?", (namespace,))
+            else:
+                db.execute("INSERT OR REPLACE INTO namespace_settings (namespace, settings) "
+                           "VALUES (?, ?)", (namespace, json_bytes(dict(settings))))
+            self._changed()
 
     def close(self) -> None:
         """Close the connections this process opened; the store opens new ones if used again."""

@@ -1,7 +1,8 @@
-"""Where the mock keeps its state: the journal of requests and the queue of scripted replies.
+"""Where the mock keeps its state: the journal of requests, and per namespace the queue of
+scripted replies and the reply mode.
 
-``Store`` is the narrow interface the rest of the mock uses; ``MemoryStore`` keeps both in
-this process, behind one lock. A store shared by several worker processes only has to
+``Store`` is the narrow interface the rest of the mock uses; ``MemoryStore`` keeps everything
+in this process, behind one lock. A store shared by several worker processes only has to
 implement the same few methods.
 """
 
@@ -10,7 +11,9 @@ from __future__ import annotations
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+from .matching import Facts, Match, Selector, compile_match
 
 DEFAULT_JOURNAL_CAP = 10_000
 DEFAULT_QUEUE_CAP = 10_000
@@ -39,12 +42,22 @@ class QueueFullError(Exception):
     """More scripted replies than the queue holds."""
 
 
+class Taken(NamedTuple):
+    """What ``Store.take_reply`` found: the reply that answers (or ``None``), and the
+    namespace's own settings (or ``None``), read together."""
+
+    reply: dict[str, Any] | None
+    settings: dict[str, Any] | None
+
+
 @runtime_checkable
 class Store(Protocol):
-    """The journal and the reply queue. Every method is safe to call from several threads."""
+    """The journal, and the reply queues and settings of the namespaces. Every method is safe
+    to call from several threads. A journal entry's ``namespace`` key says whose it is."""
 
     def append(self, entry: Mapping[str, Any]) -> int:
-        """Record a journal entry (without ``id``); return the id given to it."""
+        """Record a journal entry (without ``id``; its ``namespace`` key says whose it is);
+        return the id given to it: increasing over every namespace, never reused."""
         ...
 
     def append_then(self, entry: Mapping[str, Any],
@@ -54,32 +67,59 @@ class Store(Protocol):
         file's lines are in id order."""
         ...
 
-    def entries(self, *, path: str | None = None, limit: int | None = None
-                ) -> tuple[int, list[dict[str, Any]]]:
-        """``(total, entries)``: how many entries matching ``path`` were recorded since the
-        last clear (those dropped for the cap included), and the most recent ``limit`` of
-        those still held, oldest first."""
+    def entries(self, *, namespace: str | None = "", path: str | None = None,
+                limit: int | None = None) -> tuple[int, list[dict[str, Any]]]:
+        """``(total, entries)``: how many entries of ``namespace`` (``None``: of every one)
+        matching ``path`` were recorded since that namespace's last clear (those dropped for
+        the cap included), and the most recent ``limit`` of those still held, oldest first."""
         ...
 
-    def clear(self) -> int:
-        """Empty the journal; return how many entries were recorded since the last clear."""
+    def clear(self, *, namespace: str | None = "") -> int:
+        """Empty ``namespace``'s view of the journal (``None``: the whole journal); return
+        how many entries it had recorded since its last clear."""
         ...
 
-    def push_replies(self, replies: Sequence[Mapping[str, Any]]) -> int:
-        """Queue normalised replies at the end, all or none; return how many were queued.
-        Raise ``QueueFullError`` when they do not fit."""
+    def namespaces(self) -> list[dict[str, Any]]:
+        """Every namespace that has entries held or counted, replies queued or settings of its
+        own, the default one always: ``{"name", "requests", "replies"}`` by name, ``requests``
+        being the namespace's total."""
         ...
 
-    def pop_reply(self) -> dict[str, Any] | None:
-        """The reply to use now, honouring ``times``; ``None`` when the queue is empty."""
+    def push_replies(self, replies: Sequence[Mapping[str, Any]], *, namespace: str = ""
+                     ) -> list[str]:
+        """Queue normalised replies at the end of ``namespace``'s queue, all or none; return
+        the ids given to them, in order (unique in the store's life). Raise
+        ``QueueFullError`` when they do not fit."""
         ...
 
-    def replies(self) -> list[dict[str, Any]]:
-        """The queued replies, next first, ``times`` being the uses left."""
+    def take_reply(self, facts: Facts, *, namespace: str = "") -> Taken:
+        """The first reply of ``namespace``'s queue whose ``match`` holds for ``facts``, its
+        use counted (``times`` down by one, and out of the queue at 0; never for a standing
+        reply, whose ``times`` is ``None``), or ``None`` when no reply holds; and, read with
+        it, the namespace's own settings (``None``: the server's). The reply, with its
+        ``id``, is the caller's to read, not to change."""
         ...
 
-    def clear_replies(self) -> int:
-        """Empty the queue; return how many replies it held."""
+    def replies(self, *, namespace: str = "") -> list[dict[str, Any]]:
+        """``namespace``'s queued replies in queue order, each with its ``id`` first and
+        ``times`` being the uses left."""
+        ...
+
+    def remove_reply(self, reply_id: str, *, namespace: str = "") -> bool:
+        """Take reply ``reply_id`` out of ``namespace``'s queue; ``False`` when it is not
+        there."""
+        ...
+
+    def clear_replies(self, *, namespace: str = "") -> int:
+        """Empty ``namespace``'s queue; return how many replies it held."""
+        ...
+
+    def settings(self, *, namespace: str = "") -> dict[str, Any] | None:
+        """``namespace``'s own settings (its reply mode), or ``None`` for the server's."""
+        ...
+
+    def put_settings(self, settings: Mapping[str, Any] | None, *, namespace: str = "") -> None:
+        """Give ``namespace`` settings of its own, or (``None``) the server's again."""
         ...
 
     def close(self) -> None:
@@ -87,8 +127,47 @@ class Store(Protocol):
         ...
 
 
+class Queued:
+    """A reply in a queue: the stored reply (``id`` first) and its checked match."""
+
+    __slots__ = ("match", "reply")
+
+    def __init__(self, reply: dict[str, Any], match: Match | None = None) -> None:
+        self.reply = reply
+        self.match = match if match is not None else compile_match(reply.get("match"))
+
+
+def reply_id(number: int) -> str:
+    """The id of the ``number``-th reply a store queued."""
+    return f"r{number}"
+
+
+class ReplyQueue:
+    """A namespace's queued replies in order, and the selector that finds the first whose
+    match holds (built when first needed after a change)."""
+
+    __slots__ = ("_selector", "items")
+
+    def __init__(self, items: list[Queued] | None = None) -> None:
+        self.items: list[Queued] = items if items is not None else []
+        self._selector: Selector | None = None
+
+    def first(self, facts: Facts) -> int:
+        """The index of the first reply whose match holds for ``facts``, or -1."""
+        if not self.items:
+            return -1
+        if self._selector is None:
+            self._selector = Selector([item.match for item in self.items])
+        return self._selector.first(facts)
+
+    def changed(self) -> None:
+        """Replies were added or taken out: the selector is made again when next needed."""
+        self._selector = None
+
+
 class MemoryStore:
-    """A thread-safe in-memory store; the journal keeps the most recent ``cap`` entries."""
+    """A thread-safe in-memory store; the journal keeps the most recent ``cap`` entries of all
+    namespaces together."""
 
     def __init__(self, cap: int = DEFAULT_JOURNAL_CAP, queue_cap: int = DEFAULT_QUEUE_CAP) -> None:
         self.cap = check_cap(cap)
@@ -96,77 +175,149 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._entries: deque[dict[str, Any]] = deque(maxlen=cap)
         self._next_id = 1
-        self._total = 0
-        # Per path, so that a filtered total still counts the entries dropped for the cap.
-        self._per_path: Counter[str] = Counter()
-        self._queue: deque[dict[str, Any]] = deque()
+        # Per namespace, and per namespace and path, so that a filtered total still counts
+        # the entries dropped for the cap.
+        self._totals: Counter[str] = Counter()
+        self._per_path: Counter[tuple[str, str]] = Counter()
+        self._queues: dict[str, ReplyQueue] = {}
+        self._queued = 0
+        self._next_reply = 1
+        self._settings: dict[str, dict[str, Any]] = {}
 
     def append(self, entry: Mapping[str, Any]) -> int:
         return self.append_then(entry, None)
 
     def append_then(self, entry: Mapping[str, Any],
                     then: Callable[[int], None] | None) -> int:
+        namespace = str(entry.get("namespace", ""))
         with self._lock:
             entry_id = self._next_id
             self._next_id += 1
             self._entries.append({"id": entry_id, **entry})
-            self._total += 1
-            self._per_path[str(entry.get("path"))] += 1
+            self._totals[namespace] += 1
+            self._per_path[namespace, str(entry.get("path"))] += 1
             if then is not None:
                 then(entry_id)
             return entry_id
 
-    def entries(self, *, path: str | None = None, limit: int | None = None
-                ) -> tuple[int, list[dict[str, Any]]]:
+    def entries(self, *, namespace: str | None = "", path: str | None = None,
+                limit: int | None = None) -> tuple[int, list[dict[str, Any]]]:
         with self._lock:
-            if path is None:
-                total, held = self._total, list(self._entries)
+            if namespace is None:
+                total = (sum(self._totals.values()) if path is None else
+                         sum(count for (_, where), count in self._per_path.items()
+                             if where == path))
             else:
-                total = self._per_path.get(path, 0)
-                held = [entry for entry in self._entries if entry.get("path") == path]
+                total = (self._totals.get(namespace, 0) if path is None
+                         else self._per_path.get((namespace, path), 0))
+            held = [entry for entry in self._entries
+                    if (namespace is None or entry.get("namespace", "") == namespace)
+                    and (path is None or entry.get("path") == path)]
         if limit is not None:
             # Clamped at 0: a limit above the count held but under twice it would slice
             # from a negative index and return only the last few.
             held = held[max(len(held) - limit, 0):]
         return total, held
 
-    def clear(self) -> int:
+    def clear(self, *, namespace: str | None = "") -> int:
         with self._lock:
-            total = self._total
-            self._entries.clear()
-            self._per_path.clear()
-            self._total = 0
+            if namespace is None:
+                total = sum(self._totals.values())
+                self._entries.clear()
+                self._totals.clear()
+                self._per_path.clear()
+                return total
+            total = self._totals.pop(namespace, 0)
+            for key in [key for key in self._per_path if key[0] == namespace]:
+                del self._per_path[key]
+            kept = [entry for entry in self._entries
+                    if entry.get("namespace", "") != namespace]
+            self._entries = deque(kept, maxlen=self.cap)
             return total
 
-    def push_replies(self, replies: Sequence[Mapping[str, Any]]) -> int:
+    def namespaces(self) -> list[dict[str, Any]]:
         with self._lock:
-            if len(self._queue) + len(replies) > self.queue_cap:
+            names = {"", *self._totals, *self._settings,
+                     *(name for name, queue in self._queues.items() if queue.items)}
+            return [{"name": name, "requests": self._totals.get(name, 0),
+                     "replies": len(self._queues[name].items) if name in self._queues else 0}
+                    for name in sorted(names)]
+
+    def push_replies(self, replies: Sequence[Mapping[str, Any]], *, namespace: str = ""
+                     ) -> list[str]:
+        # Checked before the lock: a match is compiled once, here.
+        checked = [(dict(reply), compile_match(reply.get("match"))) for reply in replies]
+        with self._lock:
+            if self._queued + len(checked) > self.queue_cap:
                 raise QueueFullError(
                     f"the reply queue holds at most {self.queue_cap} replies; it has "
-                    f"{len(self._queue)}, {len(replies)} more do not fit")
-            self._queue.extend(dict(reply) for reply in replies)
-            return len(replies)
+                    f"{self._queued}, {len(checked)} more do not fit")
+            queue = self._queues.setdefault(namespace, ReplyQueue())
+            ids = []
+            for reply, match in checked:
+                ids.append(reply_id(self._next_reply))
+                self._next_reply += 1
+                queue.items.append(Queued({"id": ids[-1], **reply}, match))
+            queue.changed()
+            self._queued += len(checked)
+            return ids
 
-    def pop_reply(self) -> dict[str, Any] | None:
+    def take_reply(self, facts: Facts, *, namespace: str = "") -> Taken:
         with self._lock:
-            if not self._queue:
-                return None
-            head = self._queue[0]
-            if head["times"] <= 1:
-                self._queue.popleft()
-                return head
-            head["times"] -= 1
-            return {**head, "times": 1}
+            own = self._settings.get(namespace)
+            queue = self._queues.get(namespace)
+            index = -1 if queue is None else queue.first(facts)
+            if index < 0:
+                return Taken(None, own)
+            assert queue is not None
+            reply = queue.items[index].reply
+            times = reply["times"]
+            if times is None:
+                return Taken(reply, own)
+            if times <= 1:
+                del queue.items[index]
+                queue.changed()
+                self._queued -= 1
+            else:
+                reply["times"] = times - 1
+            # A copy: the queue's own goes on changing.
+            return Taken({**reply, "times": times - 1}, own)
 
-    def replies(self) -> list[dict[str, Any]]:
+    def replies(self, *, namespace: str = "") -> list[dict[str, Any]]:
         with self._lock:
-            return [dict(reply) for reply in self._queue]
+            queue = self._queues.get(namespace)
+            return [] if queue is None else [dict(item.reply) for item in queue.items]
 
-    def clear_replies(self) -> int:
+    def remove_reply(self, reply_id: str, *, namespace: str = "") -> bool:
         with self._lock:
-            count = len(self._queue)
-            self._queue.clear()
+            queue = self._queues.get(namespace)
+            for index, item in enumerate(queue.items if queue is not None else ()):
+                if item.reply["id"] == reply_id:
+                    assert queue is not None
+                    del queue.items[index]
+                    queue.changed()
+                    self._queued -= 1
+                    return True
+            return False
+
+    def clear_replies(self, *, namespace: str = "") -> int:
+        with self._lock:
+            queue = self._queues.pop(namespace, None)
+            count = 0 if queue is None else len(queue.items)
+            self._queued -= count
             return count
+
+    def settings(self, *, namespace: str = "") -> dict[str, Any] | None:
+        with self._lock:
+            own = self._settings.get(namespace)
+            return None if own is None else dict(own)
+
+    def put_settings(self, settings: Mapping[str, Any] | None, *, namespace: str = "") -> None:
+        with self._lock:
+            if settings is None:
+                self._settings.pop(namespace, None)
+            else:
+                self._settings[namespace] = dict(settings)
 
     def close(self) -> None:
         """Nothing to let go of: the state lives as long as the object."""

@@ -23,7 +23,8 @@ class IncomingRequest:
     by the transport (see ``MAX_BODY`` in ``engine``) while ``body_size`` is the size it saw.
     ``body_complete`` is False when the client stopped sending before the end of the body it
     announced (fewer bytes than its Content-Length, or a chunked body without its last chunk):
-    ``body`` is then all that arrived.
+    ``body`` is then all that arrived. ``namespace`` is the name of the ``/ns/{name}`` prefix
+    the carrier split off ``path`` (``""``: none, the default namespace).
     """
 
     method: str
@@ -34,6 +35,7 @@ class IncomingRequest:
     remote_addr: str | None = None
     body_size: int | None = None
     body_complete: bool = True
+    namespace: str = ""
 
     @property
     def size(self) -> int:

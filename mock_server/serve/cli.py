@@ -12,8 +12,10 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any
 
+from ..core.engine import parse_json
 from ..core.journal import DEFAULT_BODY_CAP
-from ..core.replies import DEFAULT_REPLY_TEXT, REPLY_MODES
+from ..core.matching import describe_kind
+from ..core.replies import DEFAULT_REPLY_TEXT, REPLY_MODES, ReplyError, parse_replies
 from ..core.store import DEFAULT_JOURNAL_CAP
 from ..web.app import create_app
 from . import LISTENING, MOCK_EXTRA
@@ -32,6 +34,7 @@ examples:
   aichat-mock                                  # http://127.0.0.1:8080, echo replies
   aichat-mock --port 0                         # a free port; the URL is printed
   aichat-mock --reply-mode fixed --reply-text "Hi!" --journal requests.jsonl
+  aichat-mock --replies stubs.json             # scripted replies queued at start
   aichat --base-url http://127.0.0.1:8080 "Hello"   # ask it through the provider
 
 The first line on standard output is "aichat-mock listening on <URL>".
@@ -57,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="echo: 'You said: <last user turn>' (default); fixed: --reply-text")
     parser.add_argument("--reply-text", default=DEFAULT_REPLY_TEXT, metavar="TEXT",
                         help=f"the answer in fixed mode (default {DEFAULT_REPLY_TEXT!r})")
+    parser.add_argument("--replies", metavar="FILE.json",
+                        help="queue the scripted replies of FILE.json (a JSON list, as POST "
+                             "/__mock__/replies takes them) in the default namespace at start")
     parser.add_argument("--journal", metavar="FILE",
                         help="also append every journal entry to FILE as a JSON line")
     parser.add_argument("--no-journal", dest="journal_enabled", action="store_false",
@@ -155,9 +161,50 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+class ReplyFileError(Exception):
+    """A --replies file that cannot be used; the message says which entry and field."""
+
+
+def load_replies(path: str) -> list[Any]:
+    """The scripted replies of a ``--replies`` file, checked; ``ReplyFileError`` says why
+    not, naming the entry (``replies[2]``) and the field."""
+    try:
+        with open(path, "rb") as file:
+            text = file.read().decode("utf-8")
+    except OSError as error:
+        raise ReplyFileError(f"cannot read it: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise ReplyFileError("it is not UTF-8 text; write a JSON list of scripted "
+                             "replies") from None
+    try:
+        replies = parse_json(text)
+    except (ValueError, RecursionError) as error:
+        raise ReplyFileError(f"it is not JSON ({error})") from None
+    if not isinstance(replies, list):
+        raise ReplyFileError(f"it must hold a JSON list of scripted replies, not "
+                             f"{describe_kind(replies)}")
+    try:
+        parse_replies(replies)
+    except ReplyError as error:
+        raise ReplyFileError(str(error)) from None
+    return replies
+
+
+def fail(message: str) -> int:
+    """One line on standard error, and the exit status of a usage error."""
+    print(f"aichat-mock: error: {message}".replace("\n", "\\n"), file=sys.stderr, flush=True)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    replies: list[Any] | None = None
+    if args.replies is not None:
+        try:
+            replies = load_replies(args.replies)
+        except ReplyFileError as error:
+            return fail(f"--replies {args.replies}: {error}")
     if not is_loopback(args.host) and not args.allow_remote:
         parser.error(f"refusing to listen on {args.host}, which is not a loopback address: "
                      f"the mock has no authentication; pass --allow-remote to do it anyway")
@@ -181,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         temporary = tempfile.mkdtemp(prefix="aichat-mock-")
         store = "sqlite:" + os.path.join(temporary, "store.sqlite3")
     try:
-        return _serve(parser, args, store)
+        return _serve(parser, args, store, replies)
     finally:
         # gunicorn's workers leave through here too (with SystemExit): only the process that
         # made the file removes it.
@@ -189,7 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(temporary, ignore_errors=True)
 
 
-def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace, store: str) -> int:
+def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace, store: str,
+           replies: list[Any] | None) -> int:
     config: dict[str, Any] = {
         "MOCK_REPLY_MODE": args.reply_mode,
         "MOCK_REPLY_TEXT": args.reply_text,
@@ -198,9 +246,12 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace, store: str
         "MOCK_JOURNAL_BODY_CAP": args.body_cap,
         "MOCK_JOURNAL_ENABLED": args.journal_enabled,
         "MOCK_STORE": store,
+        "MOCK_REPLIES": replies,
     }
     try:
         app = create_app(config)
+    except ReplyError as error:  # checked already: the queue of a kept store is full, say
+        return fail(f"--replies {args.replies}: {error}")
     except ValueError as error:
         parser.error(str(error))
     try:

@@ -157,9 +157,13 @@ def serve_granian(app: Flask, sock: socket.socket, threads: int, workers: int,
     # pass the configuration along (a store travels as its text setting, "sqlite:PATH").
     host, port = sock.getsockname()[:2]
     sock.close()
+    # The replies of --replies are in a shared store already (create_app queued them here);
+    # a worker's own memory store gets them when the worker makes its app.
+    shared = isinstance(config.get("MOCK_STORE"), str) and config["MOCK_STORE"] != "memory"
     os.environ[GRANIAN_CONFIG_ENV] = json.dumps(
         {key: value for key, value in config.items()
-         if key != "MOCK_STORE" or isinstance(value, str)})
+         if (key != "MOCK_STORE" or isinstance(value, str))
+         and not (key == "MOCK_REPLIES" and shared)})
     threading.Thread(target=_announce_when_open, args=(host, port, announce), daemon=True).start()
     Granian(f"{__name__}:granian_app", address=host, port=port, interface=Interfaces.WSGI,
             factory=True, workers=workers, blocking_threads=threads, websockets=False,

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from requests import RequestException, Response, Session
 
-from ..core.records import JournalPage, ScriptedReply
-from ..core.replies import ReplyError
+from ..core import namespaces
+from ..core.matching import MatchError
+from ..core.records import AdminAPI, JournalPage, Queued, QueuedReply, Settings
+from ..core.replies import ReplyError, SettingsError, UnknownReplyError
 from .kit import AichatMock
 
 ADMIN_PREFIX = "/__mock__"
@@ -26,15 +29,43 @@ class MockAdminError(RuntimeError):
     """The admin API refused a call or could not be reached; the message says which and why."""
 
 
+def namespace_in(base_url: str) -> str:
+    """The namespace a base URL ending in ``/ns/{name}`` is on; ``""`` for any other."""
+    _, found, name = urlsplit(base_url).path.rstrip("/").rpartition(namespaces.PREFIX)
+    return name if found and namespaces.is_name(name) else namespaces.DEFAULT
+
+
+# The error each refusal (400, 404) of these admin calls raises: the kit's, as in-process.
+REFUSALS: dict[tuple[str, str], type[Exception]] = {
+    ("POST", "/replies"): ReplyError,
+    ("POST", "/requests/find"): MatchError,
+    ("PUT", "/settings"): SettingsError,
+    ("DELETE", "/replies/"): UnknownReplyError,
+}
+
+
 class AdminClient:
     """The admin API of the mock at ``base_url``, over HTTP: the ``AdminAPI`` of a running
-    mock. One kept-alive connection per client; never through a proxy of the environment."""
+    mock's namespace (``base_url`` ends with ``/ns/{name}`` for one but the default). One
+    kept-alive connection per client; never through a proxy of the environment."""
 
     def __init__(self, base_url: str, *, timeout: float = TIMEOUT) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self._namespace = namespace_in(self.base_url)
         self._session = Session()
         self._session.trust_env = False
+
+    @property
+    def namespace(self) -> str:
+        return self._namespace
+
+    def within(self, name: str) -> AdminAPI:
+        if self._namespace != namespaces.DEFAULT:
+            raise ValueError(f"namespaces do not nest: this is namespace "
+                             f"{self._namespace!r} already")
+        return AdminClient(self.base_url + namespaces.prefix(namespaces.check(name)),
+                           timeout=self.timeout)
 
     def call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
              payload: Any = None) -> Any:
@@ -46,8 +77,10 @@ class AdminClient:
                 **({} if payload is None else {"json": payload}))
         except RequestException as error:
             raise MockAdminError(f"{method} {url}: {error}") from error
-        if response.status_code == 400 and method == "POST" and path == "/replies":
-            raise ReplyError(self._reason(response))
+        refusal = REFUSALS.get((method, path if not path.startswith("/replies/")
+                                else "/replies/"))
+        if refusal is not None and response.status_code in (400, 404):
+            raise refusal(self._reason(response))
         if not response.ok:
             raise MockAdminError(f"{method} {url} answered {response.status_code}: "
                                  f"{self._reason(response)}")
@@ -70,21 +103,41 @@ class AdminClient:
         page: JournalPage = self.call("GET", "/requests", params=params)
         return page
 
+    def find(self, match: Any) -> JournalPage:
+        page: JournalPage = self.call("POST", "/requests/find", payload={"match": match})
+        return page
+
     def clear_requests(self) -> dict[str, int]:
         cleared: dict[str, int] = self.call("DELETE", "/requests")
         return cleared
 
-    def queue_replies(self, payload: Any) -> dict[str, int]:
-        queued: dict[str, int] = self.call("POST", "/replies", payload=payload)
+    def queue_replies(self, payload: Any) -> Queued:
+        queued: Queued = self.call("POST", "/replies", payload=payload)
         return queued
 
-    def replies(self) -> dict[str, list[ScriptedReply]]:
-        held: dict[str, list[ScriptedReply]] = self.call("GET", "/replies")
+    def replies(self) -> dict[str, list[QueuedReply]]:
+        held: dict[str, list[QueuedReply]] = self.call("GET", "/replies")
         return held
+
+    def remove_reply(self, reply_id: str) -> dict[str, str]:
+        removed: dict[str, str] = self.call("DELETE", "/replies/" + quote(reply_id, safe=""))
+        return removed
 
     def clear_replies(self) -> dict[str, int]:
         cleared: dict[str, int] = self.call("DELETE", "/replies")
         return cleared
+
+    def reset(self) -> dict[str, int]:
+        cleared: dict[str, int] = self.call("POST", "/reset", payload={})
+        return cleared
+
+    def settings(self) -> Settings:
+        current: Settings = self.call("GET", "/settings")
+        return current
+
+    def put_settings(self, payload: Any) -> Settings:
+        current: Settings = self.call("PUT", "/settings", payload=payload)
+        return current
 
     def health(self) -> dict[str, Any]:
         status: dict[str, Any] = self.call("GET", "/health")
@@ -103,6 +156,15 @@ class RemoteMock(AichatMock):
 
     def __init__(self, base_url: str, *, timeout: float = TIMEOUT) -> None:
         super().__init__(AdminClient(base_url, timeout=timeout), base_url)
+
+    def within(self, name: str) -> RemoteMock:
+        """The same server's namespace ``name``, as a ``RemoteMock`` of its own (close it
+        too)."""
+        if self.namespace != namespaces.DEFAULT:
+            raise ValueError(f"namespaces do not nest: this is namespace "
+                             f"{self.namespace!r} already")
+        return RemoteMock(self.base_url + namespaces.prefix(namespaces.check(name)),
+                          timeout=self.admin.timeout)
 
     def health(self) -> dict[str, Any]:
         """``GET /__mock__/health``: ``{"status": "ok", "version": ...}``."""

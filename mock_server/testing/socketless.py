@@ -34,6 +34,7 @@ import responses
 import urllib3.exceptions
 from requests.models import PreparedRequest
 
+from ..core import namespaces
 from ..core.engine import MAX_BODY
 from ..core.wire import Answer, IncomingRequest
 from ..web.admin_routes import is_admin_path
@@ -113,9 +114,12 @@ def incoming_request(prepared: PreparedRequest) -> IncomingRequest:
             key = "HTTP_" + key
         environ[key] = text
     body = _body_bytes(prepared.body)
+    path = unquote(path) or "/"
+    namespace, path = namespaces.split(path) or (namespaces.DEFAULT, path)
     return IncomingRequest(
         method=str(prepared.method).upper(),
-        path=unquote(path) or "/",
+        path=path,
+        namespace=namespace,
         query=query,
         headers=headers_of(environ),
         body=body[:MAX_BODY + 1],  # what the live server keeps of a long body
@@ -170,13 +174,18 @@ class InProcessMock(AichatMock):
                              f"got {base_url!r}")
         self.app = create_app(config)
         self.engine = engine_of(self.app)
-        super().__init__(self.engine, base_url)
+        super().__init__(self.engine.admin(), base_url)
         self._pattern = re.compile(re.escape(self.base_url) + r"(?=[/?#]|\Z)", re.IGNORECASE)
         self._mock: responses.RequestsMock | None = None
 
     @property
     def active(self) -> bool:
         return self._mock is not None
+
+    def within(self, name: str) -> InProcessNamespace:
+        """Namespace ``name`` of this mock: ``base_url/ns/name``, with a journal view, a reply
+        queue and settings of its own, answered while this mock is started."""
+        return InProcessNamespace(self, name)
 
     @property
     def requests_mock(self) -> responses.RequestsMock:
@@ -235,3 +244,17 @@ class InProcessMock(AichatMock):
             return response.status_code, list(response.headers.items()), response.get_data()
         finally:
             response.close()
+
+
+class InProcessNamespace(AichatMock):
+    """A namespace of an ``InProcessMock``: the same engine and interception, its own journal
+    view, reply queue and settings."""
+
+    def __init__(self, parent: InProcessMock, name: str) -> None:
+        super().__init__(parent.engine.admin(name), parent.base_url + namespaces.prefix(name))
+        self.parent = parent
+
+    @property
+    def requests_mock(self) -> responses.RequestsMock:
+        """The active ``responses.RequestsMock`` of the mock: add routes of your own to it."""
+        return self.parent.requests_mock

@@ -23,6 +23,7 @@ from urllib.parse import unquote
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from ..core import namespaces
 from ..core.replies import MAX_DELAY_MS
 from ..web.app import create_app, engine_of
 from .kit import AichatMock
@@ -111,7 +112,7 @@ class LiveServer(AichatMock):
         self._server: BaseWSGIServer = make_server(
             HOST, 0, app, threaded=True, request_handler=_handler_class(self._connections))
         self.port: int = self._server.server_port
-        super().__init__(self.engine, f"http://{HOST}:{self.port}")
+        super().__init__(self.engine.admin(), f"http://{HOST}:{self.port}")
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.1},
                                         name=f"aichat-mock-server:{self.port}", daemon=True)
@@ -121,6 +122,11 @@ class LiveServer(AichatMock):
     @property
     def running(self) -> bool:
         return self._thread.is_alive()
+
+    def within(self, name: str) -> LiveNamespace:
+        """Namespace ``name`` of this server: ``base_url/ns/name``, with a journal view, a
+        reply queue and settings of its own."""
+        return LiveNamespace(self, name)
 
     def stop(self) -> None:
         """Stop serving, close every connection and wait for the server's threads."""
@@ -143,3 +149,16 @@ class LiveServer(AichatMock):
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         self.stop()
+
+
+class LiveNamespace(AichatMock):
+    """A namespace of a ``LiveServer``: the same server and port, its own journal view, reply
+    queue and settings."""
+
+    def __init__(self, server: LiveServer, name: str) -> None:
+        super().__init__(server.engine.admin(name), server.base_url + namespaces.prefix(name))
+        self.server = server
+
+    @property
+    def port(self) -> int:
+        return self.server.port

@@ -1,5 +1,6 @@
-"""The admin API under ``/__mock__/``: health, the journal, the reply queue and the inspector
-page. Its own traffic is not journaled."""
+"""The admin API under ``/__mock__/`` (and ``/ns/{name}/__mock__/`` for each namespace): health,
+the journal, the reply queue, the settings and the inspector page. Its own traffic is not
+journaled."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
+from ..core import namespaces
 from ..core.engine import Engine, parse_json
-from ..core.replies import ReplyError
+from ..core.matching import MatchError, find_payload
+from ..core.replies import ReplyError, SettingsError, UnknownReplyError
+from .environ import namespace_of
 
 PREFIX = "/__mock__"
 blueprint = Blueprint("admin", __name__, url_prefix=PREFIX)
@@ -24,6 +28,10 @@ def is_admin_path(path: str) -> bool:
 def _engine() -> Engine:
     engine: Engine = current_app.extensions["aichat_mock"]
     return engine
+
+
+def _namespace() -> str:
+    return namespace_of(request.environ)
 
 
 def error(status: int, message: str) -> tuple[Response, int]:
@@ -46,10 +54,31 @@ def _method_as_sent() -> tuple[Response, int] | None:
     return response, status
 
 
+# The query parameters each admin route takes (any other is refused, as is one given twice).
+QUERY_PARAMETERS: dict[tuple[str, str], frozenset[str]] = {
+    ("admin.requests_", "GET"): frozenset({"path", "limit", "namespace"}),
+    ("admin.requests_", "DELETE"): frozenset({"namespace"}),
+}
+
+
+@blueprint.before_request
+def _known_parameters() -> tuple[Response, int] | None:
+    """A typo in a query parameter (?limt=5) is refused rather than ignored."""
+    taken = QUERY_PARAMETERS.get((request.endpoint or "", request.method), frozenset())
+    for name in request.args:
+        if name not in taken:
+            listed = ", ".join(sorted(taken)) if taken else "none"
+            return error(400, f"unknown query parameter {name!r} for {request.method} "
+                              f"{request.path}; it takes {listed}")
+        if len(request.args.getlist(name)) > 1:
+            return error(400, f"the query parameter {name!r} is given more than once")
+    return None
+
+
 @blueprint.get("/")
 def inspector() -> str:
     from .. import __version__
-    return render_template("inspector.html", version=__version__)
+    return render_template("inspector.html", version=__version__, namespace=_namespace())
 
 
 @blueprint.get("/health")
@@ -58,11 +87,31 @@ def health() -> Response:
     return jsonify({"status": "ok", "version": __version__})
 
 
+def _chosen_namespace() -> str | None:
+    """``?namespace=``: another namespace's view (``*``: every namespace), else this one's.
+    Raises ``ValueError`` for a name against the rule."""
+    chosen = request.args.get("namespace")
+    if chosen is None:
+        return _namespace()
+    if chosen == "*":
+        return None
+    if chosen == namespaces.DEFAULT:
+        return chosen
+    try:
+        return namespaces.check(chosen)
+    except ValueError as problem:
+        raise ValueError(f"namespace must be a namespace name or *; {problem}") from None
+
+
 @blueprint.route("/requests", methods=["GET", "DELETE"])
 def requests_() -> Any:
     engine = _engine()
+    try:
+        chosen = _chosen_namespace()
+    except ValueError as problem:
+        return error(400, str(problem))
     if request.method == "DELETE":
-        return jsonify(engine.clear_requests())
+        return jsonify(engine.clear_requests(namespace=chosen))
     limit_text = request.args.get("limit")
     limit: int | None = None
     if limit_text is not None:
@@ -71,19 +120,88 @@ def requests_() -> Any:
         # int() refuses over 4,300 digits; a limit of more than 18 already keeps everything.
         digits = limit_text.lstrip("0")
         limit = int(digits or "0") if len(digits) <= 18 else sys.maxsize
-    return jsonify(engine.requests(path=request.args.get("path"), limit=limit))
+    return jsonify(engine.requests(path=request.args.get("path"), limit=limit,
+                                   namespace=chosen))
+
+
+@blueprint.post("/requests/find")
+def find() -> Any:
+    payload = _json_body("a search")
+    if isinstance(payload, tuple):
+        return payload
+    try:
+        return jsonify(_engine().find(find_payload(payload.value), namespace=_namespace()))
+    except MatchError as problem:
+        return error(400, str(problem))
 
 
 @blueprint.route("/replies", methods=["GET", "POST", "DELETE"])
 def replies_() -> Any:
     engine = _engine()
     if request.method == "GET":
-        return jsonify(engine.replies())
+        return jsonify(engine.replies(namespace=_namespace()))
     if request.method == "DELETE":
-        return jsonify(engine.clear_replies())
-    # JSON only: a cross-site form cannot send this without a CORS preflight.
+        return jsonify(engine.clear_replies(namespace=_namespace()))
+    payload = _json_body("the replies")
+    if isinstance(payload, tuple):
+        return payload
+    try:
+        queued = engine.queue_replies(payload.value, namespace=_namespace())
+    except ReplyError as problem:
+        return error(400, str(problem))
+    return jsonify(queued), 201
+
+
+@blueprint.delete("/replies/<reply_id>")
+def reply(reply_id: str) -> Any:
+    try:
+        return jsonify(_engine().remove_reply(reply_id, namespace=_namespace()))
+    except UnknownReplyError as problem:
+        return error(404, str(problem))
+
+
+@blueprint.post("/reset")
+def reset() -> Any:
+    payload = _json_body("the reset", empty_allowed=True)
+    if isinstance(payload, tuple):
+        return payload
+    if not payload.empty and payload.value != {}:
+        return error(400, "the body of a reset is empty or {}: it takes no field")
+    return jsonify(_engine().reset(namespace=_namespace()))
+
+
+@blueprint.route("/settings", methods=["GET", "PUT"])
+def settings() -> Any:
+    engine = _engine()
+    if request.method == "GET":
+        return jsonify(engine.settings(namespace=_namespace()))
+    payload = _json_body("the settings")
+    if isinstance(payload, tuple):
+        return payload
+    try:
+        return jsonify(engine.put_settings(payload.value, namespace=_namespace()))
+    except SettingsError as problem:
+        return error(400, str(problem))
+
+
+@blueprint.get("/namespaces")
+def namespaces_() -> Any:
+    return jsonify(_engine().namespaces())
+
+
+class _Body:
+    """A JSON body, parsed; ``empty`` when no body was sent, where none is allowed."""
+
+    def __init__(self, value: Any, *, empty: bool = False) -> None:
+        self.value = value
+        self.empty = empty
+
+
+def _json_body(what: str, *, empty_allowed: bool = False) -> _Body | tuple[Response, int]:
+    """The request's JSON body, or the refusal to answer: JSON only, whole, within the cap.
+    A cross-site form cannot send JSON without a CORS preflight."""
     if not request.is_json:
-        return error(415, "send the replies as JSON, with Content-Type: application/json")
+        return error(415, f"send {what} as JSON, with Content-Type: application/json")
     if (request.content_length or 0) > MAX_ADMIN_BODY:
         return error(413, f"the body is over {MAX_ADMIN_BODY} bytes")
     try:
@@ -94,22 +212,20 @@ def replies_() -> Any:
         return error(413, f"the body is over {MAX_ADMIN_BODY} bytes")
     declared = request.content_length
     if declared is not None and len(raw) < declared:
-        # gunicorn ends the stream quietly where the client stopped: no reply is queued from
-        # a prefix that happens to parse.
+        # gunicorn ends the stream quietly where the client stopped: nothing is done from a
+        # prefix that happens to parse.
         return error(400, f"the body ended after {len(raw)} of {declared} bytes announced by "
                           f"its Content-Length; send the whole body")
+    if empty_allowed and not raw.strip():
+        return _Body(None, empty=True)
     try:
-        payload = parse_json(raw.decode("utf-8"))
+        return _Body(parse_json(raw.decode("utf-8")))
     except (ValueError, RecursionError) as problem:
-        return error(400, f"the body is not JSON ({problem}); send a reply object or a list "
-                          f"of them")
-    try:
-        queued = engine.queue_replies(payload)
-    except ReplyError as problem:
-        return error(400, str(problem))
-    return jsonify(queued), 201
+        return error(400, f"the body is not JSON ({problem}); send {what} as JSON")
 
 
 def not_found(path: str) -> tuple[Response, int]:
     return error(404, f"no admin route {path}; see {PREFIX}/ for the inspector, "
-                      f"{PREFIX}/health, {PREFIX}/requests and {PREFIX}/replies")
+                      f"{PREFIX}/health, {PREFIX}/requests, {PREFIX}/requests/find, "
+                      f"{PREFIX}/replies, {PREFIX}/reset, {PREFIX}/settings and "
+                      f"{PREFIX}/namespaces")

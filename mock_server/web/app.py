@@ -36,6 +36,9 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     # The journal and the reply queue: a Store instance, or the text "memory" or
     # "sqlite:PATH" (shared by every process that opens the file); None for a new MemoryStore.
     "MOCK_STORE": None,
+    # Scripted replies queued in the default namespace when the app is made (a list, as
+    # POST /__mock__/replies takes it); None for none.
+    "MOCK_REPLIES": None,
 }
 
 
@@ -58,7 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     elif store is not None and not isinstance(store, Store):
         raise ValueError("MOCK_STORE must implement mock_server.Store, or be 'memory' "
                          "or 'sqlite:PATH'")
-    app.extensions[EXTENSION] = Engine(
+    engine = app.extensions[EXTENSION] = Engine(
         reply_mode=app.config["MOCK_REPLY_MODE"],
         reply_text=app.config["MOCK_REPLY_TEXT"],
         store=store,
@@ -69,6 +72,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         chat_page=chat_page(),
         owns_store=opened,
     )
+    if app.config["MOCK_REPLIES"] is not None:
+        try:
+            engine.queue_replies(app.config["MOCK_REPLIES"])
+        except ValueError:
+            engine.close()
+            raise
     # "//api/text" is a path of its own for the mock, not a redirect to "/api/text".
     app.url_map.merge_slashes = False
     # Journal entries keep their field order and the bodies their key order.
@@ -78,7 +87,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_error_handler(NotFound, _routing_error)
     app.register_error_handler(MethodNotAllowed, _routing_error)
     app.register_error_handler(HTTPException, _other_error)
-    # POST /api/text, the request a load is made of, skips Flask's per-request machinery.
+    # POST /api/text, the request a load is made of, skips Flask's per-request machinery;
+    # before anything, a /ns/{name} prefix is split off the path.
     app.wsgi_app = FastPath(app)  # type: ignore[method-assign]
     return app
 

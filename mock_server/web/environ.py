@@ -1,5 +1,6 @@
 """From a WSGI environ to the core's ``IncomingRequest``: the one request builder of the Flask
-routes and the fast path, and the client socket the ``disconnect`` fault closes."""
+routes and the fast path; the namespace prefix split off the path before routing; and the
+client socket the ``disconnect`` fault closes."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import IO, Any, Literal
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wsgi import get_content_length, get_input_stream
 
+from ..core import namespaces
 from ..core.engine import MAX_BODY
 from ..core.wire import IncomingRequest
 
@@ -19,6 +21,31 @@ READ_CHUNK = 65_536
 DRAIN_LIMIT = 16 * MAX_BODY
 # Where WSGI servers put the client socket: gunicorn and werkzeug's development server.
 SOCKET_KEYS = ("gunicorn.socket", "werkzeug.socket")
+
+# Where the namespace of a request under /ns/{name}/ is kept in the environ.
+NAMESPACE_KEY = "aichat_mock.namespace"
+
+
+def split_namespace(environ: dict[str, Any]) -> None:
+    """Move a ``/ns/{name}`` prefix from ``PATH_INFO`` to ``SCRIPT_NAME`` and note the
+    namespace: the routes then see the path within it, and the URLs Flask builds (the
+    inspector's) keep the prefix."""
+    path = environ.get("PATH_INFO", "")
+    if path.startswith(namespaces.PREFIX):
+        found = namespaces.split(path)
+        if found is not None:
+            name = found[0]
+            prefix = namespaces.prefix(name)
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + prefix
+            environ["PATH_INFO"] = path[len(prefix):]
+            environ[NAMESPACE_KEY] = name
+
+
+def namespace_of(environ: dict[str, Any]) -> str:
+    """The namespace of a request (``""``: the default one)."""
+    name: str = environ.get(NAMESPACE_KEY, namespaces.DEFAULT)
+    return name
+
 
 # How a body read ended: all of it arrived ("whole"); it was left unread past DRAIN_LIMIT
 # ("unread"); or the client stopped sending before the end it announced ("cut"). Only a whole
@@ -49,6 +76,7 @@ def request_from_environ(environ: dict[str, Any], max_content_length: int | None
         remote_addr=environ.get("REMOTE_ADDR"),
         body_size=size,
         body_complete=end != "cut",
+        namespace=namespace_of(environ),
     )
     return incoming, end
 

@@ -11,7 +11,7 @@ from flask import Flask
 
 from ..core.contract import API_PATH
 from ..core.engine import Engine
-from .environ import request_from_environ
+from .environ import request_from_environ, split_namespace
 from .site_routes import RawResponse, disconnect
 
 if TYPE_CHECKING:
@@ -28,7 +28,8 @@ class FastPath:
     """WSGI middleware: ``POST /api/text`` goes from the environ to the engine and back
     without Flask's request context, routing and response objects, which cost more than the
     mock's own work. The request is built and the answer given as the Flask route does, byte
-    for byte; every other request, and any failure, is the Flask app's as before."""
+    for byte; every other request, and any failure, is the Flask app's as before. First of
+    all, for every request, a ``/ns/{name}`` prefix is split off the path (``environ``)."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
@@ -36,6 +37,7 @@ class FastPath:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse
                  ) -> Iterable[bytes]:
+        split_namespace(environ)
         if (environ.get("PATH_INFO") != API_PATH or environ.get("REQUEST_METHOD") != "POST"
                 or self.app.config["MAX_CONTENT_LENGTH"] is not None):
             return self.flask_wsgi_app(environ, start_response)

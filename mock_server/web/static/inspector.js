@@ -1,15 +1,24 @@
-// The inspector: polls the journal and redraws it as a table. Journal entries hold arbitrary
-// client input, so every value reaches the page as textContent, never as markup.
+// The inspector: polls the journal and redraws it as a table, of every namespace or of the one
+// the filter names (the inspector of /ns/{name}/__mock__/ shows its namespace only). Journal
+// entries hold arbitrary client input, so every value reaches the page as textContent, never
+// as markup.
 "use strict";
 (() => {
   const LIMIT = 200;
   const INTERVAL_MS = 1000;
   const MESSAGE_CHARS = 240;
+  const MESSAGE_LINES = 4;
   const SHOWN_VIOLATIONS = 3;
-  const COLUMNS = 9;
+  const COLUMNS = 10;
   const API_PATH = "/api/text";
+  // The flattened prompt: "role: content\n" per message, then "assistant:" (SPEC 2).
+  const ROLES = ["system", "user", "assistant", "function", "tool", "developer"];
+  const TURN_START = new RegExp("(?:^|\n)(?:" + ROLES.join("|") + "): ", "g");
+  const PROMPT_END = "assistant:";
 
   const requestsUrl = document.body.dataset.requestsUrl;
+  const namespacesUrl = document.body.dataset.namespacesUrl;
+  const filter = document.getElementById("namespace-filter"); // absent in a namespace's page
   const tbody = document.getElementById("entries");
   const total = document.getElementById("total");
   const shown = document.getElementById("shown");
@@ -64,13 +73,71 @@
     return cell;
   }
 
+  function plural(count, word) {
+    return count + " " + word + (count === 1 ? "" : "s");
+  }
+
+  function turnsIn(text) {
+    return (text.match(TURN_START) || []).length;
+  }
+
+  // The last user turn of a flattened prompt, as the mock's echo finds it (the turn ends where
+  // a line starts with a known role and ": "), and how many turns come before and after it;
+  // null when the prompt has no user turn.
+  function lastUserTurn(prompt) {
+    const text = prompt.endsWith(PROMPT_END) ? prompt.slice(0, -PROMPT_END.length) : prompt;
+    let line = text.lastIndexOf("\nuser: ");
+    if (line >= 0) {
+      line += 1;
+    } else if (text.startsWith("user: ")) {
+      line = 0;
+    } else {
+      return null;
+    }
+    const start = line + "user: ".length;
+    const next = new RegExp("\n(?:" + ROLES.join("|") + "): ", "g");
+    next.lastIndex = start;
+    const found = next.exec(text);
+    const end = found ? found.index : text.length;
+    let turn = text.slice(start, end);
+    if (turn.endsWith("\n") && end === text.length) {
+      turn = turn.slice(0, -1);
+    }
+    return { turn: turn, before: turnsIn(text.slice(0, line)), after: turnsIn(text.slice(end)) };
+  }
+
+  // At most MESSAGE_LINES lines and MESSAGE_CHARS characters of a text, and what was left out.
+  function clip(text) {
+    const lines = text.split("\n");
+    let kept = lines.slice(0, MESSAGE_LINES).join("\n");
+    let cut = lines.length > MESSAGE_LINES ? plural(lines.length - MESSAGE_LINES, "more line") : "";
+    if (kept.length > MESSAGE_CHARS) {
+      kept = kept.slice(0, MESSAGE_CHARS);
+      cut = plural(text.length - MESSAGE_CHARS, "more character");
+    }
+    return { kept: kept, cut: cut };
+  }
+
   function messageCell(entry) {
     const cell = element("td", "message-cell");
     const message = messageOf(entry);
     if (message !== null) {
-      const text = element("div", "message-text", shorten(message, MESSAGE_CHARS));
+      // The last user turn is what differs from one request of a conversation to the next;
+      // the turns around it are counted, and whatever is left out is said.
+      const parsed = lastUserTurn(message);
+      const shown = clip(parsed === null ? message : parsed.turn);
+      if (parsed !== null && parsed.before > 0) {
+        cell.append(element("div", "cut cut-before", "⋯ " + plural(parsed.before, "earlier turn")));
+      }
+      const text = element("div", "message-text", shown.kept);
       text.title = shorten(message, 2000);
       cell.append(text);
+      if (shown.cut) {
+        cell.append(element("div", "cut cut-after", "… " + shown.cut));
+      }
+      if (parsed !== null && parsed.after > 0) {
+        cell.append(element("div", "cut cut-later", "⋯ " + plural(parsed.after, "later turn")));
+      }
     } else if (entry.body) {
       cell.append(muted("no JSON message: "),
                   element("code", "body-excerpt", shorten(entry.body, 80)));
@@ -162,8 +229,11 @@
 
     const time = element("td", "time", String(entry.time || "").slice(11, 23));
     time.title = String(entry.time || "");
+    const namespace = entry.namespace ? element("td", "namespace", entry.namespace)
+      : element("td", "namespace muted", "default");
+    namespace.title = entry.namespace || "the default namespace";
     const path = element("td", "path", entry.path + (entry.query ? "?" + entry.query : ""));
-    row.append(first, element("td", "id", String(id)), time,
+    row.append(first, element("td", "id", String(id)), time, namespace,
                element("td", "method", entry.method), path, statusCell(entry),
                messageCell(entry), violationsCell(entry), headerDiffCell(entry));
     return [row, details];
@@ -203,12 +273,46 @@
                   autoRefresh.checked ? "live" : "paused");
   }
 
+  // The view the filter chooses: ?namespace= with a name, "" (the default one) or * (all).
+  function view() {
+    return filter ? "namespace=" + encodeURIComponent(filter.value) : "";
+  }
+
   async function journal(limit) {
-    const response = await fetch(requestsUrl + "?limit=" + limit, { cache: "no-store" });
+    const choice = view();
+    const response = await fetch(requestsUrl + "?limit=" + limit + (choice ? "&" + choice : ""),
+                                 { cache: "no-store" });
     if (!response.ok) {
       throw new Error("HTTP " + response.status);
     }
     return response.json();
+  }
+
+  // The filter's choices: every namespace the mock knows, kept as they come and go.
+  async function refreshNamespaces() {
+    if (!filter) {
+      return;
+    }
+    const response = await fetch(namespacesUrl, { cache: "no-store" });
+    if (!response.ok) {
+      throw new Error("HTTP " + response.status);
+    }
+    const names = (await response.json()).namespaces.map((item) => item.name)
+      .filter((name) => name !== "");
+    const chosen = filter.value;
+    if (chosen !== "*" && chosen !== "" && !names.includes(chosen)) {
+      names.push(chosen);
+    }
+    const current = Array.from(filter.options).slice(2).map((option) => option.value);
+    if (current.join("\n") !== names.join("\n")) {
+      const options = names.map((name) => {
+        const option = element("option", "", name);
+        option.value = name;
+        return option;
+      });
+      filter.replaceChildren(filter.options[0], filter.options[1], ...options);
+      filter.value = chosen;
+    }
   }
 
   // Entries never change once recorded and ids are never reused: the total and the newest id
@@ -222,6 +326,7 @@
   async function refresh(force) {
     const ticket = ++asked;
     try {
+      await refreshNamespaces();
       if (!force && latest !== null) {
         const probe = await journal(1);
         if (probeKey(probe) === latest) {
@@ -256,7 +361,8 @@
   async function clearJournal() {
     clearButton.disabled = true;
     try {
-      const response = await fetch(requestsUrl, {
+      const choice = view();
+      const response = await fetch(requestsUrl + (choice ? "?" + choice : ""), {
         method: "DELETE", cache: "no-store",
         headers: { "accept": "application/json", "content-type": "application/json" },
       });
@@ -275,6 +381,14 @@
   }
 
   clearButton.addEventListener("click", clearJournal);
+  if (filter) {
+    filter.addEventListener("change", async () => {
+      open.clear();
+      latest = null;
+      await refresh(true);
+      schedule();
+    });
+  }
   autoRefresh.addEventListener("change", async () => {
     await refresh(true);
     schedule();
