@@ -191,7 +191,8 @@ def test_stopping_the_live_server_closes_its_port_connections_and_threads() -> N
         idle.sendall(b"GET /chat HTTP/1.1\r\n")  # a request that never ends
         server.stop()
         assert not server.running
-        assert set(threading.enumerate()) <= before
+        left = set(threading.enumerate()) - before
+        assert not left, f"threads still running: {sorted(thread.name for thread in left)}"
         idle.settimeout(10)
         # Closed with a request half read, the connection may also end in a reset.
         with contextlib.suppress(ConnectionResetError):

@@ -32,7 +32,7 @@ def admin(http: requests.Session, mock: RemoteMock, method: str, path: str,
 def test_health(http: requests.Session, remote_mock: RemoteMock) -> None:
     response = admin(http, remote_mock, "GET", "/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "version": __version__}
+    assert response.json() == {"status": "ok", "version": __version__, "journal": "ok"}
 
 
 def test_the_inspector_page(http: requests.Session, remote_mock: RemoteMock) -> None:

@@ -83,7 +83,8 @@ def test_port_0_prints_the_url_and_serves_fixed_replies() -> None:
     with MockProcess(["--reply-mode", "fixed", "--reply-text", "Bonjour !",
                       "--host", "localhost"]) as process:
         assert re.fullmatch(r"http://(127\.0\.0\.1|\[::1\]):[1-9][0-9]*", process.url)
-        assert process.mock.health() == {"status": "ok", "version": __version__}
+        assert process.mock.health() == {"status": "ok", "version": __version__,
+                                         "journal": "ok"}
         assert aichat.complete([{"role": "user", "content": "Hi"}],
                                base_url=process.url) == "Bonjour !"
         assert process.stop(signal.SIGINT) == 0

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from . import contract, fast_accept, namespaces, replies
-from .journal import DEFAULT_BODY_CAP, Journal, JournalFile
+from .journal import DEFAULT_BODY_CAP, STORAGE_ERRORS, Journal
+from .journal_file import JournalFile
 from .matching import FIND_KEYS, Facts, compile_match, describe_kind
 from .records import AdminAPI, JournalEntry, JournalPage, Queued, QueuedReply, Settings
 from .store import DEFAULT_JOURNAL_CAP, MemoryStore, QueueFullError, Store, check_cap
@@ -177,7 +178,11 @@ class Engine:
             if violations:
                 return invalid(400, "; ".join(violations)), data, violations, None
         facts = Facts(data["message"], data, request.headers)
-        reply, own = self.store.take_reply(facts, namespace=request.namespace)
+        try:
+            reply, own = self.store.take_reply(facts, namespace=request.namespace)
+        except STORAGE_ERRORS as error:  # a broken store still answers, in the reply mode
+            self.journal.failed("store", error, lost=False)
+            reply, own = None, None
         if reply is None:
             return replies.default_answer(self._mode_text(own, facts)), data, [], None
         text = self._mode_text(own, facts) if reply["message"] is None else ""
@@ -276,6 +281,10 @@ class Engine:
     def namespaces(self) -> dict[str, list[dict[str, Any]]]:
         """Every namespace with entries, replies or settings (the default one always)."""
         return {"namespaces": self.store.namespaces()}
+
+    def health(self) -> dict[str, Any]:
+        """The journal's state: ``{"journal": "ok"}`` or ``"degraded"`` with the reason."""
+        return self.journal.health()
 
     def close(self) -> None:
         """Close the journal file, and the store when the engine opened or owns it."""

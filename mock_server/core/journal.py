@@ -1,15 +1,18 @@
 """Journal entries: built from a request and its answer, kept in the store, and optionally
-appended to a JSON-lines file (one entry per line, written and flushed as it happens)."""
+appended to a JSON-lines file (``journal_file``). Where the store or the file fails (a full
+disk, a broken database), the client is answered all the same: the journal counts what it
+lost, says so once on standard error, and ``health()`` reports it."""
 
 from __future__ import annotations
 
 import json
-import os
+import sqlite3
 import sys
 import threading
 from datetime import datetime, timezone
 from typing import Any
 
+from .journal_file import JournalFile
 from .records import Recorded
 from .store import Store
 from .wire import Answer, IncomingRequest, json_bytes
@@ -46,28 +49,8 @@ def cut(text: str, cap: int) -> tuple[str, bool]:
     return (text, False) if len(text) <= cap else (text[:cap], True)
 
 
-class JournalFile:
-    """A JSON-lines file opened for appending; each line goes out in one unbuffered write, so
-    it is on disk (in the OS's hands) as soon as ``write`` returns, whatever ends the process."""
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = os.fspath(path)
-        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        self._lock = threading.Lock()
-
-    def write(self, line: bytes) -> None:
-        with self._lock:
-            if self._fd is None:
-                return
-            view = memoryview(line)
-            while view:
-                view = view[os.write(self._fd, view):]
-
-    def close(self) -> None:
-        with self._lock:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
+# What a store or file that fails to record raises: the OS's errors and SQLite's.
+STORAGE_ERRORS = (OSError, sqlite3.Error)
 
 
 class Journal:
@@ -78,7 +61,16 @@ class Journal:
         self.store = store
         self.file = file
         self.body_cap = body_cap
-        self.file_error: str | None = None
+        self._health_lock = threading.Lock()
+        # Entries the store could not keep and lines the file could not take, since start.
+        self.entries_lost = 0
+        self.lines_lost = 0
+        self.failing: str | None = None  # what the last failure said, while it lasts
+        self.first_failure: str | None = None
+        if file is not None and file.repaired:
+            print(f"aichat-mock: the last line of the journal file {file.path} was torn "
+                  f"({file.repaired} bytes, the mock stopped while writing it): it is kept on "
+                  f"a line of its own, marked \"torn_line\"", file=sys.stderr, flush=True)
 
     def record(self, request: IncomingRequest, answer: Answer, *, parsed: Any,
                violations: list[str], header_diff: dict[str, dict[str, str | None]],
@@ -116,28 +108,69 @@ class Journal:
                 json_bytes(entry)
             except (ValueError, RecursionError):  # a body nested too deep to write out again
                 entry["json"] = None
+        recorded: dict[str, Any] = {"id": None, **entry}
+        try:
+            if self.file is None:
+                recorded["id"] = self.store.append(entry)
+            else:
+                # The store calls this before it appends anything else: lines in id order.
+                self.store.append_then(entry, lambda entry_id: self._write_line(recorded,
+                                                                                entry_id))
+        except STORAGE_ERRORS as error:  # a full disk must not turn answers into 500s
+            self.failed("store", error)
+            return recorded
         if self.file is None:
-            return {"id": self.store.append(entry), **entry}
-        recorded: dict[str, Any] = {}
-
-        def write_line(entry_id: int) -> None:
-            recorded.update({"id": entry_id, **entry})
-            try:
-                if self.file is not None:
-                    self.file.write(json_bytes(recorded) + b"\n")
-            except OSError as error:  # a full disk must not turn answers into 500s
-                self._file_failed(error)
-
-        # The store calls this before it appends anything else, so the lines stay in id order.
-        self.store.append_then(entry, write_line)
+            self._worked()
         return recorded
 
-    def _file_failed(self, error: OSError) -> None:
-        if not self.file_error:
-            print(f"aichat-mock: cannot write the journal file "
-                  f"{self.file.path if self.file else ''}: {error.strerror or error}; "
-                  f"entries are still kept in memory", file=sys.stderr, flush=True)
-        self.file_error = str(error)
+    def _write_line(self, recorded: dict[str, Any], entry_id: int) -> None:
+        recorded["id"] = entry_id
+        assert self.file is not None
+        try:
+            self.file.write(json_bytes(recorded) + b"\n")
+        except OSError as error:
+            self.failed("file", error)
+        else:
+            self._worked()
+
+    def failed(self, where: str, error: BaseException, *, lost: bool = True) -> None:
+        """The store (``where="store"``) or the file failed; ``lost``: an entry or a line
+        with it."""
+        reason = (f"cannot write the journal file {self.file.path if self.file else ''}"
+                  if where == "file" else "the store failed")
+        reason += f": {getattr(error, 'strerror', None) or error}"
+        with self._health_lock:
+            if lost and where == "file":
+                self.lines_lost += 1
+            elif lost:
+                self.entries_lost += 1
+            started = self.failing is None
+            self.failing = reason
+            if self.first_failure is None:
+                self.first_failure = reason
+        if started:
+            print(f"aichat-mock: {reason}; requests are still answered, and "
+                  f"/__mock__/health counts what the journal loses", file=sys.stderr,
+                  flush=True)
+
+    def _worked(self) -> None:
+        if self.failing is None:
+            return
+        with self._health_lock:
+            was, self.failing = self.failing, None
+        if was is not None:
+            print(f"aichat-mock: the journal records again ({self.entries_lost} entries and "
+                  f"{self.lines_lost} file lines lost so far)", file=sys.stderr, flush=True)
+
+    def health(self) -> dict[str, Any]:
+        """``{"journal": "ok"}``, or ``"degraded"`` with why and what was lost since start."""
+        with self._health_lock:
+            if not (self.entries_lost or self.lines_lost or self.failing):
+                return {"journal": "ok"}
+            return {"journal": "degraded",
+                    "reason": self.failing or f"{self.first_failure} (it records again)",
+                    "failing": self.failing is not None,
+                    "entries_lost": self.entries_lost, "file_lines_lost": self.lines_lost}
 
     def reply_of(self, answer: Answer) -> Any:
         """What was answered: the JSON value when the body is JSON, else its text; an excerpt

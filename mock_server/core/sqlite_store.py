@@ -36,6 +36,7 @@ import json
 import os
 import sqlite3
 import threading
+import urllib.parse
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -65,6 +66,14 @@ BUSY_TIMEOUT_MS = 30_000
 # Entries over the cap are deleted in batches, by the request whose id is a multiple of this:
 # the table holds at most cap + PRUNE_EVERY rows and recording is one INSERT otherwise.
 PRUNE_EVERY = 256
+
+# PRAGMA application_id of the mock's stores ("AIMK"): a file with another id (or none, with
+# tables that are not version 1's) is another program's database, and is left untouched.
+APPLICATION_ID = 0x41494D4B
+# The tables of a version 1 store (made before stores carried the application id).
+VERSION_1_TABLES = frozenset({"journal", "dropped", "settings", "replies", "sqlite_sequence"})
+# Files the store makes are the owner's alone: the journal holds what clients sent.
+FILE_MODE = 0o600
 
 # PRAGMA user_version of the layout below. Version 1 (no namespaces, no standing replies) is
 # brought up to date when opened.
@@ -151,10 +160,45 @@ def _upgrade_from_1(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE IF EXISTS settings")
 
 
+def check_file(path: str) -> None:
+    """``ValueError`` (one line, saying what to do) unless ``path`` is missing, empty, or a
+    sound store of the mock: another program's database is never written to, and a damaged
+    one is refused at start rather than failing every request later."""
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        return
+    refusal = f"the SQLite store {path!r}"
+    try:
+        db = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True,
+                             timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as error:
+        raise ValueError(f"{refusal} cannot be opened ({error}); give --store another "
+                         f"path") from error
+    try:
+        checked = [str(row[0]) for row in db.execute("PRAGMA quick_check")]
+        application_id = db.execute("PRAGMA application_id").fetchone()[0]
+        tables = {name for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as error:
+        raise ValueError(f"{refusal} is not an SQLite database or is damaged ({error}); "
+                         f"remove it or give --store another path") from error
+    finally:
+        db.close()
+    if checked != ["ok"]:
+        raise ValueError(f"{refusal} is damaged (PRAGMA quick_check: "
+                         f"{'; '.join(checked)[:200]}); remove it or give --store another path")
+    if application_id == APPLICATION_ID or (application_id == 0 and (
+            not tables or tables == VERSION_1_TABLES)):
+        return
+    raise ValueError(f"{refusal} is not a store of the aichat mock (application_id "
+                     f"{application_id}, tables {', '.join(sorted(tables)) or 'none'}): it is "
+                     f"left as it is; give --store another path")
+
+
 def _set_up(db: sqlite3.Connection, path: str) -> None:
     """The tables of this version, in a file new or made by an earlier version."""
     db.execute("BEGIN IMMEDIATE")
     try:
+        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise ValueError(f"the SQLite store {path!r} was made by a newer version of the "
@@ -252,10 +296,14 @@ class SQLiteStore:
         # Replies never change but for their times: each is read and its match checked once.
         self._known: dict[int, Queued] = {}
         _STORES.add(self)
+        check_file(self.path)
         try:
+            # Made here, so that it is the owner's alone; SQLite gives its -wal and -shm
+            # files the same mode.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE))
             setup = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
                                     isolation_level=None)
-        except sqlite3.Error as error:
+        except (OSError, sqlite3.Error) as error:
             raise ValueError(f"cannot open the SQLite store {self.path!r}: {error}") from error
         try:
             # journal_mode=WAL is a property of the file: set once, it holds for everyone.
@@ -266,7 +314,8 @@ class SQLiteStore:
         finally:
             setup.close()
         # There from the start: a request finds its size with a stat that does not fail.
-        os.close(os.open(self._queue_marker, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
+        os.close(os.open(self._queue_marker, os.O_WRONLY | os.O_APPEND | os.O_CREAT,
+                         FILE_MODE))
 
     def _db(self) -> sqlite3.Connection:
         """This thread's connection, opened on first use in this process."""
@@ -301,7 +350,8 @@ class SQLiteStore:
                 yield db
                 return
             if self._lock_file is None:
-                self._lock_file = os.open(self.path + "-lock", os.O_RDWR | os.O_CREAT, 0o644)
+                self._lock_file = os.open(self.path + "-lock", os.O_RDWR | os.O_CREAT,
+                                          FILE_MODE)
             fcntl.flock(self._lock_file, fcntl.LOCK_EX)
             try:
                 yield db
@@ -409,7 +459,8 @@ class SQLiteStore:
     def _changed(self) -> None:
         """Tell every process that the replies or settings changed: called after the commit,
         with the write lock still held."""
-        marker = os.open(self._queue_marker, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        marker = os.open(self._queue_marker, os.O_WRONLY | os.O_APPEND | os.O_CREAT,
+                         FILE_MODE)
         try:
             os.write(marker, b".")
         finally:

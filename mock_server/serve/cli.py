@@ -6,6 +6,7 @@ import argparse
 import ipaddress
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -199,6 +200,9 @@ def fail(message: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if hasattr(signal, "SIGXFSZ"):
+        # A file-size limit reached is a failed write the journal reports, not a kill.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     replies: list[Any] | None = None
     if args.replies is not None:
         try:

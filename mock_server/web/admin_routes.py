@@ -84,7 +84,7 @@ def inspector() -> str:
 @blueprint.get("/health")
 def health() -> Response:
     from .. import __version__
-    return jsonify({"status": "ok", "version": __version__})
+    return jsonify({"status": "ok", "version": __version__, **_engine().health()})
 
 
 def _chosen_namespace() -> str | None:

@@ -11,7 +11,7 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from ..core.engine import Engine
-from ..core.journal import DEFAULT_BODY_CAP
+from ..core.journal import DEFAULT_BODY_CAP, STORAGE_ERRORS
 from ..core.replies import DEFAULT_REPLY_TEXT
 from ..core.store import DEFAULT_JOURNAL_CAP, Store, open_store
 from . import admin_routes as admin
@@ -87,6 +87,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_error_handler(NotFound, _routing_error)
     app.register_error_handler(MethodNotAllowed, _routing_error)
     app.register_error_handler(HTTPException, _other_error)
+    for storage_error in STORAGE_ERRORS:
+        app.register_error_handler(storage_error, _storage_error)
     # POST /api/text, the request a load is made of, skips Flask's per-request machinery;
     # before anything, a /ns/{name} prefix is split off the path.
     app.wsgi_app = FastPath(app)  # type: ignore[method-assign]
@@ -118,6 +120,15 @@ def _routing_error(error: NotFound | MethodNotAllowed) -> Any:
             response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
         return response, status
     return site.serve()
+
+
+def _storage_error(error: Exception) -> Any:
+    """The store failed under an admin call (a full disk, a broken database): 503, saying so,
+    never a 500. The site's requests are answered whatever the store does (the engine)."""
+    reason = f"the store failed: {getattr(error, 'strerror', None) or error}; try again"
+    if admin.is_admin_path(request.path):
+        return admin.error(503, reason)
+    return jsonify({"response": False, "message": f"mock server error: {reason}"}), 503
 
 
 def _other_error(error: HTTPException) -> Any:
