@@ -24,6 +24,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from playwright.sync_api import Browser, Page, Request, Response, Route, expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from aichat.Aichat import flatten
 from mock_server.testing.remote import RemoteMock
@@ -67,11 +68,14 @@ class Tab:
     blocked: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     failed_loads: list[str] = field(default_factory=list)
+    policy_violations: list[str] = field(default_factory=list)
 
     def problems(self) -> dict[str, list[str]]:
         return {name: found for name, found in (("blocked", self.blocked),
                                                 ("page errors", self.page_errors),
-                                                ("failed loads", self.failed_loads)) if found}
+                                                ("failed loads", self.failed_loads),
+                                                ("policy violations", self.policy_violations))
+                if found}
 
 
 @pytest.fixture
@@ -96,6 +100,9 @@ def tab(chromium: Browser, remote_mock: RemoteMock) -> Iterator[Tab]:
 
     context.route("**/*", loopback_only)
     page.on("pageerror", lambda error: tab.page_errors.append(str(error)))
+    # The pages' Content-Security-Policy refusing something the pages themselves do.
+    page.on("console", lambda message: tab.policy_violations.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text else None)
     page.on("response", watch_load)
     yield tab
     context.close()
@@ -306,13 +313,26 @@ def test_an_http_error_shows_the_message_of_its_json_body(tab: Tab,
     expect(page.locator("#error")).to_contain_text("invalid request: nope")
 
 
-def test_the_network_guard_blocks_other_hosts(tab: Tab, remote_mock: RemoteMock) -> None:
-    """The guard the other tests rely on does stop a page from going out."""
+def test_the_pages_policy_and_the_network_guard_keep_a_page_in(tab: Tab,
+                                                               remote_mock: RemoteMock) -> None:
+    """The page's own Content-Security-Policy stops a request to another origin before it
+    leaves; the guard the other tests rely on stops what the policy does not (a navigation)."""
     page = open_chat(tab, remote_mock)
-    outcome = page.evaluate("() => fetch('http://example.com/x').then(() => 'sent',"
-                            " (error) => 'failed: ' + error.message)")
-    assert outcome.startswith("failed")
-    assert tab.blocked == ["http://example.com/x"]
+    seen = page.evaluate("""() => new Promise((resolve) => {
+        const violated = [];
+        document.addEventListener("securitypolicyviolation",
+                                  (event) => violated.push(event.effectiveDirective));
+        fetch("http://example.com/x").then(() => resolve(["sent"]),
+                                           () => setTimeout(() => resolve(violated), 100));
+    })""")
+    assert seen == ["connect-src"]
+    assert tab.blocked == [], "refused by the page's policy, before the network"
+    assert tab.policy_violations and all("http://example.com/x" in text
+                                         for text in tab.policy_violations)
+    tab.policy_violations.clear()
+    with pytest.raises(PlaywrightError):
+        page.goto("http://example.com/y")
+    assert tab.blocked == ["http://example.com/y"]
     tab.blocked.clear()
 
 

@@ -429,3 +429,17 @@ def test_a_store_made_by_a_newer_version_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(ValueError, match="made by a newer version of the mock"):
         SQLiteStore(path)
+
+
+def test_the_queues_are_capped_in_bytes_as_well_as_in_count(make_store: MakeStore) -> None:
+    store = make_store(queue_bytes=10_000)
+    reply = parse_reply({"message": "x" * 2_000})
+    ids = store.push_replies([reply] * 4)  # some 2,100 bytes each as JSON: 4 fit
+    with pytest.raises(QueueFullError, match="at most 10000 bytes"):
+        store.push_replies([reply])
+    with pytest.raises(QueueFullError, match="at most 10000 bytes"):
+        store.push_replies([reply], namespace="other")  # the cap is the store's, in all
+    assert store.remove_reply(ids[0])
+    assert len(store.push_replies([reply], namespace="other")) == 1, "room again"
+    assert store.clear_replies() == 3
+    assert len(store.push_replies([reply] * 3)) == 3, "a clear gives the room back"

@@ -20,7 +20,7 @@ from .journal_file import JournalFile
 from .matching import FIND_KEYS, Facts, compile_match, describe_kind
 from .records import AdminAPI, JournalEntry, JournalPage, Queued, QueuedReply, Settings
 from .store import DEFAULT_JOURNAL_CAP, MemoryStore, QueueFullError, Store, check_cap
-from .wire import HTML_TYPE, Answer, IncomingRequest, json_answer
+from .wire import HTML_TYPE, PAGE_HEADERS, Answer, IncomingRequest, json_answer
 
 MAX_BODY = 1 << 20  # 1 MiB; a longer body answers 413
 CHAT_PATH = "/chat"
@@ -201,7 +201,7 @@ class Engine:
                                 f"use GET", extra=(("Allow", "GET, HEAD"),))
         if self.chat_page is None:
             return invalid(404, f"this mock serves no chat page at {CHAT_PATH}")
-        return Answer(200, (("Content-Type", HTML_TYPE),), self.chat_page)
+        return Answer(200, (("Content-Type", HTML_TYPE), *PAGE_HEADERS), self.chat_page)
 
     def _lenient_json(self, request: IncomingRequest) -> Any:
         """The body as JSON for the journal, when it is small enough and parses."""

@@ -17,7 +17,7 @@ from . import faults
 from .matching import MatchError, compile_match, describe_kind
 from .prompt import last_user_turn
 from .records import ScriptedReply, Settings, field_names
-from .wire import Answer, json_answer
+from .wire import Answer, json_answer, json_bytes
 
 REPLY_MODES = ("echo", "fixed")
 DEFAULT_REPLY_TEXT = "Hello from the aichat mock server."
@@ -25,6 +25,9 @@ ECHO_PREFIX = "You said: "
 REPLY_FIELDS = field_names(ScriptedReply)
 MAX_DELAY_MS = 60_000
 MAX_TIMES = 1_000_000
+# The most one reply may take, as JSON: the site's answers are short, and the queues hold
+# what they are sent (store.DEFAULT_QUEUE_BYTES in all).
+MAX_REPLY_BYTES = 1 << 20
 # Statuses that cannot carry the body a reply has.
 BODYLESS_STATUSES = frozenset({204, 205, 304})
 
@@ -145,8 +148,14 @@ def parse_reply(item: Any, index: int | None = None) -> ScriptedReply:
     except MatchError as error:
         raise ReplyError(str(error)) from None
 
-    return {"message": message, "status": status, "response": response, "delay_ms": delay_ms,
-            "fault": fault, "retry_after": retry_after, "times": times, "match": match}
+    reply: ScriptedReply = {
+        "message": message, "status": status, "response": response, "delay_ms": delay_ms,
+        "fault": fault, "retry_after": retry_after, "times": times, "match": match}
+    size = len(json_bytes(reply))
+    if size > MAX_REPLY_BYTES:
+        raise ReplyError(f"{where} is {size} bytes as JSON, over the {MAX_REPLY_BYTES} one "
+                         f"reply may take")
+    return reply
 
 
 def scripted_answer(reply: Mapping[str, Any], default_message: str) -> Answer:

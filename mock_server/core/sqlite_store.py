@@ -49,12 +49,13 @@ except ImportError:  # Windows: SQLite's busy timeout alone keeps the writers ap
 from .matching import Facts
 from .store import (
     DEFAULT_JOURNAL_CAP,
+    DEFAULT_QUEUE_BYTES,
     DEFAULT_QUEUE_CAP,
     Queued,
-    QueueFullError,
     ReplyQueue,
     Taken,
     check_cap,
+    queue_full,
     reply_id,
 )
 from .wire import json_bytes
@@ -279,10 +280,12 @@ class SQLiteStore:
     """
 
     def __init__(self, path: str | os.PathLike[str], cap: int = DEFAULT_JOURNAL_CAP,
-                 queue_cap: int = DEFAULT_QUEUE_CAP) -> None:
+                 queue_cap: int = DEFAULT_QUEUE_CAP,
+                 queue_bytes: int = DEFAULT_QUEUE_BYTES) -> None:
         self.path = os.fspath(path)
         self.cap = check_cap(cap)
         self.queue_cap = queue_cap
+        self.queue_bytes = queue_bytes
         self._local = threading.local()
         self._links: weakref.WeakSet[_Link] = weakref.WeakSet()
         self._thread_lock = threading.Lock()
@@ -512,11 +515,12 @@ class SQLiteStore:
         ids = []
         with self._writing() as db:
             with _immediate(db):
-                held = db.execute("SELECT count(*) FROM replies").fetchone()[0]
-                if held + len(rows) > self.queue_cap:
-                    raise QueueFullError(
-                        f"the reply queue holds at most {self.queue_cap} replies; it has "
-                        f"{held}, {len(rows)} more do not fit")
+                held, held_bytes = db.execute(
+                    "SELECT count(*), coalesce(sum(length(reply)), 0) FROM replies").fetchone()
+                refused = queue_full(self.queue_cap, self.queue_bytes, held, held_bytes,
+                                     len(rows), sum(len(row[1]) for row in rows))
+                if refused is not None:
+                    raise refused
                 for row in rows:
                     seq = db.execute("INSERT INTO replies (namespace, reply, times) "
                                      "VALUES (?, ?, ?)", row).lastrowid

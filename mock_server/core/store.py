@@ -14,9 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from .matching import Facts, Match, Selector, compile_match
+from .wire import json_bytes
 
 DEFAULT_JOURNAL_CAP = 10_000
 DEFAULT_QUEUE_CAP = 10_000
+# The most the reply queues of a store hold in all, in bytes of the replies as JSON.
+DEFAULT_QUEUE_BYTES = 64 << 20
 
 
 def check_cap(cap: Any) -> int:
@@ -128,13 +131,28 @@ class Store(Protocol):
 
 
 class Queued:
-    """A reply in a queue: the stored reply (``id`` first) and its checked match."""
+    """A reply in a queue: the stored reply (``id`` first), its checked match, and its size
+    in bytes as JSON (counted against the queue's cap in bytes)."""
 
-    __slots__ = ("match", "reply")
+    __slots__ = ("match", "reply", "size")
 
-    def __init__(self, reply: dict[str, Any], match: Match | None = None) -> None:
+    def __init__(self, reply: dict[str, Any], match: Match | None = None,
+                 size: int = 0) -> None:
         self.reply = reply
         self.match = match if match is not None else compile_match(reply.get("match"))
+        self.size = size
+
+
+def queue_full(cap: int, bytes_cap: int, held: int, held_bytes: int, adding: int,
+               adding_bytes: int) -> QueueFullError | None:
+    """Why ``adding`` replies of ``adding_bytes`` do not fit beside what is held, or ``None``."""
+    if held + adding > cap:
+        return QueueFullError(f"the reply queue holds at most {cap} replies; it has {held}, "
+                              f"{adding} more do not fit")
+    if held_bytes + adding_bytes > bytes_cap:
+        return QueueFullError(f"the reply queue holds at most {bytes_cap} bytes of replies; "
+                              f"it has {held_bytes}, {adding_bytes} more do not fit")
+    return None
 
 
 def reply_id(number: int) -> str:
@@ -169,9 +187,12 @@ class MemoryStore:
     """A thread-safe in-memory store; the journal keeps the most recent ``cap`` entries of all
     namespaces together."""
 
-    def __init__(self, cap: int = DEFAULT_JOURNAL_CAP, queue_cap: int = DEFAULT_QUEUE_CAP) -> None:
+    def __init__(self, cap: int = DEFAULT_JOURNAL_CAP, queue_cap: int = DEFAULT_QUEUE_CAP,
+                 queue_bytes: int = DEFAULT_QUEUE_BYTES) -> None:
         self.cap = check_cap(cap)
         self.queue_cap = queue_cap
+        self.queue_bytes = queue_bytes
+        self._queued_bytes = 0
         self._lock = threading.Lock()
         self._entries: deque[dict[str, Any]] = deque(maxlen=cap)
         self._next_id = 1
@@ -246,20 +267,23 @@ class MemoryStore:
     def push_replies(self, replies: Sequence[Mapping[str, Any]], *, namespace: str = ""
                      ) -> list[str]:
         # Checked before the lock: a match is compiled once, here.
-        checked = [(dict(reply), compile_match(reply.get("match"))) for reply in replies]
+        checked = [(dict(reply), compile_match(reply.get("match")), len(json_bytes(reply)))
+                   for reply in replies]
+        adding_bytes = sum(size for _, _, size in checked)
         with self._lock:
-            if self._queued + len(checked) > self.queue_cap:
-                raise QueueFullError(
-                    f"the reply queue holds at most {self.queue_cap} replies; it has "
-                    f"{self._queued}, {len(checked)} more do not fit")
+            refused = queue_full(self.queue_cap, self.queue_bytes, self._queued,
+                                 self._queued_bytes, len(checked), adding_bytes)
+            if refused is not None:
+                raise refused
             queue = self._queues.setdefault(namespace, ReplyQueue())
             ids = []
-            for reply, match in checked:
+            for reply, match, size in checked:
                 ids.append(reply_id(self._next_reply))
                 self._next_reply += 1
-                queue.items.append(Queued({"id": ids[-1], **reply}, match))
+                queue.items.append(Queued({"id": ids[-1], **reply}, match, size))
             queue.changed()
             self._queued += len(checked)
+            self._queued_bytes += adding_bytes
             return ids
 
     def take_reply(self, facts: Facts, *, namespace: str = "") -> Taken:
@@ -275,6 +299,7 @@ class MemoryStore:
             if times is None:
                 return Taken(reply, own)
             if times <= 1:
+                self._queued_bytes -= queue.items[index].size
                 del queue.items[index]
                 queue.changed()
                 self._queued -= 1
@@ -294,6 +319,7 @@ class MemoryStore:
             for index, item in enumerate(queue.items if queue is not None else ()):
                 if item.reply["id"] == reply_id:
                     assert queue is not None
+                    self._queued_bytes -= item.size
                     del queue.items[index]
                     queue.changed()
                     self._queued -= 1
@@ -305,6 +331,7 @@ class MemoryStore:
             queue = self._queues.pop(namespace, None)
             count = 0 if queue is None else len(queue.items)
             self._queued -= count
+            self._queued_bytes -= 0 if queue is None else sum(item.size for item in queue.items)
             return count
 
     def settings(self, *, namespace: str = "") -> dict[str, Any] | None:

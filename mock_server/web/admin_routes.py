@@ -19,6 +19,9 @@ PREFIX = "/__mock__"
 blueprint = Blueprint("admin", __name__, url_prefix=PREFIX)
 # Scripted replies are small; this bounds what a POST may make the mock parse.
 MAX_ADMIN_BODY = 8 << 20
+# The other admin bodies (a search, a reset, settings) are a few fields.
+MAX_SMALL_BODY = 64 << 10
+READ_CHUNK = 65_536
 
 
 def is_admin_path(path: str) -> bool:
@@ -142,7 +145,7 @@ def replies_() -> Any:
         return jsonify(engine.replies(namespace=_namespace()))
     if request.method == "DELETE":
         return jsonify(engine.clear_replies(namespace=_namespace()))
-    payload = _json_body("the replies")
+    payload = _json_body("the replies", cap=MAX_ADMIN_BODY)
     if isinstance(payload, tuple):
         return payload
     try:
@@ -197,19 +200,40 @@ class _Body:
         self.empty = empty
 
 
-def _json_body(what: str, *, empty_allowed: bool = False) -> _Body | tuple[Response, int]:
-    """The request's JSON body, or the refusal to answer: JSON only, whole, within the cap.
-    A cross-site form cannot send JSON without a CORS preflight."""
+def _too_large(cap: int) -> tuple[Response, int]:
+    response, status = error(413, f"the body is over {cap} bytes, the most this route takes")
+    response.headers["Connection"] = "close"  # the rest of the body is left unread
+    return response, status
+
+
+def _read_capped(cap: int) -> bytes | None:
+    """The body, read a piece at a time; ``None`` as soon as it passes ``cap`` bytes (the rest
+    is never read, so a body without end costs no more than the cap)."""
+    pieces: list[bytes] = []
+    size = 0
+    while piece := request.stream.read(READ_CHUNK):
+        size += len(piece)
+        if size > cap:
+            return None
+        pieces.append(piece)
+    return b"".join(pieces)
+
+
+def _json_body(what: str, *, empty_allowed: bool = False, cap: int = MAX_SMALL_BODY
+               ) -> _Body | tuple[Response, int]:
+    """The request's JSON body, or the refusal to answer: JSON only, whole, within the cap
+    (refused while it is read, not after). A cross-site form cannot send JSON without a CORS
+    preflight."""
     if not request.is_json:
         return error(415, f"send {what} as JSON, with Content-Type: application/json")
-    if (request.content_length or 0) > MAX_ADMIN_BODY:
-        return error(413, f"the body is over {MAX_ADMIN_BODY} bytes")
+    if (request.content_length or 0) > cap:
+        return _too_large(cap)
     try:
-        raw = request.get_data(cache=False)
+        raw = _read_capped(cap)
     except OSError:  # gunicorn: a chunked body that ended before its last chunk
         return error(400, "the body ended before its last chunk; send the whole body")
-    if len(raw) > MAX_ADMIN_BODY:
-        return error(413, f"the body is over {MAX_ADMIN_BODY} bytes")
+    if raw is None:
+        return _too_large(cap)
     declared = request.content_length
     if declared is not None and len(raw) < declared:
         # gunicorn ends the stream quietly where the client stopped: nothing is done from a

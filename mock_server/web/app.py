@@ -7,13 +7,14 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from ..core.engine import Engine
 from ..core.journal import DEFAULT_BODY_CAP, STORAGE_ERRORS
 from ..core.replies import DEFAULT_REPLY_TEXT
 from ..core.store import DEFAULT_JOURNAL_CAP, Store, open_store
+from ..core.wire import PAGE_HEADERS
 from . import admin_routes as admin
 from . import site_routes as site
 from .fast_path import FastPath
@@ -83,6 +84,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Journal entries keep their field order and the bodies their key order.
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.register_blueprint(admin.blueprint)
+    app.after_request(_page_headers)
     app.register_blueprint(site.blueprint)
     app.register_error_handler(NotFound, _routing_error)
     app.register_error_handler(MethodNotAllowed, _routing_error)
@@ -120,6 +122,15 @@ def _routing_error(error: NotFound | MethodNotAllowed) -> Any:
             response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
         return response, status
     return site.serve()
+
+
+def _page_headers(response: Response) -> Response:
+    """The admin API's pages, files and answers carry the pages' security headers (the site's
+    chat page gets them from the engine; its API answers stay as the real site's)."""
+    if admin.is_admin_path(request.path):
+        for name, value in PAGE_HEADERS:
+            response.headers.setdefault(name, value)
+    return response
 
 
 def _storage_error(error: Exception) -> Any:

@@ -1,0 +1,100 @@
+"""SPEC 8, the mock against hostile clients, through the command as a user starts it: the pages'
+security headers, scripted replies capped in bytes, admin bodies refused at their cap while
+being read. Each attack is bounded and on loopback."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from mock_server.testing.remote import RemoteMock
+
+# SPEC 8: what every page sends.
+PAGE_HEADERS = {"x-frame-options": "DENY", "x-content-type-options": "nosniff",
+                "referrer-policy": "no-referrer"}
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    session = requests.Session()
+    session.trust_env = False
+    yield session
+    session.close()
+
+
+@pytest.mark.parametrize("path", ["/chat", "/__mock__/", "/__mock__/static/chat.js",
+                                  "/ns/alice/chat", "/ns/alice/__mock__/"])
+def test_pages_send_the_security_headers(remote_mock: RemoteMock, http: requests.Session,
+                                         path: str) -> None:
+    answer = http.get(remote_mock.url_for(path), timeout=30)
+    assert answer.status_code == 200
+    for name, value in PAGE_HEADERS.items():
+        assert answer.headers.get(name) == value, name
+    policy = answer.headers.get("content-security-policy", "")
+    assert "frame-ancestors 'none'" in policy and "default-src 'none'" in policy
+
+
+def test_the_api_answers_as_the_real_site_without_page_headers(remote_mock: RemoteMock,
+                                                                http: requests.Session) -> None:
+    answer = http.post(remote_mock.url_for("/api/text"),
+                       json={"message": "user: Hi\nassistant:"}, timeout=30)
+    assert answer.status_code == 200
+    assert not {name.lower() for name in answer.headers} & {*PAGE_HEADERS,
+                                                           "content-security-policy"}
+
+
+def test_an_admin_body_over_its_cap_is_refused_while_it_is_read(remote_mock: RemoteMock
+                                                                ) -> None:
+    """A chunked body that never ends is refused once 8 MiB (SPEC: admin bodies capped) have
+    arrived, not read whole; the connection answers before the client stops sending."""
+    host, port = remote_mock.base_url.removeprefix("http://").split(":")
+    chunk = b"[" + b"{}," * 21_845  # 64 KiB of a JSON list that never closes
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(f"POST /__mock__/replies HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                     f"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     .encode())
+        sent = 0
+        sock.settimeout(0.001)
+        answer = b""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and sent < 64 * 1024 * 1024:
+            try:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                sent += len(chunk)
+            except (TimeoutError, BlockingIOError):
+                pass
+            except OSError:  # the mock closed the connection after refusing
+                break
+            try:
+                answer += sock.recv(65536)
+            except (TimeoutError, BlockingIOError):
+                continue
+            if answer:
+                break
+        sock.settimeout(10)
+        while b"\r\n\r\n" not in answer:
+            more = sock.recv(65536)
+            if not more:
+                break
+            answer += more
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert sent < 32 * 1024 * 1024, f"refused only after {sent} bytes"
+    assert remote_mock.queued == []
+
+
+def test_a_reply_over_a_mebibyte_is_refused_and_nothing_is_queued(remote_mock: RemoteMock,
+                                                                  http: requests.Session
+                                                                  ) -> None:
+    big = {"message": "x" * (1 << 20)}
+    answer = http.post(remote_mock.url_for("/__mock__/replies"), json=[{"message": "a"}, big],
+                       timeout=30)
+    assert answer.status_code == 400
+    assert "replies[1] is 1048" in answer.json()["error"] and "1048576" in answer.json()["error"]
+    assert remote_mock.queued == []
+    fits = {"message": "x" * ((1 << 20) - 1_000)}
+    assert http.post(remote_mock.url_for("/__mock__/replies"), json=fits,
+                     timeout=30).status_code == 201
