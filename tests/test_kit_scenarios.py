@@ -29,7 +29,8 @@ from mock_server.testing.kit import AichatMock
 KINDS = ["aichat_server", "aichat_responses"]
 CASES = contract.cases()
 MESSAGES = [{"role": "user", "content": "Hello"}]
-ENTRY_FIELDS = ["id", "time", "namespace", "method", "path", "query", "headers", "json",
+ENTRY_FIELDS = ["id", "time", "namespace", "method", "path", "query", "headers",
+                "headers_truncated", "json",
                 "body", "body_size", "body_truncated", "remote_addr", "status", "reply",
                 "violations", "header_diff", "fault", "delay_ms", "scripted", "reply_id"]
 

@@ -98,3 +98,46 @@ def test_a_reply_over_a_mebibyte_is_refused_and_nothing_is_queued(remote_mock: R
     fits = {"message": "x" * ((1 << 20) - 1_000)}
     assert http.post(remote_mock.url_for("/__mock__/replies"), json=fits,
                      timeout=30).status_code == 201
+
+
+# SPEC 8: the credentials a request may carry, and how the journal keeps them.
+SECRETS = {"Authorization": "Bearer sk-very-secret", "Cookie": "session=abc123; theme=dark",
+           "Proxy-Authorization": "Basic dXNlcjpwYXNz"}
+
+
+def test_secrets_are_redacted_in_the_journal_and_the_inspector_feed(
+        remote_mock: RemoteMock, http: requests.Session) -> None:
+    answer = http.post(remote_mock.url_for("/api/text"), headers=SECRETS,
+                       json={"message": "user: Hi\nassistant:"}, timeout=30)
+    assert answer.status_code == 200
+    [entry] = remote_mock.requests
+    for name, value in SECRETS.items():
+        assert entry["headers"][name.lower()] == f"[redacted: {len(value)} chars]"
+    raw = http.get(remote_mock.url_for("/__mock__/requests"), timeout=30).text
+    assert not any(value in raw for value in SECRETS.values())
+    assert entry["headers_truncated"] is False
+
+
+def test_keep_secrets_keeps_them() -> None:
+    from mock_server import MockProcess
+
+    with MockProcess(["--keep-secrets"]) as process, requests.Session() as http:
+        http.trust_env = False
+        http.post(process.url + "/api/text", headers=SECRETS,
+                  json={"message": "user: Hi\nassistant:"}, timeout=30)
+        [entry] = process.mock.requests
+    for name, value in SECRETS.items():
+        assert entry["headers"][name.lower()] == value
+
+
+def test_headers_count_against_the_journal_s_bound(remote_mock: RemoteMock,
+                                                    http: requests.Session) -> None:
+    """Many large headers: the entry keeps 64 KiB of names and values and says it cut them."""
+    headers = {f"X-Filler-{number:02d}": "v" * 7_000 for number in range(12)}  # 84 KB
+    answer = http.post(remote_mock.url_for("/api/text"), headers=headers,
+                       json={"message": "user: Hi\nassistant:"}, timeout=30)
+    assert answer.status_code == 200
+    [entry] = remote_mock.requests
+    assert entry["headers_truncated"] is True
+    kept = sum(len(name) + len(value) for name, value in entry["headers"].items())
+    assert 60 * 1024 <= kept <= 64 * 1024

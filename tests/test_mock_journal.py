@@ -22,7 +22,8 @@ from mock_server.testing.remote import RemoteMock
 
 BODY = {"message": "user: Hello\nassistant:", "temperature": 1, "presence_penalty": 0,
         "top_p": 1, "frequency_penalty": 0}
-ENTRY_FIELDS = ["id", "time", "namespace", "method", "path", "query", "headers", "json",
+ENTRY_FIELDS = ["id", "time", "namespace", "method", "path", "query", "headers",
+                "headers_truncated", "json",
                 "body", "body_size", "body_truncated", "remote_addr", "status", "reply",
                 "violations", "header_diff", "fault", "delay_ms", "scripted", "reply_id"]
 

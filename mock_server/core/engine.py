@@ -92,7 +92,7 @@ class Engine:
                  store: Store | None = None, journal_cap: int = DEFAULT_JOURNAL_CAP,
                  journal_file: str | None = None, body_cap: int = DEFAULT_BODY_CAP,
                  journal_enabled: bool = True, chat_page: bytes | None = None,
-                 owns_store: bool = False) -> None:
+                 owns_store: bool = False, keep_secrets: bool = False) -> None:
         """``chat_page`` is what ``GET /chat`` answers (``None``: 404, no page); with
         ``owns_store`` the engine closes ``store`` when it is closed."""
         if reply_mode not in replies.REPLY_MODES:
@@ -113,7 +113,8 @@ class Engine:
         except OSError as error:
             raise ValueError(f"cannot open the journal file {journal_file!r}: "
                              f"{error.strerror or error}") from error
-        self.journal = Journal(self.store, file=file, body_cap=body_cap)
+        self.journal = Journal(self.store, file=file, body_cap=body_cap,
+                               keep_secrets=bool(keep_secrets))
         # Built once: a fast yes for the bodies the contract plainly accepts.
         self._accepts = fast_accept.build(contract.request_validator().schema) or _never
         # Off for benchmarks of the serving alone: nothing is recorded, all else is the same.

@@ -9,6 +9,7 @@ import json
 import sqlite3
 import sys
 import threading
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -49,6 +50,48 @@ def cut(text: str, cap: int) -> tuple[str, bool]:
     return (text, False) if len(text) <= cap else (text[:cap], True)
 
 
+# Headers whose values are credentials: the journal keeps their length, not their value.
+SECRET_HEADERS = ("authorization", "proxy-authorization", "cookie")
+# An entry keeps at most this many bytes of header names and values in all: headers count
+# against the journal's bound like bodies do.
+HEADERS_CAP = 64 << 10
+
+
+def redacted(value: str) -> str:
+    return f"[redacted: {len(value)} chars]"
+
+
+def kept_headers(headers: Mapping[str, str], *, keep_secrets: bool = False
+                 ) -> tuple[dict[str, str], bool]:
+    """The headers an entry keeps, secrets redacted unless ``keep_secrets``, and whether they
+    were cut: in the order received, until HEADERS_CAP bytes of names and values (the header
+    that crosses it cut to the room left, the rest left out)."""
+    kept = dict(headers)
+    if not keep_secrets:
+        for name in SECRET_HEADERS:
+            value = kept.get(name)
+            if value is not None:
+                kept[name] = redacted(value)
+    # Characters first: most requests are far under the cap, whatever their encoding.
+    if sum(len(name) + len(value) for name, value in kept.items()) * 4 <= HEADERS_CAP:
+        return kept, False
+    room = HEADERS_CAP
+    cut_headers: dict[str, str] = {}
+    for name, value in kept.items():
+        size = len(name.encode("utf-8", "surrogatepass")) + len(
+            value.encode("utf-8", "surrogatepass"))
+        if size <= room:
+            cut_headers[name] = value
+            room -= size
+            continue
+        left = room - len(name.encode("utf-8", "surrogatepass"))
+        if left > 0:
+            cut_headers[name] = value.encode("utf-8", "surrogatepass")[:left].decode(
+                "utf-8", "ignore")
+        return cut_headers, True
+    return cut_headers, False
+
+
 # What a store or file that fails to record raises: the OS's errors and SQLite's.
 STORAGE_ERRORS = (OSError, sqlite3.Error)
 
@@ -57,10 +100,11 @@ class Journal:
     """Records every request outside the admin API exactly once."""
 
     def __init__(self, store: Store, *, file: JournalFile | None = None,
-                 body_cap: int = DEFAULT_BODY_CAP) -> None:
+                 body_cap: int = DEFAULT_BODY_CAP, keep_secrets: bool = False) -> None:
         self.store = store
         self.file = file
         self.body_cap = body_cap
+        self.keep_secrets = keep_secrets
         self._health_lock = threading.Lock()
         # Entries the store could not keep and lines the file could not take, since start.
         self.entries_lost = 0
@@ -78,13 +122,16 @@ class Journal:
         body, body_truncated = cut(request.body.decode("utf-8", errors="replace"), self.body_cap)
         body_truncated = body_truncated or request.size > len(request.body)
         delay_ms = answer.delay * 1000
+        headers, headers_truncated = kept_headers(request.headers,
+                                                  keep_secrets=self.keep_secrets)
         entry: Recorded = {
             "time": now_iso(),
             "namespace": request.namespace,
             "method": request.method,
             "path": request.path,
             "query": request.query,
-            "headers": dict(request.headers),
+            "headers": headers,
+            "headers_truncated": headers_truncated,
             # A body too long for the journal is kept as an excerpt only, to bound memory.
             "json": None if body_truncated else parsed,
             "body": body,

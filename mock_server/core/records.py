@@ -19,7 +19,8 @@ class Recorded(TypedDict):
     method: str  # as sent, case and all
     path: str  # as sent, percent-decoded, without the /ns/{name} prefix
     query: str
-    headers: dict[str, str]  # lower-case names, values as received
+    headers: dict[str, str]  # lower-case names, values as received; secrets redacted
+    headers_truncated: bool  # the headers were cut at HEADERS_CAP bytes in all
     json: Any  # the parsed body, or None (not JSON, cut at the body cap, or nested too deep)
     body: str  # the body as text, cut at the body cap
     body_size: int  # bytes received

@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "/__mock__/replies takes them) in the default namespace at start")
     parser.add_argument("--journal", metavar="FILE",
                         help="also append every journal entry to FILE as a JSON line")
+    parser.add_argument("--keep-secrets", action="store_true",
+                        help="keep the values of authorization, proxy-authorization and "
+                             "cookie headers in the journal (by default: '[redacted: N "
+                             "chars]')")
     parser.add_argument("--no-journal", dest="journal_enabled", action="store_false",
                         help="record nothing (for benchmarks of the serving alone); replies, "
                              "faults and validation work as usual")
@@ -249,6 +253,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace, store: str
         "MOCK_JOURNAL_CAP": args.journal_cap,
         "MOCK_JOURNAL_BODY_CAP": args.body_cap,
         "MOCK_JOURNAL_ENABLED": args.journal_enabled,
+        "MOCK_KEEP_SECRETS": args.keep_secrets,
         "MOCK_STORE": store,
         "MOCK_REPLIES": replies,
     }

@@ -34,6 +34,9 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "MOCK_JOURNAL_BODY_CAP": DEFAULT_BODY_CAP,
     # False: requests are not recorded (for benchmarks); everything else is the same.
     "MOCK_JOURNAL_ENABLED": True,
+    # True: the journal keeps the values of authorization, proxy-authorization and cookie
+    # headers; by default it keeps "[redacted: N chars]".
+    "MOCK_KEEP_SECRETS": False,
     # The journal and the reply queue: a Store instance, or the text "memory" or
     # "sqlite:PATH" (shared by every process that opens the file); None for a new MemoryStore.
     "MOCK_STORE": None,
@@ -70,6 +73,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         journal_file=app.config["MOCK_JOURNAL_FILE"],
         body_cap=app.config["MOCK_JOURNAL_BODY_CAP"],
         journal_enabled=app.config["MOCK_JOURNAL_ENABLED"],
+        keep_secrets=app.config["MOCK_KEEP_SECRETS"],
         chat_page=chat_page(),
         owns_store=opened,
     )
