@@ -18,11 +18,12 @@ examples:
   aichat "Hello, how are you?"
   echo "Translate to French: good morning" | aichat
   aichat --system "Answer in one word." "Capital of France?"
-  aichat --base-url http://127.0.0.1:8080 --json "Hello"      # ask a local mock server
+  aichat --base-url http://127.0.0.1:8080 --json "Hello"  # a local mock
 
 The base URL may also come from the AICHAT_BASE_URL environment variable.
-Exit status: 0 on a reply, 1 when the request fails, 2 on a usage error (standard input
-that is not text in its encoding included), 141 when standard output is a closed pipe.
+Exit status: 0 on a reply, 1 when the request fails, 2 on a usage error
+(standard input that is not text in its encoding included), 141 when standard
+output is a closed pipe.
 """
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
@@ -184,3 +185,13 @@ def test_a_missing_replies_file_exits_2(tmp_path: Path) -> None:
     [line] = result.stderr.splitlines()
     assert line == (f"aichat-mock: error: --replies {tmp_path / 'none.json'}: cannot read it: "
                     f"No such file or directory")
+
+
+@pytest.mark.parametrize("module", ["mock_server", "aichat"])
+def test_help_fits_an_80_column_terminal(module: str) -> None:
+    result = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True,
+                            text=True, timeout=60, check=False, cwd=ROOT,
+                            env={**os.environ, "COLUMNS": "80"})
+    assert result.returncode == 0
+    long = [line for line in result.stdout.splitlines() if len(line) > 79]
+    assert long == []

@@ -32,21 +32,21 @@ from .servers import (
 
 EPILOG = """\
 examples:
-  aichat-mock                                  # http://127.0.0.1:8080, echo replies
-  aichat-mock --port 0                         # a free port; the URL is printed
+  aichat-mock                       # http://127.0.0.1:8080, echo replies
+  aichat-mock --port 0              # a free port; the URL is printed
   aichat-mock --reply-mode fixed --reply-text "Hi!" --journal requests.jsonl
-  aichat-mock --replies stubs.json             # scripted replies queued at start
-  aichat --base-url http://127.0.0.1:8080 "Hello"   # ask it through the provider
+  aichat-mock --replies stubs.json  # scripted replies queued at start
+  aichat --base-url http://127.0.0.1:8080 "Hello"   # ask it with the provider
 
 The first line on standard output is "aichat-mock listening on <URL>".
-Admin API and inspector page: <URL>/__mock__/
+The chat page is <URL>/chat; the inspector and the admin API, <URL>/__mock__/.
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aichat-mock",
-        description="Serve a stand-in for chat-gpt.org (POST /api/text, GET /chat) that "
+        description="Serve a stand-in for chat-gpt.org (POST /api/text, GET /chat) that\n"
                     "records every request and answers echo, fixed or scripted replies.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1",
