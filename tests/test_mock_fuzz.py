@@ -590,12 +590,13 @@ GARBAGE = [
     b"\x00\xff\xfe garbage\r\n\r\n",
     b"GET\r\n\r\n",
     b"GET /api/text\r\n\r\n",
-    b"POST /api/text HTTP/9.9\r\nHost: x\r\n\r\n",
-    b"POST /api/text HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n",
-    b"POST /api/text HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
-    b"POST /api/text HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+    b"POST /api/text HTTP/9.9\r\nHost: localhost\r\n\r\n",
+    b"POST /api/text HTTP/1.1\r\nHost: localhost\r\nContent-Length: nope\r\n\r\n",
+    b"POST /api/text HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n"
+    b"Content-Length: 6\r\n\r\nhello",
+    b"POST /api/text HTTP/1.1\r\nHost: localhost\r\nBad Header\r\n\r\n",
     b"\r\n\r\n\r\n\r\n",
-    b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n",
 ]
 
 
