@@ -128,7 +128,7 @@ def subjects(quick: bool) -> list[Subject]:
         found.append(Subject("mock_alt", f"mock /api/text, journal on, --workers {workers}: "
                                          f"{label}",
                              lambda: _mock(["--workers", str(workers)]), True))
-    found.append(Subject("echo_same", "minimal Flask echo, the mock's server",
+    found.append(Subject("echo_same", "minimal Flask echo, gunicorn 2 gevent workers",
                          _echo_same_server, False))
     if not quick:
         found.append(Subject("echo_gunicorn", "minimal Flask echo, gunicorn 2 sync workers",

@@ -181,7 +181,7 @@ def ratio_rows(result: dict[str, Any]) -> list[list[str]]:
          TARGET_VS_GUNICORN, True, "rps"),
         ("mock", "prism", "journal on / Prism, p99", TARGET_P99_VS_PRISM, False, "p99_ms"),
         ("mock", "mock_off", "journal on / journal off, req/s", None, True, "rps"),
-        ("mock", "echo_same", "journal on / Flask echo on the mock's server, req/s", None, True,
+        ("mock", "echo_same", "journal on / Flask echo on gunicorn 2 gevent, req/s", None, True,
          "rps"),
         ("mock", "mock_alt", "default / the other worker count (journal on), req/s", None,
          True, "rps"),

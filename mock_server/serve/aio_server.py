@@ -71,6 +71,11 @@ ADMIN_THREADS = 4
 PIPELINE_DEPTH = 16
 # A connection whose client does not read: reading pauses above this many bytes unsent.
 WRITE_HIGH_WATER = 256 * 1024
+# After a refusal sent before the request was read to its end, what the client still sends is
+# read and dropped for this long (and up to this many bytes) before the connection is closed:
+# closing with unread bytes would reset the connection, and the client could lose the answer.
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 16 << 20
 # The open files 10,000 connections need, with some to spare.
 WANTED_FILES = 12_000
 BACKLOG = 4096
@@ -274,6 +279,8 @@ class Conn(asyncio.Protocol):
         self.closing: bytes | None = None
         # An answer the engine gave in a parser callback (421), for _refuse to send.
         self.refusal: Answer | None = None
+        # Bytes still dropped after a refusal (None: not lingering).
+        self.linger: int | None = None
 
     # --- asyncio.Protocol ----------------------------------------------------------------------
 
@@ -309,6 +316,9 @@ class Conn(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         """The client closed its side: answer what it sent whole, then close."""
+        if self.linger is not None:
+            self.close()
+            return False
         self.half_closed = True
         request = self.current
         if self.state == BODY and request is not None:
@@ -331,6 +341,11 @@ class Conn(asyncio.Protocol):
         return False
 
     def data_received(self, data: bytes) -> None:
+        if self.linger is not None:
+            self.linger -= len(data)
+            if self.linger < 0:
+                self.close()
+            return
         if self.closed:
             return
         if self.state == IDLE or self.state == HEAD:
@@ -497,6 +512,8 @@ class Conn(asyncio.Protocol):
         self._enqueue(request)
 
     def _enqueue(self, request: Request) -> None:
+        if self.closed:
+            return  # read after the connection was closed (a disconnect): never answered
         if self.busy or self.queue or not self.writing:
             self.queue.append(request)
             if len(self.queue) >= PIPELINE_DEPTH:
@@ -557,14 +574,15 @@ class Conn(asyncio.Protocol):
         if self.closed or transport is None:
             return
         if close:
-            self.closed = True
+            # Closed once the answers before are sent; the disconnect fault (data b"") sends
+            # nothing of its own.
             if data:
                 transport.write(data)
-                transport.close()
-            elif transport.get_write_buffer_size():
-                transport.close()  # earlier pipelined answers are still queued: they go first
-            else:
-                transport.abort()
+            if self.state == DONE and not self.half_closed:
+                self._linger()
+                return
+            self.closed = True
+            transport.close()
             return
         transport.write(data)
         self.busy = False
@@ -718,6 +736,11 @@ class Conn(asyncio.Protocol):
     def expire(self) -> None:
         """Past its deadline: an idle connection is closed; a slow head gets 408; a slow
         body to the site is journaled and answered as a body cut short (400)."""
+        if self.linger is not None:
+            self.linger = None
+            if self.transport is not None:
+                self.transport.close()
+            return
         if self.closed:
             return
         request = self.current
@@ -738,6 +761,24 @@ class Conn(asyncio.Protocol):
             return
         self.close()
 
+    def _linger(self) -> None:
+        """A refusal before the request was read to its end: send the answer and our end of
+        the stream, then read and drop what still comes (see ``LINGER_SECONDS``)."""
+        transport = self.transport
+        if transport is None or self.closed:
+            return
+        self.closed = True
+        self.linger = LINGER_BYTES
+        self.deadline = self.server.now + LINGER_SECONDS
+        try:
+            transport.write_eof()
+        except (NotImplementedError, OSError, RuntimeError):
+            transport.close()
+            return
+        self.reading = True
+        with contextlib.suppress(RuntimeError):
+            transport.resume_reading()
+
     def stop(self) -> None:
         """The server stops: close now if nothing is owed, else after the answers owed."""
         if self.busy or self.queue:
@@ -749,8 +790,9 @@ class Conn(asyncio.Protocol):
         self.close()
 
     def close(self) -> None:
-        if not self.closed and self.transport is not None:
+        if self.transport is not None and (not self.closed or self.linger is not None):
             self.closed = True
+            self.linger = None
             self.transport.close()
 
     def abort(self) -> None:
