@@ -120,19 +120,30 @@ def assert_ids_increase(entries: list[dict[str, Any]]) -> None:
 
 @pytest.fixture(scope="module")
 def two_workers() -> Iterator[RemoteMock]:
-    """The mock as two gunicorn worker processes sharing one SQLite store."""
+    """The mock as two worker processes of its own server sharing one SQLite store."""
     with MockProcess(["--workers", "2"]) as process:
         live = process.mock
         yield live
         live.close()
 
 
-@pytest.fixture(params=["one process", "two workers"])
+@pytest.fixture(scope="module")
+def gevent_workers() -> Iterator[RemoteMock]:
+    """The mock on gunicorn with two gevent worker processes sharing one SQLite store."""
+    with MockProcess(["--server", "gevent", "--workers", "2"]) as process:
+        live = process.mock
+        yield live
+        live.close()
+
+
+@pytest.fixture(params=["one process", "two workers", "gevent workers"])
 def mock(request: pytest.FixtureRequest) -> RemoteMock:
-    """Each concurrency test against the session's mock and against two worker processes,
-    where exactly-once has to hold across processes too."""
+    """Each concurrency test against the session's mock and against two worker processes
+    (of the mock's own server, and of gunicorn with gevent), where exactly-once has to hold
+    across processes too."""
     live: RemoteMock = request.getfixturevalue(
-        "remote_mock" if request.param == "one process" else "two_workers")
+        {"one process": "remote_mock", "two workers": "two_workers",
+         "gevent workers": "gevent_workers"}[request.param])
     live.clear()
     return live
 

@@ -269,8 +269,9 @@ def test_any_request_outside_the_admin_api_is_journaled_once(
     assert_journaled_body(entry, body)
 
 
-# Methods gunicorn (the default server) would turn away by default with an HTML 400 of its
-# own: lower case, shorter than 3 or longer than 20 characters, or holding "#".
+# Methods gunicorn would turn away by default with an HTML 400 of its own (lower case, shorter
+# than 3 or longer than 20 characters, or holding "#"), and httptools' parser (the mock's own
+# server) with an error (any method it does not know).
 UNCONVENTIONAL_METHODS = ("post", "get", "Post", "X", "GO", "A" * 21, "PROP#FIND")
 
 
@@ -307,9 +308,10 @@ def test_the_admin_api_takes_methods_as_sent(remote_mock: RemoteMock, method: st
     assert [reply["message"] for reply in remote_mock.queued] == ["kept"]
 
 
-def test_gunicorn_with_threads_takes_any_method_token_too() -> None:
-    """The other gunicorn choice (gthread workers) gets the same settings as the default."""
-    with MockProcess(["--server", "gunicorn", "--threads", "2"]) as process:
+@pytest.mark.parametrize("server", ["gunicorn", "gevent"])
+def test_gunicorn_takes_any_method_token_too(server: str) -> None:
+    """gunicorn (gthread or gevent workers) gets the settings that let any method through."""
+    with MockProcess(["--server", server, "--threads", "2"]) as process:
         mock = process.mock
         try:
             for method in UNCONVENTIONAL_METHODS:
