@@ -60,9 +60,15 @@ def _finite_float(text: str) -> float:
     return value
 
 
+# Made once: json.loads with options builds a decoder on every call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+
+
 def parse_json(text: str) -> Any:
     """Strict JSON: no NaN or Infinity, no number that overflows to infinity."""
-    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    if text.startswith("\ufeff"):  # what json.loads says of it
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
 
 
 def _never(data: Any) -> bool:

@@ -126,9 +126,21 @@ def cached_status_line(status: int) -> bytes:
     return line
 
 
+_LINES: dict[tuple[tuple[str, str], ...], bytes] = {}
+
+
 def _header_lines(headers: Iterable[tuple[str, str]]) -> bytes:
-    return b"".join(b"%s: %s\r\n" % (name.encode("latin-1"), value.encode("latin-1"))
-                    for name, value in headers)
+    """The header lines of an answer; the few sets the engine answers with are kept."""
+    key = headers if isinstance(headers, tuple) else None
+    if key is not None:
+        lines = _LINES.get(key)
+        if lines is not None:
+            return lines
+    lines = b"".join(b"%s: %s\r\n" % (name.encode("latin-1"), value.encode("latin-1"))
+                     for name, value in headers)
+    if key is not None and len(_LINES) < 256:
+        _LINES[key] = lines
+    return lines
 
 
 class Server:
@@ -141,6 +153,8 @@ class Server:
         self.wsgi = app.wsgi_app
         self.hosts = hosts
         self.limits = limits
+        # Each deadline's slack: the sweep's clock lags by up to one period.
+        self.slack = limits.sweep
         self.loop = asyncio.get_running_loop()
         self.now = self.loop.time()
         self.conns: set[Conn] = set()
@@ -260,11 +274,10 @@ class Conn(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.remote: str | None = None
         self.state = IDLE
-        self.deadline = server.now + server.limits.head_timeout + server.limits.sweep
+        self.deadline = server.now + server.limits.head_timeout + server.slack
         self.url = b""
         self.raw_headers: list[tuple[bytes, bytes]] = []
         self.head_bytes = 0
-        self.head_size = 0
         self.method: bytes | None = None
         self.pending = b""
         self.current: Request | None = None
@@ -398,20 +411,14 @@ class Conn(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self.state = HEAD
         self.deadline = self.server.now + self.server.limits.head_timeout + \
-            self.server.limits.sweep
+            self.server.slack
         self.url = b""
         self.raw_headers = []
-        self.head_size = 0
 
     def on_url(self, url: bytes) -> None:
         self.url += url
-        self.head_size += len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.head_size += len(name) + len(value) + 4
-        if self.head_size > MAX_HEAD:
-            raise Refused(431, f"the request line and headers are over {MAX_HEAD // 1024} KiB; "
-                               f"send fewer or shorter headers")
         self.raw_headers.append((name, value))
 
     def on_headers_complete(self) -> None:
@@ -419,7 +426,9 @@ class Conn(asyncio.Protocol):
         headers: dict[str, str] = {}
         names = _HEADER_NAMES
         host: bytes | None = None
+        size = len(self.url)
         for name, value in self.raw_headers:
+            size += len(name) + len(value)
             key = names.get(name)
             if key is None:
                 key = name.decode("latin-1").lower()
@@ -437,6 +446,9 @@ class Conn(asyncio.Protocol):
             elif key == "host":
                 host = value
             headers[key] = text
+        if size + 4 * len(self.raw_headers) > MAX_HEAD:
+            raise Refused(431, f"the request line and headers are over {MAX_HEAD // 1024} KiB; "
+                               f"send fewer or shorter headers")
         version = self.parser.get_http_version()
         if version not in ("1.1", "1.0"):
             raise Refused(400, f"HTTP/{version} is not served; send HTTP/1.1")
@@ -447,18 +459,20 @@ class Conn(asyncio.Protocol):
             raw_path, raw_query = parsed.path or b"/", parsed.query or b""
         except httptools.HttpParserInvalidURLError:
             raw_path, raw_query = self.url.partition(b"?")[::2]
-        full = wire_text(unquote_to_bytes(raw_path).decode("latin-1")) or "/"
+        text = (unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path).decode("latin-1")
+        full = (text if text.isascii() else wire_text(text)) or "/"
         found = namespaces.split(full) if full.startswith(namespaces.PREFIX) else None
         namespace, path = found or (namespaces.DEFAULT, full)
         admin = path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
+        query = raw_query.decode("latin-1")
         request = Request(method, raw_path, raw_query, path,
-                          wire_text(raw_query.decode("latin-1")), namespace, headers, admin,
-                          version)
+                          query if query.isascii() else wire_text(query), namespace, headers,
+                          admin, version)
         request.keep = self.parser.should_keep_alive()
         self.current = request
         self.state = BODY
         self.deadline = self.server.now + self.server.limits.body_timeout + \
-            self.server.limits.sweep
+            self.server.slack
         hosts = self.server.hosts
         if not hosts.allows(host):
             self.refusal = self.server.engine.refuse(
@@ -606,7 +620,7 @@ class Conn(asyncio.Protocol):
             return
         if self.state == IDLE:
             self.deadline = self.server.now + self.server.limits.keepalive_timeout + \
-                self.server.limits.sweep
+                self.server.slack
 
     def _admin(self, request: Request) -> None:
         """In a pool thread: the Flask app answers a request to the admin API."""
