@@ -359,8 +359,8 @@ class Conn(asyncio.Protocol):
             if self.linger < 0:
                 self.close()
             return
-        if self.closed:
-            return
+        if self.closed or self.state == DONE:
+            return  # refused or cut: nothing more is read from this connection
         if self.state == IDLE or self.state == HEAD:
             self.head_bytes += len(data)
             if self.state == IDLE:
@@ -486,9 +486,7 @@ class Conn(asyncio.Protocol):
         if not admin and declared > DRAIN_LIMIT:
             # Not read: answered at once (413) and journaled with the size it announced.
             request.size = declared
-            request.keep = False
-            self._finish(request)
-            raise Refused(0, "")
+            self._answer_unread(request)
         if headers.get("expect", "").lower() == "100-continue" and declared > 0 \
                 and not self.busy and not self.queue and self.transport is not None:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -507,15 +505,24 @@ class Conn(asyncio.Protocol):
         if kept <= MAX_BODY:
             request.body.append(chunk[:MAX_BODY + 1 - kept])
         if request.size > DRAIN_LIMIT:
-            request.keep = False
-            self._finish(request)
-            raise Refused(0, "")
+            self._answer_unread(request)
 
     def on_message_complete(self) -> None:
         request = self.current
         if request is None:
             return
         self._finish(request)
+
+    def _answer_unread(self, request: Request) -> None:
+        """A site body too long to read on: answered now (the engine says 413) and closed;
+        nothing more is read. Raises, to stop the parser."""
+        request.keep = False
+        self.current = None
+        self.state = DONE
+        self.deadline = float("inf")
+        self._pause()
+        self._enqueue(request)
+        raise Refused(0, "")
 
     def _finish(self, request: Request) -> None:
         """The request is read (or will not be read further): answer it in its turn."""
