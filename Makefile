@@ -17,7 +17,7 @@ OLDEST_TESTS  := tests/test_provider_http.py tests/test_provider_properties.py \
 	tests/test_mock_cases.py tests/test_mock_journal.py tests/test_kit_parity.py \
 	tests/test_kit_scenarios.py tests/test_store_sqlite.py tests/test_mock_matching.py \
 	tests/test_mock_selection_state.py tests/test_kit_assertions.py
-# When this make started, before any install: make bench keeps its whole run under 10 minutes.
+# When this make started, before any install: make bench reports the time its installs took.
 STARTED := $(shell date +%s)
 
 .PHONY: install test test-oldest lint serve demo bench soak wrk java browser screenshots clean
