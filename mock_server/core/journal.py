@@ -37,11 +37,6 @@ MAX_JSON_DEPTH = 256
 CHECKED_DEPTH = 32
 
 
-def now_iso() -> str:
-    """The current time, ISO 8601 in UTC with milliseconds."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
 def iso_time(stamp: float) -> str:
     """``stamp`` (seconds since the epoch), ISO 8601 in UTC with milliseconds."""
     return datetime.fromtimestamp(stamp, timezone.utc).isoformat(timespec="milliseconds")
@@ -240,11 +235,6 @@ class Journal:
                   f"{self.file.path if self.file else ''}: {error.strerror or error}; "
                   f"entries are still kept in memory", file=sys.stderr, flush=True)
         self.file_error = str(error)
-
-    def reply_of(self, answer: Answer) -> Any:
-        """What was answered, as an entry's ``reply`` shows it."""
-        return reply_value(None if answer.disconnect else answer.header("Content-Type"),
-                           None if answer.disconnect else answer.body, self.body_cap)
 
     def close(self) -> None:
         if self.file is not None:

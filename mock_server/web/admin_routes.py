@@ -10,12 +10,12 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from ..core import namespaces
-from ..core.engine import Engine, parse_json
+from ..core.engine import ADMIN_PREFIX, Engine, parse_json
 from ..core.matching import MatchError, find_payload
 from ..core.replies import ReplyError, SettingsError, UnknownReplyError
 from .environ import namespace_of
 
-PREFIX = "/__mock__"
+PREFIX = ADMIN_PREFIX
 blueprint = Blueprint("admin", __name__, url_prefix=PREFIX)
 # Scripted replies are small; this bounds what a POST may make the mock parse.
 MAX_ADMIN_BODY = 8 << 20
