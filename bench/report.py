@@ -69,10 +69,11 @@ def time_make_test() -> dict[str, Any]:
     elapsed = time.monotonic() - started
     summary = ""
     text = log.read_text(encoding="utf-8", errors="replace")
-    for line in reversed(text.splitlines()):
-        if re.search(r"\d+ (passed|failed)", line):
-            summary = line.strip("= ")
-            break
+    # The main run's summary (a line of "="), else the last one (the Python 3.10 run's).
+    found = [line for line in text.splitlines() if re.search(r"\d+ (passed|failed)", line)]
+    main = [line for line in found if line.startswith("=")]
+    if main or found:
+        summary = (main or found)[-1].strip("= ")
     return {"seconds": round(elapsed, 1), "returncode": code, "summary": summary,
             "log": str(log.relative_to(common.REPO))}
 
