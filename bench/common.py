@@ -437,8 +437,8 @@ def machine() -> dict[str, Any]:
         for line in Path("/etc/os-release").read_text().splitlines():
             if line.startswith("PRETTY_NAME="):
                 system = f"{line.split('=', 1)[1].strip(chr(34))}, kernel {platform.release()}"
-    packages = ["flask", "werkzeug", "gunicorn", "gevent", "granian", "waitress", "requests",
-                "urllib3", "hypothesis"]
+    packages = ["flask", "werkzeug", "httptools", "uvloop", "gunicorn", "gevent", "granian",
+                "waitress", "requests", "urllib3", "hypothesis"]
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),

@@ -282,8 +282,10 @@ def run(seconds: float, warmup: float, quick: bool, use_wrk: bool,
                     results[key]["samples"].setdefault(str(connections), []).append(
                         one_run(subject, server, connections, seconds, use_wrk, workdir,
                                 budget))
-        for key, (_, server) in live.items():
+        for key, (subject, server) in live.items():
             results[key]["rss_bytes"] = server.rss_bytes()
+            if subject.kind == "mock":  # its notes on standard error, all read by now
+                results[key]["server"] = server.tail()
             results[key]["runs"] = {connections: combine(samples) for connections, samples
                                     in results[key]["samples"].items()}
     options = common.mock_options()
