@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -237,11 +237,17 @@ def journal_total(url: str, path: str | None = None) -> int:
 def settled_total(url: str, expected: int | None = None, timeout: float = 10.0) -> int:
     """The journal's total once requests still in flight have landed: it stops changing (or
     reaches ``expected``)."""
+    return settle(lambda: journal_total(url), expected, timeout)
+
+
+def settle(count: Callable[[], int], expected: int | None = None,
+           timeout: float = 10.0) -> int:
+    """What ``count()`` says once it stops changing (and reaches ``expected``, if given)."""
     deadline = time.monotonic() + timeout
-    last = journal_total(url)
+    last = count()
     while time.monotonic() < deadline:
         time.sleep(0.2)
-        now = journal_total(url)
+        now = count()
         if now == last and (expected is None or now >= expected):
             return now
         last = now
@@ -431,8 +437,8 @@ def machine() -> dict[str, Any]:
         for line in Path("/etc/os-release").read_text().splitlines():
             if line.startswith("PRETTY_NAME="):
                 system = f"{line.split('=', 1)[1].strip(chr(34))}, kernel {platform.release()}"
-    packages = ["flask", "werkzeug", "gunicorn", "gevent", "granian", "waitress", "requests",
-                "urllib3", "hypothesis"]
+    packages = ["flask", "werkzeug", "httptools", "uvloop", "gunicorn", "gevent", "granian",
+                "waitress", "requests", "urllib3", "hypothesis"]
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),

@@ -2,7 +2,9 @@
 measured against. No validation, no journal: what remains is Flask plus the WSGI server.
 
 ``gunicorn bench.echo_app:app`` serves it on gunicorn; ``python -m bench.echo_app`` serves it
-on the mock's own default server, set up exactly as ``aichat-mock`` sets it up.
+on the fastest WSGI server the mock can run on (gunicorn with 2 gevent workers, set up as
+``aichat-mock --server gevent --workers 2`` sets it up): the mock's own server carries only the
+mock.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from flask import Flask, jsonify, request
 
 app = Flask(__name__)
+SERVER, WORKERS = "gevent", 2
 
 
 @app.post("/api/text")
@@ -34,10 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     def announce() -> None:
         print(f"echo listening on {url}", flush=True)
 
-    # The mock's own defaults (server, threads, workers), whatever they are in this checkout.
     defaults = cli.build_parser().parse_args([])
-    servers.SERVERS[defaults.server](app, sock, defaults.threads, defaults.workers, {},
-                                     announce)
+    servers.SERVERS[SERVER](app, sock, defaults.threads, WORKERS, {}, announce)
     return 0
 
 

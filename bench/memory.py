@@ -1,6 +1,6 @@
-"""Memory benchmark: resident size of the mock (all its processes) after 10k, 100k and 300k
-requests with the default journal cap. Once the cap is reached the journal drops its oldest
-entries, so the size must stay flat from there on.
+"""Memory benchmark: resident size of the mock (all its processes) after 10k, 100k, 300k and
+1,000,000 requests with the default journal cap. Once the cap is reached the journal drops its
+oldest entries, so the size must stay flat from there on.
 
 The load is the seed request over 16 connections, in chunks sized to land near each
 checkpoint; the figure is taken at the journal's settled total, which must equal the requests
@@ -18,7 +18,7 @@ from typing import Any
 
 from bench import common
 
-CHECKPOINTS = (10_000, 100_000, 300_000)
+CHECKPOINTS = (10_000, 100_000, 300_000, 1_000_000)
 QUICK_CHECKPOINTS = (300, 600)
 # Growth allowed from the second-to-last checkpoint to the last: allocator noise, not entries.
 FLAT_SHARE = 0.05

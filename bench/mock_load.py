@@ -1,16 +1,20 @@
 """Mock load benchmark: requests/s, p50 and p99 of ``POST /api/text`` with the seed request
-and the provider's 13 headers, at 1 and at 16 concurrent connections, for
+and the provider's 13 headers, at 1, 16 and 64 concurrent connections, for
 
 - the mock with its journal on (the default), and with it off (``--no-journal``);
 - the mock with 100 standing replies queued (``--replies``), none of which holds for the seed
   request, so that each request goes through the selection of every one;
-- the mock with several worker processes, when this checkout has ``--workers``;
-- a minimal Flask echo on the mock's own default server, and on gunicorn with 2 sync workers;
-- Stoplight Prism serving ``contract/openapi.json`` (when npm could install it).
+- the mock with two worker processes sharing the SQLite store (``--workers 2``);
+- the mock on gunicorn with 2 gevent workers and the SQLite store (the default before the
+  mock had a server of its own);
+- a minimal Flask echo on gunicorn with 2 sync workers;
+- WireMock 3 (standalone jar from npm, journal on, warmed up 30 s) and Stoplight Prism 5
+  serving ``contract/openapi.json`` (when they could be installed).
 
 Load comes from wrk (``bench/wrk_post.lua``, which counts every request it writes), or, when
-wrk is missing, from a bounded Python load generator. After each run against a journaling mock
-the journal's total must equal the requests sent.
+wrk is missing, from a bounded Python load generator. After each run against a journaling
+server (the mock, WireMock) its journal's total must equal the requests sent. The CPU time the
+server's processes spent per request is measured too.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import argparse
 import contextlib
 import http.client
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -28,10 +33,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench import common, prism
+from bench import common, prism, wiremock
 from mock_server.serve.cli import bind
 
-CONNECTIONS = (1, 16)
+CONNECTIONS = (1, 16, 64)
 QUICK_REQUESTS = 300
 
 
@@ -45,6 +50,11 @@ class Subject:
     label: str
     start: Callable[[], contextlib.AbstractContextManager[common.Server]]
     journaled: bool
+    # The connection counts it is measured at (the peers of one ratio only at 16).
+    connections: tuple[int, ...] = CONNECTIONS
+    # "mock" or "wiremock": whose journal is cleared and counted; None: no journal.
+    kind: str | None = "mock"
+    warmup: float | None = None  # seconds; None: the run's own
 
 
 @contextlib.contextmanager
@@ -77,8 +87,14 @@ def _mock_with_replies() -> Iterator[common.Server]:
 
 
 @contextlib.contextmanager
-def _echo_same_server() -> Iterator[common.Server]:
-    with common.Server("echo", [sys.executable, "-m", "bench.echo_app"]) as server:
+def _wiremock() -> Iterator[common.Server]:
+    ok, detail = wiremock.available()
+    if not ok:
+        raise Unavailable(detail)
+    port = common.free_port()
+    with tempfile.TemporaryDirectory(prefix="aichat-wiremock-") as folder, \
+            common.Server("wiremock", wiremock.command(port, wiremock.root_dir(Path(folder))),
+                          url=f"http://127.0.0.1:{port}") as server:
         yield server
 
 
@@ -110,31 +126,29 @@ def _prism() -> Iterator[common.Server]:
 
 
 def subjects(quick: bool) -> list[Subject]:
-    options = common.mock_options()
     found = [Subject("mock", "mock /api/text, journal on (default)", lambda: _mock([]), True)]
-    if "--no-journal" in options and not quick:
-        found.append(Subject("mock_off", "mock /api/text, journal off (--no-journal)",
-                             lambda: _mock(["--no-journal"]), False))
-    if "--replies" in options and not quick:
-        found.append(Subject("mock_replies", f"mock /api/text, journal on, {STANDING_REPLIES} "
-                                             f"standing replies queued, none holding",
-                             _mock_with_replies, True))
-    if "--workers" in options and not quick:
-        # The other side of the default: one process with the memory store, or two sharing
-        # the SQLite store.
-        workers = 1 if default_workers() > 1 else 2
-        label = ("1 worker (memory store)" if workers == 1
-                 else "2 workers (SQLite store)")
-        found.append(Subject("mock_alt", f"mock /api/text, journal on, --workers {workers}: "
-                                         f"{label}",
-                             lambda: _mock(["--workers", str(workers)]), True))
-    found.append(Subject("echo_same", "minimal Flask echo, the mock's server",
-                         _echo_same_server, False))
-    if not quick:
-        found.append(Subject("echo_gunicorn", "minimal Flask echo, gunicorn 2 sync workers",
-                             _echo_gunicorn_sync, False))
-    if not quick:
-        found.append(Subject("prism", "Stoplight Prism on contract/openapi.json", _prism, False))
+    if quick:
+        return found
+    at16 = (16,)
+    workers = 1 if default_workers() > 1 else 2
+    found += [
+        Subject("mock_off", "mock /api/text, journal off (--no-journal)",
+                lambda: _mock(["--no-journal"]), False, at16),
+        Subject("mock_replies", f"mock /api/text, journal on, {STANDING_REPLIES} standing "
+                                f"replies queued, none holding", _mock_with_replies, True, at16),
+        # The other side of the default: two processes sharing the SQLite store, or one.
+        Subject("mock_alt", f"mock /api/text, journal on, --workers {workers} "
+                            f"({'SQLite' if workers > 1 else 'memory'} store)",
+                lambda: _mock(["--workers", str(workers)]), True),
+        Subject("mock_gevent", "mock /api/text, journal on, --server gevent --workers 2 "
+                               "(SQLite store; the former default)",
+                lambda: _mock(["--server", "gevent", "--workers", "2"]), True, (1, 16)),
+        Subject("echo_gunicorn", "minimal Flask echo, gunicorn 2 sync workers",
+                _echo_gunicorn_sync, False, at16, None),
+        Subject("wiremock", "WireMock 3 standalone (journal on, warmed up 30 s)", _wiremock,
+                True, kind="wiremock", warmup=wiremock.WARMUP_S),
+        Subject("prism", "Stoplight Prism on contract/openapi.json", _prism, False, kind=None),
+    ]
     return found
 
 
@@ -163,32 +177,61 @@ def prepare(subject: Subject, server: common.Server, warmup: float, use_wrk: boo
             workdir: Path) -> dict[str, Any]:
     """Probe a started server with one seed request, then warm it up."""
     result: dict[str, Any] = {"label": subject.label, "runs": {}, "samples": {}}
-    result["server"] = server.tail() if subject.key.startswith("mock") else ""
+    result["server"] = server.tail() if subject.kind == "mock" else ""
     status, answer = probe(server.url)
     result["probe"] = {"status": status, "answer": answer}
     if status != 200:
         result["note"] = f"answers the seed request with {status}: {answer[:80]}"
-    if warmup:
-        common.run_load(server.url, 16, warmup, workdir, use_wrk)
-        if subject.key.startswith("mock"):
-            # Requests still in flight when wrk stopped must land before the next clear.
-            common.settled_total(server.url)
+    if subject.warmup is not None and warmup:
+        warmup = subject.warmup
+    while warmup > 0:  # in runs of at most 10 s: wrk's duration is whole seconds
+        common.run_load(server.url, 16, min(warmup, 10.0), workdir, use_wrk)
+        warmup -= 10.0
+    if subject.kind == "mock":
+        # Requests still in flight when wrk stopped must land before the next clear.
+        common.settled_total(server.url)
     return result
+
+
+def _clear(subject: Subject, url: str) -> None:
+    if subject.kind == "mock":
+        common.remote(url).admin.clear_requests()
+    elif subject.kind == "wiremock":
+        wiremock.clear_journal(url)
+
+
+def _total(subject: Subject, url: str, expected: int | None) -> int:
+    if subject.kind == "wiremock":
+        return common.settle(lambda: wiremock.journal_total(url), expected)
+    return common.settled_total(url, expected)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time of these processes so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def one_run(subject: Subject, server: common.Server, connections: int, seconds: float,
             use_wrk: bool, workdir: Path, max_requests: int | None) -> dict[str, Any]:
     """One load run; ``max_requests``: the Python load generator with that many requests."""
-    if subject.key.startswith("mock"):
-        common.remote(server.url).admin.clear_requests()
+    _clear(subject, server.url)
+    pids = server.pids()
+    cpu_before = cpu_seconds(pids)
     if max_requests is not None:
         load = common.run_python_load(server.url, connections, 60.0, max_requests)
     else:
         load = common.run_load(server.url, connections, seconds, workdir, use_wrk)
+    cpu = cpu_seconds(pids) - cpu_before
     run: dict[str, Any] = load.as_dict()
-    if subject.key.startswith("mock"):
-        run["recorded"] = common.settled_total(server.url,
-                                               load.sent if subject.journaled else None)
+    run["cpu_us"] = cpu * 1e6 / max(load.completed, 1)
+    if subject.kind is not None:
+        run["recorded"] = _total(subject, server.url, load.sent if subject.journaled else None)
         run["exact"] = run["recorded"] == run["sent"] if subject.journaled else None
     return run
 
@@ -197,7 +240,7 @@ def combine(samples: list[dict[str, Any]]) -> dict[str, Any]:
     """The rounds of one server and connection count: medians of the rates and percentiles,
     sums of the counts."""
     combined = dict(samples[0])
-    for name in ("rps", "p50_ms", "p99_ms"):
+    for name in ("rps", "p50_ms", "p99_ms", "cpu_us"):
         combined[name] = statistics.median(sample[name] for sample in samples)
     for name in ("seconds", "sent", "completed", "errors", "non_2xx", "recorded"):
         if name in combined:
@@ -213,6 +256,7 @@ def run(seconds: float, warmup: float, quick: bool, use_wrk: bool,
     """Every server is started first, then the runs go round them ``rounds`` times in a
     rotating order, so that a change of the machine's load touches them all alike."""
     prism_ok, prism_detail = prism.available()
+    wiremock_ok, wiremock_detail = wiremock.available()
     results: dict[str, Any] = {}
     live: dict[str, tuple[Subject, common.Server]] = {}
     counts = (16,) if quick else CONNECTIONS
@@ -233,12 +277,15 @@ def run(seconds: float, warmup: float, quick: bool, use_wrk: bool,
                 # A smoke run only checks that every server starts, serves and counts: wrk
                 # (and its counting script) on the mock, a few hundred requests elsewhere.
                 budget = QUICK_REQUESTS if quick and key != "mock" else None
-                for connections in counts:
+                for connections in [count for count in counts
+                                    if count in subject.connections]:
                     results[key]["samples"].setdefault(str(connections), []).append(
                         one_run(subject, server, connections, seconds, use_wrk, workdir,
                                 budget))
-        for key, (_, server) in live.items():
+        for key, (subject, server) in live.items():
             results[key]["rss_bytes"] = server.rss_bytes()
+            if subject.kind == "mock":  # its notes on standard error, all read by now
+                results[key]["server"] = server.tail()
             results[key]["runs"] = {connections: combine(samples) for connections, samples
                                     in results[key]["samples"].items()}
     options = common.mock_options()
@@ -250,15 +297,20 @@ def run(seconds: float, warmup: float, quick: bool, use_wrk: bool,
         "subjects": results,
         "prism": {"available": prism_ok, "detail": "skipped (--quick)" if quick
                   else prism_detail},
+        "wiremock": {"available": wiremock_ok, "detail": "skipped (--quick)" if quick
+                     else wiremock_detail, "java": wiremock.java_version()},
         "missing_options": missing,
         "journal_ok": journal_ok(results),
     }
 
 
+JOURNALED = ("mock", "mock_alt", "mock_replies", "mock_gevent", "wiremock")
+
+
 def journal_ok(results: dict[str, Any]) -> bool:
     """Every run against a journaling mock recorded exactly the requests sent."""
     for key, result in results.items():
-        if key in ("mock", "mock_alt", "mock_replies"):
+        if key in JOURNALED:
             for run in result.get("runs", {}).values():
                 if run["recorded"] != run["sent"] or run.get("exact") is False:
                     return False
@@ -269,19 +321,21 @@ def rows(result: dict[str, Any]) -> list[list[str]]:
     table = []
     for item in result["subjects"].values():
         if "unavailable" in item:
-            table.append([item["label"], "-", "not available", "-", "-", "-",
+            table.append([item["label"], "-", "not available", "-", "-", "-", "-", "-",
                           item["unavailable"]])
             continue
         for connections, run in item["runs"].items():
             journal = (f"{run['sent']:,} / {run['recorded']:,}" if "recorded" in run
                        else f"{run['sent']:,} / n/a")
-            table.append([item["label"], connections, f"{run['rps']:,.0f}",
+            table.append([item["label"], str(connections), f"{run['rps']:,.0f}",
                           f"{run['p50_ms']:.2f}", f"{run['p99_ms']:.2f}",
-                          str(run["errors"] + run["non_2xx"]), journal])
+                          f"{run.get('cpu_us', 0):,.0f}", str(run["errors"] + run["non_2xx"]),
+                          common.mib(item.get("rss_bytes", 0)), journal])
     return table
 
 
-HEADER = ["server", "conns", "req/s", "p50 ms", "p99 ms", "errors", "sent / journaled"]
+HEADER = ["server", "conns", "req/s", "p50 ms", "p99 ms", "server CPU µs/req", "errors",
+          "RSS at the end", "sent / journaled"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,12 @@ in requests and time:
 3. crash: the mock killed with SIGKILL under load and started again on the same JSON-lines
    file and SQLite store: every request it answered before the kill is still readable;
 4. provider: ``Aichat._create_completion`` with retries on through every fault, each call
-   under a wall-clock guard: the right error or reply, never a hang past its timeout.
+   under a wall-clock guard: the right error or reply, never a hang past its timeout;
+5. attacks (SPEC 8): 10,000 connections held at once (idle, with unfinished headers, with an
+   unfinished body) while a normal request goes out every quarter second; each is cut by the
+   mock at its timeout; then a 200 MiB chunked admin body, 300 requests with 512 KB of
+   headers and foreign Host headers. Measured: the connections held, the normal request's
+   latency meanwhile, the mock's RSS growth, and the journal (no entry lost).
 
 Prints one summary table and exits 1 when a check failed.
 """
@@ -387,6 +392,9 @@ def crash(load_seconds: float, tmp: Path) -> Check:
                     acked.add(marker)
         connection.close()
 
+    # Two worker processes: the records of each turn of a worker's loop are committed before
+    # that turn's answers are sent.
+    args += ["--workers", "2"]
     mock = common.mock_server(args, name="mock before the kill")
     clients = [threading.Thread(target=client, args=(number, mock.url), daemon=True)
                for number in range(4)]
@@ -445,6 +453,227 @@ def crash(load_seconds: float, tmp: Path) -> Check:
                  {"answered": len(answered), "attempted": attempted[0],
                   "file_entries": len(entries), "store_entries": sum(in_store.values()),
                   "torn_lines": torn, "store": has_store})
+
+
+# --- 5. attacks on the connections (SPEC 8) ----------------------------------------------------
+
+ATTACK_CONNECTIONS = 10_000
+# The normal request's latency while the connections are held must stay under this.
+ATTACK_LATENCY_S = 1.0
+
+
+def _raise_open_files() -> int:
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def _normal(url: str) -> tuple[float, int]:
+    """One seed request on a new connection: (seconds, status)."""
+    began = time.monotonic()
+    connection = connect(url, timeout=10)
+    try:
+        connection.request("POST", "/api/text?soak=normal", body=common.seed_body_bytes(),
+                           headers=common.contract_headers())
+        response = connection.getresponse()
+        response.read()
+        return time.monotonic() - began, response.status
+    except (OSError, http.client.HTTPException):
+        return time.monotonic() - began, 0
+    finally:
+        connection.close()
+
+
+def _held(url: str, count: int) -> tuple[list[Any], list[str]]:
+    """``count`` connections: a third idle, a third with unfinished headers, a third with an
+    unfinished body. Fewer when the open files run out."""
+    import socket
+
+    parts = urlsplit(url)
+    head = b"POST /api/text HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+    body_start = head + b"Content-Length: 100\r\n\r\n" + b'{"message": "us'
+    conns: list[socket.socket] = []
+    kinds: list[str] = []
+    for number in range(count):
+        try:
+            sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
+        except OSError:
+            break
+        kind = ("idle", "head", "body")[number % 3]
+        with contextlib.suppress(OSError):
+            if kind == "head":
+                sock.sendall(head)
+            elif kind == "body":
+                sock.sendall(body_start)
+        conns.append(sock)
+        kinds.append(kind)
+    return conns, kinds
+
+
+def _closed_by_server(sock: Any, deadline: float) -> bool:
+    sock.settimeout(max(0.01, deadline - time.monotonic()))
+    try:
+        while sock.recv(65_536):
+            pass
+        return True
+    except ConnectionResetError:
+        return True
+    except OSError:
+        return False
+
+
+def attacks(quick: bool) -> Check:
+    started = time.monotonic()
+    limit = _raise_open_files()
+    wanted = 300 if quick else ATTACK_CONNECTIONS
+    # The client's ends of the connections are this process's; the mock has its own limit.
+    count = min(wanted, max(0, limit - 200))
+    args = ["--head-timeout", "1", "--body-timeout", "2"] if quick else []
+    head_timeout, body_timeout = (1.0, 2.0) if quick else (10.0, 30.0)
+    problems: list[str] = []
+    data: dict[str, Any] = {}
+    with common.mock_server(args, name="mock under attack") as mock:
+        url = mock.url
+        common.remote(url).health()
+        rss_start = mock.rss_bytes()
+        opened_at = time.monotonic()
+        conns, kinds = _held(url, count)
+        data["held"] = len(conns)
+        data["open_seconds"] = round(time.monotonic() - opened_at, 1)
+        if len(conns) < count:
+            problems.append(f"only {len(conns):,} of {count:,} connections could be opened")
+        latencies: list[float] = []
+        statuses: Counter[int] = Counter()
+        peak = mock.rss_bytes()
+        # A normal request every quarter second until the slow heads are past their timeout.
+        until = opened_at + head_timeout + 2.0
+        while time.monotonic() < until:
+            seconds, status = _normal(url)
+            latencies.append(seconds)
+            statuses[status] += 1
+            peak = max(peak, mock.rss_bytes())
+            time.sleep(0.25)
+        data["normal_requests"] = len(latencies)
+        data["normal_worst_s"] = round(max(latencies), 3)
+        data["normal_median_s"] = round(sorted(latencies)[len(latencies) // 2], 4)
+        if set(statuses) != {200}:
+            problems.append(f"normal requests answered {dict(statuses)}")
+        if max(latencies) > ATTACK_LATENCY_S:
+            problems.append(f"a normal request took {max(latencies):.2f} s")
+        # Every held connection is cut by the mock at its timeout (plus slack).
+        deadline = opened_at + body_timeout + 5.0
+        cut = Counter(kind for sock, kind in zip(conns, kinds, strict=True)
+                      if _closed_by_server(sock, deadline))
+        cut_at = time.monotonic() - opened_at
+        for sock in conns:
+            sock.close()
+        data["cut"] = dict(cut)
+        data["all_cut_after_s"] = round(cut_at, 1)
+        if sum(cut.values()) != len(conns):
+            problems.append(f"{len(conns) - sum(cut.values()):,} connections were not cut by "
+                            f"{body_timeout + 5:g} s")
+        rss_held = max(peak, mock.rss_bytes())
+        # Memory: a 200 MiB chunked admin body, and 300 requests with 512 KB of headers.
+        bomb = _admin_bomb(url, 12 if quick else 200)  # the cap is 8 MiB
+        headers_big = _header_bombs(url, 10 if quick else 300)
+        rss_after = mock.rss_bytes()
+        data.update({"rss_start_mib": round(rss_start / 2**20, 1),
+                     "rss_held_mib": round(rss_held / 2**20, 1),
+                     "rss_after_mib": round(rss_after / 2**20, 1),
+                     "admin_bomb": bomb, "header_bombs": headers_big})
+        if bomb["status"] != 413:
+            problems.append(f"the admin body bomb got {bomb['status']}")
+        if set(headers_big["statuses"]) != {431}:
+            problems.append(f"the header bombs got {headers_big['statuses']}")
+        if rss_after - rss_start > 100 * 2**20:
+            problems.append(f"RSS grew by {(rss_after - rss_start) / 2**20:.0f} MiB")
+        # Foreign hosts: 421, journaled.
+        foreign = _foreign_host(url)
+        if foreign != 421:
+            problems.append(f"a foreign Host got {foreign}")
+        # The journal: the normal requests, the cut bodies, the 421; nothing lost.
+        total = common.settled_total(url)
+        expected = len(latencies) + cut.get("body", 0) + 1
+        data["journal"] = {"total": total, "expected": expected}
+        if total != expected:
+            problems.append(f"journal total {total:,}, expected {expected:,}")
+    detail = (f"{data['held']:,} connections held (a third idle, a third with unfinished "
+              f"headers, a third with an unfinished body; opened in {data['open_seconds']} s); "
+              f"{data['normal_requests']} normal requests meanwhile, worst "
+              f"{data['normal_worst_s'] * 1000:.0f} ms (median "
+              f"{data['normal_median_s'] * 1000:.1f} ms); all cut by the mock after "
+              f"{data['all_cut_after_s']} s; RSS {data['rss_start_mib']} MiB at start, "
+              f"{data['rss_held_mib']} MiB while held, {data['rss_after_mib']} MiB after a "
+              f"{bomb['mib']} MiB chunked admin body (413 after {bomb['sent_mib']} MiB) and "
+              f"{headers_big['count']} requests with 512 KB of headers (431); foreign Host: "
+              f"{foreign}; journal {data['journal']['total']:,} of "
+              f"{data['journal']['expected']:,} entries, 0 lost"
+              if not problems else "; ".join(problems))
+    return Check("connection attacks (SPEC 8)", not problems, detail,
+                 time.monotonic() - started, data)
+
+
+def _admin_bomb(url: str, mib: int) -> dict[str, Any]:
+    """A chunked body of ``mib`` MiB to the admin API; sending stops at its answer."""
+    import select
+    import socket
+
+    parts = urlsplit(url)
+    sent = 0
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        sock.sendall(b"POST /__mock__/replies HTTP/1.1\r\nHost: localhost\r\n"
+                     b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"%x\r\n%s\r\n" % (1 << 20, b" " * (1 << 20))
+        with contextlib.suppress(OSError):
+            while sent < mib and not select.select([sock], [], [], 0)[0]:
+                sock.sendall(chunk)
+                sent += 1
+        answer = b""
+        with contextlib.suppress(OSError):
+            while part := sock.recv(65_536):
+                answer += part
+    status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
+    return {"mib": mib, "sent_mib": sent, "status": status}
+
+
+def _header_bombs(url: str, count: int) -> dict[str, Any]:
+    """``count`` requests with 512 KB of headers each (64 headers of 8 KB)."""
+    import socket
+
+    parts = urlsplit(url)
+    headers = b"".join(b"X-Bomb-%d: %s\r\n" % (number, b"h" * 8192) for number in range(64))
+    statuses: Counter[int] = Counter()
+    for _ in range(count):
+        with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+            with contextlib.suppress(OSError):
+                sock.sendall(b"POST /api/text HTTP/1.1\r\nHost: localhost\r\n" + headers +
+                             b"Content-Length: 2\r\n\r\n{}")
+            answer = b""
+            with contextlib.suppress(OSError):
+                while part := sock.recv(65_536):
+                    answer += part
+        statuses[int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0] += 1
+    return {"count": count, "statuses": dict(statuses)}
+
+
+def _foreign_host(url: str) -> int:
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port,
+                                            timeout=10)
+    try:
+        connection.putrequest("POST", "/api/text?soak=foreign", skip_host=True)
+        connection.putheader("Host", "evil.example")
+        body = common.seed_body_bytes()
+        connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
 
 
 # --- 4. the provider through every fault -----------------------------------------------------
@@ -571,7 +800,7 @@ def judge(case: Case, kind: str, value: Any, elapsed: float, attempts: int) -> d
 
 # --- the run ---------------------------------------------------------------------------------
 
-RUNS = ("mixed", "fuzz", "crash", "provider")
+RUNS = ("mixed", "fuzz", "crash", "provider", "attacks")
 
 
 def _quick(seed: int, tmp: Path, only: tuple[str, ...]) -> list[Check]:
@@ -593,13 +822,16 @@ def _quick(seed: int, tmp: Path, only: tuple[str, ...]) -> list[Check]:
         plan.append(lambda: [crash(0.5, tmp)])
     if "fuzz" in only or "provider" in only:
         plan.append(fuzz_and_provider)
+    if "attacks" in only:
+        plan.append(lambda: [attacks(True)])
     with concurrent.futures.ThreadPoolExecutor(len(plan)) as pool:
         done = [check for checks in pool.map(lambda work: work(), plan) for check in checks]
     return sorted(done, key=lambda check: CHECK_NAMES.index(check.name))
 
 
 CHECK_NAMES = ("mixed load, exact journal", "hypothesis-made bodies",
-               "SIGKILL mid-load, restart", "provider through every fault")
+               "SIGKILL mid-load, restart", "provider through every fault",
+               "connection attacks (SPEC 8)")
 
 
 def run(quick: bool, seed: int, only: tuple[str, ...] = RUNS) -> dict[str, Any]:
@@ -614,6 +846,7 @@ def run(quick: bool, seed: int, only: tuple[str, ...] = RUNS) -> dict[str, Any]:
                 "fuzz": lambda: fuzz(10_000),
                 "crash": lambda: crash(3.0, tmp),
                 "provider": lambda: provider_faults(3),
+                "attacks": lambda: attacks(False),
             }
             checks = [plan[name]() for name in only]
     return {

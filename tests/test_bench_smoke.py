@@ -70,7 +70,7 @@ def test_provider_clients_all_answer_and_every_call_is_journaled(
 def test_mock_load_counts_what_it_sends(runs: dict[str, dict[str, Any]]) -> None:
     data = result_of(runs, "mock_load")
     subjects = data["subjects"]
-    assert {"mock", "echo_same"} <= set(subjects)
+    assert set(subjects) == {"mock"}
     assert data["journal_ok"] is True
     for key, subject in subjects.items():
         assert subject["probe"]["status"] == 200, (key, subject["probe"])
@@ -92,7 +92,7 @@ def test_memory_run_reaches_its_checkpoints_and_counts_exactly(
 
 def test_soak_checks_all_pass(runs: dict[str, dict[str, Any]]) -> None:
     checks = {check["name"]: check for check in result_of(runs, "soak")["checks"]}
-    assert len(checks) == 4
+    assert len(checks) == 5
     assert all(check["ok"] for check in checks.values()), checks
     mixed = checks["mixed load, exact journal"]["data"]
     assert mixed["sent"] == mixed["journaled"] == mixed["total"] == 240
@@ -103,3 +103,6 @@ def test_soak_checks_all_pass(runs: dict[str, dict[str, Any]]) -> None:
     assert crash["answered"] > 0 and crash["file_entries"] >= crash["answered"]
     cases = checks["provider through every fault"]["data"]["cases"]
     assert all(case["ok"] for case in cases), cases
+    attacks = checks["connection attacks (SPEC 8)"]["data"]
+    assert attacks["held"] == 300 and sum(attacks["cut"].values()) == 300
+    assert attacks["journal"]["total"] == attacks["journal"]["expected"]

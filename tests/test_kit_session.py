@@ -81,7 +81,7 @@ def test_live_with_a_request_still_waiting_at_the_end(aichat_server):
 
 def test_live_with_an_idle_connection_left_open(aichat_server):
     idle = socket.create_connection(("127.0.0.1", aichat_server.port))
-    idle.sendall(b"POST /api/text HTTP/1.1\\r\\nHost: x\\r\\n")  # never finished
+    idle.sendall(b"POST /api/text HTTP/1.1\\r\\nHost: localhost\\r\\n")  # never finished
     test_live_with_an_idle_connection_left_open.socket = idle
 
 def test_in_process(aichat_responses):

@@ -120,19 +120,30 @@ def assert_ids_increase(entries: list[dict[str, Any]]) -> None:
 
 @pytest.fixture(scope="module")
 def two_workers() -> Iterator[RemoteMock]:
-    """The mock as two gunicorn worker processes sharing one SQLite store."""
+    """The mock as two worker processes of its own server sharing one SQLite store."""
     with MockProcess(["--workers", "2"]) as process:
         live = process.mock
         yield live
         live.close()
 
 
-@pytest.fixture(params=["one process", "two workers"])
+@pytest.fixture(scope="module")
+def gevent_workers() -> Iterator[RemoteMock]:
+    """The mock on gunicorn with two gevent worker processes sharing one SQLite store."""
+    with MockProcess(["--server", "gevent", "--workers", "2"]) as process:
+        live = process.mock
+        yield live
+        live.close()
+
+
+@pytest.fixture(params=["one process", "two workers", "gevent workers"])
 def mock(request: pytest.FixtureRequest) -> RemoteMock:
-    """Each concurrency test against the session's mock and against two worker processes,
-    where exactly-once has to hold across processes too."""
+    """Each concurrency test against the session's mock and against two worker processes
+    (of the mock's own server, and of gunicorn with gevent), where exactly-once has to hold
+    across processes too."""
     live: RemoteMock = request.getfixturevalue(
-        "remote_mock" if request.param == "one process" else "two_workers")
+        {"one process": "remote_mock", "two workers": "two_workers",
+         "gevent workers": "gevent_workers"}[request.param])
     live.clear()
     return live
 
@@ -251,7 +262,7 @@ def test_stalled_clients_do_not_stall_the_others() -> None:
     """Clients that send part of a request and then nothing (a paused debugger, a crashed
     upload) must not keep the mock from answering everyone else."""
     with MockProcess(["--threads", "2"]) as mock, contextlib.ExitStack() as stack:
-        stalls = [b"POST /api/text HTTP/1.1\r\nHost: x\r\n",  # headers never end
+        stalls = [b"POST /api/text HTTP/1.1\r\nHost: localhost\r\n",  # headers never end
                   request_bytes("POST", "/api/text", mock.url, body=b'{"mess',
                                 content_length=100)]  # the body never ends
         for data in stalls * 2:

@@ -104,7 +104,7 @@ def test_a_delayed_answer_does_not_stall_other_clients(remote_mock: RemoteMock) 
     assert answers == ["You said: Hello", "slow"], "the fast answer came back first"
 
 
-@pytest.mark.parametrize("server", ["werkzeug", "waitress", "granian"])
+@pytest.mark.parametrize("server", ["gevent", "werkzeug", "waitress", "granian"])
 def test_other_servers_serve_the_same_mock(server: str) -> None:
     """The alternatives to the default server answer the provider the same way; granian,
     which gives the app no way to the socket, answers the disconnect fault 501."""

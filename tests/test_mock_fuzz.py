@@ -269,8 +269,9 @@ def test_any_request_outside_the_admin_api_is_journaled_once(
     assert_journaled_body(entry, body)
 
 
-# Methods gunicorn (the default server) would turn away by default with an HTML 400 of its
-# own: lower case, shorter than 3 or longer than 20 characters, or holding "#".
+# Methods gunicorn would turn away by default with an HTML 400 of its own (lower case, shorter
+# than 3 or longer than 20 characters, or holding "#"), and httptools' parser (the mock's own
+# server) with an error (any method it does not know).
 UNCONVENTIONAL_METHODS = ("post", "get", "Post", "X", "GO", "A" * 21, "PROP#FIND")
 
 
@@ -307,9 +308,10 @@ def test_the_admin_api_takes_methods_as_sent(remote_mock: RemoteMock, method: st
     assert [reply["message"] for reply in remote_mock.queued] == ["kept"]
 
 
-def test_gunicorn_with_threads_takes_any_method_token_too() -> None:
-    """The other gunicorn choice (gthread workers) gets the same settings as the default."""
-    with MockProcess(["--server", "gunicorn", "--threads", "2"]) as process:
+@pytest.mark.parametrize("server", ["gunicorn", "gevent"])
+def test_gunicorn_takes_any_method_token_too(server: str) -> None:
+    """gunicorn (gthread or gevent workers) gets the settings that let any method through."""
+    with MockProcess(["--server", server, "--threads", "2"]) as process:
         mock = process.mock
         try:
             for method in UNCONVENTIONAL_METHODS:
@@ -590,12 +592,13 @@ GARBAGE = [
     b"\x00\xff\xfe garbage\r\n\r\n",
     b"GET\r\n\r\n",
     b"GET /api/text\r\n\r\n",
-    b"POST /api/text HTTP/9.9\r\nHost: x\r\n\r\n",
-    b"POST /api/text HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n",
-    b"POST /api/text HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
-    b"POST /api/text HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+    b"POST /api/text HTTP/9.9\r\nHost: localhost\r\n\r\n",
+    b"POST /api/text HTTP/1.1\r\nHost: localhost\r\nContent-Length: nope\r\n\r\n",
+    b"POST /api/text HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n"
+    b"Content-Length: 6\r\n\r\nhello",
+    b"POST /api/text HTTP/1.1\r\nHost: localhost\r\nBad Header\r\n\r\n",
     b"\r\n\r\n\r\n\r\n",
-    b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n",
 ]
 
 

@@ -130,14 +130,27 @@ def test_keep_secrets_keeps_them() -> None:
         assert entry["headers"][name.lower()] == value
 
 
-def test_headers_count_against_the_journal_s_bound(remote_mock: RemoteMock,
-                                                    http: requests.Session) -> None:
-    """Many large headers: the entry keeps 64 KiB of names and values and says it cut them."""
-    headers = {f"X-Filler-{number:02d}": "v" * 7_000 for number in range(12)}  # 84 KB
-    answer = http.post(remote_mock.url_for("/api/text"), headers=headers,
+# 12 headers of 7,000 bytes: 84 KB, over the 64 KiB SPEC 8 lets an entry keep.
+BIG_HEADERS = {f"X-Filler-{number:02d}": "v" * 7_000 for number in range(12)}
+
+
+def test_headers_over_the_servers_cap_get_431(remote_mock: RemoteMock,
+                                              http: requests.Session) -> None:
+    answer = http.post(remote_mock.url_for("/api/text"), headers=BIG_HEADERS,
                        json={"message": "user: Hi\nassistant:"}, timeout=30)
+    assert answer.status_code == 431
+
+
+def test_headers_count_against_the_journal_s_bound() -> None:
+    """Where the server lets them through (a WSGI server, the socketless kit): the entry keeps
+    64 KiB of names and values and says it cut them."""
+    from mock_server import create_app, engine_of
+
+    app = create_app()
+    answer = app.test_client().post("/api/text", headers=BIG_HEADERS,
+                                    json={"message": "user: Hi\nassistant:"})
     assert answer.status_code == 200
-    [entry] = remote_mock.requests
+    [entry] = engine_of(app).requests()["requests"]
     assert entry["headers_truncated"] is True
     kept = sum(len(name) + len(value) for name, value in entry["headers"].items())
     assert 60 * 1024 <= kept <= 64 * 1024

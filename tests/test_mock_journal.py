@@ -205,7 +205,7 @@ def test_the_json_lines_file_holds_exactly_the_requests_sent(tmp_path: Path,
 def test_a_header_sent_empty_is_journaled_empty(remote_mock: RemoteMock) -> None:
     host, port = remote_mock.base_url.removeprefix("http://").rsplit(":", 1)
     with socket.create_connection((host, int(port))) as connection:
-        connection.sendall(b"POST /api/text HTTP/1.1\r\nHost: mock\r\nContent-Type: \r\n"
+        connection.sendall(b"POST /api/text HTTP/1.1\r\nHost: localhost\r\nContent-Type: \r\n"
                            b"X-Empty: \r\nContent-Length: 17\r\nConnection: close\r\n\r\n"
                            b'{"message": "hi"}')
         assert connection.recv(12) == b"HTTP/1.1 200"

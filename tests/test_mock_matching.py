@@ -1,7 +1,8 @@
-"""SPEC 7 over HTTP, against the mock as its command starts it (gunicorn, two worker processes
-sharing the SQLite store): matching, standing replies, reply ids, removal, selection, the
-journal's reply_id and namespace, POST /__mock__/requests/find, POST /__mock__/reset, and the
-namespaces. Expected answers come from the SPEC's sentences, written out by hand."""
+"""SPEC 7 over HTTP, against the mock as its command starts it (and, where processes could
+disagree, with two worker processes sharing the SQLite store): matching, standing replies,
+reply ids, removal, selection, the journal's reply_id and namespace, POST
+/__mock__/requests/find, POST /__mock__/reset, and the namespaces. Expected answers come
+from the SPEC's sentences, written out by hand."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 import requests
 from _raw_http import session
 
+from mock_server.serve.child_process import MockProcess
 from mock_server.testing.remote import RemoteMock
 
 ECHO = "You said: "
@@ -204,10 +206,14 @@ def test_ids_are_never_reused_not_even_after_a_clear(http: requests.Session,
     assert not seen & {ns.reply("c"), ns.reply("d")}
 
 
-def test_ids_are_unique_across_the_worker_processes(remote_mock: RemoteMock,
-                                                    ns: RemoteMock) -> None:
+def test_ids_are_unique_across_the_worker_processes() -> None:
     """Four clients queue at once, each request on a new connection, so that both worker
-    processes of the default server give ids."""
+    processes give ids."""
+    with MockProcess(["--workers", "2"]) as process:
+        _ids_are_unique(process.mock.within("workers"))
+
+
+def _ids_are_unique(ns: RemoteMock) -> None:
     ids: list[str] = []
     lock = threading.Lock()
 

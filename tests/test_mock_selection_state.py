@@ -8,9 +8,9 @@ null and at 0 it leaves the queue; when none holds, echo answers "You said: <las
 The prompts are built from turns here, so the model knows each request's last user turn
 without parsing it back.
 
-It runs twice: against the engine in this process, and against the mock as its command
-starts it (two gunicorn worker processes sharing the SQLite store), every request on a new
-connection so that both workers answer.
+It runs twice: against the engine in this process, and against the mock's command with two
+worker processes sharing the SQLite store, every request on a new connection so that both
+workers answer.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from hypothesis.stateful import (
 from mock_server.core.engine import Engine
 from mock_server.core.replies import UnknownReplyError
 from mock_server.core.wire import IncomingRequest
+from mock_server.serve.child_process import MockProcess
 from mock_server.testing.remote import RemoteMock
 
 WORDS = ["sun", "rain", "sun rain"]
@@ -302,8 +303,9 @@ def test_the_engine_selects_as_the_model_says() -> None:
     run(EngineTarget, examples=60, steps=25)
 
 
-def test_the_mock_command_selects_as_the_model_says(remote_mock: RemoteMock) -> None:
-    run(lambda: LiveTarget(remote_mock), examples=12, steps=20)
+def test_the_mock_command_selects_as_the_model_says() -> None:
+    with MockProcess(["--workers", "2"]) as process:
+        run(lambda: LiveTarget(process.mock), examples=12, steps=20)
 
 
 def test_the_model_reads_the_spec_as_written() -> None:

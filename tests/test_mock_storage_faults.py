@@ -227,7 +227,7 @@ class BrokenStore(MemoryStore):
     def fail(self, *args: Any, **kwargs: Any) -> Any:
         raise sqlite3.OperationalError("database disk image is malformed")
 
-    append = append_then = entries = take_reply = push_replies = fail  # type: ignore[assignment]
+    append = append_then = append_raw = entries = take_reply = push_replies = fail  # type: ignore[assignment]
 
 
 def test_a_broken_store_answers_the_site_and_503_on_the_admin_api() -> None:

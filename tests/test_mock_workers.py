@@ -74,7 +74,7 @@ def test_the_no_journal_option() -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--workers", "2", "--server", "waitress"], "needs gevent or granian or gunicorn"),
+    (["--workers", "2", "--server", "waitress"], "needs asyncio or gevent or granian or gunicorn"),
     (["--workers", "2", "--store", "memory"], "needs --store sqlite"),
     (["--store", "redis"], "expected memory, sqlite or sqlite:PATH"),
     (["--workers", "0"], "must be 1 or more"),
@@ -136,7 +136,8 @@ def test_what_the_journal_acknowledged_survives_sigkill(tmp_path: Path) -> None:
 
 def test_granian_with_two_workers_journals_once_and_takes_no_header_from_the_environment() -> None:
     env = {**os.environ, "HTTP_PROXY": "http://proxy.invalid:1"}  # never used: loopback only
-    with MockProcess(["--server", "granian"], env=env) as mock, session() as http:
+    with MockProcess(["--server", "granian", "--workers", "2"], env=env) as mock, \
+            session() as http:
         note_of(mock, r"granian server, 2 workers")
         for _ in range(10):
             assert http.post(mock.url + "/api/text", json=BODY, timeout=30).status_code == 200

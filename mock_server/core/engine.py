@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, cast
 
 from . import contract, fast_accept, namespaces, replies
-from .journal import DEFAULT_BODY_CAP, STORAGE_ERRORS, Journal
+from .journal import DEFAULT_BODY_CAP, STORAGE_ERRORS, Journal, Raw, derive
 from .journal_file import JournalFile
 from .matching import FIND_KEYS, Facts, compile_match, describe_kind
 from .records import AdminAPI, JournalEntry, JournalPage, Queued, QueuedReply, Settings
@@ -24,15 +23,25 @@ from .wire import HTML_TYPE, PAGE_HEADERS, Answer, IncomingRequest, json_answer
 
 MAX_BODY = 1 << 20  # 1 MiB; a longer body answers 413
 CHAT_PATH = "/chat"
+# The admin API's paths (in each namespace): never journaled.
+ADMIN_PREFIX = "/__mock__"
 VIOLATION_CHARS = 300
 
 
-@dataclass(frozen=True)
 class Outcome:
-    """An answer and the journal entry that records it (empty when the journal is off)."""
+    """An answer, and the journal entry that records it (empty when the journal is off),
+    derived from the raw record when asked for."""
 
-    answer: Answer
-    entry: dict[str, Any]
+    __slots__ = ("_entry_id", "_raw", "answer")
+
+    def __init__(self, answer: Answer, entry_id: int = 0, raw: Raw | None = None) -> None:
+        self.answer = answer
+        self._entry_id = entry_id
+        self._raw = raw
+
+    @property
+    def entry(self) -> dict[str, Any]:
+        return {} if self._raw is None else derive(self._entry_id, self._raw)
 
 
 def invalid(status: int, reason: str, *, extra: tuple[tuple[str, str], ...] = ()) -> Answer:
@@ -52,9 +61,15 @@ def _finite_float(text: str) -> float:
     return value
 
 
+# Made once: json.loads with options builds a decoder on every call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+
+
 def parse_json(text: str) -> Any:
     """Strict JSON: no NaN or Infinity, no number that overflows to infinity."""
-    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    if text.startswith("\ufeff"):  # what json.loads says of it
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
 
 
 def _never(data: Any) -> bool:
@@ -65,13 +80,6 @@ def describe_error(path: list[Any], message: str) -> str:
     where = ".".join(str(part) for part in path)
     text = f"{where}: {message}" if where else message
     return text if len(text) <= VIOLATION_CHARS else text[:VIOLATION_CHARS - 3] + "..."
-
-
-def header_diff(headers: Mapping[str, str]) -> dict[str, dict[str, str | None]]:
-    """The contract headers missing from ``headers`` or different there."""
-    return {name: {"expected": expected, "received": headers.get(name)}
-            for name, expected in contract.header_table().items()
-            if headers.get(name) != expected}
 
 
 def cut_short_reason(request: IncomingRequest) -> str:
@@ -126,10 +134,7 @@ class Engine:
         """Answer one request to the site and record it in the journal."""
         parsed: Any = None
         violations: list[str] = []
-        diff: dict[str, dict[str, str | None]] = {}
         reply_id: str | None = None
-        if request.path == contract.API_PATH:
-            diff = header_diff(request.headers)
         if not request.body_complete:
             # Whatever it asked, an unfinished request is not answered as if it were whole:
             # a prefix of the body may well be valid JSON.
@@ -146,10 +151,19 @@ class Engine:
                     f"nothing at {request.path}; the API is POST {contract.API_PATH} and the "
                     f"chat page GET {CHAT_PATH}"))
         if not self.journal_enabled:
-            return Outcome(answer, {})
-        entry = self.journal.record(request, answer, parsed=parsed, violations=violations,
-                                    header_diff=diff, reply_id=reply_id)
-        return Outcome(answer, entry)
+            return Outcome(answer)
+        entry_id, raw = self.journal.record(request, answer, parsed=parsed,
+                                            violations=violations, reply_id=reply_id)
+        return Outcome(answer, entry_id, raw)
+
+    def refuse(self, request: IncomingRequest, status: int, message: str) -> Answer:
+        """The answer to a request the server turns away before reading it (a ``Host`` it
+        does not serve: 421), ``{"response": false, "message": ...}``; a request to the site
+        is journaled with it (its body, if any, is not read: left out)."""
+        answer = json_answer(status, {"response": False, "message": message})
+        if self.journal_enabled and not _is_admin(request.path):
+            self.journal.record(request, answer, parsed=None, violations=[], reply_id=None)
+        return answer
 
     def _api(self, request: IncomingRequest) -> tuple[Answer, Any, list[str], str | None]:
         if request.method != "POST":
@@ -222,8 +236,12 @@ class Engine:
         return NamespaceAdmin(self, namespace)
 
     def requests(self, *, path: str | None = None, limit: int | None = None,
-                 namespace: str | None = namespaces.DEFAULT) -> JournalPage:
-        total, entries = self.store.entries(namespace=namespace, path=path, limit=limit)
+                 namespace: str | None = namespaces.DEFAULT,
+                 before_id: int | None = None) -> JournalPage:
+        """The most recent ``limit`` entries (``None``: all) of ``namespace`` whose id is
+        below ``before_id`` (``None``: any), oldest first, and the namespace's total."""
+        total, entries = self.store.entries(namespace=namespace, path=path, limit=limit,
+                                            before_id=before_id)
         return {"total": total, "requests": cast("list[JournalEntry]", entries)}
 
     def find(self, match: Any, *, namespace: str = namespaces.DEFAULT) -> JournalPage:
@@ -292,6 +310,10 @@ class Engine:
         self.journal.close()
         if self._owns_store:
             self.store.close()
+
+
+def _is_admin(path: str) -> bool:
+    return path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
 
 
 class NamespaceAdmin:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
@@ -148,11 +149,13 @@ class Selector:
 
     Every match with a guard is filed under it: an exact prompt, last user turn, header value
     or body parameter in a table, a substring in one regular expression of all of them (one
-    search says whether any occurs). A request is then tested only against the matches its
-    own values find and those without a guard (a regular expression, say), in queue order.
+    search says whether any occurs). Matches made of a ``message_regex`` alone are searched
+    for together too, as one alternation, when their patterns allow it (no group, no global
+    flag): when it finds nothing, none of them holds. A request is then tested only against
+    the matches its own values find and those without a guard, in queue order.
     """
 
-    __slots__ = ("_exact", "_matches", "_substrings", "_unguarded")
+    __slots__ = ("_exact", "_matches", "_patterns", "_substrings", "_unguarded")
 
     def __init__(self, matches: list[Match]) -> None:
         self._matches = matches
@@ -176,6 +179,10 @@ class Selector:
             kind: (re.compile("|".join(re.escape(text) for text in sorted(set(texts)))),
                    positions)
             for kind, (texts, positions) in substrings.items()}
+        self._patterns = _patterns_together(matches, self._unguarded)
+        if self._patterns is not None:
+            grouped = set(self._patterns[1])
+            self._unguarded = [index for index in self._unguarded if index not in grouped]
 
     def first(self, facts: Facts) -> int:
         """The position of the first match that holds for ``facts``, or -1."""
@@ -198,6 +205,9 @@ class Selector:
             text = facts.message if kind == "message_contains" else facts.last_turn
             if text is not None and search.search(text) is not None:
                 found.append(positions)
+        if self._patterns is not None and facts.message is not None \
+                and self._patterns[0].search(facts.message) is not None:
+            found.append(self._patterns[1])
         if not found:
             return -1
         candidates = found[0] if len(found) == 1 else sorted(set().union(*found))
@@ -206,6 +216,42 @@ class Selector:
             if matches[index].holds(facts):
                 return index
         return -1
+
+
+_PLAIN_FLAGS = re.compile("").flags
+
+
+def _patterns_together(matches: list[Match], unguarded: list[int]
+                       ) -> tuple[re.Pattern[str], list[int]] | None:
+    """One alternation of the patterns of the unguarded matches made of a ``message_regex``
+    alone, and their positions; ``None`` when fewer than two can be joined. A pattern with a
+    group (a back-reference would point elsewhere once joined) or a global inline flag (it
+    would apply to all) is left out: joined, the others find a text only where one of them
+    does."""
+    patterns: list[str] = []
+    positions: list[int] = []
+    for index in unguarded:
+        spec = matches[index].spec
+        if spec is None or set(spec) != {"message_regex"}:
+            continue
+        text = spec["message_regex"]
+        try:
+            compiled = re.compile(text)
+        except (re.error, RecursionError, OverflowError):
+            continue
+        if compiled.groups or compiled.flags != _PLAIN_FLAGS:
+            continue
+        patterns.append(text)
+        positions.append(index)
+    if len(positions) < 2:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            joined = re.compile("|".join(f"(?:{text})" for text in patterns))
+    except (re.error, RecursionError, OverflowError, Warning):
+        return None
+    return joined, positions
 
 
 def shown(value: Any) -> str:

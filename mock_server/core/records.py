@@ -1,7 +1,7 @@
 """The shapes of what the mock keeps and hands out: a journal entry, a scripted reply, a page
 of the journal, and the admin API as a protocol.
 
-These are the one definition of each field. The journal builds its entries to ``Recorded``,
+These are the one definition of each field. The journal derives its entries to ``JournalEntry``,
 ``replies`` checks reply objects against ``ScriptedReply``'s fields, and a test checks that the
 reference documentation lists exactly these fields.
 """

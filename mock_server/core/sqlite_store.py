@@ -46,6 +46,7 @@ try:
 except ImportError:  # Windows: SQLite's busy timeout alone keeps the writers apart
     fcntl = None  # type: ignore[assignment]
 
+from .journal import Raw, derive, raw_json
 from .matching import Facts
 from .store import (
     DEFAULT_JOURNAL_CAP,
@@ -218,6 +219,15 @@ def _set_up(db: sqlite3.Connection, path: str) -> None:
     db.execute("COMMIT")
 
 
+def _entry(entry_id: int, stored: bytes) -> dict[str, Any]:
+    """An entry as the journal lists it, from a row: a raw record (a JSON array) or an
+    entry (a JSON object, as version 2 stored them before raw records)."""
+    value = json.loads(stored)
+    if isinstance(value, list):
+        return derive(entry_id, value)
+    return {"id": entry_id, **value}
+
+
 class _Namespace:
     """What a process keeps of one namespace: its queue (matches checked) and settings."""
 
@@ -298,6 +308,10 @@ class SQLiteStore:
         self._cache: tuple[int, dict[str, _Namespace]] = (-1, {})
         # Replies never change but for their times: each is read and its match checked once.
         self._known: dict[int, Queued] = {}
+        # With batch set (the mock's own server, one transaction per turn of its event loop),
+        # raw records wait here until flush() writes them.
+        self.batch = False
+        self._pending: list[tuple[str, str, bytes, Callable[[int], None] | None]] = []
         _STORES.add(self)
         check_file(self.path)
         try:
@@ -390,6 +404,49 @@ class SQLiteStore:
                 self._prune(db, entry_id - self.cap)
         return entry_id
 
+    def append_raw(self, raw: Raw, then: Callable[[int], None] | None = None) -> int:
+        """Record a raw journal record (``journal.raw_record``), derived when read. With
+        ``batch`` set it waits for ``flush()`` (and the id, 0 here, is given then)."""
+        row = (raw[1], raw[3], raw_json(raw), then)
+        if self.batch:
+            self._pending.append(row)
+            return 0
+        with self._writing() as db:
+            entry_id = db.execute("INSERT INTO journal (namespace, path, entry) "
+                                  "VALUES (?, ?, ?)", row[:3]).lastrowid
+            assert entry_id is not None
+            if then is not None:
+                then(entry_id)
+            if entry_id % PRUNE_EVERY == 0:
+                self._prune(db, entry_id - self.cap)
+        return entry_id
+
+    @property
+    def waiting(self) -> int:
+        """How many raw records wait for ``flush()``."""
+        return len(self._pending)
+
+    def flush(self) -> int:
+        """Write the raw records that wait (``batch``) in one transaction, under the lock of
+        every process, then call their ``then`` in id order; how many were written. Ids are
+        consecutive: the lock and the transaction keep every other writer out meanwhile."""
+        rows, self._pending = self._pending, []
+        if not rows:
+            return 0
+        with self._writing() as db:
+            with _immediate(db):
+                db.executemany("INSERT INTO journal (namespace, path, entry) VALUES (?, ?, ?)",
+                               [row[:3] for row in rows])
+                last = db.execute(LAST_ID).fetchone()[0]
+            first = last - len(rows) + 1
+            for offset, row in enumerate(rows):
+                if row[3] is not None:
+                    row[3](first + offset)
+            # The batch crossed a multiple of PRUNE_EVERY: drop what is over the cap.
+            if last // PRUNE_EVERY > (first - 1) // PRUNE_EVERY:
+                self._prune(db, last - self.cap)
+        return len(rows)
+
     def _prune(self, db: sqlite3.Connection, last_dropped: int) -> None:
         """Delete the entries up to id ``last_dropped``, counting them in ``dropped``."""
         with _immediate(db):
@@ -411,7 +468,8 @@ class SQLiteStore:
         return held + dropped
 
     def entries(self, *, namespace: str | None = "", path: str | None = None,
-                limit: int | None = None) -> tuple[int, list[dict[str, Any]]]:
+                limit: int | None = None, before_id: int | None = None
+                ) -> tuple[int, list[dict[str, Any]]]:
         db = self._db()
         # SQLite's integers stop at 2**63; no journal holds that many entries.
         count = -1 if limit is None else min(limit, 1 << 62)
@@ -422,12 +480,13 @@ class SQLiteStore:
             total = self._total(db, where, values)
             # Rows over the cap that wait for the next prune are not shown, but counted.
             first = db.execute(LAST_ID).fetchone()[0] - self.cap
+            below = min(before_id, 1 << 62) if before_id is not None else 1 << 62
             rows = db.execute(f"SELECT id, entry FROM journal WHERE {where} AND id > ? "
-                              f"ORDER BY id DESC LIMIT ?", (*values, first, count)).fetchall()
+                              f"AND id < ? ORDER BY id DESC LIMIT ?",
+                              (*values, first, below, count)).fetchall()
         finally:
             db.execute("COMMIT")
-        held = [{"id": entry_id, **json.loads(entry)} for entry_id, entry in reversed(rows)]
-        return total, held
+        return total, [_entry(entry_id, entry) for entry_id, entry in reversed(rows)]
 
     def clear(self, *, namespace: str | None = "") -> int:
         where, values = _where(namespace, None)

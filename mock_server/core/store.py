@@ -13,6 +13,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
+from .journal import Raw, derive
 from .matching import Facts, Match, Selector, compile_match
 from .wire import json_bytes
 
@@ -71,10 +72,12 @@ class Store(Protocol):
         ...
 
     def entries(self, *, namespace: str | None = "", path: str | None = None,
-                limit: int | None = None) -> tuple[int, list[dict[str, Any]]]:
+                limit: int | None = None, before_id: int | None = None
+                ) -> tuple[int, list[dict[str, Any]]]:
         """``(total, entries)``: how many entries of ``namespace`` (``None``: of every one)
         matching ``path`` were recorded since that namespace's last clear (those dropped for
-        the cap included), and the most recent ``limit`` of those still held, oldest first."""
+        the cap included), and the most recent ``limit`` of those still held whose id is
+        below ``before_id`` (``None``: any), oldest first."""
         ...
 
     def clear(self, *, namespace: str | None = "") -> int:
@@ -185,7 +188,7 @@ class ReplyQueue:
 
 class MemoryStore:
     """A thread-safe in-memory store; the journal keeps the most recent ``cap`` entries of all
-    namespaces together."""
+    namespaces together. Entries recorded raw (``append_raw``) are derived when first read."""
 
     def __init__(self, cap: int = DEFAULT_JOURNAL_CAP, queue_cap: int = DEFAULT_QUEUE_CAP,
                  queue_bytes: int = DEFAULT_QUEUE_BYTES) -> None:
@@ -194,7 +197,8 @@ class MemoryStore:
         self.queue_bytes = queue_bytes
         self._queued_bytes = 0
         self._lock = threading.Lock()
-        self._entries: deque[dict[str, Any]] = deque(maxlen=cap)
+        # [id, namespace, path, the entry or its raw record (replaced by the entry once read)]
+        self._entries: deque[list[Any]] = deque(maxlen=cap)
         self._next_id = 1
         # Per namespace, and per namespace and path, so that a filtered total still counts
         # the entries dropped for the cap.
@@ -214,15 +218,31 @@ class MemoryStore:
         with self._lock:
             entry_id = self._next_id
             self._next_id += 1
-            self._entries.append({"id": entry_id, **entry})
+            self._entries.append([entry_id, namespace, str(entry.get("path")),
+                                  {"id": entry_id, **entry}])
             self._totals[namespace] += 1
             self._per_path[namespace, str(entry.get("path"))] += 1
             if then is not None:
                 then(entry_id)
             return entry_id
 
+    def append_raw(self, raw: Raw, then: Callable[[int], None] | None = None) -> int:
+        """Record a raw journal record (``journal.raw_record``); its entry is derived when
+        first read."""
+        namespace, path = raw[1], raw[3]
+        with self._lock:
+            entry_id = self._next_id
+            self._next_id = entry_id + 1
+            self._entries.append([entry_id, namespace, path, raw])
+            self._totals[namespace] += 1
+            self._per_path[namespace, path] += 1
+            if then is not None:
+                then(entry_id)
+            return entry_id
+
     def entries(self, *, namespace: str | None = "", path: str | None = None,
-                limit: int | None = None) -> tuple[int, list[dict[str, Any]]]:
+                limit: int | None = None, before_id: int | None = None
+                ) -> tuple[int, list[dict[str, Any]]]:
         with self._lock:
             if namespace is None:
                 total = (sum(self._totals.values()) if path is None else
@@ -231,14 +251,15 @@ class MemoryStore:
             else:
                 total = (self._totals.get(namespace, 0) if path is None
                          else self._per_path.get((namespace, path), 0))
-            held = [entry for entry in self._entries
-                    if (namespace is None or entry.get("namespace", "") == namespace)
-                    and (path is None or entry.get("path") == path)]
+            held = [item for item in self._entries
+                    if (namespace is None or item[1] == namespace)
+                    and (path is None or item[2] == path)
+                    and (before_id is None or item[0] < before_id)]
         if limit is not None:
             # Clamped at 0: a limit above the count held but under twice it would slice
             # from a negative index and return only the last few.
             held = held[max(len(held) - limit, 0):]
-        return total, held
+        return total, [_entry_of(item) for item in held]
 
     def clear(self, *, namespace: str | None = "") -> int:
         with self._lock:
@@ -251,8 +272,7 @@ class MemoryStore:
             total = self._totals.pop(namespace, 0)
             for key in [key for key in self._per_path if key[0] == namespace]:
                 del self._per_path[key]
-            kept = [entry for entry in self._entries
-                    if entry.get("namespace", "") != namespace]
+            kept = [item for item in self._entries if item[1] != namespace]
             self._entries = deque(kept, maxlen=self.cap)
             return total
 
@@ -348,3 +368,12 @@ class MemoryStore:
 
     def close(self) -> None:
         """Nothing to let go of: the state lives as long as the object."""
+
+
+def _entry_of(item: list[Any]) -> dict[str, Any]:
+    """The entry of a held item, derived from its raw record on first read and kept."""
+    payload = item[3]
+    if type(payload) is tuple:
+        payload = item[3] = derive(item[0], payload)
+    entry: dict[str, Any] = payload
+    return entry

@@ -73,10 +73,14 @@ class Answer:
         return next((value for key, value in self.headers if key.lower() == lowered), None)
 
 
+# Made once: json.dumps with options builds an encoder on every call.
+_ENCODE_TEXT = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def json_bytes(data: Any) -> bytes:
     """Compact UTF-8 JSON; text with lone surrogates (valid in JSON escapes) is kept escaped."""
     try:
-        return json.dumps(data, ensure_ascii=False).encode("utf-8")
+        return _ENCODE_TEXT(data).encode("utf-8")
     except UnicodeEncodeError:
         return json.dumps(data).encode("ascii")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import ipaddress
 import os
 import shutil
@@ -25,9 +26,11 @@ from .servers import (
     DEFAULT_SERVER,
     DEFAULT_THREADS,
     DEFAULT_WORKERS,
+    GRACEFUL_SECONDS,
     MULTI_PROCESS,
     SERVERS,
     available,
+    serve_asyncio,
 )
 
 EPILOG = """\
@@ -57,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--allow-remote", action="store_true",
                         help="allow listening on a non-loopback address: the mock has no "
                              "authentication, anyone who reaches it can read its journal")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="also serve requests whose Host is NAME (repeatable); by default "
+                             "only loopback hosts, localhost and the --host address are "
+                             "served, others get 421")
     parser.add_argument("--reply-mode", choices=REPLY_MODES, default="echo",
                         help="echo: 'You said: <last user turn>' (default); fixed: --reply-text")
     parser.add_argument("--reply-text", default=DEFAULT_REPLY_TEXT, metavar="TEXT",
@@ -80,19 +87,26 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"characters of each body an entry keeps (default "
                              f"{DEFAULT_BODY_CAP})")
     parser.add_argument("--server", choices=sorted(SERVERS), default=DEFAULT_SERVER,
-                        help=f"the WSGI server (default {DEFAULT_SERVER}): gevent is gunicorn "
-                             f"with gevent workers, gunicorn its thread-pool (gthread) workers; "
-                             f"granian cannot play the disconnect fault; werkzeug is Flask's "
-                             f"development server")
+                        metavar="NAME",
+                        help=f"{', '.join(sorted(SERVERS))}: the server "
+                             f"(default {DEFAULT_SERVER}, the mock's own HTTP/1.1 "
+                             f"server); the WSGI servers of g4f-aichat[servers]: gevent is "
+                             f"gunicorn with gevent workers, gunicorn its thread-pool "
+                             f"(gthread) workers; granian cannot play the disconnect fault; "
+                             f"werkzeug is Flask's development server")
     parser.add_argument("--threads", type=_positive, default=DEFAULT_THREADS, metavar="N",
                         help=f"worker threads, the requests served at once by each worker "
-                             f"(default {DEFAULT_THREADS}; gevent serves every connection at "
-                             f"once and ignores it)")
+                             f"(default {DEFAULT_THREADS}; asyncio and gevent serve every "
+                             f"connection at once and ignore it)")
     parser.add_argument("--workers", type=_positive, default=DEFAULT_WORKERS, metavar="N",
                         action=_GivenWorkers,
-                        help=f"worker processes (default {DEFAULT_WORKERS} on "
-                             f"{', '.join(sorted(MULTI_PROCESS))}, where they share the state "
+                        help=f"worker processes (default {DEFAULT_WORKERS}; on "
+                             f"{', '.join(sorted(MULTI_PROCESS))} several share the state "
                              f"through an SQLite store; waitress and werkzeug run one)")
+    # How long a client may take on the mock's own server, in seconds (tests shorten them).
+    for name, default in (("head", 10.0), ("body", 30.0), ("keepalive", 30.0)):
+        parser.add_argument(f"--{name}-timeout", type=_seconds, default=default,
+                            help=argparse.SUPPRESS)
     parser.add_argument("--store", type=_store, metavar="memory|sqlite[:PATH]",
                         help="where the journal and the reply queue live: memory (the default "
                              "with one worker), sqlite (a temporary file, the default with "
@@ -126,6 +140,16 @@ def _store(text: str) -> str:
     if text in ("memory", "sqlite") or (text.startswith("sqlite:") and len(text) > 7):
         return text
     raise argparse.ArgumentTypeError(f"expected memory, sqlite or sqlite:PATH; got {text!r}")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= 86_400:
+        raise argparse.ArgumentTypeError(f"must be over 0 and at most 86400; got {text}")
+    return value
 
 
 def _port(text: str) -> int:
@@ -256,6 +280,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace, store: str
         "MOCK_KEEP_SECRETS": args.keep_secrets,
         "MOCK_STORE": store,
         "MOCK_REPLIES": replies,
+        "MOCK_ALLOWED_HOSTS": [args.host, *args.allow_host],
     }
     try:
         app = create_app(config)
@@ -274,8 +299,8 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace, store: str
     def announce() -> None:
         print(f"{LISTENING} {url}", flush=True)
         plural = "s" if args.workers > 1 else ""
-        # gevent serves every connection at once, in greenlets: --threads does not apply.
-        threads = "" if args.server == "gevent" else f" of {args.threads} threads"
+        # gevent and asyncio serve every connection at once: --threads does not apply.
+        threads = "" if args.server in ("gevent", "asyncio") else f" of {args.threads} threads"
         state = "journal off" if not args.journal_enabled else f"store {store}"
         print(f"aichat-mock: {args.server} server, {args.workers} worker{plural}{threads}; "
               f"{state}; Ctrl-C to stop", file=sys.stderr, flush=True)
@@ -285,5 +310,11 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace, store: str
             print(f"aichat-mock: note: {args.server} cannot play the disconnect fault "
                   f"(it answers 501 instead)", file=sys.stderr, flush=True)
 
-    SERVERS[args.server](app, sock, args.threads, args.workers, config, announce)
+    runner = SERVERS[args.server]
+    if args.server == "asyncio":
+        from .aio_server import Limits
+        runner = functools.partial(serve_asyncio, limits=Limits(
+            head_timeout=args.head_timeout, body_timeout=args.body_timeout,
+            keepalive_timeout=args.keepalive_timeout, graceful_timeout=GRACEFUL_SECONDS))
+    runner(app, sock, args.threads, args.workers, config, announce)
     return 0

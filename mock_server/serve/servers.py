@@ -1,11 +1,12 @@
-"""The WSGI servers the mock can run on, each started on an already bound socket.
+"""The servers the mock can run on, each started on an already bound socket.
 
-The default is gunicorn with two gevent worker processes sharing an SQLite store: of the
-servers that hand the app the client socket (so the ``disconnect`` fault can close it without
-an answer), it was measured the fastest (docs/mock_server.md); gevent's greenlets keep a
-``delay_ms`` from stalling other clients, and the SQLite store keeps the journal and the
-reply queue exact across the processes. ``gunicorn`` is the same server with a thread pool
-(gthread) per worker; granian is faster still but cannot play ``disconnect``.
+The default is the mock's own HTTP/1.1 server (``asyncio``, ``aio_server``: asyncio on uvloop
+with httptools' parser), one process with the memory store: it answers the site on its event
+loop through the engine, the admin API through the Flask app in a few threads, plays every
+fault itself and keeps the limits against slow or hostile clients (docs/mock_server.md).
+``--workers N`` runs N such processes sharing an SQLite store. The WSGI servers remain
+choices: gunicorn with gevent workers (``gevent``) or a thread pool (``gunicorn``), waitress,
+werkzeug (Flask's development server), and granian, which cannot play ``disconnect``.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from typing import Any
 
 from flask import Flask
 
-# gunicorn with gevent workers, measured the fastest of the servers that can play every fault
-# (docs/mock_server.md). gunicorn does not run on Windows; waitress does, and can too.
-DEFAULT_SERVER = "waitress" if sys.platform == "win32" else "gevent"
-# Two processes use both cores of a small machine; they share the state through SQLite.
-DEFAULT_WORKERS = 2
+# The mock's own server: the fastest measured, and the one that keeps every limit itself.
+DEFAULT_SERVER = "asyncio"
+# One process: on a 2-core machine a second one mostly competes with the load generator, and
+# the memory store is the cheaper one (docs/mock_server.md). More share an SQLite store.
+DEFAULT_WORKERS = 1
 DEFAULT_THREADS = 16
 # In-flight requests (a long delay_ms, say) get this long to finish on SIGTERM.
 GRACEFUL_SECONDS = 3
@@ -36,9 +37,10 @@ KEEPALIVE_SECONDS = 30
 # The granian worker rebuilds the app from this environment variable (JSON of the config).
 GRANIAN_CONFIG_ENV = "AICHAT_MOCK_CONFIG"
 # Servers that let the app reach the client socket, which the disconnect fault needs.
-CAN_DISCONNECT = frozenset({"gunicorn", "gevent", "waitress", "werkzeug"})
-# Servers that can run several worker processes.
-MULTI_PROCESS = frozenset({"gunicorn", "gevent", "granian"})
+CAN_DISCONNECT = frozenset({"asyncio", "gunicorn", "gevent", "waitress", "werkzeug"})
+# Servers that can run several worker processes (the mock's own forks them: not on Windows).
+MULTI_PROCESS = frozenset({"gunicorn", "gevent", "granian",
+                           *(("asyncio",) if hasattr(os, "fork") else ())})
 # Any method token reaches the app (RFC 9110 9.1): gunicorn by default refuses lower-case ones,
 # ones with "#", or shorter than 3 or longer than 20 characters, with an HTML 400 of its own
 # that the journal never sees; and methods stay case-sensitive ("post" is not POST). gunicorn
@@ -54,6 +56,16 @@ def _stop_on_sigterm() -> None:
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, interrupt)
+
+
+def serve_asyncio(app: Flask, sock: socket.socket, threads: int, workers: int,
+                  config: dict[str, Any], announce: Callable[[], None], *,
+                  limits: Any = None) -> None:
+    """The mock's own server (``aio_server``); ``limits``: its ``Limits`` (timeouts)."""
+    from .aio_server import Limits, serve
+
+    serve(app, sock, workers, config, announce,
+          limits if limits is not None else Limits(graceful_timeout=GRACEFUL_SECONDS))
 
 
 def serve_gunicorn(app: Flask, sock: socket.socket, threads: int, workers: int,
@@ -196,6 +208,7 @@ def granian_app() -> Flask:
 # (app, bound socket, threads, worker processes, configuration, announce)
 Runner = Callable[[Flask, socket.socket, int, int, dict[str, Any], Callable[[], None]], None]
 SERVERS: dict[str, Runner] = {
+    "asyncio": serve_asyncio,
     "gunicorn": serve_gunicorn,
     "gevent": serve_gevent,
     "waitress": serve_waitress,
@@ -205,7 +218,8 @@ SERVERS: dict[str, Runner] = {
 
 
 def available(name: str) -> bool:
-    modules = {"werkzeug": ["werkzeug.serving"], "gevent": ["gunicorn", "gevent"]}
+    modules = {"werkzeug": ["werkzeug.serving"], "gevent": ["gunicorn", "gevent"],
+               "asyncio": ["httptools"]}
     try:
         for module in modules.get(name, [name]):
             __import__(module)

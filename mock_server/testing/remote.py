@@ -23,6 +23,8 @@ from .kit import AichatMock
 
 ADMIN_PREFIX = "/__mock__"
 TIMEOUT = 30.0
+# Entries asked for per GET /__mock__/requests: the server's default page.
+PAGE = 1000
 
 
 class MockAdminError(RuntimeError):
@@ -98,10 +100,28 @@ class AdminClient:
             return response.text[:200]
 
     def requests(self, *, path: str | None = None, limit: int | None = None) -> JournalPage:
-        params = {key: value for key, value in (("path", path), ("limit", limit))
-                  if value is not None}
-        page: JournalPage = self.call("GET", "/requests", params=params)
-        return page
+        """The most recent ``limit`` entries (``None``: every one held), read a page at a time
+        from the newest (``?limit=`` and ``?before_id=``), and the total of the first page."""
+        wanted = limit
+        held: list[Any] = []
+        total: int | None = None
+        before: int | None = None
+        while True:
+            size = PAGE if wanted is None else min(PAGE, wanted - len(held))
+            params: dict[str, Any] = {"limit": size}
+            if path is not None:
+                params["path"] = path
+            if before is not None:
+                params["before_id"] = before
+            page: JournalPage = self.call("GET", "/requests", params=params)
+            if total is None:
+                total = page["total"]
+            held[:0] = page["requests"]
+            if len(page["requests"]) < size or not page["requests"] or (
+                    wanted is not None and len(held) >= wanted):
+                break
+            before = page["requests"][0]["id"]
+        return {"total": total, "requests": held}
 
     def find(self, match: Any) -> JournalPage:
         page: JournalPage = self.call("POST", "/requests/find", payload={"match": match})

@@ -10,18 +10,22 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from ..core import namespaces
-from ..core.engine import Engine, parse_json
+from ..core.engine import ADMIN_PREFIX, Engine, parse_json
 from ..core.matching import MatchError, find_payload
 from ..core.replies import ReplyError, SettingsError, UnknownReplyError
 from .environ import namespace_of
 
-PREFIX = "/__mock__"
+PREFIX = ADMIN_PREFIX
 blueprint = Blueprint("admin", __name__, url_prefix=PREFIX)
 # Scripted replies are small; this bounds what a POST may make the mock parse.
 MAX_ADMIN_BODY = 8 << 20
 # The other admin bodies (a search, a reset, settings) are a few fields.
 MAX_SMALL_BODY = 64 << 10
 READ_CHUNK = 65_536
+# GET /__mock__/requests answers at most this many entries unless ?limit= says otherwise:
+# a page of the journal is encoded in one go, and a long one would hold up the site's answers
+# meanwhile. Older entries are read a page at a time with ?before_id=.
+DEFAULT_PAGE = 1000
 
 
 def is_admin_path(path: str) -> bool:
@@ -59,7 +63,7 @@ def _method_as_sent() -> tuple[Response, int] | None:
 
 # The query parameters each admin route takes (any other is refused, as is one given twice).
 QUERY_PARAMETERS: dict[tuple[str, str], frozenset[str]] = {
-    ("admin.requests_", "GET"): frozenset({"path", "limit", "namespace"}),
+    ("admin.requests_", "GET"): frozenset({"path", "limit", "before_id", "namespace"}),
     ("admin.requests_", "DELETE"): frozenset({"namespace"}),
 }
 
@@ -115,16 +119,26 @@ def requests_() -> Any:
         return error(400, str(problem))
     if request.method == "DELETE":
         return jsonify(engine.clear_requests(namespace=chosen))
-    limit_text = request.args.get("limit")
-    limit: int | None = None
-    if limit_text is not None:
-        if not limit_text.isascii() or not limit_text.isdigit():
-            return error(400, f"limit must be a whole number of 0 or more; got {limit_text!r}")
-        # int() refuses over 4,300 digits; a limit of more than 18 already keeps everything.
-        digits = limit_text.lstrip("0")
-        limit = int(digits or "0") if len(digits) <= 18 else sys.maxsize
+    try:
+        limit = _whole_number("limit", DEFAULT_PAGE)
+        before_id = _whole_number("before_id", None)
+    except ValueError as problem:
+        return error(400, str(problem))
     return jsonify(engine.requests(path=request.args.get("path"), limit=limit,
-                                   namespace=chosen))
+                                   namespace=chosen, before_id=before_id))
+
+
+def _whole_number(name: str, default: int | None) -> int | None:
+    """The query parameter ``name`` as a whole number of 0 or more (``default`` when it is
+    not given); ``ValueError`` says what is wrong."""
+    text = request.args.get(name)
+    if text is None:
+        return default
+    if not text.isascii() or not text.isdigit():
+        raise ValueError(f"{name} must be a whole number of 0 or more; got {text!r}")
+    # int() refuses over 4,300 digits; a number of more than 18 already says "all".
+    digits = text.lstrip("0")
+    return int(digits or "0") if len(digits) <= 18 else sys.maxsize
 
 
 @blueprint.post("/requests/find")

@@ -43,6 +43,9 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     # Scripted replies queued in the default namespace when the app is made (a list, as
     # POST /__mock__/replies takes it); None for none.
     "MOCK_REPLIES": None,
+    # None: any Host is served. A list of names (the address the server is bound to, those
+    # of --allow-host): only those and loopback hosts are; others get 421 (core.hosts).
+    "MOCK_ALLOWED_HOSTS": None,
 }
 
 
@@ -77,6 +80,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         chat_page=chat_page(),
         owns_store=opened,
     )
+    allowed = app.config["MOCK_ALLOWED_HOSTS"]
+    if allowed is not None and (isinstance(allowed, str) or not all(
+            isinstance(name, str) for name in allowed)):
+        engine.close()
+        raise ValueError("MOCK_ALLOWED_HOSTS must be None or a list of host names")
     if app.config["MOCK_REPLIES"] is not None:
         try:
             engine.queue_replies(app.config["MOCK_REPLIES"])

@@ -81,6 +81,20 @@ def request_from_environ(environ: dict[str, Any], max_content_length: int | None
     return incoming, end
 
 
+def request_head(environ: dict[str, Any]) -> IncomingRequest:
+    """The request as the engine sees it when its body is not read: no body, ``body_size``
+    the length it announced (0 when it announced none)."""
+    return IncomingRequest(
+        method=environ.get("REQUEST_METHOD") or "GET",
+        path=wire_text(environ.get("PATH_INFO", "")) or "/",
+        query=wire_text(environ.get("QUERY_STRING", "")),
+        headers=headers_of(environ),
+        remote_addr=environ.get("REMOTE_ADDR"),
+        body_size=get_content_length(environ) or 0,
+        namespace=namespace_of(environ),
+    )
+
+
 # Header name of each environ key seen so far ("" for keys that are not headers): the same
 # few dozen keys come with every request, so each is worked out once. Bounded, against a
 # client that invents new header names on every request.

@@ -11,7 +11,8 @@ from flask import Flask
 
 from ..core.contract import API_PATH
 from ..core.engine import Engine
-from .environ import request_from_environ, split_namespace
+from ..core.hosts import HostPolicy
+from .environ import request_from_environ, request_head, split_namespace
 from .site_routes import RawResponse, disconnect
 
 if TYPE_CHECKING:
@@ -29,15 +30,20 @@ class FastPath:
     without Flask's request context, routing and response objects, which cost more than the
     mock's own work. The request is built and the answer given as the Flask route does, byte
     for byte; every other request, and any failure, is the Flask app's as before. First of
-    all, for every request, a ``/ns/{name}`` prefix is split off the path (``environ``)."""
+    all, for every request, a ``/ns/{name}`` prefix is split off the path (``environ``), and a
+    ``Host`` the app does not serve (``MOCK_ALLOWED_HOSTS``) is answered 421, its body unread."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
         self.flask_wsgi_app = app.wsgi_app
+        allowed = app.config.get("MOCK_ALLOWED_HOSTS")
+        self.hosts = None if allowed is None else HostPolicy(allowed)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse
                  ) -> Iterable[bytes]:
         split_namespace(environ)
+        if self.hosts is not None and not self.hosts.allows(environ.get("HTTP_HOST")):
+            return self._misdirected(environ, start_response, self.hosts)
         if (environ.get("PATH_INFO") != API_PATH or environ.get("REQUEST_METHOD") != "POST"
                 or self.app.config["MAX_CONTENT_LENGTH"] is not None):
             return self.flask_wsgi_app(environ, start_response)
@@ -57,4 +63,14 @@ class FastPath:
         if end != "whole":
             headers.append(("Connection", "close"))
         start_response(status_line(answer.status), headers)
+        return [answer.body]
+
+    def _misdirected(self, environ: dict[str, Any], start_response: StartResponse,
+                     hosts: HostPolicy) -> Iterable[bytes]:
+        engine: Engine = self.app.extensions["aichat_mock"]
+        answer = engine.refuse(request_head(environ), 421,
+                               hosts.refusal(environ.get("HTTP_HOST", "")))
+        start_response(status_line(421), [*answer.headers,
+                                          ("Content-Length", str(len(answer.body))),
+                                          ("Connection", "close")])
         return [answer.body]

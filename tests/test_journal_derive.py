@@ -1,0 +1,197 @@
+"""The journal records a raw record and derives the entry when it is read: the entries must be,
+field for field and in the same order, what recording each entry at once wrote before
+(``eager_entry`` below is that code, kept as the reference), in the memory store and in the
+SQLite store (where the raw record makes a round trip through JSON), for any request the
+engine answers: good and bad bodies, cut and long bodies, every fault, delays, statuses, odd
+headers, namespaces."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aichat import Aichat
+from mock_server.core import contract, faults
+from mock_server.core.engine import Engine
+from mock_server.core.journal import (
+    CHECKED_DEPTH,
+    MAX_JSON_DEPTH,
+    Journal,
+    Raw,
+    cut,
+    header_diff,
+    iso_time,
+    kept_headers,
+    nesting,
+)
+from mock_server.core.sqlite_store import SQLiteStore
+from mock_server.core.store import MemoryStore
+from mock_server.core.wire import Answer, IncomingRequest, json_bytes
+
+
+def eager_entry(journal: Journal, request: IncomingRequest, answer: Answer, *, parsed: Any,
+                violations: list[str], reply_id: str | None, time: str) -> dict[str, Any]:
+    """The entry as ``Journal.record`` built it at once before raw records (without ``id``),
+    with the headers the journal keeps (secrets redacted, cut at the cap)."""
+    headers, headers_truncated = kept_headers(request.headers,
+                                              keep_secrets=journal.keep_secrets)
+    diff = header_diff(headers) if request.path == contract.API_PATH else {}
+    body, body_truncated = cut(request.body.decode("utf-8", errors="replace"),
+                               journal.body_cap)
+    body_truncated = body_truncated or request.size > len(request.body)
+    delay_ms = answer.delay * 1000
+    entry: dict[str, Any] = {
+        "time": time,
+        "namespace": request.namespace,
+        "method": request.method,
+        "path": request.path,
+        "query": request.query,
+        "headers": dict(headers),
+        "headers_truncated": headers_truncated,
+        "json": None if body_truncated else parsed,
+        "body": body,
+        "body_size": request.size,
+        "body_truncated": body_truncated,
+        "remote_addr": request.remote_addr,
+        "status": None if answer.disconnect else answer.status,
+        "reply": eager_reply(journal.body_cap, answer),
+        "violations": violations,
+        "header_diff": diff,
+        "fault": answer.fault,
+        "delay_ms": int(delay_ms) if delay_ms == int(delay_ms) else delay_ms,
+        "scripted": reply_id is not None,
+        "reply_id": reply_id,
+    }
+    depth = nesting(entry["json"])
+    if depth > MAX_JSON_DEPTH:
+        entry["json"] = None
+    elif depth > CHECKED_DEPTH:
+        try:
+            json_bytes(entry)
+        except (ValueError, RecursionError):
+            entry["json"] = None
+    return entry
+
+
+def eager_reply(body_cap: int, answer: Answer) -> Any:
+    if answer.disconnect:
+        return None
+    text = answer.body.decode("utf-8", errors="replace")
+    if len(text) <= body_cap and "json" in (answer.header("Content-Type") or ""):
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+    return cut(text, body_cap)[0]
+
+
+class Witness(Journal):
+    """The engine's journal, also writing down what the eager code would have recorded."""
+
+    expected: list[dict[str, Any]]
+
+    def record(self, request: IncomingRequest, answer: Answer, *, parsed: Any,
+               violations: list[str], reply_id: str | None) -> tuple[int, Raw]:
+        entry_id, raw = super().record(request, answer, parsed=parsed,
+                                       violations=list(violations), reply_id=reply_id)
+        self.expected.append(eager_entry(self, request, answer, parsed=parsed,
+                                         violations=list(violations), reply_id=reply_id,
+                                         time=iso_time(raw[0])))
+        return entry_id, raw
+
+
+HEADERS = {name.lower(): value for name, value in Aichat.HEADERS.items()}
+SEED = {"message": "user: Hello\nassistant:", "temperature": 1, "presence_penalty": 0,
+        "top_p": 1, "frequency_penalty": 0}
+
+texts = st.text(max_size=40)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False,
+                                                                        allow_infinity=False)
+    | texts,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts, inner, max_size=4),
+    max_leaves=12)
+bodies = st.one_of(
+    st.just(json.dumps(SEED).encode()),
+    st.builds(lambda message, extra: json.dumps({**SEED, "message": message, **extra},
+                                                ensure_ascii=False).encode("utf-8",
+                                                                           "surrogatepass"),
+              texts, st.dictionaries(st.sampled_from(["temperature", "top_p", "x"]),
+                                     json_values, max_size=2)),
+    json_values.map(lambda value: json.dumps(value).encode()),
+    st.binary(max_size=80),
+    st.integers(1, 400).map(lambda depth: b"[" * depth + b"]" * depth),
+    st.just(b'{"message": "' + b"y" * 300 + b'"}'),
+)
+paths = st.sampled_from([contract.API_PATH, "/chat", "/nowhere", "//api/text", "/ns/x/y"])
+header_sets = st.builds(
+    lambda keep, extra: {**{name: value for name, value in HEADERS.items()
+                            if name in keep}, **extra},
+    st.sets(st.sampled_from(sorted(HEADERS))),
+    st.dictionaries(st.sampled_from(["x-one", "accept", "cookie"]), texts, max_size=2))
+requests_ = st.builds(
+    lambda method, path, namespace, query, headers, body, more, complete, remote: (
+        IncomingRequest(method, path, query, headers, body, remote,
+                        len(body) + more, complete or more == 0, namespace)),
+    st.sampled_from(["POST", "POST", "GET", "HEAD", "post", "PUT"]), paths,
+    st.sampled_from(["", "alice"]), st.sampled_from(["", "a=1&b=%20"]), header_sets, bodies,
+    st.sampled_from([0, 0, 0, 5, 2 << 20]), st.booleans(),
+    st.sampled_from(["127.0.0.1", None]))
+replies = st.fixed_dictionaries({}, optional={
+    "fault": st.sampled_from(list(faults.FAULTS)),
+    "message": st.none() | texts | st.just("z" * 200),
+    "delay_ms": st.sampled_from([0, 12.5, 40]),
+    "retry_after": st.none() | st.just(3),
+    "response": st.none() | st.booleans(),
+    "times": st.just(None),
+}).filter(lambda reply: not (reply.get("fault") == "disconnect" and "status" in reply))
+
+
+def run(engine: Engine, witness: Witness, script: list[dict[str, Any]],
+        sent: list[IncomingRequest], namespace: str) -> None:
+    if script:
+        engine.queue_replies(script, namespace=namespace)
+    for request in sent:
+        engine.handle(request)
+    flush = getattr(engine.store, "flush", None)
+    if flush is not None:
+        flush()
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(sent=st.lists(requests_, min_size=1, max_size=6), script=st.lists(replies, max_size=3),
+       body_cap=st.sampled_from([16, 65_536]), batch=st.booleans())
+def test_derived_entries_equal_the_eager_ones(tmp_path: Path, kind: str,
+                                              sent: list[IncomingRequest],
+                                              script: list[dict[str, Any]], body_cap: int,
+                                              batch: bool) -> None:
+    if kind == "memory":
+        store: Any = MemoryStore()
+    else:
+        store = SQLiteStore(tmp_path / f"store-{len(list(tmp_path.iterdir()))}.sqlite3")
+        store.batch = batch
+    engine = Engine(store=store, body_cap=body_cap, chat_page=b"<html>chat</html>",
+                    owns_store=True)
+    witness = Witness(store, body_cap=body_cap)
+    witness.expected = []
+    engine.journal = witness
+    try:
+        for namespace in ("", "alice"):
+            run(engine, witness, script, [request for request in sent
+                                          if request.namespace == namespace], namespace)
+        derived = engine.requests(namespace=None)["requests"]
+        expected = witness.expected
+        assert len(derived) == len(expected) == len(sent)
+        for entry, eager in zip(derived, expected, strict=True):
+            assert list(entry) == ["id", *eager]
+            assert {key: entry[key] for key in eager} == eager  # type: ignore[literal-required]
+            assert json_bytes({key: entry[key] for key in eager}) == json_bytes(eager)  # type: ignore[literal-required]
+    finally:
+        engine.close()

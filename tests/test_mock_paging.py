@@ -1,0 +1,78 @@
+"""GET /__mock__/requests pages the journal (SPEC 8): the most recent 1,000 entries unless
+?limit= says otherwise, older ones with ?before_id=; the kit reads every page, so that
+``requests`` and ``journal()`` still return everything held."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from _raw_http import session
+
+from mock_server import create_app, engine_of
+from mock_server.core.wire import IncomingRequest
+from mock_server.testing.remote import RemoteMock
+
+SEED = json.dumps({"message": "user: Hi\nassistant:"}).encode()
+
+
+def test_the_journal_is_read_a_page_at_a_time() -> None:
+    app = create_app({"MOCK_JOURNAL_CAP": 5000})
+    engine = engine_of(app)
+    for number in range(2500):
+        engine.handle(IncomingRequest("POST", "/api/text", f"n={number}", {}, SEED))
+    client = app.test_client()
+    page = client.get("/__mock__/requests").get_json()
+    assert page["total"] == 2500 and len(page["requests"]) == 1000
+    assert [entry["id"] for entry in page["requests"]] == list(range(1501, 2501))
+    before = client.get("/__mock__/requests?before_id=1501&limit=600").get_json()
+    assert [entry["id"] for entry in before["requests"]] == list(range(901, 1501))
+    assert before["total"] == 2500
+    first = client.get("/__mock__/requests?before_id=3&limit=1000").get_json()
+    assert [entry["id"] for entry in first["requests"]] == [1, 2]
+    everything = client.get("/__mock__/requests?limit=999999").get_json()
+    assert len(everything["requests"]) == 2500
+    path = client.get("/__mock__/requests?path=/api/text&before_id=11&limit=3").get_json()
+    assert [entry["id"] for entry in path["requests"]] == [8, 9, 10]
+
+
+@pytest.mark.parametrize("value", ["-1", "x", "1.5", ""])
+def test_a_bad_before_id_is_refused(value: str) -> None:
+    client = create_app().test_client()
+    answer = client.get(f"/__mock__/requests?before_id={value}")
+    assert answer.status_code == 400 and "before_id" in answer.get_json()["error"]
+
+
+def test_the_kit_reads_every_page(remote_mock: RemoteMock) -> None:
+    with session() as http:
+        for number in range(1100):
+            http.post(remote_mock.url_for(f"/api/text?n={number}"), data=SEED, timeout=30)
+    held = remote_mock.requests
+    assert len(held) == 1100 and [entry["query"] for entry in held] == [
+        f"n={number}" for number in range(1100)]
+    assert remote_mock.journal(limit=1050)["requests"] == held[-1050:]
+    assert remote_mock.journal()["total"] == 1100
+    assert remote_mock.last == held[-1]
+
+
+def test_the_server_raises_its_open_file_limit_or_says_it_cannot() -> None:
+    """Each connection is an open file: the server raises its limit to the hard limit at
+    start, and says so when that is not enough for 10,000 connections."""
+    probe = ("import resource; soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE); "
+             "resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, {low}), {high})); "
+             "from mock_server.serve.aio_server import raise_open_files; "
+             "note = raise_open_files(); "
+             "print(resource.getrlimit(resource.RLIMIT_NOFILE)[0], note)")
+    lowered = subprocess.run([sys.executable, "-c", probe.format(low=500, high=1000)],
+                             capture_output=True, text=True, timeout=60, check=True)
+    assert lowered.stdout.startswith("1000 ") and "open files are limited to 1000" in \
+        lowered.stdout
+    raised = subprocess.run([sys.executable, "-c", probe.format(low=500, high="hard")],
+                            capture_output=True, text=True, timeout=60, check=True)
+    import resource
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    soft, note = raised.stdout.split(" ", 1)
+    assert int(soft) == hard or hard == resource.RLIM_INFINITY
+    assert (note.strip() == "None") == (hard == resource.RLIM_INFINITY or hard >= 12_000)
