@@ -243,3 +243,32 @@ def test_a_broken_store_answers_the_site_and_503_on_the_admin_api() -> None:
     assert queued.status_code == 503
     health = client.get("/__mock__/health").get_json()
     assert health["journal"] == "degraded" and health["entries_lost"] == 1
+
+
+def test_a_batch_the_store_cannot_write_is_counted_lost_and_not_raised(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With several workers the mock's own server writes each turn's records in one batch:
+    a batch that fails to write is lost (and counted), and the answers still go out."""
+    from mock_server import Engine, IncomingRequest
+
+    store = SQLiteStore(tmp_path / "store.sqlite3")
+    store.batch = True
+    engine = Engine(store=store, owns_store=True)
+    for _ in range(3):
+        assert engine.handle(IncomingRequest("POST", "/api/text", body=REQUEST)).answer.status \
+            == 200
+
+    def full_disk() -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(store, "_writing", full_disk)
+    engine.journal.flush()
+    health = engine.health()
+    assert (health["journal"], health["entries_lost"], health["failing"]) == (
+        "degraded", 3, True)
+    monkeypatch.undo()
+    engine.handle(IncomingRequest("POST", "/api/text", body=REQUEST))
+    engine.journal.flush()
+    assert engine.health()["failing"] is False
+    assert engine.requests()["total"] == 1
+    engine.close()
