@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import email.utils
+import itertools
 import json
 import os
 import socket
@@ -30,6 +31,8 @@ from loopback import (
     seed_headers,
     serving,
 )
+from spec_values import BASE_URL_ENV, HEADERS, RETRY_STATUSES, RETRY_WAIT_CAP
+from spec_values import body as spec_body
 
 import aichat
 from aichat import Aichat
@@ -49,7 +52,7 @@ def server() -> Iterator[LoopbackServer]:
 
 @pytest.fixture(autouse=True)
 def _no_ambient_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (*PROXY_VARIABLES, Aichat.BASE_URL_ENV):
+    for name in (*PROXY_VARIABLES, BASE_URL_ENV):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -247,7 +250,9 @@ def test_a_body_that_stalls_times_out_too(server: LoopbackServer) -> None:
     server.script(Reply.stall(10))
     error = fails(server.base_url, timeout=0.2)
     assert type(error) is Aichat.AichatTimeoutError
-    assert error.__cause__ is not None
+    assert isinstance(error.__cause__, requests.ReadTimeout)
+    assert "within 0.2 s" in str(error)
+    check_message(error, server.base_url + "/api/text")
     assert len(server.requests) == 1
 
 
@@ -286,7 +291,7 @@ def test_a_refused_connection_is_retried_until_the_server_is_up(
     try:
         assert ask(f"http://127.0.0.1:{port}") == echoed("Hello")
         assert len(started[0].requests) == 1
-        assert waits and all(0 < wait <= Aichat.RETRY_WAIT_CAP for wait in waits)
+        assert waits and all(0 < wait <= RETRY_WAIT_CAP for wait in waits)
     finally:
         for server in started:
             server.__exit__()
@@ -347,7 +352,7 @@ def test_a_connect_timeout_is_a_timeout_and_is_retried_within_the_timeout(
 
 # --- retries on 429, 502, 503 and 504, and only those --------------------------------------------
 
-@pytest.mark.parametrize("status", sorted(Aichat.RETRY_STATUSES))
+@pytest.mark.parametrize("status", RETRY_STATUSES)
 def test_retried_statuses_honour_retry_after(server: LoopbackServer, sleeps: list[float],
                                              status: int) -> None:
     server.script(Reply.text("busy", status, headers=[("Retry-After", "2")]),
@@ -371,7 +376,9 @@ def test_retry_after_zero_means_at_once(server: LoopbackServer, sleeps: list[flo
     server.script(Reply.text("x", 502), Reply.text("x", 503, headers=[("Retry-After", "0")]),
                   Reply.json({"message": "third"}))
     assert ask(server.base_url) == "third"
-    assert sleeps in ([0.0], [])  # not the exponential backoff of a third attempt
+    # The first retry has no backoff; the second waits what Retry-After says, 0, and not the
+    # backoff of a third attempt.
+    assert sleeps == [0.0]
 
 
 def test_without_retry_after_the_backoff_is_short_and_capped(server: LoopbackServer,
@@ -379,18 +386,45 @@ def test_without_retry_after_the_backoff_is_short_and_capped(server: LoopbackSer
     server.script(*[Reply.text("x", 504) for _ in range(5)], Reply.json({"message": "sixth"}))
     assert ask(server.base_url, max_retries=5) == "sixth"
     assert len(server.requests) == 6
-    assert sleeps and all(0 < wait <= Aichat.RETRY_WAIT_CAP for wait in sleeps)
-    assert sleeps == sorted(sleeps)
+    # The first retry goes at once; then each wait doubles the last, starting short.
+    assert len(sleeps) == 4
+    assert 0 < sleeps[0] <= 1
+    assert sleeps[1:] == [2 * wait for wait in sleeps[:-1]]
 
 
-@pytest.mark.parametrize("header", ["soon", "-5", "nan", "Wed, 99 Foo 2015 99:99:99 GMT", ""])
+def test_the_backoff_stops_growing_at_the_cap(server: LoopbackServer,
+                                              sleeps: list[float]) -> None:
+    """README: exponential backoff up to 30 s (each wait doubles the last, then stays at 30)."""
+    retries = 12
+    server.script(*[Reply.text("x", 502) for _ in range(retries)], Reply.json({"message": "ok"}))
+    assert ask(server.base_url, max_retries=retries) == "ok"
+    assert len(server.requests) == retries + 1
+    assert 0 < sleeps[0] <= 1
+    assert all(later == min(2 * earlier, RETRY_WAIT_CAP)
+               for earlier, later in itertools.pairwise(sleeps))
+    assert sleeps[-3:] == [RETRY_WAIT_CAP] * 3
+    assert max(sleeps) == RETRY_WAIT_CAP
+
+
+@pytest.mark.parametrize("header", ["soon", "nan", "inf", "Wed, 99 Foo 2015 99:99:99 GMT", ""])
 def test_a_garbage_retry_after_falls_back_to_the_backoff(server: LoopbackServer,
                                                          sleeps: list[float], header: str) -> None:
-    server.script(Reply.text("x", 429, headers=[("Retry-After", header)]),
+    server.script(*[Reply.text("x", 429, headers=[("Retry-After", header)])] * 2,
                   Reply.json({"message": "ok"}))
     assert ask(server.base_url) == "ok"
-    assert len(server.requests) == 2
-    assert all(0 <= wait <= Aichat.RETRY_WAIT_CAP for wait in sleeps)
+    assert len(server.requests) == 3
+    # The first retry has no backoff, the second the first step of it: not a wait read from
+    # the garbage.
+    assert len(sleeps) == 1 and 0 < sleeps[0] <= 1
+
+
+def test_a_negative_retry_after_means_at_once(server: LoopbackServer,
+                                              sleeps: list[float]) -> None:
+    server.script(*[Reply.text("x", 429, headers=[("Retry-After", "-5")])] * 2,
+                  Reply.json({"message": "ok"}))
+    assert ask(server.base_url) == "ok"
+    assert len(server.requests) == 3
+    assert sleeps == [0.0, 0.0]
 
 
 @pytest.mark.parametrize("status", [500, 403, 404, 413, 501])
@@ -404,13 +438,24 @@ def test_other_statuses_are_not_retried(server: LoopbackServer, sleeps: list[flo
     assert sleeps == []
 
 
-@pytest.mark.parametrize("header", ["120", "30.5", "86400"])
+@pytest.mark.parametrize(("status", "header"), [(429, "30"), (503, "30"), (429, "29.999")])
+def test_a_retry_after_at_the_cap_is_waited(server: LoopbackServer, sleeps: list[float],
+                                            status: int, header: str) -> None:
+    """README: Retry-After is honoured up to 30 s, that is 30 s included."""
+    server.script(Reply.text("busy", status, headers=[("Retry-After", header)]),
+                  Reply.json({"message": "after the wait"}))
+    assert ask(server.base_url) == "after the wait"
+    assert sleeps == [float(header)]
+    assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize("header", ["30.001", "30.5", "31", "120", "86400"])
 def test_a_retry_after_beyond_the_cap_is_raised_at_once(server: LoopbackServer,
                                                         sleeps: list[float], header: str) -> None:
     server.script(Reply.text("Too Many Requests", 429, headers=[("Retry-After", header)]))
     error = fails(server.base_url)
     assert type(error) is Aichat.AichatRateLimitError
-    assert error.retry_after == float(header) > Aichat.RETRY_WAIT_CAP
+    assert error.retry_after == float(header) > RETRY_WAIT_CAP
     assert f"wait {float(header):g} s" in str(error)
     assert len(server.requests) == 1
     assert sleeps == []
@@ -579,7 +624,7 @@ def test_a_utf8_reply_without_a_charset_is_read_as_utf8(server: LoopbackServer) 
 
 def test_the_base_url_comes_from_the_environment(server: LoopbackServer,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(Aichat.BASE_URL_ENV, server.base_url + "/")
+    monkeypatch.setenv(BASE_URL_ENV, server.base_url + "/")
     assert ask(None) == echoed("Hello")
     assert aichat.complete(HELLO) == echoed("Hello")
     assert [r.target for r in server.requests] == ["/api/text"] * 2
@@ -587,7 +632,7 @@ def test_the_base_url_comes_from_the_environment(server: LoopbackServer,
 
 def test_the_keyword_beats_the_environment(server: LoopbackServer,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(Aichat.BASE_URL_ENV, f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv(BASE_URL_ENV, f"http://127.0.0.1:{closed_port()}")
     assert ask(server.base_url) == echoed("Hello")
 
 
@@ -598,7 +643,7 @@ def test_a_base_url_with_a_path(server: LoopbackServer) -> None:
 
 def test_the_default_base_url_is_the_site_over_https(monkeypatch: pytest.MonkeyPatch) -> None:
     """Offline: a proxy sees where the provider wants to go, and refuses the tunnel."""
-    monkeypatch.setenv(Aichat.BASE_URL_ENV, "")  # empty counts as unset
+    monkeypatch.setenv(BASE_URL_ENV, "")  # empty counts as unset
     with LoopbackServer() as proxy:
         error = fails(None, proxy=proxy.base_url, max_retries=0)
         assert [(r.method, r.target) for r in proxy.requests] == [("CONNECT", "chat-gpt.org:443")]
@@ -616,10 +661,9 @@ def test_a_forward_proxy_carries_the_exact_request(server: LoopbackServer) -> No
     assert via.header("Proxy-Authorization") == "Basic " + base64.b64encode(
         b"user:s3cret").decode()
     [arrived] = server.requests
-    assert {name: value for name, value in arrived.headers
-            if name in Aichat.HEADERS} == Aichat.HEADERS
+    assert {name: value for name, value in arrived.headers if name in HEADERS} == HEADERS
     assert arrived.header("Proxy-Authorization") is None
-    assert arrived.body == via.body == json.dumps(Aichat._prepare(HELLO, {}).body).encode()
+    assert arrived.body == via.body == json.dumps(spec_body("user: Hello\nassistant:")).encode()
 
 
 def test_a_refused_proxy_is_a_connection_error_that_hides_the_password() -> None:
