@@ -27,6 +27,7 @@ from loopback import (
     LoopbackServer,
     Reply,
     closed_port,
+    echo,
     load_cases,
     seed_headers,
     serving,
@@ -244,6 +245,44 @@ def test_a_late_answer_times_out_and_is_never_retried(server: LoopbackServer) ->
     assert "0.2 s" in str(error)
     check_message(error, server.base_url + "/api/text")
     assert len(server.requests) == 1
+
+
+class SteppedClock:
+    """The provider's view of time: the real clock plus what a test adds to it."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+
+@pytest.mark.parametrize(("elapsed", "answered"), [(59.0, True), (60.5, False)])
+def test_the_default_timeout_is_sixty_seconds(server: LoopbackServer,
+                                              monkeypatch: pytest.MonkeyPatch, elapsed: float,
+                                              answered: bool) -> None:
+    """SPEC 3.1: timeout defaults to 60 s. The server's answer takes ``elapsed`` seconds of the
+    provider's clock, which the test moves on instead of waiting."""
+    clock = SteppedClock()
+    monkeypatch.setattr(Aichat, "time", clock)
+
+    def late(request: Any) -> Reply:
+        clock.offset += elapsed
+        return echo(request)
+
+    server.default = late
+    if answered:
+        assert ask(server.base_url) == echoed("Hello")
+    else:
+        error = fails(server.base_url)
+        assert type(error) is Aichat.AichatTimeoutError
+        assert "within 60 s" in str(error)
+    assert len(server.requests) == 1
+    assert clock.sleeps == []
 
 
 def test_a_body_that_stalls_times_out_too(server: LoopbackServer) -> None:
