@@ -586,6 +586,62 @@ def test_error_table_row(server: LoopbackServer, replies: list[Reply], call: dic
         assert "Sorry, the model is overloaded." in text
 
 
+# Each row's message, word for word ({url} is the loopback server's /api/text): what happened,
+# the URL, and what to do, in one line (SPEC 3.1).
+MESSAGES = {
+    "input-messages": 'messages[0]["role"] must be a string such as "user", not int; '
+                      'nothing was sent to POST {url}',
+    "input-parameter": "temperature must be from 0 to 2; got 2.5; nothing was sent to POST {url}",
+    "connection": "the connection for POST {url} broke before a complete answer: "
+                  "RemoteDisconnected: Remote end closed connection without response; "
+                  "try again later, or check the base URL and the network",
+    "timeout": "no answer from POST {url} within 0.2 s; try again later or pass a larger timeout",
+    "http-500": "POST {url} answered 500: 'Internal Server Error'; "
+                "the site is failing, try again later",
+    "http-404": "POST {url} answered 404: 'no such page'; the site refused the request; "
+                "check the base URL (it must serve /api/text)",
+    "rate-limit": "rate limited: POST {url} answered 429; wait 120 s and try again, "
+                  "or send fewer requests",
+    "rate-limit-no-retry-after": "rate limited: POST {url} answered 429; wait a while and try "
+                                 "again, or send fewer requests",
+    "blocked-403": "blocked by the bot wall: POST {url} answered 403 with an HTML page; use "
+                   "another network or proxy, or point base_url at a reachable server",
+    "blocked-200-html": "blocked by the bot wall: POST {url} answered 200 with an HTML page; use "
+                        "another network or proxy, or point base_url at a reachable server",
+    "blocked-untyped-html": "blocked by the bot wall: POST {url} answered 200 with an HTML page; "
+                            "use another network or proxy, or point base_url at a reachable "
+                            "server",
+    "response-broken-json": "POST {url} answered 200 with no JSON "
+                            "('{{\"response\": true, \"message\": \"cut of'); "
+                            "the site changed or is failing, try again later",
+    "response-empty": "POST {url} answered 200 with an empty body; the site changed or is "
+                      "failing, try again later",
+    "response-not-an-object": 'POST {url} answered JSON that is not an object (list); '
+                              'expected {{"message": ...}}, the site changed or is failing',
+    "response-message-not-a-string": 'POST {url} answered a JSON object without a string '
+                                     '"message" (keys: message, response); the site changed '
+                                     'or is failing',
+    "response-no-message": 'POST {url} answered a JSON object without a string "message" '
+                           '(keys: response); the site changed or is failing',
+    "upstream": "the site refused: Sorry, the model is overloaded. (POST {url}); change the "
+                "prompt or try again later",
+}
+
+
+@pytest.mark.parametrize(("replies", "call"),
+                         [pytest.param(*row.values[:2], id=row.id) for row in ERROR_TABLE])
+def test_error_table_row_message(server: LoopbackServer, replies: list[Reply],
+                                 call: dict[str, Any], request: pytest.FixtureRequest) -> None:
+    server.script(*replies)
+    error = fails(server.base_url, **call)
+    row = request.node.callspec.id
+    assert str(error) == MESSAGES[row].format(url=server.base_url + "/api/text")
+
+
+def test_every_row_has_its_message() -> None:
+    assert set(MESSAGES) == {row.id for row in ERROR_TABLE}
+
+
 def test_the_table_above_covers_every_error_class() -> None:
     rows = {param.values[2] for param in ERROR_TABLE}
     classes = {value for value in vars(Aichat).values() if isinstance(value, type)

@@ -668,3 +668,114 @@ def test_each_status_class_examples(status: int, expected: type | str,
     assert outcome.body == '{"message": "ok"}'
     assert f"answered {status}" in str(outcome)
     assert advice is not None and advice in str(outcome)
+
+
+# --- messages, word for word: what happened, the URL, what to do (SPEC 3.1) ----------------------
+
+NOT_SENT = "; nothing was sent to POST " + URL
+MESSAGE_EXAMPLES = [
+    ("Hello", {}, 'messages must be a list of {"role": ..., "content": ...} mappings, not str; '
+                  "wrap a single message in a list" + NOT_SENT),
+    ([["user", "x"]], {}, 'messages[0] must be a mapping with "role" and "content", not list'
+     + NOT_SENT),
+    ([{"content": "x"}], {}, 'messages[0]["role"] must be a string such as "user", not missing'
+     + NOT_SENT),
+    ([{"role": "user", "content": 42}], {},
+     'messages[0]["content"] must be a string, None or a list of text parts, not int' + NOT_SENT),
+    ([{"role": "user", "content": ["x"]}], {},
+     'messages[0]["content"][0] must be a mapping such as {"type": "text", "text": "..."}, '
+     "not str" + NOT_SENT),
+    ([{"role": "user", "content": [{"type": "text"}]}], {},
+     'messages[0]["content"][0]["text"] must be a string, not missing' + NOT_SENT),
+    ([{"role": "user", "content": [{"type": "text", "text": 5}]}], {},
+     'messages[0]["content"][0]["text"] must be a string, not int' + NOT_SENT),
+    (HI, {"top_p": "1"}, "top_p must be a number from 0 to 1, not str '1'" + NOT_SENT),
+    (HI, {"presence_penalty": True},
+     "presence_penalty must be a number from -2 to 2, not bool True" + NOT_SENT),
+    (HI, {"frequency_penalty": 10**100}, "frequency_penalty must be from -2 to 2; got "
+     + "1" + "0" * 76 + "..." + NOT_SENT),
+    (HI, {"timeout": 0}, "timeout must be a number of seconds above 0 and up to 86400; got 0"
+     + NOT_SENT),
+    (HI, {"max_retries": 1.5}, "max_retries must be a whole number of 0 or more; got 1.5"
+     + NOT_SENT),
+    (HI, {"max_response_bytes": None}, "max_response_bytes must be a whole number of bytes, "
+     "1 or more (default 4194304); got None" + NOT_SENT),
+    (HI, {"proxy": "ftp://p:secret@proxy.invalid"},
+     'proxy must be a URL such as "http://user:pass@host:3128" (schemes: http, https, socks4, '
+     "socks4a, socks5, socks5h); got 'ftp://***@proxy.invalid'" + NOT_SENT),
+    (HI, {"base_url": 5}, "base_url must be a string such as 'https://chat-gpt.org', not int"),
+    (HI, {"base_url": "http://u:secret@h.invalid/?q=1"},
+     "base_url must be an http(s) URL such as 'https://chat-gpt.org' (an optional path, "
+     "no query); got 'http://***@h.invalid/?q=1'"),
+]
+
+
+@pytest.mark.parametrize(("messages", "kwargs", "message"), MESSAGE_EXAMPLES,
+                         ids=[row[2][:40] for row in MESSAGE_EXAMPLES])
+def test_input_error_messages(messages: Any, kwargs: dict[str, Any], message: str) -> None:
+    outcome, sent = call(None, messages, **kwargs)
+    assert type(outcome) is Aichat.AichatInputError
+    assert str(outcome) == message
+    assert sent == []
+
+
+class BrokenRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+def test_a_value_whose_repr_fails_is_still_named() -> None:
+    outcome, _ = call(None, temperature=BrokenRepr())
+    assert str(outcome) == ("temperature must be a number from 0 to 2, not BrokenRepr "
+                            "<BrokenRepr>" + NOT_SENT)
+
+
+ANSWER_EXAMPLES = [
+    (Answer(403, "Forbidden", "text/plain"), {},
+     f"blocked by the bot wall: POST {URL} answered 403 with 'Forbidden'; use another network "
+     "or proxy, or point base_url at a reachable server"),
+    (Answer(200, '{"response": false}', "application/json"), {},
+     f"the site refused: no reason given (POST {URL}); change the prompt or try again later"),
+    (Answer(200, '{"response": false, "message": "' + "a\\nb " * 100 + '"}',
+            "application/json"), {},
+     "the site refused: " + ("a b " * 50)[:197] + f"... (POST {URL}); change the prompt or try "
+     "again later"),
+    (Answer(200, "{}", "application/json"), {},
+     f'POST {URL} answered a JSON object without a string "message" (keys: none); the site '
+     "changed or is failing"),
+    (Answer(200, "{" + ", ".join(f'"key{i}": 1' for i in range(40)) + "}", "application/json"),
+     {}, f'POST {URL} answered a JSON object without a string "message" (keys: key0, key1, '
+         "key10, key11, key12, key13, key14, key15, key16, key17, key18, ke...); the site "
+         "changed or is failing"),
+    (Answer(302, "moved", "text/plain"), {},
+     f"POST {URL} answered 302: 'moved'; expected 200 with JSON; check the base URL"),
+    (Answer(200, '{"message": "0123456789"}', "application/json"), {"max_response_bytes": 10},
+     f"POST {URL} answered 200 with a body of more than 10 bytes (counted after content "
+     "decoding), and the rest was not read; pass a larger max_response_bytes if such answers "
+     "are expected"),
+    (Answer(500, "x" * 300, "text/plain"), {},
+     f"POST {URL} answered 500: '{'x' * 197}...'; the site is failing, try again later"),
+    (Answer(429, "x", "text/plain", {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}), {},
+     f"rate limited: POST {URL} answered 429; wait 0 s and try again, or send fewer requests"),
+    (Answer(429, "x", "text/plain", {"Retry-After": "1.5"}), {},
+     f"rate limited: POST {URL} answered 429; wait 1.5 s and try again, or send fewer "
+     "requests"),
+]
+
+
+@pytest.mark.parametrize(("answer", "kwargs", "message"), ANSWER_EXAMPLES,
+                         ids=[row[2][len(URL) - 5:][:40] for row in ANSWER_EXAMPLES])
+def test_answer_error_messages(answer: Answer, kwargs: dict[str, Any], message: str) -> None:
+    outcome, sent = call(answer, max_retries=0, **kwargs)
+    assert str(outcome) == message
+    assert outcome.url == URL  # type: ignore[union-attr]
+    assert len(sent) == 1
+
+
+def test_an_excerpt_is_the_first_two_hundred_characters_on_one_line() -> None:
+    outcome, _ = call(Answer(500, "a\n\tb  " + "x" * 300, "text/plain"), max_retries=0)
+    assert isinstance(outcome, Aichat.AichatHTTPError)
+    assert outcome.body == "a b " + "x" * 193 + "..."
+    assert len(outcome.body) == 200
+    exact, _ = call(Answer(502, "y" * 200, "text/plain"), max_retries=0)
+    assert isinstance(exact, Aichat.AichatHTTPError) and exact.body == "y" * 200
