@@ -285,6 +285,34 @@ def test_the_default_timeout_is_sixty_seconds(server: LoopbackServer,
     assert clock.sleeps == []
 
 
+def trickled(body: bytes) -> Reply:
+    """An answer whose body comes a byte at a time, each byte a tenth of a second apart."""
+    head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body))
+    return Reply.stream(lambda: [head, *(bytes([byte]) for byte in body)], pace=0.1)
+
+
+def test_a_fresh_process_makes_connections_that_keep_the_deadline(
+        server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The connection classes that keep the call's deadline are made once per process (and
+    per pool class); made anew here, a body trickling in ends at the timeout, not when the
+    last byte comes, and a second session reuses the classes made by the first."""
+    monkeypatch.setattr(Aichat, "_DEADLINE_POOLS", {})
+    monkeypatch.setattr(Aichat, "_local", threading.local())
+    server.script(trickled(b'{"message": "too slow to wait for"}'))
+    error = fails(server.base_url, timeout=0.5)
+    assert type(error) is Aichat.AichatTimeoutError
+    made = dict(Aichat._DEADLINE_POOLS)
+    assert made and all(issubclass(pool.ConnectionCls, Aichat._DeadlineConnection)
+                        and pool.__name__ == original.__name__
+                        and pool.ConnectionCls.__name__ == original.ConnectionCls.__name__
+                        and issubclass(pool.ConnectionCls, original.ConnectionCls)
+                        for original, pool in made.items())
+    monkeypatch.setattr(Aichat, "_local", threading.local())  # a new session, the same classes
+    assert ask(server.base_url) == echoed("Hello")
+    assert made == Aichat._DEADLINE_POOLS
+
+
 def test_a_body_that_stalls_times_out_too(server: LoopbackServer) -> None:
     server.script(Reply.stall(10))
     error = fails(server.base_url, timeout=0.2)
