@@ -790,11 +790,35 @@ def test_a_forward_proxy_carries_the_exact_request(server: LoopbackServer) -> No
 
 
 def test_a_refused_proxy_is_a_connection_error_that_hides_the_password() -> None:
-    proxy = f"http://user:s3cret@127.0.0.1:{closed_port()}"
-    error = fails(f"http://127.0.0.1:{closed_port()}", proxy=proxy, max_retries=0)
+    port = closed_port()
+    proxy = f"http://user:s3cret@127.0.0.1:{port}"
+    base_url = f"http://127.0.0.1:{closed_port()}"
+    error = fails(base_url, proxy=proxy, max_retries=0)
     assert type(error) is Aichat.AichatConnectionError
     assert isinstance(error.__cause__, requests.exceptions.ProxyError)
-    assert "proxy" in str(error) and "s3cret" not in str(error)
+    assert str(error).startswith(f"could not reach POST {base_url}/api/text through the proxy "
+                                 f"http://***@127.0.0.1:{port}: ")
+    assert str(error).endswith("; check the proxy address and that it is running")
+    assert "s3cret" not in str(error)
+
+
+def test_a_refused_proxy_from_the_environment_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
+    base_url = f"http://127.0.0.1:{closed_port()}"
+    error = fails(base_url, max_retries=0)
+    assert type(error) is Aichat.AichatConnectionError
+    assert str(error).startswith(f"could not reach POST {base_url}/api/text through the proxy "
+                                 f"set in the environment: ")
+    assert str(error).endswith("; check the proxy address and that it is running")
+
+
+def test_a_refused_connection_says_what_to_check() -> None:
+    base_url = f"http://127.0.0.1:{closed_port()}"
+    error = fails(base_url, max_retries=0)
+    assert str(error).startswith(f"could not connect to POST {base_url}/api/text: "
+                                 "ConnectionRefusedError: ")
+    assert str(error).endswith("; check the base URL, the network and that the server is "
+                               "running")
 
 
 def test_credentials_in_the_base_url_stay_out_of_messages(server: LoopbackServer) -> None:
