@@ -412,6 +412,8 @@ def test_a_connect_timeout_is_a_timeout_and_is_retried_within_the_timeout(
     error = fails(base_url, timeout=0.6, max_retries=2)
     assert time.monotonic() - started < 0.3 + 0.6 + 1
     assert type(error) is Aichat.AichatTimeoutError
+    # The retry whose wait would cross the deadline is not made: the last error stands.
+    assert isinstance(error.__cause__, requests.ConnectTimeout)
     assert len(connects) >= 2
     assert sum(connects) <= 0.6 + 0.05
     check_message(error, base_url + "/api/text")

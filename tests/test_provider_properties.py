@@ -779,3 +779,41 @@ def test_an_excerpt_is_the_first_two_hundred_characters_on_one_line() -> None:
     assert len(outcome.body) == 200
     exact, _ = call(Answer(502, "y" * 200, "text/plain"), max_retries=0)
     assert isinstance(exact, Aichat.AichatHTTPError) and exact.body == "y" * 200
+
+
+# --- the error classes as a caller may build them, and the parts of Retry-After dates ------------
+
+def test_the_error_classes_defaults() -> None:
+    """SPEC 3.1: AichatRateLimitError is the 429; its wait is unknown unless given."""
+    limited = Aichat.AichatRateLimitError("slow down")
+    assert (limited.status_code, limited.retry_after, limited.body, limited.url) == (
+        429, None, "", None)
+    assert str(limited) == "slow down"
+    refused = Aichat.AichatUpstreamError("refused")
+    assert (refused.reason, refused.url) == ("", None)
+    failed = Aichat.AichatHTTPError("failed", url=URL, status_code=500, body="boom")
+    assert (failed.status_code, failed.body, failed.url) == (500, "boom", URL)
+
+
+@pytest.mark.parametrize("zone", [timezone.utc, timezone(timedelta(hours=2)),
+                                  timezone(timedelta(hours=-5, minutes=-30))],
+                         ids=["utc", "plus-2", "minus-5-30"])
+def test_retry_after_dates_in_any_zone(zone: timezone) -> None:
+    when = datetime.now(timezone.utc) + timedelta(seconds=120)
+    text = email.utils.format_datetime(when.astimezone(zone))
+    seconds = Aichat.retry_after_seconds(text)
+    assert seconds is not None and 115 <= seconds <= 120
+
+
+def test_a_retry_after_date_without_a_zone_is_utc() -> None:
+    # RFC 5322's "-0000": a time in UTC whose local zone is unknown (a naive datetime).
+    when = datetime.now(timezone.utc) + timedelta(seconds=120)
+    text = email.utils.format_datetime(when.replace(tzinfo=None))
+    assert text.endswith("-0000")
+    seconds = Aichat.retry_after_seconds(text)
+    assert seconds is not None and 115 <= seconds <= 120
+
+
+def test_the_first_module_that_imports_is_taken() -> None:
+    assert Aichat._optional_module("a_module_nobody_installed", "json") is json
+    assert Aichat._optional_module("a_module_nobody_installed") is None
