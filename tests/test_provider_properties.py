@@ -44,9 +44,12 @@ HI_BODY = spec_body("user: Hi\nassistant:")
 # The provider's own limit on timeout, as its refusal states it ("up to 86400"): a day.
 MAX_TIMEOUT = 86400
 
-FAST = settings(max_examples=60, deadline=None,
+# make mutants runs this file again for each mutant (mutmut sets MUTANT_UNDER_TEST): there a
+# quarter of the examples, the fixed examples beside each property still all run.
+SCALE = 4 if os.environ.get("MUTANT_UNDER_TEST") else 1
+FAST = settings(max_examples=60 // SCALE, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
-FEWER = settings(max_examples=30, deadline=None,
+FEWER = settings(max_examples=30 // SCALE, deadline=None,
                  suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
