@@ -12,7 +12,7 @@ OLDEST_PYTHON ?= $(shell p=$$(pyenv prefix "$$(pyenv latest 3.10 2>/dev/null)" 2
 	echo "$$p/bin/python3" || command -v /usr/bin/python3.10)
 OLDEST_VENV   := .venv-oldest
 OLDEST_TESTS  := tests/test_provider_http.py tests/test_provider_properties.py \
-	tests/test_provider_limits.py \
+	tests/test_provider_limits.py tests/test_provider_decoding.py tests/test_fault_catalogue.py \
 	tests/test_contract_cases.py tests/test_cli.py tests/test_mock_engine.py tests/test_mock_api.py \
 	tests/test_mock_cases.py tests/test_mock_journal.py tests/test_kit_parity.py \
 	tests/test_kit_scenarios.py tests/test_store_sqlite.py

@@ -820,3 +820,12 @@ def test_a_retry_after_date_without_a_zone_is_utc() -> None:
 def test_the_first_module_that_imports_is_taken() -> None:
     assert Aichat._optional_module("a_module_nobody_installed", "json") is json
     assert Aichat._optional_module("a_module_nobody_installed") is None
+
+
+def test_a_transport_reason_is_the_innermost_error_on_one_line_cut_at_160() -> None:
+    inner = OSError("x" * 140)  # "OSError: " and 140 characters: 149, kept whole
+    outer = requests.ConnectionError(inner)
+    assert Aichat._reason(outer) == "OSError: " + "x" * 140
+    assert Aichat._reason(ValueError("y" * 148)) == "ValueError: " + "y" * 148  # 160
+    assert Aichat._reason(ValueError("y" * 149)) == "ValueError: " + "y" * 145 + "..."
+    assert Aichat._reason(ValueError("two\nlines")) == "ValueError: two lines"
