@@ -159,3 +159,19 @@ def test_br_without_an_output_limit_decodes_the_same(monkeypatch: pytest.MonkeyP
     assert decoder.finish() == []
     with pytest.raises(Exception, match="br: "):
         list(Aichat._BrotliDecoder().decode(b"not brotli at all"))
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "raw-deflate", "br"])
+def test_a_bomb_comes_out_in_pieces_of_at_most_one_read(coding: str) -> None:
+    """SPEC 8: memory stays near the limit whatever the server sends, so the decoders hand out
+    what they make about a read's worth (64 KiB) at a time, never a whole bomb at once."""
+    zeros = bytes(8 * 1024 * 1024)
+    body = {"gzip": gzip.compress, "deflate": zlib_deflate, "raw-deflate": raw_deflate,
+            "br": brotli.compress}[coding](zeros)
+    decoder = (Aichat._BrotliDecoder() if coding == "br"
+               else Aichat._ZlibDecoder(gzip=coding == "gzip"))
+    pieces = [*decoder.decode(body[:len(body) // 2]), *decoder.decode(body[len(body) // 2:]),
+              *decoder.finish()]
+    assert b"".join(pieces) == zeros
+    # brotli's output limit is a target, not a ceiling: its ring buffer may add a little.
+    assert max(map(len, pieces)) <= (2 if coding == "br" else 1) * 64 * 1024
