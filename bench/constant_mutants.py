@@ -175,8 +175,8 @@ def mutants() -> list[Mutant]:
     mock += [
         Mutant("fault 'unavailable' 503 -> 504 (the issue's example)", FAULTS,
                'Fault("unavailable", 503,', 'Fault("unavailable", 504,'),
-        Mutant("fault 'rate_limit' body text", FAULTS, '_text("Too Many Requests")',
-               '_text("Too many requests")'),
+        Mutant("fault 'rate_limit' body text", FAULTS, 'partial(_text, "Too Many Requests")',
+               'partial(_text, "Too many requests")'),
         Mutant("fault 'cloudflare' without cf-mitigated", FAULTS,
                '("cf-mitigated", "challenge"), ', ""),
         Mutant("fault 'malformed_json' body made whole", FAULTS,
