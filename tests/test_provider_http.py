@@ -419,6 +419,45 @@ def test_a_connect_timeout_is_a_timeout_and_is_retried_within_the_timeout(
     check_message(error, base_url + "/api/text")
 
 
+def jump_before_connecting(monkeypatch: pytest.MonkeyPatch, seconds: float) -> SteppedClock:
+    """The provider's clock, moved on by ``seconds`` after the call starts and before it
+    connects, as if a slow resolver or a long backoff had used them."""
+    clock = SteppedClock()
+    monkeypatch.setattr(Aichat, "time", clock)
+    made = Aichat._session
+
+    class Late:
+        def __init__(self, session: requests.Session) -> None:
+            self.session = session
+
+        def post(self, *args: Any, **kwargs: Any) -> requests.Response:
+            clock.offset += seconds
+            return self.session.post(*args, **kwargs)
+
+    monkeypatch.setattr(Aichat, "_session", lambda retries: Late(made(retries)))
+    return clock
+
+
+def test_a_connection_waits_no_longer_than_the_time_left(
+        unanswered_port: int, connects: list[float], monkeypatch: pytest.MonkeyPatch) -> None:
+    jump_before_connecting(monkeypatch, 0.95)
+    error = fails(f"http://127.0.0.1:{unanswered_port}", timeout=1.0, max_retries=0)
+    if type(error) is not Aichat.AichatTimeoutError:
+        pytest.skip(f"this system answers a full listen queue with {type(error).__name__}")
+    [connect_timeout] = connects
+    assert connect_timeout <= 0.05  # not the attempt's own share of the timeout, 1.0
+
+
+def test_no_connection_is_opened_once_the_time_is_up(server: LoopbackServer,
+                                                     connects: list[float],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    jump_before_connecting(monkeypatch, 1.5)
+    error = fails(server.base_url, timeout=1.0, max_retries=0)
+    assert type(error) is Aichat.AichatTimeoutError
+    assert "within 1 s" in str(error)
+    assert connects == [] and server.connections == 0
+
+
 # --- retries on 429, 502, 503 and 504, and only those --------------------------------------------
 
 @pytest.mark.parametrize("status", RETRY_STATUSES)
