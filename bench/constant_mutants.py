@@ -47,6 +47,8 @@ TESTS = [
     "tests/test_drop_in.py",
     "tests/test_g4f.py",
 ]
+# Slow, and about the WSGI servers rather than any constant: left out.
+DESELECTED = ["--deselect", "tests/test_mock_faults.py::test_other_servers_serve_the_same_mock"]
 # Left out of the copy: environments, caches, earlier mutants.
 IGNORED = shutil.ignore_patterns(".git", ".venv", ".venv-*", "mutants", "__pycache__",
                                  ".hypothesis", ".mypy_cache", ".ruff_cache", ".pytest_cache",
@@ -220,33 +222,44 @@ def _pytest(tree: Path, tests: list[str]) -> subprocess.CompletedProcess[str]:
            "AICHAT_NO_SKIPS": "1"}
     env.pop("PYTEST_ADDOPTS", None)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *DESELECTED,
+         *tests],
         cwd=tree, env=env, capture_output=True, text=True, timeout=900, check=False)
 
 
-def _run_one(tree: Path, mutant: Mutant, tests: list[str]) -> Outcome:
+def _run_one(tree: Path, mutant: Mutant, tests: list[str], tries: int = 2) -> Outcome:
+    """The change made, the tests run, the change undone. A failure counts only if the same
+    test passes on the unchanged copy (a test that fails either way is a flaky one: try
+    again)."""
     path = tree / mutant.path
     original = path.read_text(encoding="utf-8")
     count = original.count(mutant.old)
     if count != 1:
         return Outcome(mutant, False, f"the text to change occurs {count} times: update the "
                        f"script", 0.0)
-    path.write_text(original.replace(mutant.old, mutant.new), encoding="utf-8")
     started = time.monotonic()
-    try:
-        completed = _pytest(tree, tests)
-    finally:
-        path.write_text(original, encoding="utf-8")
-    seconds = time.monotonic() - started
-    if completed.returncode == 0:
-        return Outcome(mutant, False, "every test passed", seconds)
-    return Outcome(mutant, True, _first_failure(completed.stdout + completed.stderr), seconds)
+    by = "every test passed"
+    for _ in range(tries):
+        path.write_text(original.replace(mutant.old, mutant.new), encoding="utf-8")
+        try:
+            completed = _pytest(tree, tests)
+        finally:
+            path.write_text(original, encoding="utf-8")
+        if completed.returncode == 0:
+            return Outcome(mutant, False, "every test passed", time.monotonic() - started)
+        by = _first_failure(completed.stdout + completed.stderr)
+        if "::" not in by or _pytest(tree, [by]).returncode == 0:
+            return Outcome(mutant, True, by, time.monotonic() - started)
+        by = f"{by} fails on the unchanged copy too"
+    return Outcome(mutant, False, by, time.monotonic() - started)
 
 
 def run(selected: list[Mutant], workers: int) -> list[Outcome]:
     with tempfile.TemporaryDirectory(prefix="constant-mutants-") as folder:
         trees = [_copy_tree(Path(folder) / str(number)) for number in range(workers)]
         baseline = _pytest(trees[0], TESTS)
+        if baseline.returncode != 0:  # once more: a flaky test should not stop the run
+            baseline = _pytest(trees[0], TESTS)
         if baseline.returncode != 0:
             sys.exit(f"the unchanged copy fails its tests: "
                      f"{_first_failure(baseline.stdout + baseline.stderr)}")

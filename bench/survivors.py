@@ -21,9 +21,9 @@ OLD_BROTLI = ("picks the path for a brotli library without an output limit, whic
               "measures in a child process that mutmut does not follow")
 CHAIN = ("the chain is also followed through args and __cause__, which reach the same inner "
          "errors for every error requests and urllib3 raise here")
-SEND = ("setting the socket's timeout before a send matters only when a send blocks (a server "
-        "that stops reading a large body) on a socket kept from a call with a shorter timeout; "
-        "every read sets it again, and no test makes a send block")
+SEND = ("urllib3 sets the socket's timeout before each request to the attempt's share of the "
+        "call's timeout; this only lets a send blocked longer than that share (a server that "
+        "stops reading a large body) go on to the deadline, and no test blocks a send")
 FINISH = ("finish() decodes at most one held byte, and one byte of deflate never makes output: "
           "the result is the same empty list")
 
