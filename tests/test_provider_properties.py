@@ -30,9 +30,12 @@ from spec_values import (
     DEFAULT_MAX_RETRIES,
     DEFAULTS,
     HEADERS,
+    MODEL,
+    PARAMS,
     RANGES,
     RETRY_WAIT_CAP,
 )
+from spec_values import URL as SPEC_URL
 from spec_values import body as spec_body
 
 import aichat
@@ -199,6 +202,16 @@ def seed_params_expression() -> ast.expr:
     [assignment] = [node for node in tree.body if isinstance(node, ast.Assign)
                     and [getattr(t, "id", None) for t in node.targets] == ["params"]]
     return assignment.value
+
+
+def test_the_module_attributes_are_the_specs() -> None:
+    """SPEC 3.1's table, read in this process (test_drop_in reads them from a 2023 g4f tree)."""
+    assert Aichat.url == SPEC_URL
+    assert Aichat.model == MODEL
+    assert Aichat.supports_stream is False
+    assert Aichat.needs_auth is False
+    assert Aichat.working is True
+    assert Aichat.params == PARAMS
 
 
 def test_params_is_the_seed_string() -> None:
