@@ -33,6 +33,7 @@ from spec_values import (
     MODEL,
     PARAMS,
     RANGES,
+    RETRY_STATUSES,
     RETRY_WAIT_CAP,
 )
 from spec_values import URL as SPEC_URL
@@ -385,6 +386,14 @@ def test_a_429_is_retried_unless_the_wait_is_beyond_the_cap(retry_after: str) ->
         assert len(sent) == 1
     elif within:
         assert len(sent) == 1 + DEFAULT_MAX_RETRIES
+
+
+@pytest.mark.parametrize("status", [*RETRY_STATUSES, 403, 404, 408, 413, 500, 501, 505])
+def test_exactly_the_retried_statuses_are_sent_again(status: int) -> None:
+    """SPEC 3.1: 429, 502, 503 and 504 are retried (max_retries times), no other status."""
+    outcome, sent = call(Answer(status, "busy", "text/plain", {"Retry-After": "0"}))
+    assert isinstance(outcome, Aichat.AichatHTTPError) and outcome.status_code == status
+    assert len(sent) == (1 + DEFAULT_MAX_RETRIES if status in RETRY_STATUSES else 1)
 
 
 @FAST
