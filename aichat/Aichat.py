@@ -138,7 +138,8 @@ class AichatUpstreamError(AichatError):
 
 
 # The signature is the seed's: ``params`` below is computed from it, bare ``list`` included.
-def _create_completion(model: str, messages: list, stream: bool, **kwargs: Any) -> Iterator[str]:  # type: ignore[type-arg]
+# (mutmut leaves it whole: its wrapper would hide the signature that ``params`` reflects.)
+def _create_completion(model: str, messages: list, stream: bool, **kwargs: Any) -> Iterator[str]:  # type: ignore[type-arg]  # pragma: no mutate block
     """Send the conversation to ``{base}/api/text`` and yield the reply text once.
 
     Keyword arguments: ``base_url``, ``timeout`` (seconds for the whole call, retries
@@ -829,7 +830,7 @@ def _connection_message(error: BaseException, shown: str,
     reason = _reason(error)
     if isinstance(error, requests.exceptions.ProxyError) or any(
             isinstance(inner, urllib3.exceptions.ProxyError) for inner in _chain(error)):
-        proxy = _redact(proxies['https']) if proxies else 'the proxy'
+        proxy = _redact(proxies['https']) if proxies else 'set in the environment'
         return (f'could not reach POST {shown} through the proxy {proxy}: {reason}; '
                 f'check the proxy address and that it is running')
     if any(isinstance(inner, urllib3.exceptions.NewConnectionError) for inner in _chain(error)):

@@ -67,6 +67,23 @@ def _no_skips() -> bool:
     return os.environ.get(NO_SKIPS_VARIABLE, "") not in ("", "0")
 
 
+def _hypothesis_settings(item: pytest.Item) -> settings | None:
+    found: settings | None = getattr(getattr(item, "obj", None),
+                                     "_hypothesis_internal_use_settings", None)
+    return found
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In CI, a test whose own settings undo the derandomized profile is a usage error."""
+    if not os.environ.get("CI"):
+        return
+    random = [item.nodeid for item in items
+              if (found := _hypothesis_settings(item)) is not None and not found.derandomize]
+    if random:
+        raise pytest.UsageError(
+            f"in CI every hypothesis test must be derandomized; these are not: {random}")
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
                               ) -> Iterator[None]:

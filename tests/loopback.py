@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import spec_values
 
 import aichat
 
@@ -317,7 +318,7 @@ def closed_port() -> int:
 
 CONTRACT = Path(__file__).resolve().parent.parent / "contract"
 # Added by HTTP itself, never by the provider (SPEC 2): the only headers beyond the table.
-HTTP_OWN_HEADERS = {"host", "content-length", "accept-encoding", "connection"}
+HTTP_OWN_HEADERS = spec_values.HTTP_OWN_HEADERS
 # SPEC 3.1: the error each fault of the mock's catalogue must become, and its status.
 FAULT_ERRORS: dict[str, tuple[type[aichat.AichatError], int | None]] = {
     "cloudflare": (aichat.AichatBlockedError, 403),

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from loopback import LoopbackServer, Reply, closed_port, serving
+from spec_values import BASE_URL_ENV, DEFAULTS, HEADERS
 
 from aichat import Aichat
 
@@ -40,7 +41,7 @@ def command(request: pytest.FixtureRequest) -> list[str]:
 def clean_environment(**extra: str) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items()
            if name.lower() not in {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
-           and name != Aichat.BASE_URL_ENV}
+           and name != BASE_URL_ENV}
     return {**env, **extra}
 
 
@@ -55,8 +56,7 @@ def run(command: list[str], *args: str, stdin: str | bytes | None = None,
 
 def body(**overrides: Any) -> bytes:
     """The exact bytes the provider sends for ``overrides`` (message included)."""
-    defaults = {name: default for name, (default, _, _) in Aichat.PARAMETERS.items()}
-    return json.dumps({"message": overrides.pop("message"), **defaults, **overrides}).encode()
+    return json.dumps({"message": overrides.pop("message"), **DEFAULTS, **overrides}).encode()
 
 
 def one_error_line(result: subprocess.CompletedProcess[bytes]) -> str:
@@ -88,8 +88,7 @@ def test_a_prompt_argument(command: list[str], server: LoopbackServer, tmp_path:
     assert result.stderr == b""
     [request] = server.requests
     assert (request.method, request.target) == ("POST", "/api/text")
-    assert {name: value for name, value in request.headers
-            if name in Aichat.HEADERS} == Aichat.HEADERS
+    assert {name: value for name, value in request.headers if name in HEADERS} == HEADERS
     assert request.body == body(message="user: Hello, how are you?\nassistant:")
 
 

@@ -21,6 +21,7 @@ import requests
 import responses
 from loopback import HTTP_OWN_HEADERS, load_cases, seed_headers
 from responses.registries import OrderedRegistry
+from spec_values import BASE_URL_ENV
 
 import aichat
 from aichat import Aichat
@@ -43,7 +44,7 @@ ENTRY_POINTS: dict[str, Callable[[list[Any], dict[str, Any]], str]] = {
 
 @pytest.fixture(autouse=True)
 def _site_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(Aichat.BASE_URL_ENV, raising=False)
+    monkeypatch.delenv(BASE_URL_ENV, raising=False)
 
 
 def script(mock: responses.RequestsMock, case: dict[str, Any]) -> None:

@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 from loopback import LoopbackServer, Reply, serving
+from spec_values import HEADERS
+from spec_values import body as spec_body
 
 from aichat import Aichat
 
@@ -136,10 +138,8 @@ def test_the_copy_works_as_a_2023_provider(tree: Path, server: LoopbackServer) -
     # What reached the site is the contract request, wherever the module lives.
     assert len(server.requests) == 3
     for request in server.requests:
-        assert {name: value for name, value in request.headers
-                if name in Aichat.HEADERS} == Aichat.HEADERS
-        assert request.body == json.dumps(Aichat._prepare(
-            [{"role": "user", "content": "Hello from 2023"}], {}).body).encode()
+        assert {name: value for name, value in request.headers if name in HEADERS} == HEADERS
+        assert request.body == json.dumps(spec_body("user: Hello from 2023\nassistant:")).encode()
 
 
 def imported_modules(source: str) -> set[str]:

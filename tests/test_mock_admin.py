@@ -39,9 +39,14 @@ def test_the_inspector_page(http: requests.Session, remote_mock: RemoteMock) -> 
     response = admin(http, remote_mock, "GET", "/")
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/html")
-    assert "inspector.js" in response.text
+    assert "<title>Inspector · aichat mock</title>" in response.text
+    assert '<script src="/__mock__/static/inspector.js"></script>' in response.text
     script = admin(http, remote_mock, "GET", "/static/inspector.js")
     assert script.status_code == 200
+    assert script.headers["Content-Type"].split(";")[0] in ("text/javascript",
+                                                            "application/javascript")
+    # The table refreshes itself from the journal (SPEC 4).
+    assert "fetch(requestsUrl" in script.text
 
 
 def test_requests_filtered_by_path_and_limit(http: requests.Session,

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import requests
+from spec_values import MOCK_MAX_BODY as MAX_BODY
 
 from mock_server.core import contract
-from mock_server.core.engine import MAX_BODY
 from mock_server.testing.remote import RemoteMock
 
 SEED_BODY = {"message": "user: Hello, how are you?\nassistant:", "temperature": 1,

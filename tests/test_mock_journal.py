@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 import requests
+from spec_values import HEADERS, MOCK_JOURNAL_CAP
 
-from aichat import Aichat
-from mock_server import create_app
+from mock_server import Engine, IncomingRequest, create_app
 from mock_server.core import contract
 from mock_server.serve.child_process import MockProcess
 from mock_server.testing.remote import RemoteMock
@@ -40,7 +40,7 @@ def test_an_entry_holds_the_request_and_the_answer(http: requests.Session,
     before = datetime.now(timezone.utc)
     data = json.dumps(BODY).encode()
     response = http.post(remote_mock.url_for("/api/text?lang=fr&x=%20y"), data=data,
-                         headers={**Aichat.HEADERS, "X-Mixed-Case": "Value  With  Spaces",
+                         headers={**HEADERS, "X-Mixed-Case": "Value  With  Spaces",
                                   "x-utf8": "café".encode().decode("latin-1")}, timeout=30)
     after = datetime.now(timezone.utc)
     [entry] = remote_mock.requests
@@ -56,7 +56,7 @@ def test_an_entry_holds_the_request_and_the_answer(http: requests.Session,
     assert all(name == name.lower() for name in headers)
     assert headers["x-mixed-case"] == "Value  With  Spaces"
     assert headers["x-utf8"] == "café"
-    assert {name: headers[name] for name in Aichat.HEADERS} == Aichat.HEADERS
+    assert {name: headers[name] for name in HEADERS} == HEADERS
     assert headers["content-length"] == str(len(data))
     assert entry["json"] == BODY and list(entry["json"]) == list(BODY)
     assert entry["body"] == data.decode()
@@ -72,7 +72,7 @@ def test_an_entry_holds_the_request_and_the_answer(http: requests.Session,
 
 def test_header_diff_reports_but_never_refuses(http: requests.Session,
                                                remote_mock: RemoteMock) -> None:
-    headers = {**Aichat.HEADERS, "sec-ch-ua-platform": '"Windows"'}
+    headers = {**HEADERS, "sec-ch-ua-platform": '"Windows"'}
     del headers["authority"]
     response = http.post(remote_mock.url_for("/api/text"), json=BODY, headers=headers,
                          timeout=30)
@@ -89,7 +89,7 @@ def test_header_diff_covers_the_whole_contract_table(http: requests.Session,
     http.post(remote_mock.url_for("/api/text"), json=BODY, timeout=30)
     [entry] = remote_mock.requests
     table = contract.header_table()
-    assert set(table) == {name.lower() for name in Aichat.HEADERS}
+    assert table == HEADERS
     # requests' own content-type and accept are the contract's; the rest is missing or
     # requests' own.
     assert set(entry["header_diff"]) == set(table) - {"content-type", "accept"}
@@ -158,6 +158,34 @@ def test_the_journal_cap_drops_the_oldest_and_total_still_counts_them() -> None:
         "user: 3\nassistant:", "user: 4\nassistant:"]
     assert client.delete("/__mock__/requests").get_json() == {"cleared": 6}
     assert client.get("/__mock__/requests").get_json() == {"total": 0, "requests": []}
+
+
+@pytest.mark.parametrize("count", [2, 3, 4], ids=["cap-1", "cap", "cap+1"])
+def test_the_journal_cap_at_and_around_its_size(count: int) -> None:
+    cap = 3
+    client = create_app({"MOCK_JOURNAL_CAP": cap}).test_client()
+    for number in range(count):
+        client.post("/api/text", json={"message": f"user: {number}\nassistant:"})
+    journal = client.get("/__mock__/requests").get_json()
+    assert journal["total"] == count
+    kept = list(range(1, count + 1))[-cap:]  # the newest cap entries, oldest first
+    assert [entry["id"] for entry in journal["requests"]] == kept
+    assert [entry["json"]["message"] for entry in journal["requests"]] == [
+        f"user: {number - 1}\nassistant:" for number in kept]
+
+
+def test_the_default_journal_cap_is_ten_thousand() -> None:
+    """SPEC 4: 10,000 entries by default, the oldest dropped first, still counted."""
+    engine = Engine()
+    body = json.dumps({"message": "user: Hi\nassistant:"}).encode()
+    for _ in range(MOCK_JOURNAL_CAP + 1):
+        engine.handle(IncomingRequest("POST", "/api/text", headers=HEADERS, body=body,
+                                      remote_addr="127.0.0.1"))
+    journal = engine.requests()
+    assert journal["total"] == MOCK_JOURNAL_CAP + 1
+    assert len(journal["requests"]) == MOCK_JOURNAL_CAP
+    assert (journal["requests"][0]["id"], journal["requests"][-1]["id"]) == (
+        2, MOCK_JOURNAL_CAP + 1)
 
 
 def test_the_body_cap_keeps_an_excerpt() -> None:

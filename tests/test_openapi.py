@@ -14,6 +14,7 @@ import pytest
 from loopback import load_cases, load_openapi
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+from spec_values import DEFAULTS, HEADERS, RANGES
 
 import aichat
 from aichat import Aichat
@@ -52,7 +53,8 @@ def test_a_broken_document_is_caught_by_the_validator() -> None:
         validate(broken, cls=OpenAPIV31SpecValidator)
 
 
-def test_the_header_table_is_the_providers_in_order() -> None:
+def test_the_header_table_is_the_specs_and_the_providers_in_order() -> None:
+    assert header_table() == list(HEADERS.items())
     assert header_table() == list(Aichat.HEADERS.items())
     assert len(header_table()) == 13
     assert all(name == name.lower() for name, _ in header_table())
@@ -70,8 +72,11 @@ def test_the_request_schema_has_the_providers_ranges_defaults_and_order() -> Non
     assert list(properties) == ["message", *Aichat.PARAMETERS]
     assert text_request["required"] == ["message"]
     assert properties["message"]["type"] == "string"
+    assert list(properties) == ["message", *DEFAULTS]
     for name, (default, low, high) in Aichat.PARAMETERS.items():
         schema = properties[name]
+        assert (schema["default"], [schema["minimum"], schema["maximum"]]) == (
+            DEFAULTS[name], list(RANGES[name]))
         assert (schema["default"], schema["minimum"], schema["maximum"]) == (default, low, high)
         assert type(schema["default"]) is int  # the defaults are JSON integers on the wire
         assert schema["type"] == "number"

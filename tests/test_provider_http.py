@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import email.utils
+import itertools
 import json
 import os
 import socket
@@ -26,10 +27,13 @@ from loopback import (
     LoopbackServer,
     Reply,
     closed_port,
+    echo,
     load_cases,
     seed_headers,
     serving,
 )
+from spec_values import BASE_URL_ENV, HEADERS, RETRY_STATUSES, RETRY_WAIT_CAP
+from spec_values import body as spec_body
 
 import aichat
 from aichat import Aichat
@@ -49,7 +53,7 @@ def server() -> Iterator[LoopbackServer]:
 
 @pytest.fixture(autouse=True)
 def _no_ambient_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (*PROXY_VARIABLES, Aichat.BASE_URL_ENV):
+    for name in (*PROXY_VARIABLES, BASE_URL_ENV):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -243,11 +247,79 @@ def test_a_late_answer_times_out_and_is_never_retried(server: LoopbackServer) ->
     assert len(server.requests) == 1
 
 
+class SteppedClock:
+    """The provider's view of time: the real clock plus what a test adds to it."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+
+@pytest.mark.parametrize(("elapsed", "answered"), [(59.0, True), (60.5, False)])
+def test_the_default_timeout_is_sixty_seconds(server: LoopbackServer,
+                                              monkeypatch: pytest.MonkeyPatch, elapsed: float,
+                                              answered: bool) -> None:
+    """SPEC 3.1: timeout defaults to 60 s. The server's answer takes ``elapsed`` seconds of the
+    provider's clock, which the test moves on instead of waiting."""
+    clock = SteppedClock()
+    monkeypatch.setattr(Aichat, "time", clock)
+
+    def late(request: Any) -> Reply:
+        clock.offset += elapsed
+        return echo(request)
+
+    server.default = late
+    if answered:
+        assert ask(server.base_url) == echoed("Hello")
+    else:
+        error = fails(server.base_url)
+        assert type(error) is Aichat.AichatTimeoutError
+        assert "within 60 s" in str(error)
+    assert len(server.requests) == 1
+    assert clock.sleeps == []
+
+
+def trickled(body: bytes) -> Reply:
+    """An answer whose body comes a byte at a time, each byte a tenth of a second apart."""
+    head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body))
+    return Reply.stream(lambda: [head, *(bytes([byte]) for byte in body)], pace=0.1)
+
+
+def test_a_fresh_process_makes_connections_that_keep_the_deadline(
+        server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The connection classes that keep the call's deadline are made once per process (and
+    per pool class); made anew here, a body trickling in ends at the timeout, not when the
+    last byte comes, and a second session reuses the classes made by the first."""
+    monkeypatch.setattr(Aichat, "_DEADLINE_POOLS", {})
+    monkeypatch.setattr(Aichat, "_local", threading.local())
+    server.script(trickled(b'{"message": "too slow to wait for"}'))
+    error = fails(server.base_url, timeout=0.5)
+    assert type(error) is Aichat.AichatTimeoutError
+    made = dict(Aichat._DEADLINE_POOLS)
+    assert made and all(issubclass(pool.ConnectionCls, Aichat._DeadlineConnection)
+                        and pool.__name__ == original.__name__
+                        and pool.ConnectionCls.__name__ == original.ConnectionCls.__name__
+                        and issubclass(pool.ConnectionCls, original.ConnectionCls)
+                        for original, pool in made.items())
+    monkeypatch.setattr(Aichat, "_local", threading.local())  # a new session, the same classes
+    assert ask(server.base_url) == echoed("Hello")
+    assert made == Aichat._DEADLINE_POOLS
+
+
 def test_a_body_that_stalls_times_out_too(server: LoopbackServer) -> None:
     server.script(Reply.stall(10))
     error = fails(server.base_url, timeout=0.2)
     assert type(error) is Aichat.AichatTimeoutError
-    assert error.__cause__ is not None
+    assert isinstance(error.__cause__, requests.ReadTimeout)
+    assert "within 0.2 s" in str(error)
+    check_message(error, server.base_url + "/api/text")
     assert len(server.requests) == 1
 
 
@@ -286,7 +358,7 @@ def test_a_refused_connection_is_retried_until_the_server_is_up(
     try:
         assert ask(f"http://127.0.0.1:{port}") == echoed("Hello")
         assert len(started[0].requests) == 1
-        assert waits and all(0 < wait <= Aichat.RETRY_WAIT_CAP for wait in waits)
+        assert waits and all(0 < wait <= RETRY_WAIT_CAP for wait in waits)
     finally:
         for server in started:
             server.__exit__()
@@ -340,14 +412,55 @@ def test_a_connect_timeout_is_a_timeout_and_is_retried_within_the_timeout(
     error = fails(base_url, timeout=0.6, max_retries=2)
     assert time.monotonic() - started < 0.3 + 0.6 + 1
     assert type(error) is Aichat.AichatTimeoutError
+    # The retry whose wait would cross the deadline is not made: the last error stands.
+    assert isinstance(error.__cause__, requests.ConnectTimeout)
     assert len(connects) >= 2
     assert sum(connects) <= 0.6 + 0.05
     check_message(error, base_url + "/api/text")
 
 
+def jump_before_connecting(monkeypatch: pytest.MonkeyPatch, seconds: float) -> SteppedClock:
+    """The provider's clock, moved on by ``seconds`` after the call starts and before it
+    connects, as if a slow resolver or a long backoff had used them."""
+    clock = SteppedClock()
+    monkeypatch.setattr(Aichat, "time", clock)
+    made = Aichat._session
+
+    class Late:
+        def __init__(self, session: requests.Session) -> None:
+            self.session = session
+
+        def post(self, *args: Any, **kwargs: Any) -> requests.Response:
+            clock.offset += seconds
+            return self.session.post(*args, **kwargs)
+
+    monkeypatch.setattr(Aichat, "_session", lambda retries: Late(made(retries)))
+    return clock
+
+
+def test_a_connection_waits_no_longer_than_the_time_left(
+        unanswered_port: int, connects: list[float], monkeypatch: pytest.MonkeyPatch) -> None:
+    jump_before_connecting(monkeypatch, 0.95)
+    error = fails(f"http://127.0.0.1:{unanswered_port}", timeout=1.0, max_retries=0)
+    if type(error) is not Aichat.AichatTimeoutError:
+        pytest.skip(f"this system answers a full listen queue with {type(error).__name__}")
+    [connect_timeout] = connects
+    assert connect_timeout <= 0.05  # not the attempt's own share of the timeout, 1.0
+
+
+def test_no_connection_is_opened_once_the_time_is_up(server: LoopbackServer,
+                                                     connects: list[float],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    jump_before_connecting(monkeypatch, 1.5)
+    error = fails(server.base_url, timeout=1.0, max_retries=0)
+    assert type(error) is Aichat.AichatTimeoutError
+    assert "within 1 s" in str(error)
+    assert connects == [] and server.connections == 0
+
+
 # --- retries on 429, 502, 503 and 504, and only those --------------------------------------------
 
-@pytest.mark.parametrize("status", sorted(Aichat.RETRY_STATUSES))
+@pytest.mark.parametrize("status", RETRY_STATUSES)
 def test_retried_statuses_honour_retry_after(server: LoopbackServer, sleeps: list[float],
                                              status: int) -> None:
     server.script(Reply.text("busy", status, headers=[("Retry-After", "2")]),
@@ -371,7 +484,9 @@ def test_retry_after_zero_means_at_once(server: LoopbackServer, sleeps: list[flo
     server.script(Reply.text("x", 502), Reply.text("x", 503, headers=[("Retry-After", "0")]),
                   Reply.json({"message": "third"}))
     assert ask(server.base_url) == "third"
-    assert sleeps in ([0.0], [])  # not the exponential backoff of a third attempt
+    # The first retry has no backoff; the second waits what Retry-After says, 0, and not the
+    # backoff of a third attempt.
+    assert sleeps == [0.0]
 
 
 def test_without_retry_after_the_backoff_is_short_and_capped(server: LoopbackServer,
@@ -379,18 +494,45 @@ def test_without_retry_after_the_backoff_is_short_and_capped(server: LoopbackSer
     server.script(*[Reply.text("x", 504) for _ in range(5)], Reply.json({"message": "sixth"}))
     assert ask(server.base_url, max_retries=5) == "sixth"
     assert len(server.requests) == 6
-    assert sleeps and all(0 < wait <= Aichat.RETRY_WAIT_CAP for wait in sleeps)
-    assert sleeps == sorted(sleeps)
+    # The first retry goes at once; then each wait doubles the last, starting short.
+    assert len(sleeps) == 4
+    assert 0 < sleeps[0] <= 1
+    assert sleeps[1:] == [2 * wait for wait in sleeps[:-1]]
 
 
-@pytest.mark.parametrize("header", ["soon", "-5", "nan", "Wed, 99 Foo 2015 99:99:99 GMT", ""])
+def test_the_backoff_stops_growing_at_the_cap(server: LoopbackServer,
+                                              sleeps: list[float]) -> None:
+    """README: exponential backoff up to 30 s (each wait doubles the last, then stays at 30)."""
+    retries = 12
+    server.script(*[Reply.text("x", 502) for _ in range(retries)], Reply.json({"message": "ok"}))
+    assert ask(server.base_url, max_retries=retries) == "ok"
+    assert len(server.requests) == retries + 1
+    assert 0 < sleeps[0] <= 1
+    assert all(later == min(2 * earlier, RETRY_WAIT_CAP)
+               for earlier, later in itertools.pairwise(sleeps))
+    assert sleeps[-3:] == [RETRY_WAIT_CAP] * 3
+    assert max(sleeps) == RETRY_WAIT_CAP
+
+
+@pytest.mark.parametrize("header", ["soon", "nan", "inf", "Wed, 99 Foo 2015 99:99:99 GMT", ""])
 def test_a_garbage_retry_after_falls_back_to_the_backoff(server: LoopbackServer,
                                                          sleeps: list[float], header: str) -> None:
-    server.script(Reply.text("x", 429, headers=[("Retry-After", header)]),
+    server.script(*[Reply.text("x", 429, headers=[("Retry-After", header)])] * 2,
                   Reply.json({"message": "ok"}))
     assert ask(server.base_url) == "ok"
-    assert len(server.requests) == 2
-    assert all(0 <= wait <= Aichat.RETRY_WAIT_CAP for wait in sleeps)
+    assert len(server.requests) == 3
+    # The first retry has no backoff, the second the first step of it: not a wait read from
+    # the garbage.
+    assert len(sleeps) == 1 and 0 < sleeps[0] <= 1
+
+
+def test_a_negative_retry_after_means_at_once(server: LoopbackServer,
+                                              sleeps: list[float]) -> None:
+    server.script(*[Reply.text("x", 429, headers=[("Retry-After", "-5")])] * 2,
+                  Reply.json({"message": "ok"}))
+    assert ask(server.base_url) == "ok"
+    assert len(server.requests) == 3
+    assert sleeps == [0.0, 0.0]
 
 
 @pytest.mark.parametrize("status", [500, 403, 404, 413, 501])
@@ -404,13 +546,24 @@ def test_other_statuses_are_not_retried(server: LoopbackServer, sleeps: list[flo
     assert sleeps == []
 
 
-@pytest.mark.parametrize("header", ["120", "30.5", "86400"])
+@pytest.mark.parametrize(("status", "header"), [(429, "30"), (503, "30"), (429, "29.999")])
+def test_a_retry_after_at_the_cap_is_waited(server: LoopbackServer, sleeps: list[float],
+                                            status: int, header: str) -> None:
+    """README: Retry-After is honoured up to 30 s, that is 30 s included."""
+    server.script(Reply.text("busy", status, headers=[("Retry-After", header)]),
+                  Reply.json({"message": "after the wait"}))
+    assert ask(server.base_url) == "after the wait"
+    assert sleeps == [float(header)]
+    assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize("header", ["30.001", "30.5", "31", "120", "86400"])
 def test_a_retry_after_beyond_the_cap_is_raised_at_once(server: LoopbackServer,
                                                         sleeps: list[float], header: str) -> None:
     server.script(Reply.text("Too Many Requests", 429, headers=[("Retry-After", header)]))
     error = fails(server.base_url)
     assert type(error) is Aichat.AichatRateLimitError
-    assert error.retry_after == float(header) > Aichat.RETRY_WAIT_CAP
+    assert error.retry_after == float(header) > RETRY_WAIT_CAP
     assert f"wait {float(header):g} s" in str(error)
     assert len(server.requests) == 1
     assert sleeps == []
@@ -502,6 +655,62 @@ def test_error_table_row(server: LoopbackServer, replies: list[Reply], call: dic
         assert "Sorry, the model is overloaded." in text
 
 
+# Each row's message, word for word ({url} is the loopback server's /api/text): what happened,
+# the URL, and what to do, in one line (SPEC 3.1).
+MESSAGES = {
+    "input-messages": 'messages[0]["role"] must be a string such as "user", not int; '
+                      'nothing was sent to POST {url}',
+    "input-parameter": "temperature must be from 0 to 2; got 2.5; nothing was sent to POST {url}",
+    "connection": "the connection for POST {url} broke before a complete answer: "
+                  "RemoteDisconnected: Remote end closed connection without response; "
+                  "try again later, or check the base URL and the network",
+    "timeout": "no answer from POST {url} within 0.2 s; try again later or pass a larger timeout",
+    "http-500": "POST {url} answered 500: 'Internal Server Error'; "
+                "the site is failing, try again later",
+    "http-404": "POST {url} answered 404: 'no such page'; the site refused the request; "
+                "check the base URL (it must serve /api/text)",
+    "rate-limit": "rate limited: POST {url} answered 429; wait 120 s and try again, "
+                  "or send fewer requests",
+    "rate-limit-no-retry-after": "rate limited: POST {url} answered 429; wait a while and try "
+                                 "again, or send fewer requests",
+    "blocked-403": "blocked by the bot wall: POST {url} answered 403 with an HTML page; use "
+                   "another network or proxy, or point base_url at a reachable server",
+    "blocked-200-html": "blocked by the bot wall: POST {url} answered 200 with an HTML page; use "
+                        "another network or proxy, or point base_url at a reachable server",
+    "blocked-untyped-html": "blocked by the bot wall: POST {url} answered 200 with an HTML page; "
+                            "use another network or proxy, or point base_url at a reachable "
+                            "server",
+    "response-broken-json": "POST {url} answered 200 with no JSON "
+                            "('{{\"response\": true, \"message\": \"cut of'); "
+                            "the site changed or is failing, try again later",
+    "response-empty": "POST {url} answered 200 with an empty body; the site changed or is "
+                      "failing, try again later",
+    "response-not-an-object": 'POST {url} answered JSON that is not an object (list); '
+                              'expected {{"message": ...}}, the site changed or is failing',
+    "response-message-not-a-string": 'POST {url} answered a JSON object without a string '
+                                     '"message" (keys: message, response); the site changed '
+                                     'or is failing',
+    "response-no-message": 'POST {url} answered a JSON object without a string "message" '
+                           '(keys: response); the site changed or is failing',
+    "upstream": "the site refused: Sorry, the model is overloaded. (POST {url}); change the "
+                "prompt or try again later",
+}
+
+
+@pytest.mark.parametrize(("replies", "call"),
+                         [pytest.param(*row.values[:2], id=row.id) for row in ERROR_TABLE])
+def test_error_table_row_message(server: LoopbackServer, replies: list[Reply],
+                                 call: dict[str, Any], request: pytest.FixtureRequest) -> None:
+    server.script(*replies)
+    error = fails(server.base_url, **call)
+    row = request.node.callspec.id
+    assert str(error) == MESSAGES[row].format(url=server.base_url + "/api/text")
+
+
+def test_every_row_has_its_message() -> None:
+    assert set(MESSAGES) == {row.id for row in ERROR_TABLE}
+
+
 def test_the_table_above_covers_every_error_class() -> None:
     rows = {param.values[2] for param in ERROR_TABLE}
     classes = {value for value in vars(Aichat).values() if isinstance(value, type)
@@ -579,7 +788,7 @@ def test_a_utf8_reply_without_a_charset_is_read_as_utf8(server: LoopbackServer) 
 
 def test_the_base_url_comes_from_the_environment(server: LoopbackServer,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(Aichat.BASE_URL_ENV, server.base_url + "/")
+    monkeypatch.setenv(BASE_URL_ENV, server.base_url + "/")
     assert ask(None) == echoed("Hello")
     assert aichat.complete(HELLO) == echoed("Hello")
     assert [r.target for r in server.requests] == ["/api/text"] * 2
@@ -587,7 +796,7 @@ def test_the_base_url_comes_from_the_environment(server: LoopbackServer,
 
 def test_the_keyword_beats_the_environment(server: LoopbackServer,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(Aichat.BASE_URL_ENV, f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv(BASE_URL_ENV, f"http://127.0.0.1:{closed_port()}")
     assert ask(server.base_url) == echoed("Hello")
 
 
@@ -598,7 +807,7 @@ def test_a_base_url_with_a_path(server: LoopbackServer) -> None:
 
 def test_the_default_base_url_is_the_site_over_https(monkeypatch: pytest.MonkeyPatch) -> None:
     """Offline: a proxy sees where the provider wants to go, and refuses the tunnel."""
-    monkeypatch.setenv(Aichat.BASE_URL_ENV, "")  # empty counts as unset
+    monkeypatch.setenv(BASE_URL_ENV, "")  # empty counts as unset
     with LoopbackServer() as proxy:
         error = fails(None, proxy=proxy.base_url, max_retries=0)
         assert [(r.method, r.target) for r in proxy.requests] == [("CONNECT", "chat-gpt.org:443")]
@@ -616,18 +825,41 @@ def test_a_forward_proxy_carries_the_exact_request(server: LoopbackServer) -> No
     assert via.header("Proxy-Authorization") == "Basic " + base64.b64encode(
         b"user:s3cret").decode()
     [arrived] = server.requests
-    assert {name: value for name, value in arrived.headers
-            if name in Aichat.HEADERS} == Aichat.HEADERS
+    assert {name: value for name, value in arrived.headers if name in HEADERS} == HEADERS
     assert arrived.header("Proxy-Authorization") is None
-    assert arrived.body == via.body == json.dumps(Aichat._prepare(HELLO, {}).body).encode()
+    assert arrived.body == via.body == json.dumps(spec_body("user: Hello\nassistant:")).encode()
 
 
 def test_a_refused_proxy_is_a_connection_error_that_hides_the_password() -> None:
-    proxy = f"http://user:s3cret@127.0.0.1:{closed_port()}"
-    error = fails(f"http://127.0.0.1:{closed_port()}", proxy=proxy, max_retries=0)
+    port = closed_port()
+    proxy = f"http://user:s3cret@127.0.0.1:{port}"
+    base_url = f"http://127.0.0.1:{closed_port()}"
+    error = fails(base_url, proxy=proxy, max_retries=0)
     assert type(error) is Aichat.AichatConnectionError
     assert isinstance(error.__cause__, requests.exceptions.ProxyError)
-    assert "proxy" in str(error) and "s3cret" not in str(error)
+    assert str(error).startswith(f"could not reach POST {base_url}/api/text through the proxy "
+                                 f"http://***@127.0.0.1:{port}: ")
+    assert str(error).endswith("; check the proxy address and that it is running")
+    assert "s3cret" not in str(error)
+
+
+def test_a_refused_proxy_from_the_environment_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
+    base_url = f"http://127.0.0.1:{closed_port()}"
+    error = fails(base_url, max_retries=0)
+    assert type(error) is Aichat.AichatConnectionError
+    assert str(error).startswith(f"could not reach POST {base_url}/api/text through the proxy "
+                                 f"set in the environment: ")
+    assert str(error).endswith("; check the proxy address and that it is running")
+
+
+def test_a_refused_connection_says_what_to_check() -> None:
+    base_url = f"http://127.0.0.1:{closed_port()}"
+    error = fails(base_url, max_retries=0)
+    assert str(error).startswith(f"could not connect to POST {base_url}/api/text: "
+                                 "ConnectionRefusedError: ")
+    assert str(error).endswith("; check the base URL, the network and that the server is "
+                               "running")
 
 
 def test_credentials_in_the_base_url_stay_out_of_messages(server: LoopbackServer) -> None:

@@ -556,19 +556,30 @@ def test_memory_error_while_reading_the_answer_is_a_response_error(
     error = fails(server)
     assert type(error) is aichat.AichatResponseError
     assert isinstance(error.__cause__, MemoryError)
-    assert server.base_url in str(error)
+    url = server.base_url + "/api/text"
+    assert str(error) == (f"ran out of memory reading the answer of POST {url}; pass a smaller "
+                          f"max_response_bytes")
+    assert error.url == url
 
 
-@pytest.mark.parametrize("raised", [MemoryError(), RuntimeError("a defect"), KeyError("x")],
-                         ids=["memory", "runtime", "key"])
+@pytest.mark.parametrize(("raised", "message"), [
+    (MemoryError(), "ran out of memory while preparing or sending the request; send a shorter "
+                    "conversation"),
+    (RuntimeError("a defect"), "unexpected RuntimeError in the Aichat provider: a defect; "
+                               "please report it"),
+    (KeyError("x"), "unexpected KeyError in the Aichat provider: 'x'; please report it"),
+], ids=["memory", "runtime", "key"])
 def test_anything_unexpected_leaves_as_an_aichat_error(
-        server: LoopbackServer, monkeypatch: pytest.MonkeyPatch, raised: Exception) -> None:
+        server: LoopbackServer, monkeypatch: pytest.MonkeyPatch, raised: Exception,
+        message: str) -> None:
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise raised
 
     monkeypatch.setattr(Aichat, "flatten", broken)
     error = fails(server)
-    assert isinstance(error, aichat.AichatError)
+    assert type(error) is aichat.AichatError  # the base class: no row of the table fits
+    assert str(error) == message
+    assert error.url is None  # it failed before the request was made
     assert error.__cause__ is raised
     assert "\n" not in str(error)
     assert server.connections == 0

@@ -30,12 +30,39 @@ def test_never_runs():
     assert True
 '''
 
+# A test with settings of its own, as the suite's property tests have: in CI they still inherit
+# the derandomized profile that conftest.py loads.
+OWN_SETTINGS = '''
+from hypothesis import given, settings, strategies as st
+
+FAST = settings(max_examples=5, deadline=None)
+
+
+@FAST
+@given(st.integers())
+def test_a_property(number):
+    assert isinstance(number, int)
+
+
+def test_the_property_is_derandomized():
+    assert test_a_property._hypothesis_internal_use_settings.derandomize is True
+'''
+UNDOING = '''
+from hypothesis import given, settings, strategies as st
+
+
+@settings(derandomize=False)
+@given(st.integers())
+def test_random_on_purpose(number):
+    assert isinstance(number, int)
+'''
+
 
 def run_child(tmp_path: Path, code: str, **env: str) -> subprocess.CompletedProcess[str]:
     shutil.copy(HERE / "conftest.py", tmp_path / "conftest.py")
     (tmp_path / "test_child.py").write_text(code, encoding="utf-8")
     environment = {name: value for name, value in os.environ.items()
-                   if name not in ("AICHAT_NO_SKIPS", "PYTEST_ADDOPTS")}
+                   if name not in ("AICHAT_NO_SKIPS", "PYTEST_ADDOPTS", "CI")}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
          "--rootdir", str(tmp_path), str(tmp_path)],
@@ -79,3 +106,21 @@ def test_make_test_and_ci_forbid_skips() -> None:
     makefile = (HERE.parent / "Makefile").read_text("utf-8")
     assert "test: export AICHAT_NO_SKIPS = 1" in makefile
     assert 'export CI="${CI:-1}"' in (HERE.parent / ".ci" / "run").read_text("utf-8")
+
+
+def test_in_ci_hypothesis_is_derandomized_even_under_a_tests_own_settings(
+        tmp_path: Path) -> None:
+    completed = run_child(tmp_path, OWN_SETTINGS, CI="1")
+    assert completed.returncode == 0, completed.stdout
+    assert last_line(completed).startswith("2 passed"), completed.stdout
+    elsewhere = run_child(tmp_path, OWN_SETTINGS)
+    assert elsewhere.returncode == 1, elsewhere.stdout  # the second test: random outside CI
+    assert last_line(elsewhere).startswith("1 failed, 1 passed"), elsewhere.stdout
+
+
+def test_in_ci_a_test_that_undoes_the_derandomizing_is_refused(tmp_path: Path) -> None:
+    completed = run_child(tmp_path, UNDOING, CI="1")
+    assert completed.returncode == 4, completed.stdout + completed.stderr  # a usage error
+    assert "every hypothesis test must be derandomized" in completed.stdout + completed.stderr
+    assert "test_random_on_purpose" in completed.stdout + completed.stderr
+    assert run_child(tmp_path, UNDOING).returncode == 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from html import escape
 
 from .wire import HTML_TYPE, JSON_TYPE, TEXT_TYPE, Answer, json_bytes
@@ -42,11 +43,11 @@ class Fault:
     render: Callable[[int, str | None], Answer]
 
 
-def _text(default: str) -> Callable[[int, str | None], Answer]:
-    def render(status: int, message: str | None) -> Answer:
-        return Answer(status, (("Content-Type", TEXT_TYPE),),
-                      (default if message is None else message).encode("utf-8"))
-    return render
+# The text faults are partials of this: their answer is made by a module-level function when
+# the fault renders (which mutation testing can reach), not by a closure made with the catalogue.
+def _text(default: str, status: int, message: str | None) -> Answer:
+    return Answer(status, (("Content-Type", TEXT_TYPE),),
+                  (default if message is None else message).encode("utf-8"))
 
 
 def _challenge(status: int, message: str | None) -> Answer:
@@ -84,13 +85,13 @@ FAULTS: dict[str, Fault] = {fault.name: fault for fault in (
     Fault("cloudflare", 403, "403 with an HTML Cloudflare challenge page "
           "(message: the page's text)", _challenge),
     Fault("rate_limit", 429, "429 'Too Many Requests' (message: the body text); "
-          "Retry-After when retry_after is given", _text("Too Many Requests")),
+          "Retry-After when retry_after is given", partial(_text, "Too Many Requests")),
     Fault("server_error", 500, "500 'Internal Server Error' (message: the body text)",
-          _text("Internal Server Error")),
+          partial(_text, "Internal Server Error")),
     Fault("bad_gateway", 502, "502 'Bad Gateway' (message: the body text)",
-          _text("Bad Gateway")),
+          partial(_text, "Bad Gateway")),
     Fault("unavailable", 503, "503 'Service Unavailable' (message: the body text); "
-          "Retry-After when retry_after is given", _text("Service Unavailable")),
+          "Retry-After when retry_after is given", partial(_text, "Service Unavailable")),
     Fault("upstream_error", 200, "200 {\"response\": false, \"message\": <message>}, "
           "the site refusing", _upstream),
     Fault("malformed_json", 200, "200 application/json with a body cut off mid-string",
