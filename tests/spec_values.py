@@ -1,5 +1,5 @@
 """The values the tests expect, written out from the spec (/work/shared/SPEC.md, called SPEC
-below) and the README's keyword table, never read from the code under test.
+below) and the keyword table of docs/provider.md, never read from the code under test.
 
 A test may import the code it tests, not its answers: ``Aichat.HEADERS`` or
 ``Aichat.PARAMETERS`` as the expected value would pass whatever the code says. The contract data
@@ -53,13 +53,13 @@ def body(message: str, **overrides: object) -> dict[str, object]:
                                    for name, default in DEFAULTS.items()}}
 
 
-# SPEC 3.1 and the README's keyword table.
+# SPEC 3.1 and the keyword table of docs/provider.md.
 DEFAULT_TIMEOUT = 60
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_MAX_RESPONSE_BYTES = 4 * MiB
 RETRY_STATUSES = (429, 502, 503, 504)
-# README: "exponential backoff that honours Retry-After up to 30 s; a longer Retry-After ... is
-# raised to the caller at once".
+# docs/provider.md: "exponential backoff that honours Retry-After up to 30 s; a longer
+# Retry-After ... is raised to the caller at once".
 RETRY_WAIT_CAP = 30
 
 # SPEC 4: the mock refuses a body over 1 MiB with 413; its journal keeps 10,000 entries.

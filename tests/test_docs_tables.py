@@ -1,25 +1,35 @@
-"""The reference tables of the documentation hold exactly the fields the code has: a journal
-entry's, a scripted reply's, and the fault catalogue. A field added in the code and not in the
-documentation (or the reverse) fails here."""
+"""The reference tables of the documentation hold exactly what the code has: a journal entry's
+fields, a scripted reply's, the fault catalogue, the mock's options and configuration keys, the
+provider's keywords (with the spec's defaults) and error classes. A field added in the code and
+not in the documentation (or the reverse) fails here."""
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
 import pytest
+import spec_values
 from loopback import FAULT_ERRORS
 
+import aichat
 from mock_server.core.faults import FAULTS
 from mock_server.core.matching import REPLY_KEYS
 from mock_server.core.records import JournalEntry, QueuedReply, field_names
+from mock_server.serve.cli import build_parser
+from mock_server.web.app import CONFIG_DEFAULTS
 
 ROOT = Path(__file__).resolve().parent.parent
 # Where each reference table lives: (file, heading above the table).
-ENTRY_TABLE = ("README.md", "Journal entries")
-REPLY_TABLE = ("README.md", "Scripted replies")
-FAULT_TABLE = ("README.md", "Faults")
-MATCH_TABLE = ("README.md", "Matching")
+ENTRY_TABLE = ("docs/mock-server.md", "Journal entries")
+REPLY_TABLE = ("docs/mock-server.md", "Scripted replies")
+FAULT_TABLE = ("docs/mock-server.md", "Faults")
+MATCH_TABLE = ("docs/mock-server.md", "Matching")
+OPTION_TABLE = ("docs/mock-server.md", "Command line")
+CONFIG_TABLE = ("docs/internals.md", "Python API")
+KEYWORD_TABLE = ("docs/provider.md", "Keywords")
+ERROR_TABLE = ("docs/provider.md", "Errors")
 
 Table = list[list[str]]
 
@@ -98,7 +108,44 @@ def test_the_matching_table_lists_every_key_of_a_replys_match_once() -> None:
     assert listed == list(REPLY_KEYS), "in the order of SPEC 7's table"
 
 
-@pytest.mark.parametrize("where", [ENTRY_TABLE, REPLY_TABLE, FAULT_TABLE, MATCH_TABLE])
+def test_the_option_table_lists_every_option_of_aichat_mock_once() -> None:
+    listed = [name.split()[0] for name in first_column(the_table(OPTION_TABLE))]
+    # The options --help shows: those it hides are the tests' (shorter timeouts).
+    options = [action.option_strings[-1] for action in build_parser()._actions
+               if action.option_strings and action.option_strings[-1] != "--help"
+               and action.help != argparse.SUPPRESS]
+    assert listed == options, "in the order of aichat-mock --help"
+
+
+def test_the_configuration_table_lists_every_key_of_create_app_once() -> None:
+    listed = [name.split()[0] for name in first_column(the_table(CONFIG_TABLE))
+              if name.startswith("MOCK_")]
+    assert sorted(listed) == sorted(CONFIG_DEFAULTS)
+
+
+def test_the_keyword_table_gives_the_specs_keywords_and_defaults() -> None:
+    rows = {names_in(row[0])[0]: row[1] for row in the_table(KEYWORD_TABLE)[1:]}
+    assert list(rows) == ["base_url", "timeout", "max_response_bytes", "proxy", "max_retries",
+                          *spec_values.DEFAULTS]
+    assert rows["timeout"] == f"`{spec_values.DEFAULT_TIMEOUT}`"
+    assert rows["max_retries"] == f"`{spec_values.DEFAULT_MAX_RETRIES}`"
+    assert rows["max_response_bytes"].startswith(f"`{spec_values.DEFAULT_MAX_RESPONSE_BYTES}`")
+    for name, default in spec_values.DEFAULTS.items():
+        assert rows[name] == f"`{default}`", name
+    assert spec_values.BASE_URL_ENV in rows["base_url"] and spec_values.SITE in rows["base_url"]
+
+
+def test_the_error_table_lists_every_error_class_with_its_bases() -> None:
+    rows = {names_in(row[0])[0]: names_in(row[1]) for row in the_table(ERROR_TABLE)[1:]}
+    classes = {name: value for name, value in vars(aichat).items()
+               if isinstance(value, type) and issubclass(value, aichat.AichatError)}
+    assert sorted(rows) == sorted(classes)
+    for name, bases in rows.items():
+        assert bases == [base.__name__ for base in classes[name].__bases__], name
+
+
+@pytest.mark.parametrize("where", [ENTRY_TABLE, REPLY_TABLE, FAULT_TABLE, MATCH_TABLE,
+                                   OPTION_TABLE, KEYWORD_TABLE, ERROR_TABLE])
 def test_no_other_table_repeats_the_reference(where: tuple[str, str]) -> None:
     """Each reference table is written once: no other table of the documentation has the
     same first column."""
@@ -110,3 +157,34 @@ def test_no_other_table_repeats_the_reference(where: tuple[str, str]) -> None:
                     continue
                 assert sorted(first_column(table)) != names, (
                     f"{path.name} repeats the table of '{where[1]}' under '{heading}'")
+
+
+def slug(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_the_slug_is_githubs() -> None:
+    assert slug("`POST /api/text`") == "post-apitext"
+    assert slug("The pages: chat and inspector") == "the-pages-chat-and-inspector"
+    assert slug("For g4f users") == "for-g4f-users"
+
+
+def test_every_link_between_the_pages_finds_its_file_and_heading() -> None:
+    pages = [ROOT / "README.md", ROOT / "contract" / "README.md",
+             *sorted((ROOT / "docs").glob("*.md"))]
+    checked = 0
+    for page in pages:
+        text = re.sub(r"^```.*?^```$", "", page.read_text("utf-8"), flags=re.DOTALL | re.MULTILINE)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue
+            path, _, anchor = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            assert linked.exists(), f"{page.name} links to {target}: no such file"
+            if anchor:
+                headings = re.findall(r"^#+ (.*)$", linked.read_text("utf-8"), re.MULTILINE)
+                assert anchor in {slug(heading) for heading in headings}, (
+                    f"{page.name} links to {target}: no such heading")
+            checked += 1
+    assert checked >= 20

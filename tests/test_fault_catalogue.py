@@ -1,6 +1,6 @@
-"""The mock's fault catalogue, answer by answer, in process: each fault's status, headers and
-body as SPEC 4 and the README's fault table describe them, with and without the ``message`` and
-``status`` a scripted reply may give. Quick enough to run for every mutant of
+"""The mock's fault catalogue, answer by answer, in process: each fault's status, headers and body
+as SPEC 4 and the fault table of docs/mock-server.md describe them, with and without the
+``message`` and ``status`` a scripted reply may give. Quick enough to run for every mutant of
 mock_server/core/faults.py (make mutants)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ BODY = json.dumps({"message": "user: Hello\nassistant:"}).encode()
 TEXT = "text/plain; charset=utf-8"
 HTML = "text/html; charset=utf-8"
 JSON = "application/json"
-# README: the body text of the faults that answer text, when no message is given.
+# docs/mock-server.md: the body text of the faults that answer text, when no message is given.
 TEXT_FAULTS = {"rate_limit": (429, "Too Many Requests"),
                "server_error": (500, "Internal Server Error"),
                "bad_gateway": (502, "Bad Gateway"),

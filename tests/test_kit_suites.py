@@ -1,7 +1,7 @@
 """Suites of the fixtures' users, run by a child pytest as a project that installed the package
 would run them: strict mode failing a test at teardown, the marker registered, a suite run
 under pytest-xdist against one live mock with no test seeing another's traffic, and the
-README's examples that are not test files (the conftest.py and the script without pytest).
+guides' examples that are not test files (the conftest.py and the script without pytest).
 """
 
 from __future__ import annotations
@@ -21,17 +21,21 @@ import pytest
 from mock_server.serve.child_process import MockProcess
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
+# The pages whose examples a test author copies: the README's first test, the guide's others.
+GUIDES = (ROOT / "README.md", ROOT / "docs" / "testing-your-code.md")
 TIMEOUT = 120
 
 pytestmark = pytest.mark.usefixtures("no_ambient_configuration")
 
 
+def guides_text() -> str:
+    return "\n".join(page.read_text("utf-8") for page in GUIDES)
+
+
 def readme_block(name: str) -> str:
-    """The README's python example that starts with the line ``# <name>``."""
-    found = re.findall(rf"```python\n(# {re.escape(name)}\n.*?)```", README.read_text("utf-8"),
-                       re.DOTALL)
-    assert len(found) == 1, f"one example {name} in the README, found {len(found)}"
+    """The guides' python example that starts with the line ``# <name>``."""
+    found = re.findall(rf"```python\n(# {re.escape(name)}\n.*?)```", guides_text(), re.DOTALL)
+    assert len(found) == 1, f"one example {name} in the guides, found {len(found)}"
     return found[0]
 
 
@@ -188,8 +192,8 @@ def test_no_cross_talk(aichat_server, number):
 
 
 def readme_command() -> list[str]:
-    """The README's command that runs a suite in parallel against one mock."""
-    text = README.read_text("utf-8")
+    """The guide's command that runs a suite in parallel against one mock."""
+    text = guides_text()
     [line] = re.findall(r"^\$ (pytest -n .*)$", text, re.MULTILINE)
     return shlex.split(line)
 
@@ -217,7 +221,7 @@ def test_a_suite_under_xdist_against_one_mock_sees_no_cross_talk(
     assert switches > 2 * len(set(ours)), "the workers ran the tests one after another"
 
 
-# --- the README's examples that are not test files ---------------------------------------------
+# --- the guides' examples that are not test files ---------------------------------------------
 
 
 def test_the_readme_conftest_example_configures_both_fixtures(tmp_path: Path) -> None:

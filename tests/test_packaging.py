@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DISTRIBUTION = "g4f-aichat"  # SPEC 9
 # What the distribution is built from; mock_server/contract is a link to ../contract.
 SOURCES = ("pyproject.toml", "README.md", "LICENSE", "aichat", "mock_server", "contract")
-DOCS = ("README.md",)
+DOCS = ("README.md", "docs/testing-your-code.md")
 EXAMPLE = re.compile(r"```python\n# (test_\w+\.py)\n(.*?)```", re.DOTALL)
 STEP_TIMEOUT = 180
 # What the wheel must hold (SPEC 9): the seed module, the typing markers, the contract, pages.
@@ -285,13 +285,15 @@ def examples() -> dict[str, str]:
         path = ROOT / doc
         if path.is_file():
             for name, code in EXAMPLE.findall(path.read_text(encoding="utf-8")):
-                found.setdefault(name, f"# {name}\n{code}")
+                assert name not in found, f"{name} is shown twice in the documentation"
+                found[name] = f"# {name}\n{code}"
     return found
 
 
 def test_the_examples_are_in_the_documentation() -> None:
-    assert {"test_greeter_live.py", "test_greeter_offline.py", "test_greeter_both.py"} \
-        <= set(examples())
+    assert set(examples()) == {
+        "test_greeter_live.py", "test_greeter_offline.py", "test_greeter_both.py",
+        "test_weather_by_prompt.py", "test_verify.py", "test_marker.py", "test_parallel.py"}
 
 
 def test_the_testing_extra_gives_a_project_both_fixtures(built: tuple[Path, Path, str],

@@ -502,7 +502,8 @@ def test_without_retry_after_the_backoff_is_short_and_capped(server: LoopbackSer
 
 def test_the_backoff_stops_growing_at_the_cap(server: LoopbackServer,
                                               sleeps: list[float]) -> None:
-    """README: exponential backoff up to 30 s (each wait doubles the last, then stays at 30)."""
+    """docs/provider.md: exponential backoff up to 30 s (each wait doubles the last, then stays
+    at 30)."""
     retries = 12
     server.script(*[Reply.text("x", 502) for _ in range(retries)], Reply.json({"message": "ok"}))
     assert ask(server.base_url, max_retries=retries) == "ok"
@@ -549,7 +550,7 @@ def test_other_statuses_are_not_retried(server: LoopbackServer, sleeps: list[flo
 @pytest.mark.parametrize(("status", "header"), [(429, "30"), (503, "30"), (429, "29.999")])
 def test_a_retry_after_at_the_cap_is_waited(server: LoopbackServer, sleeps: list[float],
                                             status: int, header: str) -> None:
-    """README: Retry-After is honoured up to 30 s, that is 30 s included."""
+    """docs/provider.md: Retry-After is honoured up to 30 s, that is 30 s included."""
     server.script(Reply.text("busy", status, headers=[("Retry-After", header)]),
                   Reply.json({"message": "after the wait"}))
     assert ask(server.base_url) == "after the wait"

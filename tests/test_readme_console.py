@@ -1,12 +1,13 @@
-"""The README's console sessions, run as a reader would type them, from the project's folder with
-its ``.venv`` activated (the step the README asks for first), and compared with what the README
-shows.
+"""The console sessions of the README and of docs/, run as a reader would type them, from the
+project's folder with its ``.venv`` activated (the step the README asks for first), and compared
+with what the page shows.
 
 A session is a ```` ```console ```` block: ``$ command`` lines, each followed by the output the
-README promises. A session whose first command starts the mock (``aichat-mock`` or ``make
-serve``) is a server: it is started on a free port (the README's 8080 is changed to it
+page promises. A session whose first command starts the mock (``aichat-mock`` or ``make
+serve``) is a server: it is started on a free port (the page's 8080 is changed to it
 everywhere), its output must begin with the lines shown, and it runs on for the sessions after
-it. In the output, ``<port>`` stands for that port and ``...`` for any lines.
+it, to the end of the page. In the output, ``<port>`` stands for that port and ``...`` for any
+lines. Each page has its own port and servers.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"^```console\n(.*?)^```$", re.DOTALL | re.MULTILINE)
 SERVERS = ("aichat-mock", "make serve")
 README_PORT = "8080"
@@ -87,12 +89,12 @@ def reader_environment() -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def port() -> str:
     return free_port()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def servers() -> Iterator[list[subprocess.Popen[str]]]:
     started: list[subprocess.Popen[str]] = []
     yield started
@@ -125,7 +127,7 @@ def start_server(step: Step, port: str, servers: list[subprocess.Popen[str]]) ->
         seen.append(line.rstrip("\n"))
         if matches(step.expected, seen, port):
             return
-    raise AssertionError(f"{step.command!r} printed {seen!r}, the README shows {wanted!r}")
+    raise AssertionError(f"{step.command!r} printed {seen!r}, the page shows {wanted!r}")
 
 
 def run_step(step: Step, port: str) -> None:
@@ -138,7 +140,7 @@ def run_step(step: Step, port: str) -> None:
                                       f"{completed.stdout}"
     assert matches(step.expected, actual, port), (
         f"{step.command!r} printed:\n" + "\n".join(actual) +
-        "\nthe README shows:\n" + "\n".join(step.expected))
+        "\nthe page shows:\n" + "\n".join(step.expected))
 
 
 def test_the_readme_has_console_sessions() -> None:
@@ -157,9 +159,17 @@ def test_the_parser_and_the_matcher() -> None:
     assert not matches(["x <port>"], ["x 98"], "99")
 
 
-def test_the_console_sessions_print_what_the_readme_shows(
-        port: str, servers: list[subprocess.Popen[str]]) -> None:
-    for steps in sessions(README.read_text("utf-8")):
+def test_the_reference_pages_have_console_sessions_too() -> None:
+    """The provider's and the mock's pages show the commands at work, run here too."""
+    with_sessions = {page.name for page in PAGES if sessions(page.read_text("utf-8"))}
+    assert {"README.md", "provider.md", "mock-server.md"} <= with_sessions
+
+
+@pytest.mark.parametrize("page", [page for page in PAGES if BLOCK.search(page.read_text("utf-8"))],
+                         ids=lambda page: page.name)
+def test_the_console_sessions_print_what_the_page_shows(
+        page: Path, port: str, servers: list[subprocess.Popen[str]]) -> None:
+    for steps in sessions(page.read_text("utf-8")):
         for step in steps:
             if step.command.startswith(SERVERS):
                 start_server(step, port, servers)

@@ -3,7 +3,7 @@
 The default is the mock's own HTTP/1.1 server (``asyncio``, ``aio_server``: asyncio on uvloop
 with httptools' parser), one process with the memory store: it answers the site on its event
 loop through the engine, the admin API through the Flask app in a few threads, plays every
-fault itself and keeps the limits against slow or hostile clients (docs/mock_server.md).
+fault itself and keeps the limits against slow or hostile clients (docs/internals.md).
 ``--workers N`` runs N such processes sharing an SQLite store. The WSGI servers remain
 choices: gunicorn with gevent workers (``gevent``) or a thread pool (``gunicorn``), waitress,
 werkzeug (Flask's development server), and granian, which cannot play ``disconnect``.
@@ -27,7 +27,7 @@ from flask import Flask
 # The mock's own server: the fastest measured, and the one that keeps every limit itself.
 DEFAULT_SERVER = "asyncio"
 # One process: on a 2-core machine a second one mostly competes with the load generator, and
-# the memory store is the cheaper one (docs/mock_server.md). More share an SQLite store.
+# the memory store is the cheaper one (docs/internals.md). More share an SQLite store.
 DEFAULT_WORKERS = 1
 DEFAULT_THREADS = 16
 # In-flight requests (a long delay_ms, say) get this long to finish on SIGTERM.
