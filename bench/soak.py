@@ -13,7 +13,14 @@ in requests and time:
    unfinished body) while a normal request goes out every quarter second; each is cut by the
    mock at its timeout; then a 200 MiB chunked admin body, 300 requests with 512 KB of
    headers and foreign Host headers. Measured: the connections held, the normal request's
-   latency meanwhile, the mock's RSS growth, and the journal (no entry lost).
+   latency meanwhile, the mock's RSS growth, and the journal (no entry lost);
+6. storage (SPEC 8): the mock started as a user starts it, with ``--journal FILE`` and with
+   ``--store sqlite:PATH``, under a full disk (its file-size limit set from outside with
+   ``prlimit`` at its files' sizes, then lifted: the space coming back), with secrets in the
+   requests' headers; then a torn last line in a journal file and another program's SQLite
+   file at start. Checked: every request answered (no 5xx), the health degraded and back, no
+   line glued to another, every entry kept or counted lost, no secret on disk or in the
+   journal, the files the owner's alone, the foreign file refused and untouched.
 
 Prints one summary table and exits 1 when a check failed.
 """
@@ -676,6 +683,171 @@ def _foreign_host(url: str) -> int:
         connection.close()
 
 
+# --- 6. storage faults and secrets (SPEC 8) --------------------------------------------------
+
+SECRETS = {"authorization": "Bearer soak-secret-authorization-0123456789",
+           "cookie": "session=soak-secret-cookie-0123456789"}
+
+
+def _send(url: str, count: int, tag: str) -> Counter[int]:
+    """``count`` seed requests on one kept-alive connection, each with the secrets."""
+    statuses: Counter[int] = Counter()
+    connection = connect(url, timeout=10)
+    try:
+        for number in range(count):
+            connection.request("POST", f"/api/text?soak={tag}-{number}",
+                               body=common.seed_body_bytes(),
+                               headers={**common.contract_headers(), **SECRETS})
+            response = connection.getresponse()
+            response.read()
+            statuses[response.status] += 1
+    finally:
+        connection.close()
+    return statuses
+
+
+def _health(url: str) -> dict[str, Any]:
+    connection = connect(url, timeout=10)
+    try:
+        connection.request("GET", "/__mock__/health")
+        return dict(json.loads(connection.getresponse().read()))
+    finally:
+        connection.close()
+
+
+def _full_disk_run(tmp: Path, label: str, args: list[str], files: list[Path],
+                   counts: tuple[int, int, int]) -> tuple[list[str], dict[str, Any]]:
+    """Requests before, during and after a full disk on the mock's files."""
+    import resource
+
+    problems: list[str] = []
+    before, during, after = counts
+    with common.mock_server(args, name=f"mock on a full disk ({label})") as mock:
+        statuses = _send(mock.url, before, "before")
+        sizes = [path.stat().st_size for path in files if path.exists()]
+        hard = resource.prlimit(mock.process.pid, resource.RLIMIT_FSIZE)[1]
+        resource.prlimit(mock.process.pid, resource.RLIMIT_FSIZE, (max(sizes) + 40, hard))
+        statuses += _send(mock.url, during, "full")
+        failing = _health(mock.url)
+        resource.prlimit(mock.process.pid, resource.RLIMIT_FSIZE, (hard, hard))
+        statuses += _send(mock.url, after, "back")
+        back = _health(mock.url)
+        total = common.settled_total(mock.url)
+        journal = json.dumps(common.remote(mock.url).requests)
+        warnings = [line for line in mock.output if "journal" in line and
+                    line.startswith("aichat-mock:") and "listening" not in line]
+        code = mock.stop()
+    sent = before + during + after
+    if set(statuses) != {200}:
+        problems.append(f"{label}: answered {dict(statuses)}")
+    if not (failing.get("journal") == "degraded" and failing.get("failing") is True):
+        problems.append(f"{label}: health on the full disk {failing}")
+    if back.get("failing") is not False:
+        problems.append(f"{label}: health after the space came back {back}")
+    lost = int(back.get("entries_lost", 0))
+    if total + lost != sent:
+        problems.append(f"{label}: {total} entries kept + {lost} counted lost != {sent} sent")
+    lines = files[0].read_bytes().split(b"\n") if files[0].suffix == ".jsonl" else []
+    if lines:
+        if lines[-1] != b"":
+            problems.append(f"{label}: the journal file ends in a torn line")
+        for line in lines[:-1]:
+            try:
+                json.loads(line)
+            except ValueError:
+                problems.append(f"{label}: a journal line that is not one JSON value")
+                break
+    on_disk = b"".join(path.read_bytes() for path in files if path.exists())
+    if any(secret.encode() in on_disk or secret in journal for secret in SECRETS.values()):
+        problems.append(f"{label}: a secret was kept")
+    modes = {path.name: oct(path.stat().st_mode & 0o777) for path in files if path.exists()}
+    if set(modes.values()) != {"0o600"}:
+        problems.append(f"{label}: file modes {modes}")
+    if len(warnings) != 2:
+        problems.append(f"{label}: {len(warnings)} journal warnings (one when it fails, one when "
+                        f"it records again): {warnings}")
+    if code != 0:
+        problems.append(f"{label}: exit {code}")
+    data = {"sent": sent, "kept": total, "lost": lost,
+            "file_lines_lost": back.get("file_lines_lost", 0), "statuses": dict(statuses)}
+    return problems, data
+
+
+def _torn_line(tmp: Path) -> tuple[list[str], dict[str, Any]]:
+    """A journal file whose last line was torn before start: the mock repairs it."""
+    path = tmp / "torn.jsonl"
+    path.write_bytes(b'{"id": 1, "path": "/api/text"}\n{"id": 2, "pa')
+    with common.mock_server(["--journal", str(path)], name="mock on a torn file") as mock:
+        _send(mock.url, 3, "torn")
+        common.settled_total(mock.url, 3)
+    lines = path.read_bytes().split(b"\n")
+    problems = []
+    try:
+        parsed = [json.loads(line) for line in lines[:-1]]
+    except ValueError:
+        return ["the torn line was glued to the next entry"], {}
+    if lines[-1] != b"" or len(parsed) != 5 or "torn_line" not in parsed[1]:
+        problems.append(f"the repaired file: {lines!r}")
+    return problems, {"lines": len(parsed)}
+
+
+def _foreign_store(tmp: Path) -> tuple[list[str], dict[str, Any]]:
+    """Another program's SQLite file, with a replies table: refused at start, left untouched."""
+    import hashlib
+    import sqlite3
+    import subprocess
+
+    path = tmp / "other-program.sqlite3"
+    with contextlib.closing(sqlite3.connect(path)) as other:
+        other.execute("CREATE TABLE replies (id INTEGER PRIMARY KEY, text TEXT)")
+        other.executemany("INSERT INTO replies (text) VALUES (?)", [("a",), ("b",)])
+        other.commit()
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    completed = subprocess.run(
+        [sys.executable, "-m", "mock_server", "--port", "0", "--store", f"sqlite:{path}"],
+        capture_output=True, text=True, timeout=60, check=False, cwd=common.REPO)
+    problems = []
+    # A usage error: the usage, then one line saying what is wrong.
+    last = completed.stderr.strip().splitlines()[-1:]
+    if completed.returncode != 2 or not last or "not a store of the aichat mock" not in last[0]:
+        problems.append(f"another program's database: exit {completed.returncode}, "
+                        f"{completed.stderr.strip()!r}")
+    if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+        problems.append("another program's database was changed")
+    return problems, {"exit": completed.returncode}
+
+
+def storage(quick: bool, tmp: Path) -> Check:
+    started = time.monotonic()
+    counts = (20, 50, 20) if quick else (200, 2_000, 200)
+    folder = tmp / "storage"
+    folder.mkdir(exist_ok=True)
+    journal = folder / "journal.jsonl"
+    store = folder / "store.sqlite3"
+    problems, file_data = _full_disk_run(folder, "journal file", ["--journal", str(journal)],
+                                         [journal], counts)
+    more, store_data = _full_disk_run(
+        folder, "SQLite store", ["--store", f"sqlite:{store}"],
+        [store, Path(f"{store}-wal")], counts)
+    problems += more
+    more, torn = _torn_line(folder)
+    problems += more
+    more, foreign = _foreign_store(folder)
+    problems += more
+    data = {"journal_file": file_data, "sqlite_store": store_data, "torn": torn,
+            "foreign": foreign}
+    detail = (f"a full disk under --journal FILE: {file_data['sent']:,} requests all answered "
+              f"200, {file_data['file_lines_lost']:,} file lines lost whole and counted, none "
+              f"torn or glued; under --store sqlite:PATH: {store_data['sent']:,} answered 200, "
+              f"{store_data['kept']:,} entries kept + {store_data['lost']:,} counted lost; "
+              f"health degraded, then recording again; no secret on disk or in the journal, "
+              f"files 0600; a torn last line repaired at start; another program's SQLite file "
+              f"refused (exit {foreign['exit']}) and untouched"
+              if not problems else "; ".join(problems))
+    return Check("storage faults and secrets (SPEC 8)", not problems, detail,
+                 time.monotonic() - started, data)
+
+
 # --- 4. the provider through every fault -----------------------------------------------------
 
 TIMEOUT = 2.0
@@ -800,7 +972,7 @@ def judge(case: Case, kind: str, value: Any, elapsed: float, attempts: int) -> d
 
 # --- the run ---------------------------------------------------------------------------------
 
-RUNS = ("mixed", "fuzz", "crash", "provider", "attacks")
+RUNS = ("mixed", "fuzz", "crash", "provider", "attacks", "storage")
 
 
 def _quick(seed: int, tmp: Path, only: tuple[str, ...]) -> list[Check]:
@@ -824,6 +996,8 @@ def _quick(seed: int, tmp: Path, only: tuple[str, ...]) -> list[Check]:
         plan.append(fuzz_and_provider)
     if "attacks" in only:
         plan.append(lambda: [attacks(True)])
+    if "storage" in only:
+        plan.append(lambda: [storage(True, tmp)])
     with concurrent.futures.ThreadPoolExecutor(len(plan)) as pool:
         done = [check for checks in pool.map(lambda work: work(), plan) for check in checks]
     return sorted(done, key=lambda check: CHECK_NAMES.index(check.name))
@@ -831,7 +1005,7 @@ def _quick(seed: int, tmp: Path, only: tuple[str, ...]) -> list[Check]:
 
 CHECK_NAMES = ("mixed load, exact journal", "hypothesis-made bodies",
                "SIGKILL mid-load, restart", "provider through every fault",
-               "connection attacks (SPEC 8)")
+               "connection attacks (SPEC 8)", "storage faults and secrets (SPEC 8)")
 
 
 def run(quick: bool, seed: int, only: tuple[str, ...] = RUNS) -> dict[str, Any]:
@@ -847,6 +1021,7 @@ def run(quick: bool, seed: int, only: tuple[str, ...] = RUNS) -> dict[str, Any]:
                 "crash": lambda: crash(3.0, tmp),
                 "provider": lambda: provider_faults(3),
                 "attacks": lambda: attacks(False),
+                "storage": lambda: storage(False, tmp),
             }
             checks = [plan[name]() for name in only]
     return {

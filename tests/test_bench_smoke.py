@@ -92,7 +92,7 @@ def test_memory_run_reaches_its_checkpoints_and_counts_exactly(
 
 def test_soak_checks_all_pass(runs: dict[str, dict[str, Any]]) -> None:
     checks = {check["name"]: check for check in result_of(runs, "soak")["checks"]}
-    assert len(checks) == 5
+    assert len(checks) == 6
     assert all(check["ok"] for check in checks.values()), checks
     mixed = checks["mixed load, exact journal"]["data"]
     assert mixed["sent"] == mixed["journaled"] == mixed["total"] == 240
@@ -106,3 +106,11 @@ def test_soak_checks_all_pass(runs: dict[str, dict[str, Any]]) -> None:
     attacks = checks["connection attacks (SPEC 8)"]["data"]
     assert attacks["held"] == 300 and sum(attacks["cut"].values()) == 300
     assert attacks["journal"]["total"] == attacks["journal"]["expected"]
+    storage = checks["storage faults and secrets (SPEC 8)"]["data"]
+    # (20, 50, 20) requests before, during and after the full disk in the quick run.
+    for run in (storage["journal_file"], storage["sqlite_store"]):
+        assert run["statuses"] == {"200": 90}, run  # read back from JSON
+        assert run["kept"] + run["lost"] == run["sent"] == 90
+    assert storage["journal_file"]["file_lines_lost"] == 50
+    assert storage["sqlite_store"]["lost"] == 50
+    assert storage["foreign"]["exit"] == 2
