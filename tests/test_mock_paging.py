@@ -1,6 +1,7 @@
 """GET /__mock__/requests pages the journal (SPEC 8): the most recent 1,000 entries unless
-?limit= says otherwise, older ones with ?before_id=; the kit reads every page, so that
-``requests`` and ``journal()`` still return everything held."""
+?limit= says otherwise, older ones with ?before_id=; POST /__mock__/requests/find pages what it
+finds the same way; the kit reads every page, so that
+``requests``, ``journal()`` and ``find()`` still return everything held."""
 
 from __future__ import annotations
 
@@ -55,6 +56,36 @@ def test_the_kit_reads_every_page(remote_mock: RemoteMock) -> None:
     assert remote_mock.journal(limit=1050)["requests"] == held[-1050:]
     assert remote_mock.journal()["total"] == 1100
     assert remote_mock.last == held[-1]
+    assert remote_mock.find(path="/api/text") == held
+    assert remote_mock.find(path="/api/text", status=200)[:3] == held[:3]
+
+
+def turn(text: str) -> bytes:
+    return json.dumps({"message": f"user: {text}\nassistant:"}).encode()
+
+
+def test_a_search_is_paged_like_the_journal() -> None:
+    app = create_app({"MOCK_JOURNAL_CAP": 5000})
+    engine = engine_of(app)
+    for number in range(2500):
+        engine.handle(IncomingRequest("POST", "/api/text", f"n={number}", {},
+                                      turn("Even" if number % 2 == 0 else "Odd")))
+    client = app.test_client()
+    evens = {"match": {"last_turn": "Even"}}
+    page = client.post("/__mock__/requests/find", json=evens).get_json()
+    # Entry n is id n + 1: the evens are the odd ids.
+    assert page["total"] == 1250 and len(page["requests"]) == 1000
+    assert [entry["id"] for entry in page["requests"]] == list(range(501, 2501, 2))
+    older = client.post("/__mock__/requests/find?before_id=501", json=evens).get_json()
+    assert [entry["id"] for entry in older["requests"]] == list(range(1, 501, 2))
+    assert older["total"] == 250, "what it finds below before_id"
+    three = client.post("/__mock__/requests/find?limit=3", json=evens).get_json()
+    assert [entry["id"] for entry in three["requests"]] == [2495, 2497, 2499]
+    none = client.post("/__mock__/requests/find?limit=0", json=evens).get_json()
+    assert none == {"total": 1250, "requests": []}
+    for query in ("limit=-1", "before_id=x", "limt=3", "limit=1&limit=2"):
+        answer = client.post(f"/__mock__/requests/find?{query}", json=evens)
+        assert answer.status_code == 400, query
 
 
 def test_the_server_raises_its_open_file_limit_or_says_it_cannot() -> None:

@@ -26,6 +26,8 @@ CHAT_PATH = "/chat"
 # The admin API's paths (in each namespace): never journaled.
 ADMIN_PREFIX = "/__mock__"
 VIOLATION_CHARS = 300
+# Entries a search reads from the store at a time.
+FIND_CHUNK = 500
 
 
 class Outcome:
@@ -244,13 +246,29 @@ class Engine:
                                             before_id=before_id)
         return {"total": total, "requests": cast("list[JournalEntry]", entries)}
 
-    def find(self, match: Any, *, namespace: str = namespaces.DEFAULT) -> JournalPage:
-        """The entries of ``namespace`` that ``match`` (the keys of a reply's match, and
-        ``path`` and ``status``) finds, oldest first; raises ``matching.MatchError``."""
+    def find(self, match: Any, *, namespace: str = namespaces.DEFAULT, limit: int | None = None,
+             before_id: int | None = None) -> JournalPage:
+        """The most recent ``limit`` entries (``None``: all) of ``namespace`` whose id is below
+        ``before_id`` that ``match`` (the keys of a reply's match, and ``path`` and ``status``)
+        finds, oldest first, and how many it finds in all; raises ``matching.MatchError``.
+        The journal is read a chunk at a time from the newest, never listed whole."""
         checked = compile_match(match, "match", keys=FIND_KEYS)
-        _, entries = self.store.entries(namespace=namespace)
-        found = [entry for entry in entries if checked.holds(Facts.of_entry(entry))]
-        return {"total": len(found), "requests": cast("list[JournalEntry]", found)}
+        found: list[dict[str, Any]] = []
+        total = 0
+        below = before_id
+        while True:
+            _, chunk = self.store.entries(namespace=namespace, limit=FIND_CHUNK,
+                                          before_id=below)
+            for entry in reversed(chunk):
+                if checked.holds(Facts.of_entry(entry)):
+                    total += 1
+                    if limit is None or len(found) < limit:
+                        found.append(entry)
+            if len(chunk) < FIND_CHUNK:
+                break
+            below = chunk[0]["id"]
+        found.reverse()
+        return {"total": total, "requests": cast("list[JournalEntry]", found)}
 
     def clear_requests(self, *, namespace: str | None = namespaces.DEFAULT) -> dict[str, int]:
         return {"cleared": self.store.clear(namespace=namespace)}

@@ -102,18 +102,24 @@ class AdminClient:
     def requests(self, *, path: str | None = None, limit: int | None = None) -> JournalPage:
         """The most recent ``limit`` entries (``None``: every one held), read a page at a time
         from the newest (``?limit=`` and ``?before_id=``), and the total of the first page."""
-        wanted = limit
+        return self._pages("GET", "/requests", {} if path is None else {"path": path}, None,
+                           limit)
+
+    def find(self, match: Any) -> JournalPage:
+        """Every entry the match finds, read a page at a time as ``requests`` does."""
+        return self._pages("POST", "/requests/find", {}, {"match": match}, None)
+
+    def _pages(self, method: str, route: str, params: dict[str, Any], payload: Any,
+               wanted: int | None) -> JournalPage:
         held: list[Any] = []
         total: int | None = None
         before: int | None = None
         while True:
             size = PAGE if wanted is None else min(PAGE, wanted - len(held))
-            params: dict[str, Any] = {"limit": size}
-            if path is not None:
-                params["path"] = path
+            query = {**params, "limit": size}
             if before is not None:
-                params["before_id"] = before
-            page: JournalPage = self.call("GET", "/requests", params=params)
+                query["before_id"] = before
+            page: JournalPage = self.call(method, route, params=query, payload=payload)
             if total is None:
                 total = page["total"]
             held[:0] = page["requests"]
@@ -122,10 +128,6 @@ class AdminClient:
                 break
             before = page["requests"][0]["id"]
         return {"total": total, "requests": held}
-
-    def find(self, match: Any) -> JournalPage:
-        page: JournalPage = self.call("POST", "/requests/find", payload={"match": match})
-        return page
 
     def clear_requests(self) -> dict[str, int]:
         cleared: dict[str, int] = self.call("DELETE", "/requests")

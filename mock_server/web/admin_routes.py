@@ -11,7 +11,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from ..core import namespaces
 from ..core.engine import ADMIN_PREFIX, Engine, parse_json
-from ..core.matching import MatchError, find_payload
+from ..core.matching import find_payload
 from ..core.replies import ReplyError, SettingsError, UnknownReplyError
 from .environ import namespace_of
 
@@ -22,7 +22,8 @@ MAX_ADMIN_BODY = 8 << 20
 # The other admin bodies (a search, a reset, settings) are a few fields.
 MAX_SMALL_BODY = 64 << 10
 READ_CHUNK = 65_536
-# GET /__mock__/requests answers at most this many entries unless ?limit= says otherwise:
+# GET /__mock__/requests and POST /__mock__/requests/find answer at most this many entries
+# unless ?limit= says otherwise:
 # a page of the journal is encoded in one go, and a long one would hold up the site's answers
 # meanwhile. Older entries are read a page at a time with ?before_id=.
 DEFAULT_PAGE = 1000
@@ -65,6 +66,7 @@ def _method_as_sent() -> tuple[Response, int] | None:
 QUERY_PARAMETERS: dict[tuple[str, str], frozenset[str]] = {
     ("admin.requests_", "GET"): frozenset({"path", "limit", "before_id", "namespace"}),
     ("admin.requests_", "DELETE"): frozenset({"namespace"}),
+    ("admin.find", "POST"): frozenset({"limit", "before_id"}),
 }
 
 
@@ -147,8 +149,11 @@ def find() -> Any:
     if isinstance(payload, tuple):
         return payload
     try:
-        return jsonify(_engine().find(find_payload(payload.value), namespace=_namespace()))
-    except MatchError as problem:
+        limit = _whole_number("limit", DEFAULT_PAGE)
+        before_id = _whole_number("before_id", None)
+        return jsonify(_engine().find(find_payload(payload.value), namespace=_namespace(),
+                                      limit=limit, before_id=before_id))
+    except ValueError as problem:  # a MatchError too
         return error(400, str(problem))
 
 
