@@ -8,6 +8,7 @@ follow the shape of pytest-httpserver's fixtures: a session's server, cleared pe
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections.abc import Iterator
@@ -74,7 +75,11 @@ def _hypothesis_settings(item: pytest.Item) -> settings | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """In CI, a test whose own settings undo the derandomized profile is a usage error."""
+    """Under mutmut, the tests of the mock command are left out; in CI, a test whose own
+    settings undo the derandomized profile is a usage error."""
+    if os.environ.get("MUTANT_UNDER_TEST"):
+        _leave_out_child_processes(config, items)
+        _quickest_files_first(items)
     if not os.environ.get("CI"):
         return
     random = [item.nodeid for item in items
@@ -82,6 +87,36 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if random:
         raise pytest.UsageError(
             f"in CI every hypothesis test must be derandomized; these are not: {random}")
+
+
+def _leave_out_child_processes(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # make mutants (mutmut sets MUTANT_UNDER_TEST) switches a mutant on in its own process
+    # only: the mock command runs in a child process that never sees it, so a test of it
+    # (the session's mock_command, under remote_mock too) would only cost time there.
+    left = [item for item in items if "mock_command" in getattr(item, "fixturenames", ())]
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = [item for item in items if item not in left]
+
+
+def _quickest_files_first(items: list[pytest.Item]) -> None:
+    # mutmut hands over the tests that reach a mutant in no particular order: a file's tests
+    # are put back together (its module fixtures, such as a live server, set up once) and in
+    # their file's order, the files whose tests took least time in mutmut's first run first,
+    # so that a mutant a quick test kills is not first run through slow ones (-x).
+    try:
+        with open("mutmut-stats.json", encoding="utf-8") as file:
+            durations: dict[str, float] = json.load(file)["duration_by_test"]
+    except (OSError, ValueError, KeyError):
+        durations = {}
+    per_file: dict[str, list[float]] = {}
+    for nodeid, seconds in durations.items():
+        per_file.setdefault(nodeid.partition("::")[0], []).append(seconds)
+    mean = {name: sum(times) / len(times) for name, times in per_file.items()}
+    position = {id(item): index for index, item in enumerate(items)}
+    items.sort(key=lambda item: (mean.get(item.nodeid.partition("::")[0], 0.0),
+                                 item.nodeid.partition("::")[0], item.location[1] or 0,
+                                 position[id(item)]))
 
 
 @pytest.hookimpl(wrapper=True)
