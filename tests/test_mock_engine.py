@@ -16,7 +16,13 @@ from spec_values import HEADERS
 from mock_server import Engine, IncomingRequest, MemoryStore, create_app, engine_of
 from mock_server.core import faults
 from mock_server.core.matching import Facts
-from mock_server.core.replies import ReplyError, last_user_turn, parse_reply
+from mock_server.core.replies import (
+    ReplyError,
+    SettingsError,
+    UnknownReplyError,
+    last_user_turn,
+    parse_reply,
+)
 from mock_server.core.store import QueueFullError, Store
 
 BODY = {"message": "user: Hello\nassistant:", "temperature": 1, "presence_penalty": 0,
@@ -243,3 +249,157 @@ def test_a_journal_file_that_cannot_be_written_does_not_stop_the_mock(
     assert client.get("/__mock__/requests").get_json()["total"] == 2
     assert capsys.readouterr().err.count("cannot write the journal file /dev/full") == 1
     engine_of(app).close()
+
+
+# --- the admin API of each namespace, in this process (SPEC 7, contract/admin.openapi.json):
+# the same calls the HTTP routes make, where make mutants-mock can reach them.
+
+
+def test_each_namespace_has_its_own_journal_queue_and_settings() -> None:
+    engine = Engine(reply_text="Fixed by the server.")
+    default, alice = engine.admin(), engine.admin("alice")
+    assert (default.namespace, alice.namespace) == ("", "alice")
+    assert default.within("alice").namespace == "alice"
+    with pytest.raises(ValueError, match="namespaces do not nest"):
+        alice.within("bob")
+
+    queued = alice.queue_replies([{"message": "one"}, {"message": "standing", "times": None}])
+    assert queued["queued"] == 2 and len(set(queued["ids"])) == 2
+    assert [reply["id"] for reply in alice.replies()["replies"]] == queued["ids"]
+    assert default.replies() == {"replies": []}
+
+    # Settings of its own ({} gives the server's back), the other namespace's untouched.
+    fixed = {"reply_mode": "fixed", "reply_text": "Hi from alice."}
+    assert alice.put_settings(fixed) == fixed == alice.settings()
+    assert default.settings() == {"reply_mode": "echo", "reply_text": "Fixed by the server."}
+
+    def ask(namespace: str) -> str:
+        request = IncomingRequest("POST", "/api/text", headers=dict(HEADERS),
+                                  body=json.dumps(BODY).encode(), namespace=namespace)
+        return str(json.loads(engine.handle(request).answer.body)["message"])
+
+    assert [ask("alice") for _ in range(3)] == ["one", "standing", "standing"]
+    assert ask("") == "You said: Hello"
+    alice.remove_reply(queued["ids"][1])
+    assert ask("alice") == "Hi from alice."  # the namespace's own reply mode
+    assert alice.put_settings({}) == {"reply_mode": "echo", "reply_text": "Fixed by the server."}
+    assert ask("alice") == "You said: Hello"
+
+    entries = alice.requests()["requests"]
+    assert [entry["namespace"] for entry in entries] == ["alice"] * 5
+    assert [entry["reply_id"] for entry in entries] == [
+        queued["ids"][0], queued["ids"][1], queued["ids"][1], None, None]
+    assert [entry["namespace"] for entry in default.requests()["requests"]] == [""]
+    assert {item["name"]: (item["requests"], item["replies"])
+            for item in engine.namespaces()["namespaces"]} == {"": (1, 0), "alice": (5, 0)}
+
+    # Verification finds in one namespace only, oldest first, also by path and status.
+    found = alice.find({"last_turn": "Hello", "status": 200})
+    assert found["total"] == 5 and found["requests"] == entries
+    assert alice.find({"path": "/chat"}) == {"total": 0, "requests": []}
+    assert default.find({"last_turn": "Hello"})["total"] == 1
+
+    alice.queue_replies({"message": "left over"})
+    assert alice.clear_replies() == {"cleared": 1} and alice.replies() == {"replies": []}
+    assert alice.clear_requests() == {"cleared": 5}
+    assert alice.requests() == {"total": 0, "requests": []}
+    assert default.requests()["total"] == 1
+    default.queue_replies([{"message": "a"}, {"message": "b"}])
+    assert default.reset() == {"cleared_requests": 1, "cleared_replies": 2}
+
+
+def test_removing_a_reply_that_is_not_queued_is_refused() -> None:
+    engine = Engine()
+    alice = engine.admin("alice")
+    [reply_id] = alice.queue_replies({"message": "mine"})["ids"]
+    with pytest.raises(UnknownReplyError, match=repr(reply_id)):
+        engine.admin().remove_reply(reply_id)  # another namespace's
+    assert alice.remove_reply(reply_id) == {"removed": reply_id}
+    with pytest.raises(UnknownReplyError):
+        alice.remove_reply(reply_id)  # used once already
+
+
+@pytest.mark.parametrize(("path", "journaled"), [
+    ("/api/text", True), ("/chat", True), ("/__mock__x", True),
+    ("/__mock__", False), ("/__mock__/requests", False),
+])
+def test_a_request_refused_before_it_is_read_is_journaled_unless_admin(
+        path: str, journaled: bool) -> None:
+    """SPEC 8: a Host the mock does not serve gets 421 {"response": false, "message": ...} and
+    is journaled; SPEC 4: admin traffic is not journaled."""
+    engine = Engine()
+    request = IncomingRequest("POST", path, headers={"host": "evil.example"}, body=b"{}")
+    answer = engine.refuse(request, 421, "host evil.example is not served here")
+    assert answer.status == 421
+    assert json.loads(answer.body) == {"response": False,
+                                       "message": "host evil.example is not served here"}
+    entries = engine.requests(namespace=None)["requests"]
+    assert [(entry["path"], entry["status"]) for entry in entries] == (
+        [(path, 421)] if journaled else [])
+
+
+def test_the_chat_page_answers_get_and_head_only() -> None:
+    page = b"<!doctype html><title>chat</title>"
+    engine = Engine(chat_page=page)
+    for method in ("GET", "HEAD"):  # (the carrier leaves a HEAD's body out)
+        answer = engine.handle(IncomingRequest(method, "/chat")).answer
+        assert answer.status == 200
+        assert (answer.header("content-type") or "").startswith("text/html")
+    assert engine.handle(IncomingRequest("GET", "/chat")).answer.body == page
+    refused = engine.handle(IncomingRequest("POST", "/chat", body=b"{}")).answer
+    # RFC 9110 15.5.6: a 405 lists the methods the resource has in Allow.
+    assert refused.status == 405
+    allowed = (refused.header("allow") or "").split(",")
+    assert [method.strip() for method in allowed] == ["GET", "HEAD"]
+    assert json.loads(refused.body)["response"] is False
+    assert json.loads(refused.body)["message"].startswith("invalid request: ")
+    without = Engine().handle(IncomingRequest("GET", "/chat")).answer
+    assert without.status == 404 and json.loads(without.body)["response"] is False
+    assert [entry["status"] for entry in engine.requests()["requests"]] == [200, 200, 200, 405]
+
+
+SERVER_SETTINGS = {"reply_mode": "echo", "reply_text": "The server's."}
+
+
+@pytest.mark.parametrize(("payload", "named"), [
+    ([], "settings"), ("fixed", "settings"),
+    ({"reply_mode": "loud"}, "reply_mode"), ({"reply_mode": None}, "reply_mode"),
+    ({"reply_text": 5}, "reply_text"), ({"reply_text": None}, "reply_text"),
+    ({"mode": "fixed"}, "mode"), ({"reply_mode": "fixed", "extra": 1}, "extra"),
+])
+def test_settings_outside_the_contract_are_refused_and_named(payload: Any, named: str) -> None:
+    """contract/admin.openapi.json, SettingsUpdate: reply_mode echo or fixed, reply_text a
+    string, no other field; a bad one is a 400 that names it, and changes nothing."""
+    engine = Engine(reply_text=SERVER_SETTINGS["reply_text"])
+    with pytest.raises(SettingsError, match=named):
+        engine.admin("x").put_settings(payload)
+    assert engine.admin("x").settings() == SERVER_SETTINGS
+
+
+@pytest.mark.parametrize(("payload", "settings"), [
+    ({}, SERVER_SETTINGS),
+    ({"reply_mode": "fixed"}, {"reply_mode": "fixed", "reply_text": "The server's."}),
+    ({"reply_text": "Own."}, {"reply_mode": "echo", "reply_text": "Own."}),
+    ({"reply_mode": "echo", "reply_text": ""}, {"reply_mode": "echo", "reply_text": ""}),
+])
+def test_a_setting_left_out_is_the_servers(payload: Any, settings: dict[str, str]) -> None:
+    engine = Engine(reply_text=SERVER_SETTINGS["reply_text"])
+    assert engine.admin("x").put_settings(payload) == settings
+    assert engine.admin().settings() == SERVER_SETTINGS
+
+
+@pytest.mark.parametrize(("retry_after", "accepted"), [
+    ("", False), ("~", True), (" ", True), ("x" * 200, True), ("x" * 201, False),
+    ("Wed, 21 Oct 2015 07:28:00 GMT", True), ("\x7f", False), ("\x1f", False), ("é", False),
+    (-1, False), (0, True), (10**9, True), (10**9 + 1, False), (2.0, True), (2.5, False),
+    (True, False), (None, True),
+])
+def test_retry_after_is_whole_seconds_or_a_short_printable_string(retry_after: Any,
+                                                                  accepted: bool) -> None:
+    """contract/admin.openapi.json, ScriptedReply.retry_after: an integer from 0 to 10^9, a
+    string of 1 to 200 printable ASCII characters (^[ -~]{1,200}$), or null."""
+    if accepted:
+        assert parse_reply({"retry_after": retry_after})["retry_after"] == retry_after
+    else:
+        with pytest.raises(ReplyError, match="retry_after"):
+            parse_reply({"retry_after": retry_after})

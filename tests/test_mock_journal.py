@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import sqlite3
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -15,8 +16,9 @@ import pytest
 import requests
 from spec_values import HEADERS, MOCK_JOURNAL_CAP
 
-from mock_server import Engine, IncomingRequest, create_app
+from mock_server import Engine, IncomingRequest, MemoryStore, create_app
 from mock_server.core import contract
+from mock_server.core.journal_file import JournalFile
 from mock_server.serve.child_process import MockProcess
 from mock_server.testing.remote import RemoteMock
 
@@ -241,3 +243,156 @@ def test_a_header_sent_empty_is_journaled_empty(remote_mock: RemoteMock) -> None
     assert entry["headers"]["content-type"] == entry["headers"]["x-empty"] == ""
     assert entry["header_diff"]["content-type"] == {"expected": "application/json",
                                                     "received": ""}
+
+
+# --- storage faults in this process (SPEC 8; the health fields of contract/admin.openapi.json):
+# test_mock_storage_faults.py plays a full disk in a child process, which make mutants-mock
+# does not reach; here the file and the store fail on demand.
+
+
+class FailingFile:
+    """A journal file that fails with the error it is given, until it is given None."""
+
+    path = "/full/journal.jsonl"
+    repaired = 0
+
+    def __init__(self) -> None:
+        self.error: OSError | None = None
+        self.lines: list[bytes] = []
+
+    def write(self, line: bytes) -> None:
+        if self.error is not None:
+            raise self.error
+        self.lines.append(line)
+
+    def close(self) -> None:
+        pass
+
+
+def site_request() -> IncomingRequest:
+    return IncomingRequest("POST", "/api/text", headers=HEADERS,
+                           body=json.dumps(BODY).encode(), remote_addr="127.0.0.1")
+
+
+def warnings_in(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    return [line for line in captured.err.splitlines() if line.strip()]
+
+
+def test_a_failing_journal_file_is_counted_and_reported_until_it_works(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    engine = Engine()
+    file = FailingFile()
+    engine.journal.file = file  # type: ignore[assignment]
+    for _ in range(2):
+        engine.handle(site_request())
+    assert engine.health() == {"journal": "ok"}
+    assert warnings_in(capsys) == []
+
+    file.error = OSError(28, "No space left on device")
+    for _ in range(3):
+        assert engine.handle(site_request()).answer.status == 200
+    during = engine.health()
+    assert (during["journal"], during["failing"]) == ("degraded", True)
+    assert (during["entries_lost"], during["file_lines_lost"]) == (0, 3)
+    assert file.path in during["reason"] and "No space left on device" in during["reason"]
+    [started] = warnings_in(capsys)  # once, not once per lost line
+    assert file.path in started
+
+    # The reason is the last failure while it lasts.
+    file.error = OSError(5, "Input/output error")
+    engine.handle(site_request())
+    assert "Input/output error" in engine.health()["reason"]
+    assert engine.health()["file_lines_lost"] == 4
+    assert warnings_in(capsys) == []
+
+    file.error = None
+    engine.handle(site_request())
+    after = engine.health()
+    assert (after["journal"], after["failing"]) == ("degraded", False)
+    assert (after["entries_lost"], after["file_lines_lost"]) == (0, 4)
+    assert file.path in after["reason"]  # what failed, though it records again
+    assert len(warnings_in(capsys)) == 1  # once when it records again
+    assert len(file.lines) == 3 and engine.requests()["total"] == 7
+
+
+class FailingStore(MemoryStore):
+    """A store whose writes fail with ``error`` until it is None."""
+
+    error: Exception | None = None
+
+    def append_raw(self, *args: Any, **kwargs: Any) -> Any:
+        if self.error is not None:
+            raise self.error
+        return super().append_raw(*args, **kwargs)
+
+
+def test_a_failing_store_is_counted_and_reported_until_it_works(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    store = FailingStore()
+    engine = Engine(store=store)
+    engine.handle(site_request())
+    store.error = sqlite3.OperationalError("database or disk is full")
+    for _ in range(3):
+        assert engine.handle(site_request()).answer.status == 200
+    during = engine.health()
+    assert (during["journal"], during["failing"]) == ("degraded", True)
+    assert (during["entries_lost"], during["file_lines_lost"]) == (3, 0)
+    assert "database or disk is full" in during["reason"]
+    assert len(warnings_in(capsys)) == 1
+    store.error = None
+    engine.handle(site_request())
+    after = engine.health()
+    assert (after["journal"], after["failing"], after["entries_lost"]) == ("degraded", False, 3)
+    assert "database or disk is full" in after["reason"]
+    assert len(warnings_in(capsys)) == 1
+    assert engine.requests()["total"] == 2
+
+
+# --- the JSON-lines file's torn last line (SPEC 8: repaired on start, the torn line kept on a
+# line of its own and marked, never glued to the next), for torn lines of every length around
+# the 64 KiB the file is read back by, and one cut inside a UTF-8 character.
+
+LINES = b'{"id": 1, "path": "/api/text"}\n{"id": 2, "path": "/chat"}\n'
+CUT_CHARACTER = b'{"id": 3, "message": "caf' + "é".encode()[:1]
+
+
+@pytest.mark.parametrize("before", [b"", LINES], ids=["alone", "after-lines"])
+@pytest.mark.parametrize("torn", [
+    b"{", CUT_CHARACTER, b"x" * 65_535, b"x" * 65_536, b"x" * 65_537, b"y" * 140_000,
+], ids=["1", "cut-character", "64KiB-1", "64KiB", "64KiB+1", "140000"])
+def test_a_torn_last_line_of_any_length_is_kept_whole_and_marked(
+        tmp_path: Path, before: bytes, torn: bytes) -> None:
+    path = tmp_path / "journal.jsonl"
+    path.write_bytes(before + torn)
+    file = JournalFile(path)
+    assert file.repaired == len(torn)
+    file.write(b'{"id": 1}\n')
+    file.close()
+    data = path.read_bytes()
+    assert data.startswith(before)
+    marker, new = data[len(before):].splitlines(keepends=True)
+    assert json.loads(marker)["torn_line"] == torn.decode("utf-8", errors="replace")
+    assert marker.endswith(b"\n") and new == b'{"id": 1}\n'
+
+
+@pytest.mark.parametrize("content", [b"", b"\n", LINES], ids=["empty", "newline", "lines"])
+def test_a_file_that_ends_with_a_whole_line_is_left_as_it_is(tmp_path: Path,
+                                                             content: bytes) -> None:
+    path = tmp_path / "journal.jsonl"
+    path.write_bytes(content)
+    file = JournalFile(path)
+    assert file.repaired == 0
+    file.close()
+    assert path.read_bytes() == content
+
+
+def test_a_closed_journal_file_refuses_to_write(tmp_path: Path) -> None:
+    file = JournalFile(tmp_path / "journal.jsonl")
+    file.write(b'{"id": 1}\n')
+    file.close()
+    with pytest.raises(OSError, match="closed"):
+        file.write(b'{"id": 2}\n')
+    file.close()  # twice is harmless
+    assert (tmp_path / "journal.jsonl").read_bytes() == b'{"id": 1}\n'
