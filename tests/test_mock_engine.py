@@ -16,11 +16,11 @@ from spec_values import HEADERS
 from mock_server import Engine, IncomingRequest, MemoryStore, create_app, engine_of
 from mock_server.core import faults
 from mock_server.core.matching import Facts
+from mock_server.core.prompt import last_user_turn
 from mock_server.core.replies import (
     ReplyError,
     SettingsError,
     UnknownReplyError,
-    last_user_turn,
     parse_reply,
 )
 from mock_server.core.store import QueueFullError, Store
