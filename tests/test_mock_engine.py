@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from loopback import FAULT_ERRORS
 from spec_values import HEADERS
+from test_mock_api import BAD_BODIES
 
 from mock_server import Engine, IncomingRequest, MemoryStore, create_app, engine_of
 from mock_server.core import faults
@@ -403,3 +404,28 @@ def test_retry_after_is_whole_seconds_or_a_short_printable_string(retry_after: A
     else:
         with pytest.raises(ReplyError, match="retry_after"):
             parse_reply({"retry_after": retry_after})
+
+
+@pytest.mark.parametrize(("data", "fragments"), [
+    *BAD_BODIES,
+    # A violation quoting a long value is still a 400 (SPEC 4: bad input never gets a 500).
+    (json.dumps({"message": "x", "temperature": "9" * 1000}).encode(), ["temperature: '999"]),
+])
+def test_bad_bodies_are_refused_in_process(data: bytes, fragments: list[str]) -> None:
+    """test_mock_api.py's refusals (SPEC 4: 400 {"response": false, "message": "invalid
+    request: ..."}), through the engine itself."""
+    engine = Engine()
+    engine.queue_replies({"message": "for a valid request only"})
+    outcome = engine.handle(IncomingRequest("POST", "/api/text", headers=dict(HEADERS),
+                                            body=data))
+    reply = json.loads(outcome.answer.body)
+    assert (outcome.answer.status, reply["response"]) == (400, False)
+    assert reply["message"].startswith("invalid request: ")
+    assert all(fragment in reply["message"] for fragment in fragments)
+    entry = outcome.entry
+    assert (entry["status"], entry["reply"], entry["reply_id"]) == (400, reply, None)
+    assert entry["violations"] and all(
+        fragment in "; ".join(entry["violations"]) for fragment in fragments)
+    assert len(engine.replies()["replies"]) == 1, "SPEC 7: an invalid request uses no reply"
+    if data == b"{}":  # a breach of the whole body, not of one field: no field to name
+        assert entry["violations"] == ["'message' is a required property"]

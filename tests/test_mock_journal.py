@@ -4,6 +4,7 @@ the memory cap, and the JSON-lines file (also after SIGTERM and SIGINT)."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import sqlite3
@@ -17,7 +18,7 @@ import requests
 from spec_values import HEADERS, MOCK_JOURNAL_CAP
 
 from mock_server import Engine, IncomingRequest, MemoryStore, create_app
-from mock_server.core import contract
+from mock_server.core import contract, journal_file
 from mock_server.core.journal_file import JournalFile
 from mock_server.serve.child_process import MockProcess
 from mock_server.testing.remote import RemoteMock
@@ -396,3 +397,23 @@ def test_a_closed_journal_file_refuses_to_write(tmp_path: Path) -> None:
         file.write(b'{"id": 2}\n')
     file.close()  # twice is harmless
     assert (tmp_path / "journal.jsonl").read_bytes() == b'{"id": 1}\n'
+
+
+def test_a_line_that_fails_half_way_is_cut_back_off(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """SPEC 8: a line is in the file whole or not at all, never glued to the next."""
+    path = tmp_path / "journal.jsonl"
+    file = JournalFile(path)
+    file.write(b'{"id": 1}\n')
+
+    def half_then_full(fd: int, data: bytes) -> None:
+        os.write(fd, data[:len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(journal_file, "write_all", half_then_full)
+    with pytest.raises(OSError):
+        file.write(b'{"id": 2, "path": "/api/text"}\n')
+    monkeypatch.undo()
+    file.write(b'{"id": 3}\n')
+    file.close()
+    assert path.read_bytes() == b'{"id": 1}\n{"id": 3}\n'
