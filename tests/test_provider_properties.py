@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import email.utils
+import functools
+import gc
 import json
 import math
 import os
@@ -198,8 +200,18 @@ def test_unknown_keywords_are_ignored(extra: dict[str, Any]) -> None:
 
 # --- params: reflection, as the seed computes it -------------------------------------------------
 
+@functools.cache
 def seed_params_expression() -> ast.expr:
-    tree = ast.parse(Path(Aichat.__file__).read_text(encoding="utf-8"))
+    # Parsed once, with the collector paused: CPython 3.11.7's ast.parse can fail ("AST
+    # constructor recursion depth mismatch") when a gc callback, such as hypothesis's, runs
+    # inside it, which mutmut's much larger copy of Aichat.py made happen in make mutants.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        tree = ast.parse(Path(Aichat.__file__).read_text(encoding="utf-8"))
+    finally:
+        if collecting:
+            gc.enable()
     [assignment] = [node for node in tree.body if isinstance(node, ast.Assign)
                     and [getattr(t, "id", None) for t in node.targets] == ["params"]]
     return assignment.value
