@@ -75,9 +75,16 @@ def load(prefix: str = "") -> list[Mutant]:
     return mutants
 
 
+def _matches(changed: str, line: str) -> bool:
+    # "^...$": the whole changed line; anything else: a piece of it.
+    if len(changed) > 1 and changed.startswith("^") and changed.endswith("$"):
+        return line == changed[1:-1]
+    return changed in line
+
+
 def reason_for(mutant: Mutant) -> str | None:
     for function, changed, reason in REASONS:
-        if function == mutant.function and changed in (mutant.added or mutant.removed):
+        if function == mutant.function and _matches(changed, mutant.added or mutant.removed):
             return reason
     return None
 

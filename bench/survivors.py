@@ -1,9 +1,11 @@
-"""Why each mutant that survives ``make mutants`` is left: equivalent (no test could tell it
-from the original) or harmless (what it changes is outside what the provider promises).
+"""Why each mutant that survives ``make mutants`` or ``make mutants-mock`` is left: equivalent
+(no test could tell it from the original) or harmless (what it changes is outside what the
+provider, the mock, the spec or the contract promise).
 
 Each row: mutmut's name of the function, a piece of the changed line (matched against the
-mutant's line), the one-line reason. bench/mutation_report.py matches the survivors of a run
-against these rows, first match first; a survivor no row matches fails ``make mutants``.
+mutant's line; between ^ and $, the whole line), the one-line reason.
+bench/mutation_report.py matches the survivors of a run against these rows, first match
+first; a survivor no row matches fails ``make mutants`` (or ``make mutants-mock``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,112 @@ SEND = ("urllib3 sets the socket's timeout before each request to the attempt's 
 FINISH = ("finish() decodes at most one held byte, and one byte of deflate never makes output: "
           "the result is the same empty list")
 
+# The mock's core (make mutants-mock).
+WORDING = ("the words of an error message, which neither the spec nor the contract fixes; the "
+           "status, the answer's shape and the field it names are tested")
+MARKER = ("the torn-line marker's other fields, a time and a note for a reader: SPEC 8 asks only "
+          "that the torn text be kept on a line of its own and marked, which torn_line does")
+UTF8_ANSWERS = ("the mock's answers are UTF-8 it encoded itself (JSON, fault pages, scripted "
+                "messages): decoding them never meets a bad byte, so how bad bytes would be "
+                "handled never shows")
+DEEP = ("only for a parsed body nested deeper than the JSON encoder can write again, near the "
+        "interpreter's recursion limit: test_mock_fuzz.py sweeps those depths through the mock "
+        "command, in a child process that mutmut does not reach")
+LENIENT = ("the journal's parse of a body sent elsewhere than the API: an empty body does not "
+           "parse either way, and one of 1 MiB or more is past the journal's 64 KiB body cap, "
+           "whose entries keep no json: the same entries")
+CAST = "typing.cast does nothing at run time: the type it names is for the type checker only"
+OS_WORDS = ("the reason still holds the OS's or the database's words for the error "
+            "('[Errno 28] No space left on device' or 'No space left on device')")
+STORE_NAME = "failed() tells 'file' from anything else: any other name is the store's failure"
+RECOVERY = ("record() already marks the recovery at the next request (a batching store takes "
+            "it at once); only a flush with no request since the failure would mark it sooner")
+FLUSH = ("stderr is written unbuffered (line by line) in every way the mock runs, so flushing "
+         "it changes nothing")
+
 REASONS: list[tuple[str, str, str]] = [
+    # --- mock_server/core/engine.py ---
+    ("x__never", "return True", "the fallback for a request schema fast_accept cannot "
+     "compile; the contract's always compiles (test_mock_hotpath.py checks it)"),
+    ("x__reject_constant", "ValueError(None)", WORDING),
+    ("x__finite_float", 'float("INF")', "float() reads inf in any case"),
+    ("x__finite_float", 'float("-INF")', "float() reads inf in any case"),
+    ("x__finite_float", "text[:41]", WORDING),
+    ("x_describe_error", "VIOLATION_CHARS", "where a violation longer than 300 characters is "
+     "cut, and how the excerpt ends: a length the spec does not fix (a long one is still a "
+     "400: test_bad_bodies_are_refused_in_process)"),
+    ("x_describe_error", '"XX.XX".join', "the request schema is flat: a violation's path has "
+     "at most one part, which the separator never comes between"),
+    ("x_parse_settings", ".join(", WORDING),
+    ("x_scripted_answer", '("retry-after", ', CASE),
+    ("x_scripted_answer", '("RETRY-AFTER", ', CASE),
+    ("x_parse_settings", "describe_kind(None)", WORDING),
+    ("x_cut_short_reason", '"content-length", "XXXX"', "a body cut short without a "
+     "Content-Length was chunked: an empty text and XXXX are alike not digits"),
+    ("xǁEngineǁ_lenient_json", "if not request.body and request.size > MAX_BODY", LENIENT),
+    ("xǁEngineǁ_lenient_json", "request.size >= MAX_BODY", LENIENT),
+    ("xǁEngineǁ_lenient_json", '.decode("UTF-8")', CODEC),
+    ("xǁEngineǁ_chat", '("allow", ', CASE),
+    ("xǁEngineǁ_chat", '("ALLOW", ', CASE),
+    ("xǁEngineǁ_chat", '("content-type", HTML_TYPE)', CASE),
+    ("xǁEngineǁ_chat", '("CONTENT-TYPE", HTML_TYPE)', CASE),
+    ("xǁEngineǁ_chat", "invalid(404, None)", WORDING),
+    ("xǁEngineǁ_chat", "invalid(405, None,", WORDING),
+    ("xǁEngineǁfind", "cast(", CAST),
+    ("xǁEngineǁrequests", "cast(", CAST),
+    ("xǁEngineǁreplies", "cast(", CAST),
+    ("xǁEngineǁfind", "compile_match(match, keys=FIND_KEYS)", "where is \"match\" by "
+     "default"),
+    ("xǁEngineǁfind", "compile_match(match, ", WORDING),
+    ("xǁEngineǁremove_reply", "where = ", WORDING),
+    ("xǁEngineǁremove_reply", 'else "XXXX"', WORDING),
+    # --- mock_server/core/journal.py ---
+    ("xǁJournalǁ__init__", "keep_secrets: bool = True", "the engine makes every Journal and "
+     "always says whether to keep secrets"),
+    ("x_raw_json", "answer.decode(", UTF8_ANSWERS),
+    ("x_raw_json", "values[10] = ", DEEP),
+    ("x_raw_json", "values[11] = None", DEEP),
+    ("x_raw_json", "return json_bytes(None)", DEEP),
+    ("xǁJournalǁ_worked", "flush=", FLUSH),
+    ("xǁJournalǁ_worked", "file=sys.stderr, )", FLUSH),
+    ("xǁJournalǁ_worked", "print(None, ", "the words of the notice that the journal records "
+     "again; that there is one line on stderr, once, is tested"),
+    ("xǁJournalǁfailed", "flush=", FLUSH),
+    ("xǁJournalǁfailed", "^)$", FLUSH),
+    ("xǁJournalǁfailed", "the store failedXX", WORDING),
+    ("xǁJournalǁfailed", "getattr(None, 'strerror', None)", OS_WORDS),
+    ("xǁJournalǁfailed", "'XXstrerrorXX'", OS_WORDS),
+    ("xǁJournalǁfailed", "'STRERROR'", OS_WORDS),
+    ("xǁJournalǁfailed", "self.file.path if ", "a file fails only when there is one: its path "
+     "is always there"),
+    ("xǁJournalǁflush", 'getattr(self.store, "waiting", ', "every store with flush "
+     "(SQLiteStore) says how many records wait: the default is never read"),
+    ("xǁJournalǁflush", 'getattr(self.store, "flush", )', "Journal.flush is called only for a "
+     "store that batches its writes (SQLiteStore), which has flush"),
+    ("xǁJournalǁflush", "self.failed(None, ", STORE_NAME),
+    ("xǁJournalǁflush", 'self.failed("XXstoreXX", ', STORE_NAME),
+    ("xǁJournalǁflush", 'self.failed("STORE", ', STORE_NAME),
+    ("xǁJournalǁflush", "self.failing is None and self.file is None", RECOVERY),
+    ("xǁJournalǁflush", "self.failing is not None and self.file is not None", RECOVERY),
+    ("xǁJournalǁflush", "self.failing is not None or self.file is None", "with a journal "
+     "file as well, a flush that works would say the journal records again until the file's "
+     "next failing line: health's failing, for the time between two requests"),
+    # --- mock_server/core/journal_file.py ---
+    ("x_torn_line_marker", '"XXrepairedXX"', MARKER),
+    ("x_torn_line_marker", '"REPAIRED"', MARKER),
+    ("x_torn_line_marker", "datetime.now(None)", MARKER),
+    ("x_torn_line_marker", '"XXnoteXX"', MARKER),
+    ("x_torn_line_marker", '"NOTE"', MARKER),
+    ("x_torn_line_marker", '"note": "', MARKER),
+    ("x_torn_line_marker", "KEPT ITS TEXT", MARKER),
+    ("x_torn_line_marker", "kept its text here when it started againXX", MARKER),
+    ("x_torn_line_marker", '.encode("ASCII")', CODEC),
+    ("x_torn_line_marker", 'torn.decode("UTF-8"', CODEC),
+    ("x_torn_line_marker", 'torn.decode(errors="replace")', "UTF-8 is the default codec"),
+    ("x_repair_torn_tail", "os.pread(fd, 2, size - 1)", "a read from the last byte returns "
+     "that one byte, whatever more is asked"),
+    ("x_repair_torn_tail", "os.pread(fd, size + start, start)", "a read from start returns "
+     "the rest of the file, whatever more is asked"),
     # --- mock_server/core/faults.py ---
     ("x__challenge", '("content-type", HTML_TYPE)', CASE),
     ("x__challenge", '("CONTENT-TYPE", HTML_TYPE)', CASE),

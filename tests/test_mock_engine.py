@@ -306,7 +306,11 @@ def test_each_namespace_has_its_own_journal_queue_and_settings() -> None:
     assert alice.requests() == {"total": 0, "requests": []}
     assert default.requests()["total"] == 1
     default.queue_replies([{"message": "a"}, {"message": "b"}])
+    alice.queue_replies({"message": "stays"})
+    ask("alice")
+    alice.queue_replies({"message": "stays"})
     assert default.reset() == {"cleared_requests": 1, "cleared_replies": 2}
+    assert (alice.requests()["total"], len(alice.replies()["replies"])) == (1, 1)
 
 
 def test_removing_a_reply_that_is_not_queued_is_refused() -> None:
@@ -429,3 +433,46 @@ def test_bad_bodies_are_refused_in_process(data: bytes, fragments: list[str]) ->
     assert len(engine.replies()["replies"]) == 1, "SPEC 7: an invalid request uses no reply"
     if data == b"{}":  # a breach of the whole body, not of one field: no field to name
         assert entry["violations"] == ["'message' is a required property"]
+
+
+def test_a_reply_without_a_message_answers_what_the_reply_mode_would() -> None:
+    """contract/admin.openapi.json, ScriptedReply: message null is what the reply mode would
+    answer; response null leaves the key out; retry_after adds a Retry-After header, and
+    without it there is none."""
+    engine = Engine()
+    engine.queue_replies([{"response": False, "status": 503},
+                          {"response": None, "message": None},
+                          {"message": "Later.", "retry_after": 7},
+                          {"fault": "disconnect", "retry_after": 7}])
+    first = engine.handle(api_request()).answer
+    assert (first.status, json.loads(first.body)) == (
+        503, {"response": False, "message": "You said: Hello"})
+    assert first.header("Retry-After") is None
+    second = engine.handle(api_request()).answer
+    assert json.loads(second.body) == {"message": "You said: Hello"}
+    assert second.header("Retry-After") is None
+    third = engine.handle(api_request()).answer
+    assert (json.loads(third.body)["message"], third.header("Retry-After")) == ("Later.", "7")
+    dropped = engine.handle(api_request()).answer
+    assert dropped.disconnect and dropped.header("Retry-After") is None  # nothing is sent
+
+
+class EntriesOnlyStore:
+    """A Store of one's own (the mock_server.Store protocol): no raw records, no batches."""
+
+    def __init__(self) -> None:
+        self._inner = MemoryStore()
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("append_raw", "flush", "waiting"):
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+
+def test_a_store_of_ones_own_is_given_whole_entries() -> None:
+    engine = Engine(store=EntriesOnlyStore())  # type: ignore[arg-type]
+    assert engine.handle(api_request()).answer.status == 200
+    [entry] = engine.requests()["requests"]
+    assert (entry["method"], entry["path"], entry["status"]) == ("POST", "/api/text", 200)
+    assert entry["reply"] == {"response": True, "message": "You said: Hello"}
+    assert engine.health() == {"journal": "ok"}

@@ -340,7 +340,8 @@ def test_a_failing_store_is_counted_and_reported_until_it_works(
     during = engine.health()
     assert (during["journal"], during["failing"]) == ("degraded", True)
     assert (during["entries_lost"], during["file_lines_lost"]) == (3, 0)
-    assert "database or disk is full" in during["reason"]
+    # What failed, and how: the store, in the database's words.
+    assert "store" in during["reason"] and "database or disk is full" in during["reason"]
     assert len(warnings_in(capsys)) == 1
     store.error = None
     engine.handle(site_request())
@@ -417,3 +418,19 @@ def test_a_line_that_fails_half_way_is_cut_back_off(tmp_path: Path,
     file.write(b'{"id": 3}\n')
     file.close()
     assert path.read_bytes() == b'{"id": 1}\n{"id": 3}\n'
+
+
+# SPEC 8: the credentials a request may carry are kept as their length unless --keep-secrets
+# (test_mock_hostile.py checks both through the mock command).
+SECRETS = {"authorization": "Bearer sk-very-secret", "cookie": "session=abc123; theme=dark",
+           "proxy-authorization": "Basic dXNlcjpwYXNz"}
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_secrets_are_redacted_unless_kept(keep: bool) -> None:
+    engine = Engine(keep_secrets=keep)
+    engine.handle(IncomingRequest("POST", "/api/text", headers={**HEADERS, **SECRETS},
+                                  body=json.dumps(BODY).encode()))
+    [entry] = engine.requests()["requests"]
+    for name, value in SECRETS.items():
+        assert entry["headers"][name] == (value if keep else f"[redacted: {len(value)} chars]")
