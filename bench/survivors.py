@@ -49,6 +49,8 @@ OS_WORDS = ("the reason still holds the OS's or the database's words for the err
 STORE_NAME = "failed() tells 'file' from anything else: any other name is the store's failure"
 RECOVERY = ("record() already marks the recovery at the next request (a batching store takes "
             "it at once); only a flush with no request since the failure would mark it sooner")
+BIG_FLOAT = ("a whole float of 2^63 or more is past the range of every number of a reply "
+             "(status, times, retry_after), kept as an int or as a float: refused either way")
 FLUSH = ("stderr is written unbuffered (line by line) in every way the mock runs, so flushing "
          "it changes nothing")
 
@@ -57,6 +59,12 @@ REASONS: list[tuple[str, str, str]] = [
     ("x__never", "return True", "the fallback for a request schema fast_accept cannot "
      "compile; the contract's always compiles (test_mock_hotpath.py checks it)"),
     ("x__reject_constant", "ValueError(None)", WORDING),
+    ("xǁEngineǁ__init__", "got {type(None).__name__}", WORDING),
+    ("xǁEngineǁ__init__", "raise ValueError(None) from error", WORDING),
+    ("xǁEngineǁ__init__", "{error.strerror and error}", OS_WORDS),
+    ("xǁEngineǁ__init__", "self._accepts = ", "the quick check is a shortcut: without it "
+     "every body goes to the contract's full validator, which answers the same "
+     "(test_mock_hotpath.py holds the two together)"),
     ("x__finite_float", 'float("INF")', "float() reads inf in any case"),
     ("x__finite_float", 'float("-INF")', "float() reads inf in any case"),
     ("x__finite_float", "text[:41]", WORDING),
@@ -66,6 +74,13 @@ REASONS: list[tuple[str, str, str]] = [
     ("x_describe_error", '"XX.XX".join', "the request schema is flat: a violation's path has "
      "at most one part, which the separator never comes between"),
     ("x_parse_settings", ".join(", WORDING),
+    ("x__whole", "abs(value) <= 2**63", BIG_FLOAT),
+    ("x__whole", "abs(value) < 3**63", BIG_FLOAT),
+    ("x__whole", "abs(value) < 2**64", BIG_FLOAT),
+    ("x_parse_replies", "describe_kind(None)", WORDING),
+    ("x_parse_replies", "raise ReplyError(None)", WORDING),
+    ("x_parse_reply", ".join(", WORDING),
+    ("x_parse_reply", "describe_kind(None)", WORDING),
     ("x_scripted_answer", '("retry-after", ', CASE),
     ("x_scripted_answer", '("RETRY-AFTER", ', CASE),
     ("x_parse_settings", "describe_kind(None)", WORDING),
@@ -91,6 +106,8 @@ REASONS: list[tuple[str, str, str]] = [
     # --- mock_server/core/journal.py ---
     ("xǁJournalǁ__init__", "keep_secrets: bool = True", "the engine makes every Journal and "
      "always says whether to keep secrets"),
+    ("xǁJournalǁ__init__", "flush=", FLUSH),
+    ("xǁJournalǁ__init__", "file=sys.stderr, )", FLUSH),
     ("x_raw_json", "answer.decode(", UTF8_ANSWERS),
     ("x_raw_json", "values[10] = ", DEEP),
     ("x_raw_json", "values[11] = None", DEEP),

@@ -391,6 +391,11 @@ def test_a_setting_left_out_is_the_servers(payload: Any, settings: dict[str, str
     engine = Engine(reply_text=SERVER_SETTINGS["reply_text"])
     assert engine.admin("x").put_settings(payload) == settings
     assert engine.admin().settings() == SERVER_SETTINGS
+    request = IncomingRequest("POST", "/api/text", headers=dict(HEADERS),
+                              body=json.dumps(BODY).encode(), namespace="x")
+    answered = json.loads(engine.handle(request).answer.body)["message"]
+    assert answered == ("You said: Hello" if settings["reply_mode"] == "echo"
+                        else settings["reply_text"])
 
 
 @pytest.mark.parametrize(("retry_after", "accepted"), [
@@ -476,3 +481,57 @@ def test_a_store_of_ones_own_is_given_whole_entries() -> None:
     assert (entry["method"], entry["path"], entry["status"]) == ("POST", "/api/text", 200)
     assert entry["reply"] == {"response": True, "message": "You said: Hello"}
     assert engine.health() == {"journal": "ok"}
+
+
+@pytest.mark.parametrize(("field", "value", "kept"), [
+    ("delay_ms", 0, 0), ("delay_ms", 60_000, 60_000), ("delay_ms", 2.5, 2.5),
+    ("delay_ms", None, 0), ("delay_ms", -0.001, None), ("delay_ms", 60_000.5, None),
+    ("delay_ms", "5", None), ("delay_ms", True, None), ("delay_ms", float("nan"), None),
+    # JSON has one number type: a whole number sent as 503.0 is the integer 503.
+    ("status", 503.0, 503), ("status", 200.0, 200), ("status", 503.5, None),
+    ("times", 1000.0, 1000), ("retry_after", 30.0, 30),
+])
+def test_numbers_of_a_reply_are_the_contracts(field: str, value: Any, kept: Any) -> None:
+    """contract/admin.openapi.json, ScriptedReply: delay_ms a number of milliseconds from 0 to
+    60,000 (null: 0); status, times and retry_after integers."""
+    if kept is None:
+        with pytest.raises(ReplyError, match=field):
+            parse_reply({field: value})
+    else:
+        parsed = parse_reply({field: value})[field]  # type: ignore[literal-required]
+        assert parsed == kept and type(parsed) is type(kept)
+
+
+def test_a_reply_that_is_not_an_object_is_named_by_its_place() -> None:
+    with pytest.raises(ReplyError, match=r"replies\[1\]"):
+        Engine().queue_replies([{"message": "a"}, "b"])
+    with pytest.raises(ReplyError):
+        Engine().queue_replies("b")
+
+
+@pytest.mark.parametrize("cap", [-1, 2.5, "5", True, None])
+def test_a_body_cap_that_is_no_whole_number_is_refused(cap: Any) -> None:
+    with pytest.raises(ValueError, match="body cap"):
+        Engine(body_cap=cap)
+
+
+def test_a_body_cap_of_zero_keeps_no_body() -> None:
+    engine = Engine(body_cap=0)
+    engine.handle(api_request())
+    [entry] = engine.requests()["requests"]
+    assert (entry["body"], entry["body_truncated"], entry["body_size"]) == (
+        "", True, len(json.dumps(BODY)))
+
+
+class ClosedStore(MemoryStore):
+    closed = 0
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_the_engine_closes_a_store_only_when_it_owns_it() -> None:
+    given, owned = ClosedStore(), ClosedStore()
+    Engine(store=given).close()
+    Engine(store=owned, owns_store=True).close()
+    assert (given.closed, owned.closed) == (0, 1)

@@ -428,7 +428,7 @@ SECRETS = {"authorization": "Bearer sk-very-secret", "cookie": "session=abc123; 
 
 @pytest.mark.parametrize("keep", [False, True])
 def test_secrets_are_redacted_unless_kept(keep: bool) -> None:
-    engine = Engine(keep_secrets=keep)
+    engine = Engine(keep_secrets=True) if keep else Engine()
     engine.handle(IncomingRequest("POST", "/api/text", headers={**HEADERS, **SECRETS},
                                   body=json.dumps(BODY).encode()))
     [entry] = engine.requests()["requests"]
