@@ -490,6 +490,12 @@ def test_a_store_of_ones_own_is_given_whole_entries() -> None:
     # JSON has one number type: a whole number sent as 503.0 is the integer 503.
     ("status", 503.0, 503), ("status", 200.0, 200), ("status", 503.5, None),
     ("times", 1000.0, 1000), ("retry_after", 30.0, 30),
+    # status: 200 to 599, but not the bodyless 204, 205 and 304.
+    ("status", 199, None), ("status", 200, 200), ("status", 599, 599), ("status", 600, None),
+    ("status", 204, None), ("status", 205, None), ("status", 304, None),
+    ("status", "503", None), ("status", True, None),
+    ("message", 5, None), ("message", None, "none"), ("response", "yes", None),
+    ("response", None, "none"), ("response", False, False),
 ])
 def test_numbers_of_a_reply_are_the_contracts(field: str, value: Any, kept: Any) -> None:
     """contract/admin.openapi.json, ScriptedReply: delay_ms a number of milliseconds from 0 to
@@ -497,6 +503,8 @@ def test_numbers_of_a_reply_are_the_contracts(field: str, value: Any, kept: Any)
     if kept is None:
         with pytest.raises(ReplyError, match=field):
             parse_reply({field: value})
+    elif kept == "none":  # null, kept as null
+        assert parse_reply({field: value})[field] is None  # type: ignore[literal-required]
     else:
         parsed = parse_reply({field: value})[field]  # type: ignore[literal-required]
         assert parsed == kept and type(parsed) is type(kept)
@@ -535,3 +543,12 @@ def test_the_engine_closes_a_store_only_when_it_owns_it() -> None:
     Engine(store=given).close()
     Engine(store=owned, owns_store=True).close()
     assert (given.closed, owned.closed) == (0, 1)
+
+
+def test_a_disconnect_has_no_status() -> None:
+    """SPEC 4: disconnect closes the connection without an answer, so it has no status to
+    give or be given."""
+    assert parse_reply({"fault": "disconnect"})["status"] is None
+    assert parse_reply({"fault": "server_error"})["status"] == 500
+    with pytest.raises(ReplyError, match="status"):
+        parse_reply({"fault": "disconnect", "status": 500})
