@@ -109,13 +109,13 @@ $(MUTMUT_STAMP): $(STAMP)
 
 mutants: $(MUTMUT_STAMP)
 	rm -rf mutants
-	CI=1 $(BIN)/mutmut run --max-children 2 'aichat.*'
+	AICHAT_MUTANTS=provider CI=1 $(BIN)/mutmut run --max-children 2 'aichat.*'
 	$(BIN)/python -m bench.mutation_report --part provider --doc docs/testing.md; report=$$?; \
 	$(BIN)/python -m bench.constant_mutants --doc docs/testing.md && [ $$report = 0 ]
 
 mutants-mock: $(MUTMUT_STAMP)
 	rm -rf mutants
-	CI=1 $(BIN)/mutmut run --max-children 2 'mock_server.core.*'
+	AICHAT_MUTANTS=mock CI=1 $(BIN)/mutmut run --max-children 2 'mock_server.core.*'
 	$(BIN)/python -m bench.mutation_report --part mock --doc docs/testing.md
 
 clean:

@@ -78,7 +78,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Under mutmut, the tests of the mock command are left out; in CI, a test whose own
     settings undo the derandomized profile is a usage error."""
     if os.environ.get("MUTANT_UNDER_TEST"):
-        _leave_out_child_processes(config, items)
+        _leave_out_for_mutants(config, items)
         _quickest_files_first(items)
     if not os.environ.get("CI"):
         return
@@ -89,14 +89,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             f"in CI every hypothesis test must be derandomized; these are not: {random}")
 
 
-def _leave_out_child_processes(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # make mutants (mutmut sets MUTANT_UNDER_TEST) switches a mutant on in its own process
-    # only: the mock command runs in a child process that never sees it, so a test of it
-    # (the session's mock_command, under remote_mock too) would only cost time there.
-    left = [item for item in items if "mock_command" in getattr(item, "fixturenames", ())]
+# make mutants (AICHAT_MUTANTS=provider) tries the provider's mutants against these test files;
+# make mutants-mock (AICHAT_MUTANTS=mock) the mock's core against the other selected ones.
+PROVIDER_TEST_FILES = ("tests/test_provider_", "tests/test_contract_cases.py")
+
+
+def _leave_out_for_mutants(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under mutmut (``MUTANT_UNDER_TEST`` set), the tests that cannot notice a mutant of the
+    part being tried, or only repeat others that can, are left out."""
+    part = os.environ.get("AICHAT_MUTANTS", "")
+
+    def left_out(item: pytest.Item) -> bool:
+        # A mutant is switched on in the test's own process only: the mock command (the
+        # session's mock_command, under remote_mock too) runs in a child that never sees it.
+        if "mock_command" in getattr(item, "fixturenames", ()):
+            return True
+        # The other part's tests (its stats run and clean run would only cost time).
+        provider = item.nodeid.startswith(PROVIDER_TEST_FILES)
+        if (part == "provider" and not provider) or (part == "mock" and provider):
+            return True
+        # A kit test runs on the live server and on the socketless fixture alike: both hold
+        # the same (mutated) engine, the server adds only the web layer, which is not
+        # mutated; the socketless run is kept.
+        callspec = getattr(item, "callspec", None)
+        return callspec is not None and callspec.params.get("kit") == "aichat_server"
+
+    left = [item for item in items if left_out(item)]
     if left:
         config.hook.pytest_deselected(items=left)
-        items[:] = [item for item in items if item not in left]
+        items[:] = [item for item in items if not left_out(item)]
 
 
 def _quickest_files_first(items: list[pytest.Item]) -> None:
