@@ -496,6 +496,9 @@ def test_a_store_of_ones_own_is_given_whole_entries() -> None:
     ("status", "503", None), ("status", True, None),
     ("message", 5, None), ("message", None, "none"), ("response", "yes", None),
     ("response", None, "none"), ("response", False, False),
+    # times: 1 to 1,000,000, or null for a standing reply.
+    ("times", 0, None), ("times", 1, 1), ("times", 1_000_000, 1_000_000),
+    ("times", 1_000_001, None), ("times", None, "none"),
 ])
 def test_numbers_of_a_reply_are_the_contracts(field: str, value: Any, kept: Any) -> None:
     """contract/admin.openapi.json, ScriptedReply: delay_ms a number of milliseconds from 0 to
@@ -552,3 +555,19 @@ def test_a_disconnect_has_no_status() -> None:
     assert parse_reply({"fault": "server_error"})["status"] == 500
     with pytest.raises(ReplyError, match="status"):
         parse_reply({"fault": "disconnect", "status": 500})
+
+
+def test_a_bad_match_is_refused_naming_the_reply_and_the_key() -> None:
+    """SPEC 7: an unknown match key is refused when the reply is queued, the field named,
+    nothing queued."""
+    engine = Engine()
+    with pytest.raises(ReplyError) as refused:
+        engine.queue_replies([{"message": "a"}, {"message": "b", "match": {"nope": 1}}])
+    assert "replies[1].match" in str(refused.value) and "nope" in str(refused.value)
+    assert engine.replies() == {"replies": []}
+
+
+def test_a_reply_far_over_a_mebibyte_is_refused_by_its_place() -> None:
+    """SPEC 8: memory stays bounded whatever arrives; one reply is bounded too."""
+    with pytest.raises(ReplyError, match=r"replies\[0\]"):
+        Engine().queue_replies([{"message": "x" * (2 << 20)}])
