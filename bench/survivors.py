@@ -51,6 +51,11 @@ RECOVERY = ("record() already marks the recovery at the next request (a batching
             "it at once); only a flush with no request since the failure would mark it sooner")
 BIG_FLOAT = ("a whole float of 2^63 or more is past the range of every number of a reply "
              "(status, times, retry_after), kept as an int or as a float: refused either way")
+DEPTH = ("how deep a body nests before its entry keeps only the text (256 levels), one level "
+         "either way: the mock's own guard, which neither spec nor contract fixes; that the "
+         "journal stays readable whatever the nesting is tested")
+BOM = ("the words of the refusal of a body that starts with a byte-order mark: the decoder "
+       "refuses it too (a 400, 'not JSON'), in its own words")
 FLUSH = ("stderr is written unbuffered (line by line) in every way the mock runs, so flushing "
          "it changes nothing")
 
@@ -65,6 +70,12 @@ REASONS: list[tuple[str, str, str]] = [
     ("xǁEngineǁ__init__", "self._accepts = ", "the quick check is a shortcut: without it "
      "every body goes to the contract's full validator, which answers the same "
      "(test_mock_hotpath.py holds the two together)"),
+    ("x_parse_json", "json.JSONDecodeError(None, text, 0)", BOM),
+    ("x_parse_json", 'JSONDecodeError("XXUnexpected', BOM),
+    ("x_parse_json", 'JSONDecodeError("unexpected utf-8 bom', BOM),
+    ("x_parse_json", 'JSONDecodeError("UNEXPECTED UTF-8 BOM', BOM),
+    ("x_parse_json", "(decode using utf-8-sig)\", text, 1)", BOM),
+    ("x_parse_json", 'text.startswith("XX\\ufeffXX")', BOM),
     ("x__finite_float", 'float("INF")', "float() reads inf in any case"),
     ("x__finite_float", 'float("-INF")', "float() reads inf in any case"),
     ("x__finite_float", "text[:41]", WORDING),
@@ -113,6 +124,9 @@ REASONS: list[tuple[str, str, str]] = [
     ("xǁJournalǁ__init__", "flush=", FLUSH),
     ("xǁJournalǁ__init__", "file=sys.stderr, )", FLUSH),
     ("x_raw_json", "answer.decode(", UTF8_ANSWERS),
+    ("x_reply_value", "answer.decode(", UTF8_ANSWERS),
+    ("x_nesting", "depth, level = 1, [value]", DEPTH),
+    ("x_nesting", "depth += 2", DEPTH),
     ("x_raw_json", "values[10] = ", DEEP),
     ("x_raw_json", "values[11] = None", DEEP),
     ("x_raw_json", "return json_bytes(None)", DEEP),

@@ -571,3 +571,13 @@ def test_a_reply_far_over_a_mebibyte_is_refused_by_its_place() -> None:
     """SPEC 8: memory stays bounded whatever arrives; one reply is bounded too."""
     with pytest.raises(ReplyError, match=r"replies\[0\]"):
         Engine().queue_replies([{"message": "x" * (2 << 20)}])
+
+
+def test_a_body_with_a_byte_order_mark_is_refused_not_failed() -> None:
+    """SPEC 4: bad input never gets a 500 (RFC 8259 8.1: JSON text carries no byte-order
+    mark; the mock refuses one as not JSON)."""
+    engine = Engine()
+    outcome = engine.handle(IncomingRequest("POST", "/api/text", headers=dict(HEADERS),
+                                            body=b"\xef\xbb\xbf" + json.dumps(BODY).encode()))
+    assert outcome.answer.status == 400
+    assert json.loads(outcome.answer.body)["response"] is False

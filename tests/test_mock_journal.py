@@ -3,6 +3,7 @@ the memory cap, and the JSON-lines file (also after SIGTERM and SIGINT)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -434,3 +435,22 @@ def test_secrets_are_redacted_unless_kept(keep: bool) -> None:
     [entry] = engine.requests()["requests"]
     for name, value in SECRETS.items():
         assert entry["headers"][name] == (value if keep else f"[redacted: {len(value)} chars]")
+
+
+def test_a_deeply_nested_body_leaves_the_journal_readable_in_process() -> None:
+    """test_mock_fuzz.py's sweep of the depths around the parser's limit, through the app in
+    this process (on this stack the parser gives up at other depths: the sweep crosses them)."""
+    client = create_app().test_client()
+    parsed = 0
+    for (opener, closer), levels in itertools.product(
+            [(b"[", b"]"), (b'{"a": ', b"}")], range(700, 1_000, 12)):
+        body = b'{"message": "user: deep\\nassistant:", "x": ' + opener * levels + b"1" \
+            + closer * levels + b"}"
+        for path in ("/api/text", "/elsewhere"):
+            answer = client.post(path, data=body, content_type="application/json")
+            assert answer.status_code < 500
+            parsed += answer.status_code == 200  # parsed (extra fields are allowed)
+    journal = client.get("/__mock__/requests")
+    assert journal.status_code == 200, journal.get_data(as_text=True)[:300]
+    assert journal.get_json()["total"] == 100
+    assert 0 < parsed < 50, "the sweep crosses the depth the parser gives up at"
