@@ -56,6 +56,8 @@ DEPTH = ("how deep a body nests before its entry keeps only the text (256 levels
          "journal stays readable whatever the nesting is tested")
 BOM = ("the words of the refusal of a body that starts with a byte-order mark: the decoder "
        "refuses it too (a 400, 'not JSON'), in its own words")
+OLD_RECORDS = ("only for a record of 19 fields, written by a mock from before entries said "
+               "whether their headers were cut (an old SQLite store): this one writes 20")
 FLUSH = ("stderr is written unbuffered (line by line) in every way the mock runs, so flushing "
          "it changes nothing")
 
@@ -125,6 +127,13 @@ REASONS: list[tuple[str, str, str]] = [
     ("xǁJournalǁ__init__", "file=sys.stderr, )", FLUSH),
     ("x_raw_json", "answer.decode(", UTF8_ANSWERS),
     ("x_reply_value", "answer.decode(", UTF8_ANSWERS),
+    ("x_derive", "raw[19] if (len(raw) > 19) or True else False", OLD_RECORDS),
+    ("x_derive", "raw[19] if len(raw) >= 19 else False", OLD_RECORDS),
+    ("x_derive", "raw[19] if len(raw) > 19 else True", OLD_RECORDS),
+    ("x_derive", "depth >= MAX_JSON_DEPTH", DEPTH),
+    ("x_derive", "depth >= CHECKED_DEPTH", "a body nested exactly 32 levels is written out once "
+     "more as a check, which it passes: the same entry"),
+    ("x_reply_value", '(content_type or "XXXX")', "no content type holds no 'json' either way"),
     ("x_nesting", "depth, level = 1, [value]", DEPTH),
     ("x_nesting", "depth += 2", DEPTH),
     ("x_raw_json", "values[10] = ", DEEP),

@@ -454,3 +454,36 @@ def test_a_deeply_nested_body_leaves_the_journal_readable_in_process() -> None:
     assert journal.status_code == 200, journal.get_data(as_text=True)[:300]
     assert journal.get_json()["total"] == 100
     assert 0 < parsed < 50, "the sweep crosses the depth the parser gives up at"
+
+
+# 12 headers of 7,000 bytes: 84 KB, over the 64 KiB SPEC 8 lets an entry keep.
+BIG_HEADERS = {f"x-filler-{number:02d}": "v" * 7_000 for number in range(12)}
+
+
+def test_headers_over_64_kib_are_cut_and_marked() -> None:
+    engine = Engine()
+    engine.handle(IncomingRequest("POST", "/api/text", headers={**HEADERS, **BIG_HEADERS},
+                                  body=json.dumps(BODY).encode()))
+    engine.handle(site_request())
+    cut, whole = engine.requests()["requests"]
+    assert (cut["headers_truncated"], whole["headers_truncated"]) == (True, False)
+    assert sum(len(name) + len(value) for name, value in cut["headers"].items()) <= 64 << 10
+
+
+def test_a_reply_of_exactly_the_body_cap_is_kept_whole() -> None:
+    """SPEC 4: the entry's reply is what the mock answered, cut at the body cap: an answer of
+    exactly the cap is whole (its JSON value), one character more is an excerpt."""
+    answer = Engine().handle(site_request()).answer.body.decode()
+    for cap, kept in ((len(answer), json.loads(answer)), (len(answer) - 1, answer[:-1])):
+        engine = Engine(body_cap=cap)
+        engine.handle(site_request())
+        assert engine.requests()["requests"][0]["reply"] == kept
+
+
+def test_a_replys_delay_is_journaled_in_milliseconds() -> None:
+    engine = Engine()
+    engine.queue_replies([{"message": "a", "delay_ms": 2.5}, {"message": "b", "delay_ms": 40}])
+    engine.handle(site_request())
+    engine.handle(site_request())
+    delays = [entry["delay_ms"] for entry in engine.requests()["requests"]]
+    assert delays == [2.5, 40] and type(delays[1]) is int
