@@ -14,7 +14,7 @@ import signal
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, settings
 
 from mock_server.serve.child_process import MockProcess
 from mock_server.testing.remote import RemoteMock
@@ -28,6 +28,10 @@ NO_SKIPS_VARIABLE = "AICHAT_NO_SKIPS"
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+# Under mutmut (make mutants, make mutants-mock) a failing example is not shrunk: a mutant is
+# caught by the first one, and shrinking it ran into the time limit of each mutant's run.
+MUTANT_PHASES = (Phase.explicit, Phase.reuse, Phase.generate)
+settings.register_profile("mutants", settings.get_profile("ci"), phases=MUTANT_PHASES)
 
 # Variables that would send the tests' loopback traffic through a proxy, or elsewhere.
 AMBIENT_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy",
@@ -80,6 +84,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if os.environ.get("MUTANT_UNDER_TEST"):
         _leave_out_for_mutants(config, items)
         _quickest_files_first(items)
+        _fewer_examples(items)
     if not os.environ.get("CI"):
         return
     random = [item.nodeid for item in items
@@ -138,6 +143,22 @@ def _quickest_files_first(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: (mean.get(item.nodeid.partition("::")[0], 0.0),
                                  item.nodeid.partition("::")[0], item.location[1] or 0,
                                  position[id(item)]))
+
+
+def _fewer_examples(items: list[pytest.Item]) -> None:
+    # mutmut imports the test modules once, before any mutant is on (MUTANT_UNDER_TEST empty),
+    # and forks each mutant's run from there: what a module decides as it is imported is the
+    # same for every mutant. So the examples are cut here, for the run at hand: a quarter of
+    # each property's (the fixed examples beside them all run), none shrunk.
+    settings.load_profile("mutants")
+    for item in items:
+        test = getattr(item, "obj", None)
+        found = getattr(test, "_hypothesis_internal_use_settings", None)
+        if found is None or getattr(test, "_aichat_fewer_examples", False):
+            continue
+        test._hypothesis_internal_use_settings = settings(  # type: ignore[union-attr]
+            found, max_examples=max(1, found.max_examples // 4), phases=MUTANT_PHASES)
+        test._aichat_fewer_examples = True  # type: ignore[union-attr]
 
 
 @pytest.hookimpl(wrapper=True)

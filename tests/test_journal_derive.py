@@ -8,7 +8,6 @@ headers, namespaces."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -106,9 +105,6 @@ class Witness(Journal):
         return entry_id, raw
 
 
-# make mutants-mock runs this file again for each mutant (mutmut sets MUTANT_UNDER_TEST): there
-# a quarter of the examples.
-SCALE = 4 if os.environ.get("MUTANT_UNDER_TEST") else 1
 HEADERS = {name.lower(): value for name, value in Aichat.HEADERS.items()}
 SEED = {"message": "user: Hello\nassistant:", "temperature": 1, "presence_penalty": 0,
         "top_p": 1, "frequency_penalty": 0}
@@ -168,7 +164,7 @@ def run(engine: Engine, witness: Witness, script: list[dict[str, Any]],
 
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
-@settings(max_examples=60 // SCALE, deadline=None,
+@settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(sent=st.lists(requests_, min_size=1, max_size=6), script=st.lists(replies, max_size=3),
        body_cap=st.sampled_from([16, 65_536]), batch=st.booleans())
