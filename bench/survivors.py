@@ -58,6 +58,8 @@ BOM = ("the words of the refusal of a body that starts with a byte-order mark: t
        "refuses it too (a 400, 'not JSON'), in its own words")
 OLD_RECORDS = ("only for a record of 19 fields, written by a mock from before entries said "
                "whether their headers were cut (an old SQLite store): this one writes 20")
+SMALL_STACK = ("only when a body nested 33 to 256 levels cannot be written out again on the "
+               "stack at hand (a small thread stack of a server): every test's stack can")
 FLUSH = ("stderr is written unbuffered (line by line) in every way the mock runs, so flushing "
          "it changes nothing")
 
@@ -118,6 +120,18 @@ REASONS: list[tuple[str, str, str]] = [
     ("xǁEngineǁfind", "compile_match(match, keys=FIND_KEYS)", "where is \"match\" by "
      "default"),
     ("xǁEngineǁfind", "compile_match(match, ", WORDING),
+    ("xǁEngineǁ_api", 'self.journal.failed("XXstoreXX", ', STORE_NAME),
+    ("xǁEngineǁ_api", "self.journal.failed(None, ", STORE_NAME),
+    ("xǁEngineǁ_api", '("allow", "POST")', CASE),
+    ("xǁEngineǁ_api", '("ALLOW", "POST")', CASE),
+    ("xǁEngineǁ_api", '.decode("UTF-8")', CODEC),
+    ("xǁEngineǁ_api", 'reason = "XXthe body is not UTF-8', WORDING),
+    ("xǁEngineǁ_api", "invalid(405, None, ", WORDING),
+    ("xǁEngineǁ_api", '"XX; XX".join(violations)', WORDING),
+    ("xǁEngineǁ_api", "self._accepts(None)", "the quick check is a shortcut: a body it does "
+     "not vouch for goes to the contract's full validator, which answers the same"),
+    ("xǁEngineǁ_api", "[str(None) for part in error.absolute_path]", "the order in which "
+     "several violations of one body are listed, which neither spec nor contract fixes"),
     ("xǁEngineǁremove_reply", "where = ", WORDING),
     ("xǁEngineǁremove_reply", 'else "XXXX"', WORDING),
     # --- mock_server/core/journal.py ---
@@ -131,6 +145,10 @@ REASONS: list[tuple[str, str, str]] = [
     ("x_derive", "raw[19] if len(raw) >= 19 else False", OLD_RECORDS),
     ("x_derive", "raw[19] if len(raw) > 19 else True", OLD_RECORDS),
     ("x_derive", "depth >= MAX_JSON_DEPTH", DEPTH),
+    ("x_derive", "json_bytes(None)", SMALL_STACK),
+    ("x_derive", 'entry["json"] = ""', SMALL_STACK),
+    ("x_derive", 'entry["XXjsonXX"] = None', SMALL_STACK),
+    ("x_derive", 'entry["JSON"] = None', SMALL_STACK),
     ("x_derive", "depth >= CHECKED_DEPTH", "a body nested exactly 32 levels is written out once "
      "more as a check, which it passes: the same entry"),
     ("x_reply_value", '(content_type or "XXXX")', "no content type holds no 'json' either way"),

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from loopback import FAULT_ERRORS
-from spec_values import HEADERS
+from spec_values import HEADERS, MOCK_MAX_BODY
 from test_mock_api import BAD_BODIES
 
 from mock_server import Engine, IncomingRequest, MemoryStore, create_app, engine_of
@@ -581,3 +581,34 @@ def test_a_body_with_a_byte_order_mark_is_refused_not_failed() -> None:
                                             body=b"\xef\xbb\xbf" + json.dumps(BODY).encode()))
     assert outcome.answer.status == 400
     assert json.loads(outcome.answer.body)["response"] is False
+
+
+def test_replies_match_on_params_and_headers() -> None:
+    """SPEC 7: params holds when each named body parameter equals the number given (1 ==
+    1.0); headers when each named header (any case) has exactly the value given."""
+    engine = Engine()
+    engine.queue_replies([{"message": "hot", "match": {"params": {"temperature": 1.5}}},
+                          {"message": "kit", "match": {"headers": {"X-Client": "kit"}}},
+                          {"message": "one", "match": {"params": {"temperature": 1.0}}}])
+
+    def ask(temperature: float, **headers: str) -> str:
+        outcome = engine.handle(api_request({**BODY, "temperature": temperature}, **headers))
+        return str(json.loads(outcome.answer.body)["message"])
+
+    assert ask(1.5) == "hot"
+    assert ask(1, **{"x-client": "kit"}) == "kit"
+    assert ask(1) == "one"
+    assert ask(1) == "You said: Hello"
+
+
+def test_a_body_of_exactly_one_mib_is_answered_and_one_byte_more_is_413() -> None:
+    """SPEC 4: a body over 1 MiB answers 413."""
+    filler = MOCK_MAX_BODY - len(json.dumps({"message": ""}))
+    exactly = json.dumps({"message": "x" * filler}).encode()
+    assert len(exactly) == MOCK_MAX_BODY
+    engine = Engine()
+    ok = engine.handle(IncomingRequest("POST", "/api/text", headers=dict(HEADERS), body=exactly))
+    assert ok.answer.status == 200
+    over = engine.handle(IncomingRequest("POST", "/api/text", headers=dict(HEADERS),
+                                         body=exactly[:-1] + b" }"))
+    assert over.answer.status == 413 and json.loads(over.answer.body)["response"] is False

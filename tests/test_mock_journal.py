@@ -487,3 +487,22 @@ def test_a_replys_delay_is_journaled_in_milliseconds() -> None:
     engine.handle(site_request())
     delays = [entry["delay_ms"] for entry in engine.requests()["requests"]]
     assert delays == [2.5, 40] and type(delays[1]) is int
+
+
+class LockedQueueStore(MemoryStore):
+    """A store whose reply queue cannot be read (a locked database); its journal works."""
+
+    def take_reply(self, *args: Any, **kwargs: Any) -> Any:
+        raise sqlite3.OperationalError("database is locked")
+
+
+def test_a_queue_that_cannot_be_read_still_answers_in_the_reply_mode(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """SPEC 8: a broken store never answers 500; the journal says what failed."""
+    engine = Engine(store=LockedQueueStore())
+    outcome = engine.handle(site_request())
+    assert json.loads(outcome.answer.body) == {"response": True, "message": "You said: Hello"}
+    assert engine.requests()["total"] == 1  # nothing lost: the journal recorded it
+    assert engine.health() == {"journal": "ok"}
+    warnings = capsys.readouterr().err
+    assert "database is locked" in warnings  # said once on stderr, with what failed
