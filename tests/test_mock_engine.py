@@ -612,3 +612,31 @@ def test_a_body_of_exactly_one_mib_is_answered_and_one_byte_more_is_413() -> Non
     over = engine.handle(IncomingRequest("POST", "/api/text", headers=dict(HEADERS),
                                          body=exactly[:-1] + b" }"))
     assert over.answer.status == 413 and json.loads(over.answer.body)["response"] is False
+
+
+def test_a_reply_without_a_message_answers_the_namespaces_own_reply_mode() -> None:
+    engine = Engine()
+    alice = engine.admin("alice")
+    alice.put_settings({"reply_mode": "fixed", "reply_text": "Hi from alice."})
+    alice.queue_replies({"status": 503})
+    request = IncomingRequest("POST", "/api/text", headers=dict(HEADERS),
+                              body=json.dumps(BODY).encode(), namespace="alice")
+    answer = engine.handle(request).answer
+    assert (answer.status, json.loads(answer.body)["message"]) == (503, "Hi from alice.")
+
+
+def test_requests_no_reply_answered_are_journaled_as_not_scripted() -> None:
+    """SPEC 7: an entry's reply_id is the scripted reply that answered, or null."""
+    engine = Engine()
+    engine.queue_replies({"message": "for the API", "times": None})
+    for method, path in (("GET", "/chat"), ("GET", "/elsewhere"), ("PUT", "/api/text")):
+        engine.handle(IncomingRequest(method, path, headers=dict(HEADERS)))
+    entries = engine.requests()["requests"]
+    assert [(entry["reply_id"], entry["scripted"]) for entry in entries] == [(None, False)] * 3
+
+
+def test_the_journal_switched_off_still_answers() -> None:
+    engine = Engine(journal_enabled=False)
+    outcome = engine.handle(api_request())
+    assert json.loads(outcome.answer.body) == {"response": True, "message": "You said: Hello"}
+    assert outcome.entry == {} and engine.requests()["total"] == 0

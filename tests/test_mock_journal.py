@@ -467,7 +467,31 @@ def test_headers_over_64_kib_are_cut_and_marked() -> None:
     engine.handle(site_request())
     cut, whole = engine.requests()["requests"]
     assert (cut["headers_truncated"], whole["headers_truncated"]) == (True, False)
-    assert sum(len(name) + len(value) for name, value in cut["headers"].items()) <= 64 << 10
+    # Cut at 64 KiB: the header that crosses it cut to the room left.
+    assert sum(len(name) + len(value) for name, value in cut["headers"].items()) == 64 << 10
+
+
+@pytest.mark.parametrize("over", [0, 1], ids=["exactly-64KiB", "64KiB+1"])
+def test_headers_of_exactly_64_kib_are_kept_whole(over: int) -> None:
+    headers = {name.lower(): value for name, value in HEADERS.items()}
+    room = (64 << 10) - sum(len(name) + len(value) for name, value in headers.items())
+    headers["x-filler"] = "v" * (room - len("x-filler") + over)
+    engine = Engine()
+    engine.handle(IncomingRequest("POST", "/api/text", headers=headers,
+                                  body=json.dumps(BODY).encode()))
+    [entry] = engine.requests()["requests"]
+    assert entry["headers_truncated"] is bool(over)
+    assert len(entry["headers"]["x-filler"]) == len(headers["x-filler"]) - over
+
+
+def test_a_body_of_exactly_the_body_cap_is_kept_whole() -> None:
+    body = json.dumps(BODY).encode()
+    for cap, truncated in ((len(body), False), (len(body) - 1, True)):
+        engine = Engine(body_cap=cap)
+        engine.handle(IncomingRequest("POST", "/api/text", headers=HEADERS, body=body))
+        [entry] = engine.requests()["requests"]
+        assert (entry["body"], entry["body_truncated"]) == (body.decode()[:cap], truncated)
+        assert entry["json"] == (None if truncated else BODY)
 
 
 def test_a_reply_of_exactly_the_body_cap_is_kept_whole() -> None:
