@@ -69,9 +69,9 @@ MODE_TEXT = ("the reply mode's text is used only by a reply without a message: w
              "passed for one with a message is never read")
 SHORTCUT = ("the count of characters is a shortcut before the count of bytes: a stricter one "
             "leaves more to the exact count, which keeps the same headers")
-NO_SURROGATES = ("header values come decoded from bytes (Latin-1, or UTF-8 with errors "
-                 "replaced), never with a lone surrogate: encoding them never errs, whatever "
-                 "the error handler is called (UTF-8 being the same codec in any case)")
+NO_SURROGATES = ("every carrier hands the engine header values decoded from bytes (as Latin-1, "
+                 "or as strict UTF-8), never with a lone surrogate: encoding them never errs, "
+                 "whatever the error handler is called (UTF-8 being the same codec anyway)")
 FLUSH = ("stderr is written unbuffered (line by line) in every way the mock runs, so flushing "
          "it changes nothing")
 
