@@ -163,6 +163,19 @@ REASONS: list[tuple[str, str, str]] = [
     ("x_kept_headers", "kept.values()))) * 5 <= HEADERS_CAP", SHORTCUT),
     ("x_kept_headers", "kept.values()))) * 4 < HEADERS_CAP", SHORTCUT),
     ("x_kept_headers", "value.encode(", NO_SURROGATES),
+    ("x_kept_headers", "if room >= name_size:", "a header whose name alone fills the room left "
+     "exactly is kept with an empty value instead of left out: within the 64 KiB either way"),
+    ("x_kept_headers", 'data[:room - name_size].decode("UTF-8", "ignore")', CODEC),
+    ("x_raw_record", "keep_secrets: bool = True", "its one caller, Journal.record, always says "
+     "whether to keep secrets"),
+    ("x_raw_record", "request.body.decode(errors=", "UTF-8 is the default codec"),
+    ("x_raw_record", 'request.body.decode("UTF-8"', CODEC),
+    ("x_raw_record", 'content_type: str | None = ""', "for a disconnect nothing was answered: "
+     "the entry's reply is null whatever the content type says"),
+    ("x_raw_record", 'answer.header("content-type")', CASE),
+    ("x_raw_record", 'answer.header("CONTENT-TYPE")', CASE),
+    ("x_raw_record", "_BYTES_PER_CHAR * body_cap - _BYTES_PER_CHAR", "only for an answer over "
+     "the body cap made of 4-byte characters: its excerpt a character or two shorter"),
     ("x_raw_json", "answer.decode(", UTF8_ANSWERS),
     ("x_reply_value", "answer.decode(", UTF8_ANSWERS),
     ("x_derive", "raw[19] if (len(raw) > 19) or True else False", OLD_RECORDS),

@@ -530,3 +530,17 @@ def test_a_queue_that_cannot_be_read_still_answers_in_the_reply_mode(
     assert engine.health() == {"journal": "ok"}
     warnings = capsys.readouterr().err
     assert "database is locked" in warnings  # said once on stderr, with what failed
+
+
+def test_a_header_cut_inside_a_character_keeps_the_whole_characters_before() -> None:
+    """SPEC 8's 64 KiB are bytes (of UTF-8): a cut that falls inside a character drops it."""
+    headers = {name.lower(): value for name, value in HEADERS.items()}
+    room = (64 << 10) - sum(len(name) + len(value) for name, value in headers.items())
+    name = "x-filler" if (room - len("x-filler")) % 2 else "x-filler2"
+    headers[name] = "é" * 40_000  # 80,000 bytes, two each
+    engine = Engine()
+    engine.handle(IncomingRequest("POST", "/api/text", headers=headers,
+                                  body=json.dumps(BODY).encode()))
+    [entry] = engine.requests()["requests"]
+    assert entry["headers_truncated"] is True
+    assert entry["headers"][name] == "é" * ((room - len(name)) // 2)
