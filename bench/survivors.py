@@ -176,6 +176,18 @@ REASONS: list[tuple[str, str, str]] = [
     ("x_raw_record", 'answer.header("CONTENT-TYPE")', CASE),
     ("x_raw_record", "_BYTES_PER_CHAR * body_cap - _BYTES_PER_CHAR", "only for an answer over "
      "the body cap made of 4-byte characters: its excerpt a character or two shorter"),
+    ("x_raw_record", "if len(text) >= limit:", "an answer of exactly the limit cut at the "
+     "limit is the same answer"),
+    ("xǁJournalǁrecord", "entry = derive(None, raw)", "the id is deleted at once: the store "
+     "gives the entry its own"),
+    ("xǁJournalǁrecord", "entry = derive(1, raw)", "the id is deleted at once: the store gives "
+     "the entry its own"),
+    ("xǁJournalǁrecord", "self.failed(None, error)", STORE_NAME),
+    ("xǁJournalǁrecord", 'self.failed("XXstoreXX", error)', STORE_NAME),
+    ("xǁJournalǁrecord", 'self.failed("STORE", error)', STORE_NAME),
+    ("xǁJournalǁrecord", "return 1, raw", "the id handed back for an entry the store lost: the "
+     "journal holds no such entry, and nothing of the mock reads it (only Outcome.entry, for "
+     "a caller of the engine)"),
     ("x_raw_json", "answer.decode(", UTF8_ANSWERS),
     ("x_reply_value", "answer.decode(", UTF8_ANSWERS),
     ("x_derive", "raw[19] if (len(raw) > 19) or True else False", OLD_RECORDS),

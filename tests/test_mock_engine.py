@@ -640,3 +640,13 @@ def test_the_journal_switched_off_still_answers() -> None:
     outcome = engine.handle(api_request())
     assert json.loads(outcome.answer.body) == {"response": True, "message": "You said: Hello"}
     assert outcome.entry == {} and engine.requests()["total"] == 0
+
+
+def test_a_store_of_ones_own_gets_the_journal_file_lines_too(tmp_path: Path) -> None:
+    """SPEC 4: with --journal every entry is also written as a JSON line."""
+    path = tmp_path / "journal.jsonl"
+    engine = Engine(store=EntriesOnlyStore(), journal_file=str(path))  # type: ignore[arg-type]
+    engine.handle(api_request())
+    engine.close()
+    [line] = path.read_text(encoding="utf-8").splitlines()
+    assert json.loads(line)["path"] == "/api/text"
