@@ -50,6 +50,16 @@ TWO_BYTES = ("the choice reads the first two bytes, so waiting for a third chang
              "body of two bytes, which finish() reads as raw deflate, as the choice would (no "
              "zlib stream is that short)")
 
+MEMORY_ONLY = ("reads the rest of the body at once instead of a read's worth: the limit still "
+               "raises the same error, and only memory differs, which test_provider_limits "
+               "measures in a child process that mutmut does not follow")
+INNER_TEXT = ("the text of an inner timeout error, which no message shows (a timeout says 'no "
+              "answer ... within N s')")
+FORCELIST = ("every status asked about is in status_forcelist (RETRY_STATUSES), which urllib3 "
+             "retries whatever has_retry_after says")
+
+NO_CODING = "a missing Content-Encoding read as None is no coding, as the empty text is"
+
 # The mock's core (make mutants-mock).
 WORDING = ("the words of an error message, which neither the spec nor the contract fixes; the "
            "status, the answer's shape and the field it names are tested")
@@ -317,6 +327,29 @@ REASONS: list[tuple[str, str, str]] = [
      "unused_data is empty until the stream ends"),
     ("xǁ_ZlibDecoderǁdecode", "data, self._head = self._head, b'XXXX'", "the head is read only "
      "while no decompressor is chosen, and one is chosen on the next line"),
+    ("x__read_body", "headers.get('CONTENT-ENCODING', '')", CASE_DICT),
+    ("x__read_body", "_decoders(headers.get('content-encoding', None))", NO_CODING),
+    ("x__read_body", "_decoders(headers.get('content-encoding', ))", NO_CODING),
+    ("x__read_body", "_decode(None, *decoder.finish())", FINISH),
+    ("x__read_body", "_decode(chain[index + 1:], )", FINISH),
+    ("x__read_body", "_decode(chain[index - 1:], *decoder.finish())", FINISH),
+    ("x__read_body", "_decode(chain[index + 2:], *decoder.finish())", FINISH),
+    ("x__read_body", "^body = piece$", FINISH),
+    ("x__read_body", "^body -= piece$", FINISH),
+    ("x__content_length", "headers.get('CONTENT-LENGTH', '')", CASE_DICT),
+    ("x__content_length", "headers.get('content-length', 'XXXX')", "an unreadable length is "
+     "no length, as a missing one is"),
+    ("x__read_raw", "raw.read(None, decode_content=decode)", MEMORY_ONLY),
+    ("x__read_raw", "raw.read(decode_content=decode)", MEMORY_ONLY),
+    ("x__read_raw", "if left is not None and left < 0:", "left exactly 0: on a continuous "
+     "clock the two cannot be told apart"),
+    ("x__read_raw", "requests.exceptions.ReadTimeout(None)", INNER_TEXT),
+    ("x__read_raw", "ReadTimeout('XXread timed out", INNER_TEXT),
+    ("x__read_raw", "ReadTimeout('READ TIMED OUT", INNER_TEXT),
+    ("xǁ_Retryǁis_retry", "has_retry_after: bool = True", "urllib3 always passes "
+     "has_retry_after"),
+    ("xǁ_Retryǁis_retry", "method, status_code, None)", FORCELIST),
+    ("xǁ_Retryǁis_retry", "method, status_code, )", FORCELIST),
     ("xǁ_ZlibDecoderǁdecode", "if len(self._head) <= 2:", TWO_BYTES),
     ("xǁ_ZlibDecoderǁdecode", "if len(self._head) < 3:", TWO_BYTES),
     ("xǁ_ZlibDecoderǁdecode", "if not data or len(piece) < READ_CHUNK:", "zlib leaves input "
