@@ -1,8 +1,12 @@
 """The results of ``mutmut run`` (in mutants/) as a section of docs/testing.md: the score per
 file and every surviving mutant with its one-line change and why it is left.
 
-    python -m bench.mutation_report                      # print the section
-    python -m bench.mutation_report --doc docs/testing.md
+    python -m bench.mutation_report --part provider                      # print the section
+    python -m bench.mutation_report --part mock --doc docs/testing.md
+
+make mutants runs mutmut over the provider (``--part provider``: aichat/) and make mutants-mock
+over the mock's core (``--part mock``: mock_server/), each into a fresh mutants/ and each part
+into a section of its own: the files of the other part are left out of the section.
 
 Each survivor is matched to a reason in bench/survivors.py by its function and the text of its
 changed line (mutmut's mutant numbers move whenever a function changes; the changed line does
@@ -22,8 +26,11 @@ from bench.survivors import REASONS
 
 # Detected: a test failed, or the mutant hung past its time (a hang is caught too).
 DETECTED = {"killed", "timeout", "caught by type check", "segfault"}
-BEGIN = "<!-- mutmut:begin -->"
-END = "<!-- mutmut:end -->"
+# Each part: the files it covers (a prefix of their path) and the markers of its section.
+PARTS = {
+    "provider": ("aichat/", "<!-- mutmut:begin -->", "<!-- mutmut:end -->"),
+    "mock": ("mock_server/", "<!-- mutmut-mock:begin -->", "<!-- mutmut-mock:end -->"),
+}
 
 
 @dataclass(frozen=True)
@@ -44,8 +51,9 @@ def _changed_lines(diff: str) -> tuple[str, str]:
     return (" / ".join(removed), " / ".join(added))
 
 
-def load() -> list[Mutant]:
-    """Every mutant of the last run, with the changed line of those that were not detected."""
+def load(prefix: str = "") -> list[Mutant]:
+    """Every mutant of the last run in the files whose path starts with ``prefix``, with the
+    changed line of those that were not detected."""
     from mutmut.mutation.data import SourceFileMutationData
     from mutmut.mutation.diff_apply import get_diff_for_mutant
     from mutmut.stats import status_by_exit_code
@@ -53,6 +61,8 @@ def load() -> list[Mutant]:
 
     mutants = []
     for path in walk_mutatable_files():
+        if not str(path).startswith(prefix):
+            continue
         data = SourceFileMutationData(path=path)
         data.load()
         for name, exit_code in sorted(data.exit_code_by_key.items()):
@@ -65,9 +75,16 @@ def load() -> list[Mutant]:
     return mutants
 
 
+def _matches(changed: str, line: str) -> bool:
+    # "^...$": the whole changed line; anything else: a piece of it.
+    if len(changed) > 1 and changed.startswith("^") and changed.endswith("$"):
+        return line == changed[1:-1]
+    return changed in line
+
+
 def reason_for(mutant: Mutant) -> str | None:
     for function, changed, reason in REASONS:
-        if function == mutant.function and changed in (mutant.added or mutant.removed):
+        if function == mutant.function and _matches(changed, mutant.added or mutant.removed):
             return reason
     return None
 
@@ -109,20 +126,27 @@ def section(mutants: list[Mutant]) -> tuple[str, int]:
     return "\n".join(lines) + "\n", unexplained
 
 
-def write_doc(path: Path, text: str) -> None:
+def write_doc(path: Path, text: str, begin: str, end_marker: str) -> None:
     document = path.read_text(encoding="utf-8")
-    start, end = document.index(BEGIN) + len(BEGIN), document.index(END)
+    start, end = document.index(begin) + len(begin), document.index(end_marker)
     path.write_text(document[:start] + "\n" + text + document[end:], encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=sorted(PARTS), required=True,
+                        help="the files of make mutants (provider) or make mutants-mock (mock)")
     parser.add_argument("--doc", type=Path, help="write the section into this file")
     args = parser.parse_args(argv)
-    text, unexplained = section(load())
+    prefix, begin, end = PARTS[args.part]
+    mutants = load(prefix)
+    if not mutants or any(mutant.status == "not checked" for mutant in mutants):
+        print(f"mutants/ holds no finished run of the {args.part} part", file=sys.stderr)
+        return 1
+    text, unexplained = section(mutants)
     print(text)
     if args.doc:
-        write_doc(args.doc, text)
+        write_doc(args.doc, text, begin, end)
     if unexplained:
         print(f"{unexplained} survivors have no reason in bench/survivors.py", file=sys.stderr)
     return 1 if unexplained else 0

@@ -1,9 +1,11 @@
-"""Why each mutant that survives ``make mutants`` is left: equivalent (no test could tell it
-from the original) or harmless (what it changes is outside what the provider promises).
+"""Why each mutant that survives ``make mutants`` or ``make mutants-mock`` is left: equivalent
+(no test could tell it from the original) or harmless (what it changes is outside what the
+provider, the mock, the spec or the contract promise).
 
 Each row: mutmut's name of the function, a piece of the changed line (matched against the
-mutant's line), the one-line reason. bench/mutation_report.py matches the survivors of a run
-against these rows, first match first; a survivor no row matches fails ``make mutants``.
+mutant's line; between ^ and $, the whole line), the one-line reason.
+bench/mutation_report.py matches the survivors of a run against these rows, first match
+first; a survivor no row matches fails ``make mutants`` (or ``make mutants-mock``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,261 @@ SEND = ("urllib3 sets the socket's timeout before each request to the attempt's 
 FINISH = ("finish() decodes at most one held byte, and one byte of deflate never makes output: "
           "the result is the same empty list")
 
+CASE_DICT = ("the answer's headers are requests' case-insensitive mapping: any case of the name "
+             "finds the same header")
+LOOKUP_FALLBACK = ("a codec or error handler that does not exist raises LookupError, and the "
+                   "fallback decodes the same way: the same text")
+ERROR_DEFAULTS = ("the provider gives status_code and body whenever it raises the error; the "
+                  "defaults are only for code that makes one itself")
+FALSY = "None is false as False is: every test of the flag reads the same"
+AUTO_WBITS = ("17 + 15 bits asks zlib to detect a gzip or zlib header, which reads every gzip "
+              "body the same; only a body labelled gzip that is zlib would be read too")
+
+NARROW_CHARSET = ("harmless here: only a charset other than UTF-8, quoted or after a ';' "
+                  "without a space, reads differently (an unknown name falls back to UTF-8), and "
+                  "the site answers JSON in UTF-8; no test sends such a charset")
+HTML_300 = ("harmless: only an HTML page with status 300, which the site never sends: SPEC 3.1 "
+            "calls any HTML page blocked, the provider keeps error statuses HTTP errors, and 300 "
+            "is on the line")
+
+TWO_BYTES = ("the choice reads the first two bytes, so waiting for a third changes only a "
+             "body of two bytes, which finish() reads as raw deflate, as the choice would (no "
+             "zlib stream is that short)")
+
+MEMORY_ONLY = ("reads the rest of the body at once instead of a read's worth: the limit still "
+               "raises the same error, and only memory differs, which test_provider_limits "
+               "measures in a child process that mutmut does not follow")
+INNER_TEXT = ("the text of an inner timeout error, which no message shows (a timeout says 'no "
+              "answer ... within N s')")
+FORCELIST = ("every status asked about is in status_forcelist (RETRY_STATUSES), which urllib3 "
+             "retries whatever has_retry_after says")
+
+NO_CODING = "a missing Content-Encoding read as None is no coding, as the empty text is"
+
+# The mock's core (make mutants-mock).
+WORDING = ("the words of an error message, which neither the spec nor the contract fixes; the "
+           "status, the answer's shape and the field it names are tested")
+MARKER = ("the torn-line marker's other fields, a time and a note for a reader: SPEC 8 asks only "
+          "that the torn text be kept on a line of its own and marked, which torn_line does")
+UTF8_ANSWERS = ("the mock's answers are UTF-8 it encoded itself (JSON, fault pages, scripted "
+                "messages): decoding them never meets a bad byte, so how bad bytes would be "
+                "handled never shows")
+DEEP = ("only for a parsed body nested deeper than the JSON encoder can write again, near the "
+        "interpreter's recursion limit: test_mock_fuzz.py sweeps those depths through the mock "
+        "command, in a child process that mutmut does not reach")
+LENIENT = ("the journal's parse of a body sent elsewhere than the API: an empty body does not "
+           "parse either way, and one of 1 MiB or more is past the journal's 64 KiB body cap, "
+           "whose entries keep no json: the same entries")
+CAST = "typing.cast does nothing at run time: the type it names is for the type checker only"
+OS_WORDS = ("the reason still holds the OS's or the database's words for the error "
+            "('[Errno 28] No space left on device' or 'No space left on device')")
+STORE_NAME = "failed() tells 'file' from anything else: any other name is the store's failure"
+RECOVERY = ("record() already marks the recovery at the next request (a batching store takes "
+            "it at once); only a flush with no request since the failure would mark it sooner")
+BIG_FLOAT = ("a whole float of 2^63 or more is past the range of every number of a reply "
+             "(status, times, retry_after), kept as an int or as a float: refused either way")
+DEPTH = ("how deep a body nests before its entry keeps only the text (256 levels), one level "
+         "either way: the mock's own guard, which neither spec nor contract fixes; that the "
+         "journal stays readable whatever the nesting is tested")
+BOM = ("the words of the refusal of a body that starts with a byte-order mark: the decoder "
+       "refuses it too (a 400, 'not JSON'), in its own words")
+OLD_RECORDS = ("only for a record of 19 fields, written by a mock from before entries said "
+               "whether their headers were cut (an old SQLite store): this one writes 20")
+SMALL_STACK = ("only when a body nested 33 to 256 levels cannot be written out again on the "
+               "stack at hand (a small thread stack of a server): every test's stack can")
+GUARD = ("without the depth guard, only a body near the parser's own limit makes the journal "
+         "unwritable, and that depends on the stack: under mutmut its wrappers deepen the stack "
+         "where a body is parsed, and the journal, written higher up, stays readable. "
+         "test_a_deeply_nested_body_leaves_the_journal_readable_in_process catches it without "
+         "them, and test_mock_fuzz.py through the mock command")
+MODE_TEXT = ("the reply mode's text is used only by a reply without a message: what is "
+             "passed for one with a message is never read")
+SHORTCUT = ("the count of characters is a shortcut before the count of bytes: a stricter one "
+            "leaves more to the exact count, which keeps the same headers")
+NO_SURROGATES = ("every carrier hands the engine header values decoded from bytes (as Latin-1, "
+                 "or as strict UTF-8), never with a lone surrogate: encoding them never errs, "
+                 "whatever the error handler is called (UTF-8 being the same codec anyway)")
+FLUSH = ("Python's stderr is line-buffered, and the notice is a whole line: flushing it again "
+         "changes nothing")
+
 REASONS: list[tuple[str, str, str]] = [
+    # --- mock_server/core/engine.py ---
+    ("x__never", "return True", "the fallback for a request schema fast_accept cannot "
+     "compile; the contract's always compiles (test_mock_hotpath.py checks it)"),
+    ("x__reject_constant", "ValueError(None)", WORDING),
+    ("xǁEngineǁ__init__", "got {type(None).__name__}", WORDING),
+    ("xǁEngineǁ__init__", "raise ValueError(None) from error", WORDING),
+    ("xǁEngineǁ__init__", "{error.strerror and error}", OS_WORDS),
+    ("xǁEngineǁ__init__", "self._accepts = ", "the quick check is a shortcut: without it "
+     "every body goes to the contract's full validator, which answers the same "
+     "(test_mock_hotpath.py holds the two together)"),
+    ("x_parse_json", "json.JSONDecodeError(None, text, 0)", BOM),
+    ("x_parse_json", 'JSONDecodeError("XXUnexpected', BOM),
+    ("x_parse_json", 'JSONDecodeError("unexpected utf-8 bom', BOM),
+    ("x_parse_json", 'JSONDecodeError("UNEXPECTED UTF-8 BOM', BOM),
+    ("x_parse_json", "(decode using utf-8-sig)\", text, 1)", BOM),
+    ("x_parse_json", 'text.startswith("XX\\ufeffXX")', BOM),
+    ("x__finite_float", 'float("INF")', "float() reads inf in any case"),
+    ("x__finite_float", 'float("-INF")', "float() reads inf in any case"),
+    ("x__finite_float", "text[:41]", WORDING),
+    ("x_describe_error", "if (len(text) <= VIOLATION_CHARS) or True else", "without the cut, "
+     "a violation quoting a long value is as long as the value, which the 1 MiB body bounds "
+     "all the same; a long one is still a 400"),
+    ("x_describe_error", "VIOLATION_CHARS", "where a violation longer than 300 characters is "
+     "cut, and how the excerpt ends: a length the spec does not fix (a long one is still a "
+     "400: test_bad_bodies_are_refused_in_process)"),
+    ("x_describe_error", '"XX.XX".join', "the request schema is flat: a violation's path has "
+     "at most one part, which the separator never comes between"),
+    ("x_parse_settings", ".join(", WORDING),
+    ("x__whole", "abs(value) <= 2**63", BIG_FLOAT),
+    ("x__whole", "abs(value) < 3**63", BIG_FLOAT),
+    ("x__whole", "abs(value) < 2**64", BIG_FLOAT),
+    ("x_parse_replies", "describe_kind(None)", WORDING),
+    ("x_parse_replies", "raise ReplyError(None)", WORDING),
+    ("x_parse_reply", ".join(", WORDING),
+    ("x_parse_reply", 'item.get("delay_ms", ', "a missing delay_ms reads as null, and null is 0"),
+    ("x_parse_reply", "if size >= MAX_REPLY_BYTES:", "a reply of exactly 1 MiB as JSON: the "
+     "bound is the mock's own (SPEC 8 asks for one, not this one), and a reply far over it is "
+     "refused"),
+    ("x_parse_reply", "describe_kind(None)", WORDING),
+    ("x_scripted_answer", '("retry-after", ', CASE),
+    ("x_scripted_answer", '("RETRY-AFTER", ', CASE),
+    ("x_parse_settings", "describe_kind(None)", WORDING),
+    ("x_cut_short_reason", '"content-length", "XXXX"', "a body cut short without a "
+     "Content-Length was chunked: an empty text and XXXX are alike not digits"),
+    ("xǁEngineǁ_lenient_json", "if not request.body and request.size > MAX_BODY", LENIENT),
+    ("xǁEngineǁ_lenient_json", "request.size >= MAX_BODY", LENIENT),
+    ("xǁEngineǁ_lenient_json", '.decode("UTF-8")', CODEC),
+    ("xǁEngineǁ_chat", '("allow", ', CASE),
+    ("xǁEngineǁ_chat", '("ALLOW", ', CASE),
+    ("xǁEngineǁ_chat", '("content-type", HTML_TYPE)', CASE),
+    ("xǁEngineǁ_chat", '("CONTENT-TYPE", HTML_TYPE)', CASE),
+    ("xǁEngineǁ_chat", "invalid(404, None)", WORDING),
+    ("xǁEngineǁ_chat", "invalid(405, None,", WORDING),
+    ("xǁEngineǁfind", "cast(", CAST),
+    ("xǁEngineǁrequests", "cast(", CAST),
+    ("xǁEngineǁreplies", "cast(", CAST),
+    ("xǁEngineǁfind", "compile_match(match, keys=FIND_KEYS)", "where is \"match\" by "
+     "default"),
+    ("xǁEngineǁfind", "compile_match(match, ", WORDING),
+    ("xǁEngineǁ_api", 'self.journal.failed("XXstoreXX", ', STORE_NAME),
+    ("xǁEngineǁ_api", "self.journal.failed(None, ", STORE_NAME),
+    ("xǁEngineǁ_api", '("allow", "POST")', CASE),
+    ("xǁEngineǁ_api", '("ALLOW", "POST")', CASE),
+    ("xǁEngineǁ_api", '.decode("UTF-8")', CODEC),
+    ("xǁEngineǁ_api", 'reason = "XXthe body is not UTF-8', WORDING),
+    ("xǁEngineǁ_api", "invalid(405, None, ", WORDING),
+    ("xǁEngineǁ_api", '"XX; XX".join(violations)', WORDING),
+    ("xǁEngineǁ_api", "self._accepts(None)", "the quick check is a shortcut: a body it does "
+     "not vouch for goes to the contract's full validator, which answers the same"),
+    ("xǁEngineǁ_api", "[str(None) for part in error.absolute_path]", "the order in which "
+     "several violations of one body are listed, which neither spec nor contract fixes"),
+    ("xǁEngineǁ_api", 'self.journal.failed("STORE", ', STORE_NAME),
+    ("xǁEngineǁ_api", 'if (reply["message"] is None) or True else ""', MODE_TEXT),
+    ("xǁEngineǁ_api", 'if reply["message"] is None else "XXXX"', MODE_TEXT),
+    ("xǁEngineǁhandle", "answer = invalid(404, None)", WORDING),
+    ("xǁEngineǁhandle", "namespaces.refused(request.path) and (", WORDING),
+    ("xǁOutcomeǁ__init__", "entry_id: int = 1", "an outcome without a raw record (the journal "
+     "off) has no entry, whatever its id"),
+    ("xǁEngineǁremove_reply", "where = ", WORDING),
+    ("xǁEngineǁremove_reply", 'else "XXXX"', WORDING),
+    # --- mock_server/core/journal.py ---
+    ("xǁJournalǁ__init__", "keep_secrets: bool = True", "the engine makes every Journal and "
+     "always says whether to keep secrets"),
+    ("xǁJournalǁ__init__", "flush=", FLUSH),
+    ("xǁJournalǁ__init__", "file=sys.stderr, )", FLUSH),
+    ("x_kept_headers", "keep_secrets: bool = True", "its one caller, raw_record, always says "
+     "whether to keep secrets"),
+    ("x_kept_headers", "kept.values()))) * 5 <= HEADERS_CAP", SHORTCUT),
+    ("x_kept_headers", "kept.values()))) * 4 < HEADERS_CAP", SHORTCUT),
+    ("x_kept_headers", "value.encode(", NO_SURROGATES),
+    ("x_kept_headers", "if room >= name_size:", "a header whose name alone fills the room left "
+     "exactly is kept with an empty value instead of left out: within the 64 KiB either way"),
+    ("x_kept_headers", 'data[:room - name_size].decode("UTF-8", "ignore")', CODEC),
+    ("x_raw_record", "keep_secrets: bool = True", "its one caller, Journal.record, always says "
+     "whether to keep secrets"),
+    ("x_raw_record", "request.body.decode(errors=", "UTF-8 is the default codec"),
+    ("x_raw_record", 'request.body.decode("UTF-8"', CODEC),
+    ("x_raw_record", 'content_type: str | None = ""', "for a disconnect nothing was answered: "
+     "the entry's reply is null whatever the content type says"),
+    ("x_raw_record", 'answer.header("content-type")', CASE),
+    ("x_raw_record", 'answer.header("CONTENT-TYPE")', CASE),
+    ("x_raw_record", "_BYTES_PER_CHAR * body_cap - _BYTES_PER_CHAR", "only for an answer over "
+     "the body cap made of 4-byte characters: its excerpt a character or two shorter"),
+    ("x_raw_record", "if len(text) >= limit:", "an answer of exactly the limit cut at the "
+     "limit is the same answer"),
+    ("xǁJournalǁrecord", "entry = derive(None, raw)", "the id is deleted at once: the store "
+     "gives the entry its own"),
+    ("xǁJournalǁrecord", "entry = derive(1, raw)", "the id is deleted at once: the store gives "
+     "the entry its own"),
+    ("xǁJournalǁrecord", "self.failed(None, error)", STORE_NAME),
+    ("xǁJournalǁrecord", 'self.failed("XXstoreXX", error)', STORE_NAME),
+    ("xǁJournalǁrecord", 'self.failed("STORE", error)', STORE_NAME),
+    ("xǁJournalǁrecord", "return 1, raw", "the id handed back for an entry the store lost: the "
+     "journal holds no such entry, and nothing of the mock reads it (only Outcome.entry, for "
+     "a caller of the engine)"),
+    ("x_raw_json", "answer.decode(", UTF8_ANSWERS),
+    ("x_reply_value", "answer.decode(", UTF8_ANSWERS),
+    ("x_derive", "raw[19] if (len(raw) > 19) or True else False", OLD_RECORDS),
+    ("x_derive", "raw[19] if len(raw) >= 19 else False", OLD_RECORDS),
+    ("x_derive", "raw[19] if len(raw) > 19 else True", OLD_RECORDS),
+    ("x_derive", "depth >= MAX_JSON_DEPTH", DEPTH),
+    ("x_derive", "json_bytes(None)", SMALL_STACK),
+    ("x_derive", 'entry["json"] = ""', SMALL_STACK),
+    ("x_derive", 'entry["XXjsonXX"] = None', SMALL_STACK),
+    ("x_derive", 'entry["JSON"] = None', SMALL_STACK),
+    ("x_derive", "depth >= CHECKED_DEPTH", "a body nested exactly 32 levels is written out once "
+     "more as a check, which it passes: the same entry"),
+    ("x_reply_value", '(content_type or "XXXX")', "no content type holds no 'json' either way"),
+    ("x_nesting", "depth, level = 1, [value]", DEPTH),
+    ("x_nesting", "if (isinstance(node, dict)) and False else node", GUARD),
+    ("x_nesting", "containers = None", GUARD),
+    ("x_nesting", "^depth = 1$", GUARD),
+    ("x_nesting", "^depth -= 1$", GUARD),
+    ("x_nesting", "depth += 2", DEPTH),
+    ("x_raw_json", "values[10] = ", DEEP),
+    ("x_raw_json", "values[11] = None", DEEP),
+    ("x_raw_json", "return json_bytes(None)", DEEP),
+    ("xǁJournalǁ_worked", "print(None, ", "the words of the notice that the journal records "
+     "again; that there is one line on stderr, once, is tested"),
+    ("xǁJournalǁ_worked", "flush=", FLUSH),
+    ("xǁJournalǁ_worked", "file=sys.stderr, )", FLUSH),
+    ("xǁJournalǁfailed", "flush=", FLUSH),
+    ("xǁJournalǁfailed", "^)$", FLUSH),
+    ("xǁJournalǁfailed", "the store failedXX", WORDING),
+    ("xǁJournalǁfailed", "getattr(None, 'strerror', None)", OS_WORDS),
+    ("xǁJournalǁfailed", "'XXstrerrorXX'", OS_WORDS),
+    ("xǁJournalǁfailed", "'STRERROR'", OS_WORDS),
+    ("xǁJournalǁfailed", "self.file.path if ", "a file fails only when there is one: its path "
+     "is always there"),
+    ("xǁJournalǁflush", 'getattr(self.store, "waiting", ', "every store with flush "
+     "(SQLiteStore) says how many records wait: the default is never read"),
+    ("xǁJournalǁflush", 'getattr(self.store, "flush", )', "Journal.flush is called only for a "
+     "store that batches its writes (SQLiteStore), which has flush"),
+    ("xǁJournalǁflush", "self.failed(None, ", STORE_NAME),
+    ("xǁJournalǁflush", 'self.failed("XXstoreXX", ', STORE_NAME),
+    ("xǁJournalǁflush", 'self.failed("STORE", ', STORE_NAME),
+    ("xǁJournalǁflush", "self.failing is None and self.file is None", RECOVERY),
+    ("xǁJournalǁflush", "self.failing is not None and self.file is not None", RECOVERY),
+    ("xǁJournalǁflush", "self.failing is not None or self.file is None", "with a journal "
+     "file as well, a flush that works would say the journal records again until the file's "
+     "next failing line: health's failing, for the time between two requests"),
+    # --- mock_server/core/journal_file.py ---
+    ("x_torn_line_marker", '"XXrepairedXX"', MARKER),
+    ("x_torn_line_marker", '"REPAIRED"', MARKER),
+    ("x_torn_line_marker", "datetime.now(None)", MARKER),
+    ("x_torn_line_marker", '"XXnoteXX"', MARKER),
+    ("x_torn_line_marker", '"NOTE"', MARKER),
+    ("x_torn_line_marker", '"note": "', MARKER),
+    ("x_torn_line_marker", "KEPT ITS TEXT", MARKER),
+    ("x_torn_line_marker", "kept its text here when it started againXX", MARKER),
+    ("x_torn_line_marker", '.encode("ASCII")', CODEC),
+    ("x_torn_line_marker", 'torn.decode("UTF-8"', CODEC),
+    ("x_torn_line_marker", 'torn.decode(errors="replace")', "UTF-8 is the default codec"),
+    ("x_repair_torn_tail", "os.pread(fd, 2, size - 1)", "a read from the last byte returns "
+     "that one byte, whatever more is asked"),
+    ("x_repair_torn_tail", "os.pread(fd, size + start, start)", "a read from start returns "
+     "the rest of the file, whatever more is asked"),
     # --- mock_server/core/faults.py ---
     ("x__challenge", '("content-type", HTML_TYPE)', CASE),
     ("x__challenge", '("CONTENT-TYPE", HTML_TYPE)', CASE),
@@ -46,6 +302,82 @@ REASONS: list[tuple[str, str, str]] = [
     ("x__text", '("content-type", TEXT_TYPE)', CASE),
     ("x__text", '("CONTENT-TYPE", TEXT_TYPE)', CASE),
     ("x__text", '.encode("UTF-8")', CODEC),
+    # --- aichat/Aichat.py: found when each mutant's tests ran by ids pytest could find
+    # (before, an id it escaped twice made every such run a usage error, counted as killed) ---
+    ("x__looks_like_html", "headers.get('CONTENT-TYPE', '')", CASE_DICT),
+    ("x__text", "headers.get('CONTENT-TYPE', '')", CASE_DICT),
+    ("x__looks_like_html", "headers.get('content-type', 'XXXX')", "a missing content type read "
+     "as XXXX holds no 'html' either"),
+    ("x__text", "headers.get('content-type', 'XXXX')", "a missing content type read as XXXX "
+     "names no charset either"),
+    ("x__looks_like_html", "text.lstrip()[:16]", "the longest marker, '<!doctype html', is 14 "
+     "characters: 15 or 16 are the same"),
+    ("x__text", "'XXutf-8-sigXX'", LOOKUP_FALLBACK),
+    ("x__text", "errors='XXreplaceXX'", LOOKUP_FALLBACK),
+    ("x__text", "errors='REPLACE'", LOOKUP_FALLBACK),
+    ("x__text", "'UTF-8-SIG'", CODEC),
+    ("x__charset", "parameter.rpartition('=')", "a charset's value holds no '=': either end "
+     "splits it the same"),
+    ("xǁAichatHTTPErrorǁ__init__", "status_code: int = 1", ERROR_DEFAULTS),
+    ("xǁAichatHTTPErrorǁ__init__", "body: str = 'XXXX'", ERROR_DEFAULTS),
+    ("xǁ_ZlibDecoderǁ__init__", "self._later_member = None", FALSY),
+    ("xǁ_ZlibDecoderǁ__init__", "self._ended = None", FALSY),
+    ("xǁ_ZlibDecoderǁdecode", "self._ended = None", FALSY),
+    ("xǁ_ZlibDecoderǁdecode", "data = obj.unused_data if (obj.eof) or True else b''",
+     "unused_data is empty until the stream ends"),
+    ("xǁ_ZlibDecoderǁdecode", "data, self._head = self._head, b'XXXX'", "the head is read only "
+     "while no decompressor is chosen, and one is chosen on the next line"),
+    ("x__read_body", "headers.get('CONTENT-ENCODING', '')", CASE_DICT),
+    ("x__read_body", "_decoders(headers.get('content-encoding', None))", NO_CODING),
+    ("x__read_body", "_decoders(headers.get('content-encoding', ))", NO_CODING),
+    ("x__read_body", "_decode(None, *decoder.finish())", FINISH),
+    ("x__read_body", "_decode(chain[index + 1:], )", FINISH),
+    ("x__read_body", "_decode(chain[index - 1:], *decoder.finish())", FINISH),
+    ("x__read_body", "_decode(chain[index + 2:], *decoder.finish())", FINISH),
+    ("x__read_body", "^body = piece$", FINISH),
+    ("x__read_body", "^body -= piece$", FINISH),
+    ("x__content_length", "headers.get('CONTENT-LENGTH', '')", CASE_DICT),
+    ("x__content_length", "headers.get('content-length', 'XXXX')", "an unreadable length is "
+     "no length, as a missing one is"),
+    ("x__read_raw", "raw.read(None, decode_content=decode)", MEMORY_ONLY),
+    ("x__read_raw", "raw.read(decode_content=decode)", MEMORY_ONLY),
+    ("x__read_raw", "if left is not None and left < 0:", "left exactly 0: on a continuous "
+     "clock the two cannot be told apart"),
+    ("x__read_raw", "requests.exceptions.ReadTimeout(None)", INNER_TEXT),
+    ("x__read_raw", "ReadTimeout('XXread timed out", INNER_TEXT),
+    ("x__read_raw", "ReadTimeout('READ TIMED OUT", INNER_TEXT),
+    ("xǁ_Retryǁis_retry", "has_retry_after: bool = True", "urllib3 always passes "
+     "has_retry_after"),
+    ("xǁ_Retryǁis_retry", "method, status_code, None)", FORCELIST),
+    ("xǁ_Retryǁis_retry", "method, status_code, )", FORCELIST),
+    ("xǁ_ZlibDecoderǁdecode", "if len(self._head) <= 2:", TWO_BYTES),
+    ("xǁ_ZlibDecoderǁdecode", "if len(self._head) < 3:", TWO_BYTES),
+    ("xǁ_ZlibDecoderǁdecode", "if not data or len(piece) < READ_CHUNK:", "zlib leaves input "
+     "unconsumed only when it filled READ_CHUNK of output: 'no input left' and 'a short piece' "
+     "agree"),
+    ("xǁ_ZlibDecoderǁdecode", "if not data and len(piece) <= READ_CHUNK:", "untested edge: "
+     "only when a read's last input byte yields exactly READ_CHUNK of output and more is "
+     "pending (a long back-reference ending a read) would the rest wait for the next read"),
+    ("xǁ_ZlibDecoderǁdecode", "^return$", "the lines after the loop act only at the end of a "
+     "stream, and this exit is taken before one ends"),
+    ("xǁ_ZlibDecoderǁdecode", "self._ended = False", "it returns at once either way; a later "
+     "piece of the same garbage fails the same way and is let pass again"),
+    ("xǁ_ZlibDecoderǁ__init__", "decompressobj(17 + zlib.MAX_WBITS)", AUTO_WBITS),
+    ("xǁ_ZlibDecoderǁdecode", "decompressobj(17 + zlib.MAX_WBITS)", AUTO_WBITS),
+    ("x__charset", "content_type.split(None)[1:]", NARROW_CHARSET),
+    ("x__charset", "value.strip().strip(None)", NARROW_CHARSET),
+    ("x__charset", "value.strip().strip('XX\"\\'XX')", NARROW_CHARSET),
+    ("x__text", "return body.decode(errors='replace')", "UTF-8 without the BOM rule: only an "
+     "answer that starts with a byte-order mark, which RFC 8259 forbids JSON senders to add, "
+     "reads differently"),
+    ("x__decode", "^break$", "finish() hands on at most one piece (one byte in), and every other "
+     "call passes one: the loop ends after it either way"),
+    ("x__parse", "f'requests', url=target, body=excerpt, retry_after=wait)", "the rate-limit "
+     "error's status is 429 by default, and it is raised for a 429 only"),
+    ("x__parse", "headers.get('RETRY-AFTER')", CASE_DICT),
+    ("x__parse", "headers.get('CF-MITIGATED')", CASE_DICT),
+    ("x__parse", "200 <= status <= 300 or headers.get('cf-mitigated')", HTML_300),
+    ("x__parse", "200 <= status < 301 or headers.get('cf-mitigated')", HTML_300),
     # --- aichat/Aichat.py: the retry policy ---
     ("xǁ_Retryǁget_retry_after", "get('retry-after')", CASE),
     ("xǁ_Retryǁget_retry_after", "get('RETRY-AFTER')", CASE),

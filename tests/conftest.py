@@ -8,12 +8,13 @@ follow the shape of pytest-httpserver's fixtures: a session's server, cleared pe
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, settings
 
 from mock_server.serve.child_process import MockProcess
 from mock_server.testing.remote import RemoteMock
@@ -27,6 +28,10 @@ NO_SKIPS_VARIABLE = "AICHAT_NO_SKIPS"
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+# Under mutmut (make mutants, make mutants-mock) a failing example is not shrunk: a mutant is
+# caught by the first one, and shrinking it ran into the time limit of each mutant's run.
+MUTANT_PHASES = (Phase.explicit, Phase.reuse, Phase.generate)
+settings.register_profile("mutants", settings.get_profile("ci"), phases=MUTANT_PHASES)
 
 # Variables that would send the tests' loopback traffic through a proxy, or elsewhere.
 AMBIENT_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy",
@@ -74,7 +79,12 @@ def _hypothesis_settings(item: pytest.Item) -> settings | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """In CI, a test whose own settings undo the derandomized profile is a usage error."""
+    """Under mutmut, the tests of the mock command are left out; in CI, a test whose own
+    settings undo the derandomized profile is a usage error."""
+    if os.environ.get("MUTANT_UNDER_TEST"):
+        _leave_out_for_mutants(config, items)
+        _quickest_files_first(items)
+        _fewer_examples(items)
     if not os.environ.get("CI"):
         return
     random = [item.nodeid for item in items
@@ -82,6 +92,73 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if random:
         raise pytest.UsageError(
             f"in CI every hypothesis test must be derandomized; these are not: {random}")
+
+
+# make mutants (AICHAT_MUTANTS=provider) tries the provider's mutants against these test files;
+# make mutants-mock (AICHAT_MUTANTS=mock) the mock's core against the other selected ones.
+PROVIDER_TEST_FILES = ("tests/test_provider_", "tests/test_contract_cases.py")
+
+
+def _leave_out_for_mutants(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under mutmut (``MUTANT_UNDER_TEST`` set), the tests that cannot notice a mutant of the
+    part being tried, or only repeat others that can, are left out."""
+    part = os.environ.get("AICHAT_MUTANTS", "")
+
+    def left_out(item: pytest.Item) -> bool:
+        # A mutant is switched on in the test's own process only: the mock command (the
+        # session's mock_command, under remote_mock too) runs in a child that never sees it.
+        if "mock_command" in getattr(item, "fixturenames", ()):
+            return True
+        # The other part's tests (its stats run and clean run would only cost time).
+        provider = item.nodeid.startswith(PROVIDER_TEST_FILES)
+        if (part == "provider" and not provider) or (part == "mock" and provider):
+            return True
+        # A kit test runs on the live server and on the socketless fixture alike: both hold
+        # the same (mutated) engine, the server adds only the web layer, which is not
+        # mutated; the socketless run is kept.
+        callspec = getattr(item, "callspec", None)
+        return callspec is not None and callspec.params.get("kit") == "aichat_server"
+
+    left = [item for item in items if left_out(item)]
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = [item for item in items if not left_out(item)]
+
+
+def _quickest_files_first(items: list[pytest.Item]) -> None:
+    # mutmut hands over the tests that reach a mutant in no particular order: a file's tests
+    # are put back together (its module fixtures, such as a live server, set up once) and in
+    # their file's order, the files whose tests took least time in mutmut's first run first,
+    # so that a mutant a quick test kills is not first run through slow ones (-x).
+    try:
+        with open("mutmut-stats.json", encoding="utf-8") as file:
+            durations: dict[str, float] = json.load(file)["duration_by_test"]
+    except (OSError, ValueError, KeyError):
+        durations = {}
+    per_file: dict[str, list[float]] = {}
+    for nodeid, seconds in durations.items():
+        per_file.setdefault(nodeid.partition("::")[0], []).append(seconds)
+    mean = {name: sum(times) / len(times) for name, times in per_file.items()}
+    position = {id(item): index for index, item in enumerate(items)}
+    items.sort(key=lambda item: (mean.get(item.nodeid.partition("::")[0], 0.0),
+                                 item.nodeid.partition("::")[0], item.location[1] or 0,
+                                 position[id(item)]))
+
+
+def _fewer_examples(items: list[pytest.Item]) -> None:
+    # mutmut imports the test modules once, before any mutant is on (MUTANT_UNDER_TEST empty),
+    # and forks each mutant's run from there: what a module decides as it is imported is the
+    # same for every mutant. So the examples are cut here, for the run at hand: a quarter of
+    # each property's (the fixed examples beside them all run), none shrunk.
+    settings.load_profile("mutants")
+    for item in items:
+        test = getattr(item, "obj", None)
+        found = getattr(test, "_hypothesis_internal_use_settings", None)
+        if found is None or getattr(test, "_aichat_fewer_examples", False):
+            continue
+        test._hypothesis_internal_use_settings = settings(  # type: ignore[union-attr]
+            found, max_examples=max(1, found.max_examples // 4), phases=MUTANT_PHASES)
+        test._aichat_fewer_examples = True  # type: ignore[union-attr]
 
 
 @pytest.hookimpl(wrapper=True)

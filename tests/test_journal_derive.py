@@ -164,8 +164,8 @@ def run(engine: Engine, witness: Witness, script: list[dict[str, Any]],
 
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                 HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(sent=st.lists(requests_, min_size=1, max_size=6), script=st.lists(replies, max_size=3),
        body_cap=st.sampled_from([16, 65_536]), batch=st.booleans())
 def test_derived_entries_equal_the_eager_ones(tmp_path: Path, kind: str,

@@ -191,7 +191,8 @@ def test_disconnect_closes_the_connection_without_a_byte(http: requests.Session,
 
 # --- refusals --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("data", "fragments"), [
+# Also run in this process (test_mock_engine.py), where make mutants-mock reaches them.
+BAD_BODIES = [
     (b"not json", ["the body is not JSON"]),
     (b"", ["the body is not JSON"]),
     (b"[1, 2]", ["must be a JSON object", "not an array"]),
@@ -210,7 +211,10 @@ def test_disconnect_closes_the_connection_without_a_byte(http: requests.Session,
     (b'{"message": "\xff"}', ["not UTF-8"]),
     (b"[" * 100_000 + b"]" * 100_000, ["the body is not JSON"]),
     (b'{"message": 1, "temperature": 9}', ["message: 1 is not", "temperature: 9 is greater"]),
-])
+]
+
+
+@pytest.mark.parametrize(("data", "fragments"), BAD_BODIES)
 def test_bad_bodies_get_a_400_in_the_refusal_shape(http: requests.Session,
                                                    remote_mock: RemoteMock, data: bytes,
                                                    fragments: list[str]) -> None:

@@ -3,9 +3,12 @@ the memory cap, and the JSON-lines file (also after SIGTERM and SIGINT)."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import signal
 import socket
+import sqlite3
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -15,8 +18,9 @@ import pytest
 import requests
 from spec_values import HEADERS, MOCK_JOURNAL_CAP
 
-from mock_server import Engine, IncomingRequest, create_app
-from mock_server.core import contract
+from mock_server import Engine, IncomingRequest, MemoryStore, create_app
+from mock_server.core import contract, journal_file
+from mock_server.core.journal_file import JournalFile
 from mock_server.serve.child_process import MockProcess
 from mock_server.testing.remote import RemoteMock
 
@@ -241,3 +245,302 @@ def test_a_header_sent_empty_is_journaled_empty(remote_mock: RemoteMock) -> None
     assert entry["headers"]["content-type"] == entry["headers"]["x-empty"] == ""
     assert entry["header_diff"]["content-type"] == {"expected": "application/json",
                                                     "received": ""}
+
+
+# --- storage faults in this process (SPEC 8; the health fields of contract/admin.openapi.json):
+# test_mock_storage_faults.py plays a full disk in a child process, which make mutants-mock
+# does not reach; here the file and the store fail on demand.
+
+
+class FailingFile:
+    """A journal file that fails with the error it is given, until it is given None."""
+
+    path = "/full/journal.jsonl"
+    repaired = 0
+
+    def __init__(self) -> None:
+        self.error: OSError | None = None
+        self.lines: list[bytes] = []
+
+    def write(self, line: bytes) -> None:
+        if self.error is not None:
+            raise self.error
+        self.lines.append(line)
+
+    def close(self) -> None:
+        pass
+
+
+def site_request() -> IncomingRequest:
+    return IncomingRequest("POST", "/api/text", headers=HEADERS,
+                           body=json.dumps(BODY).encode(), remote_addr="127.0.0.1")
+
+
+def warnings_in(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    return [line for line in captured.err.splitlines() if line.strip()]
+
+
+def test_a_failing_journal_file_is_counted_and_reported_until_it_works(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    engine = Engine()
+    file = FailingFile()
+    engine.journal.file = file  # type: ignore[assignment]
+    for _ in range(2):
+        engine.handle(site_request())
+    assert engine.health() == {"journal": "ok"}
+    assert warnings_in(capsys) == []
+
+    file.error = OSError(28, "No space left on device")
+    for _ in range(3):
+        assert engine.handle(site_request()).answer.status == 200
+    during = engine.health()
+    assert (during["journal"], during["failing"]) == ("degraded", True)
+    assert (during["entries_lost"], during["file_lines_lost"]) == (0, 3)
+    assert file.path in during["reason"] and "No space left on device" in during["reason"]
+    [started] = warnings_in(capsys)  # once, not once per lost line
+    assert file.path in started
+
+    # The reason is the last failure while it lasts.
+    file.error = OSError(5, "Input/output error")
+    engine.handle(site_request())
+    assert "Input/output error" in engine.health()["reason"]
+    assert engine.health()["file_lines_lost"] == 4
+    assert warnings_in(capsys) == []
+
+    file.error = None
+    engine.handle(site_request())
+    after = engine.health()
+    assert (after["journal"], after["failing"]) == ("degraded", False)
+    assert (after["entries_lost"], after["file_lines_lost"]) == (0, 4)
+    assert file.path in after["reason"]  # what failed, though it records again
+    assert len(warnings_in(capsys)) == 1  # once when it records again
+    assert len(file.lines) == 3 and engine.requests()["total"] == 7
+
+
+class FailingStore(MemoryStore):
+    """A store whose writes fail with ``error`` until it is None."""
+
+    error: Exception | None = None
+
+    def append_raw(self, *args: Any, **kwargs: Any) -> Any:
+        if self.error is not None:
+            raise self.error
+        return super().append_raw(*args, **kwargs)
+
+
+def test_a_failing_store_is_counted_and_reported_until_it_works(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    store = FailingStore()
+    engine = Engine(store=store)
+    engine.handle(site_request())
+    store.error = sqlite3.OperationalError("database or disk is full")
+    for _ in range(3):
+        assert engine.handle(site_request()).answer.status == 200
+    during = engine.health()
+    assert (during["journal"], during["failing"]) == ("degraded", True)
+    assert (during["entries_lost"], during["file_lines_lost"]) == (3, 0)
+    # What failed, and how: the store, in the database's words.
+    assert "store" in during["reason"] and "database or disk is full" in during["reason"]
+    assert len(warnings_in(capsys)) == 1
+    store.error = None
+    engine.handle(site_request())
+    after = engine.health()
+    assert (after["journal"], after["failing"], after["entries_lost"]) == ("degraded", False, 3)
+    assert "database or disk is full" in after["reason"]
+    assert len(warnings_in(capsys)) == 1
+    assert engine.requests()["total"] == 2
+
+
+# --- the JSON-lines file's torn last line (SPEC 8: repaired on start, the torn line kept on a
+# line of its own and marked, never glued to the next), for torn lines of every length around
+# the 64 KiB the file is read back by, and one cut inside a UTF-8 character.
+
+LINES = b'{"id": 1, "path": "/api/text"}\n{"id": 2, "path": "/chat"}\n'
+CUT_CHARACTER = b'{"id": 3, "message": "caf' + "é".encode()[:1]
+
+
+@pytest.mark.parametrize("before", [b"", LINES], ids=["alone", "after-lines"])
+@pytest.mark.parametrize("torn", [
+    b"{", CUT_CHARACTER, b"x" * 65_535, b"x" * 65_536, b"x" * 65_537, b"y" * 140_000,
+], ids=["1", "cut-character", "64KiB-1", "64KiB", "64KiB+1", "140000"])
+def test_a_torn_last_line_of_any_length_is_kept_whole_and_marked(
+        tmp_path: Path, before: bytes, torn: bytes) -> None:
+    path = tmp_path / "journal.jsonl"
+    path.write_bytes(before + torn)
+    file = JournalFile(path)
+    assert file.repaired == len(torn)
+    file.write(b'{"id": 1}\n')
+    file.close()
+    data = path.read_bytes()
+    assert data.startswith(before)
+    marker, new = data[len(before):].splitlines(keepends=True)
+    assert json.loads(marker)["torn_line"] == torn.decode("utf-8", errors="replace")
+    assert marker.endswith(b"\n") and new == b'{"id": 1}\n'
+
+
+@pytest.mark.parametrize("content", [b"", b"\n", LINES], ids=["empty", "newline", "lines"])
+def test_a_file_that_ends_with_a_whole_line_is_left_as_it_is(tmp_path: Path,
+                                                             content: bytes) -> None:
+    path = tmp_path / "journal.jsonl"
+    path.write_bytes(content)
+    file = JournalFile(path)
+    assert file.repaired == 0
+    file.close()
+    assert path.read_bytes() == content
+
+
+def test_a_closed_journal_file_refuses_to_write(tmp_path: Path) -> None:
+    file = JournalFile(tmp_path / "journal.jsonl")
+    file.write(b'{"id": 1}\n')
+    file.close()
+    with pytest.raises(OSError, match="closed"):
+        file.write(b'{"id": 2}\n')
+    file.close()  # twice is harmless
+    assert (tmp_path / "journal.jsonl").read_bytes() == b'{"id": 1}\n'
+
+
+def test_a_line_that_fails_half_way_is_cut_back_off(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """SPEC 8: a line is in the file whole or not at all, never glued to the next."""
+    path = tmp_path / "journal.jsonl"
+    file = JournalFile(path)
+    file.write(b'{"id": 1}\n')
+
+    def half_then_full(fd: int, data: bytes) -> None:
+        os.write(fd, data[:len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(journal_file, "write_all", half_then_full)
+    with pytest.raises(OSError):
+        file.write(b'{"id": 2, "path": "/api/text"}\n')
+    monkeypatch.undo()
+    file.write(b'{"id": 3}\n')
+    file.close()
+    assert path.read_bytes() == b'{"id": 1}\n{"id": 3}\n'
+
+
+# SPEC 8: the credentials a request may carry are kept as their length unless --keep-secrets
+# (test_mock_hostile.py checks both through the mock command).
+SECRETS = {"authorization": "Bearer sk-very-secret", "cookie": "session=abc123; theme=dark",
+           "proxy-authorization": "Basic dXNlcjpwYXNz"}
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_secrets_are_redacted_unless_kept(keep: bool) -> None:
+    engine = Engine(keep_secrets=True) if keep else Engine()
+    engine.handle(IncomingRequest("POST", "/api/text", headers={**HEADERS, **SECRETS},
+                                  body=json.dumps(BODY).encode()))
+    [entry] = engine.requests()["requests"]
+    for name, value in SECRETS.items():
+        assert entry["headers"][name] == (value if keep else f"[redacted: {len(value)} chars]")
+
+
+def test_a_deeply_nested_body_leaves_the_journal_readable_in_process() -> None:
+    """test_mock_fuzz.py's sweep of the depths around the parser's limit, through the app in
+    this process (on this stack the parser gives up at other depths: the sweep crosses them)."""
+    client = create_app().test_client()
+    parsed = 0
+    for (opener, closer), levels in itertools.product(
+            [(b"[", b"]"), (b'{"a": ', b"}")], range(700, 1_000, 12)):
+        body = b'{"message": "user: deep\\nassistant:", "x": ' + opener * levels + b"1" \
+            + closer * levels + b"}"
+        for path in ("/api/text", "/elsewhere"):
+            answer = client.post(path, data=body, content_type="application/json")
+            assert answer.status_code < 500
+            parsed += answer.status_code == 200  # parsed (extra fields are allowed)
+    journal = client.get("/__mock__/requests")
+    assert journal.status_code == 200, journal.get_data(as_text=True)[:300]
+    assert journal.get_json()["total"] == 100
+    assert 0 < parsed < 50, "the sweep crosses the depth the parser gives up at"
+
+
+# 12 headers of 7,000 bytes: 84 KB, over the 64 KiB SPEC 8 lets an entry keep.
+BIG_HEADERS = {f"x-filler-{number:02d}": "v" * 7_000 for number in range(12)}
+
+
+def test_headers_over_64_kib_are_cut_and_marked() -> None:
+    engine = Engine()
+    engine.handle(IncomingRequest("POST", "/api/text", headers={**HEADERS, **BIG_HEADERS},
+                                  body=json.dumps(BODY).encode()))
+    engine.handle(site_request())
+    cut, whole = engine.requests()["requests"]
+    assert (cut["headers_truncated"], whole["headers_truncated"]) == (True, False)
+    # Cut at 64 KiB: the header that crosses it cut to the room left.
+    assert sum(len(name) + len(value) for name, value in cut["headers"].items()) == 64 << 10
+
+
+@pytest.mark.parametrize("over", [0, 1], ids=["exactly-64KiB", "64KiB+1"])
+def test_headers_of_exactly_64_kib_are_kept_whole(over: int) -> None:
+    headers = {name.lower(): value for name, value in HEADERS.items()}
+    room = (64 << 10) - sum(len(name) + len(value) for name, value in headers.items())
+    headers["x-filler"] = "v" * (room - len("x-filler") + over)
+    engine = Engine()
+    engine.handle(IncomingRequest("POST", "/api/text", headers=headers,
+                                  body=json.dumps(BODY).encode()))
+    [entry] = engine.requests()["requests"]
+    assert entry["headers_truncated"] is bool(over)
+    assert len(entry["headers"]["x-filler"]) == len(headers["x-filler"]) - over
+
+
+def test_a_body_of_exactly_the_body_cap_is_kept_whole() -> None:
+    body = json.dumps(BODY).encode()
+    for cap, truncated in ((len(body), False), (len(body) - 1, True)):
+        engine = Engine(body_cap=cap)
+        engine.handle(IncomingRequest("POST", "/api/text", headers=HEADERS, body=body))
+        [entry] = engine.requests()["requests"]
+        assert (entry["body"], entry["body_truncated"]) == (body.decode()[:cap], truncated)
+        assert entry["json"] == (None if truncated else BODY)
+
+
+def test_a_reply_of_exactly_the_body_cap_is_kept_whole() -> None:
+    """SPEC 4: the entry's reply is what the mock answered, cut at the body cap: an answer of
+    exactly the cap is whole (its JSON value), one character more is an excerpt."""
+    answer = Engine().handle(site_request()).answer.body.decode()
+    for cap, kept in ((len(answer), json.loads(answer)), (len(answer) - 1, answer[:-1])):
+        engine = Engine(body_cap=cap)
+        engine.handle(site_request())
+        assert engine.requests()["requests"][0]["reply"] == kept
+
+
+def test_a_replys_delay_is_journaled_in_milliseconds() -> None:
+    engine = Engine()
+    engine.queue_replies([{"message": "a", "delay_ms": 2.5}, {"message": "b", "delay_ms": 40}])
+    engine.handle(site_request())
+    engine.handle(site_request())
+    delays = [entry["delay_ms"] for entry in engine.requests()["requests"]]
+    assert delays == [2.5, 40] and type(delays[1]) is int
+
+
+class LockedQueueStore(MemoryStore):
+    """A store whose reply queue cannot be read (a locked database); its journal works."""
+
+    def take_reply(self, *args: Any, **kwargs: Any) -> Any:
+        raise sqlite3.OperationalError("database is locked")
+
+
+def test_a_queue_that_cannot_be_read_still_answers_in_the_reply_mode(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """SPEC 8: a broken store never answers 500; the journal says what failed."""
+    engine = Engine(store=LockedQueueStore())
+    outcome = engine.handle(site_request())
+    assert json.loads(outcome.answer.body) == {"response": True, "message": "You said: Hello"}
+    assert engine.requests()["total"] == 1  # nothing lost: the journal recorded it
+    assert engine.health() == {"journal": "ok"}
+    warnings = capsys.readouterr().err
+    assert "database is locked" in warnings  # said once on stderr, with what failed
+
+
+def test_a_header_cut_inside_a_character_keeps_the_whole_characters_before() -> None:
+    """SPEC 8's 64 KiB are bytes (of UTF-8): a cut that falls inside a character drops it."""
+    headers = {name.lower(): value for name, value in HEADERS.items()}
+    room = (64 << 10) - sum(len(name) + len(value) for name, value in headers.items())
+    name = "x-filler" if (room - len("x-filler")) % 2 else "x-filler2"
+    headers[name] = "é" * 40_000  # 80,000 bytes, two each
+    engine = Engine()
+    engine.handle(IncomingRequest("POST", "/api/text", headers=headers,
+                                  body=json.dumps(BODY).encode()))
+    [entry] = engine.requests()["requests"]
+    assert entry["headers_truncated"] is True
+    assert entry["headers"][name] == "é" * ((room - len(name)) // 2)

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from _raw_http import session
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -293,9 +294,13 @@ def run(make_target: Any, examples: int, steps: int) -> None:
     machine = type("Machine", (Selection,), {"make_target": staticmethod(make_target)})
     # derandomize: the same runs every time (CI must not pass or fail by chance); the rules
     # above keep the queues full enough that requests meet several replies that hold.
+    # make mutants-mock runs the machine again for each mutant (mutmut sets MUTANT_UNDER_TEST,
+    # read here, as the run starts): a quarter of the examples, a failure not shrunk.
+    mutant = bool(os.environ.get("MUTANT_UNDER_TEST"))
     run_state_machine_as_test(machine, settings=settings(
-        max_examples=examples, stateful_step_count=steps, deadline=None, database=None,
-        derandomize=True,
+        max_examples=examples // 4 if mutant else examples, stateful_step_count=steps,
+        deadline=None, database=None, derandomize=True,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate] if mutant else list(Phase),
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]))
 
 

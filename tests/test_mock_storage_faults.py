@@ -266,6 +266,7 @@ def test_a_batch_the_store_cannot_write_is_counted_lost_and_not_raised(
     health = engine.health()
     assert (health["journal"], health["entries_lost"], health["failing"]) == (
         "degraded", 3, True)
+    assert "database or disk is full" in health["reason"]
     monkeypatch.undo()
     engine.handle(IncomingRequest("POST", "/api/text", body=REQUEST))
     engine.journal.flush()

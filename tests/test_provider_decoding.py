@@ -101,7 +101,8 @@ def test_a_body_longer_than_one_read(coding: str) -> None:
     assert call(body, sent_as) == text
 
 
-@pytest.mark.parametrize("body", [b"", b"\x03", b"\x78"], ids=repr)
+# Ids without a backslash (see test_html_detection_examples).
+@pytest.mark.parametrize("body", [b"", b"\x03", b"\x78"], ids=lambda body: body.hex() or "empty")
 def test_a_deflate_body_too_short_to_tell_its_kind_is_empty(body: bytes) -> None:
     outcome = call(body, "deflate")
     assert type(outcome) is Aichat.AichatResponseError
@@ -175,3 +176,12 @@ def test_a_bomb_comes_out_in_pieces_of_at_most_one_read(coding: str) -> None:
     assert b"".join(pieces) == zeros
     # brotli's output limit is a target, not a ceiling: its ring buffer may add a little.
     assert max(map(len, pieces)) <= (2 if coding == "br" else 1) * 64 * 1024
+
+
+@pytest.mark.parametrize("deflate", [zlib_deflate, raw_deflate], ids=["zlib", "raw"])
+def test_a_deflate_body_in_pieces_of_one_byte(deflate: Any) -> None:
+    """A server may flush a body a byte at a time: the first bytes wait until they tell zlib
+    from raw deflate, and none is lost."""
+    decoder = Aichat._ZlibDecoder(gzip=False)
+    out = b"".join(piece for byte in deflate(REPLY) for piece in decoder.decode(bytes([byte])))
+    assert out + b"".join(decoder.finish()) == REPLY

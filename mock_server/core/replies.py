@@ -15,7 +15,6 @@ from typing import Any
 
 from . import faults
 from .matching import MatchError, compile_match, describe_kind
-from .prompt import last_user_turn
 from .records import ScriptedReply, Settings, field_names
 from .wire import Answer, json_answer, json_bytes
 
@@ -67,11 +66,6 @@ def parse_settings(payload: Any) -> dict[str, Any] | None:
     if "reply_text" in payload and not isinstance(text, str):
         raise SettingsError(f"settings.reply_text must be a string, not {describe_kind(text)}")
     return {name: payload[name] for name in SETTINGS_FIELDS if name in payload} or None
-
-
-def mode_text(mode: str, reply_text: str, prompt: str) -> str:
-    """The reply text of the reply mode for ``prompt``."""
-    return ECHO_PREFIX + last_user_turn(prompt) if mode == "echo" else reply_text
 
 
 def default_answer(message: str) -> Answer:
