@@ -28,6 +28,7 @@ from loopback import (
     LoopbackServer,
     Reply,
     closed_port,
+    chunked,
     echo,
     head,
     load_cases,
@@ -1075,3 +1076,24 @@ def test_a_failed_tls_handshake_is_not_retried(server: LoopbackServer,
     error = fails(base_url, max_retries=2)
     assert type(error) is Aichat.AichatConnectionError
     assert server.connections == 1 and sleeps == []
+
+
+@pytest.mark.parametrize("base", ["http://", "http:///api", "https://:8080"], ids=node_id)
+def test_the_endpoint_of_a_base_without_a_host_is_refused(base: str) -> None:
+    """SPEC 3.1: a malformed base URL is refused with a clear message, and a URL without a host
+    names nowhere to send to."""
+    with pytest.raises(Aichat.AichatInputError, match="base_url"):
+        Aichat.endpoint(base)
+
+
+def test_an_endless_body_stops_at_the_limit(server: LoopbackServer) -> None:
+    """SPEC 8: an endless chunked body raises AichatResponseError as soon as it grows past
+    max_response_bytes, without reading the rest (not at the timeout, after reading it all)."""
+    piece = b"x" * 8192
+    server.script(Reply.stream(lambda: [head(200, [("Content-Type", "application/json"),
+                                                   ("Transfer-Encoding", "chunked")]),
+                                        *chunked(itertools.repeat(piece, 2000))], pace=0.002))
+    started = time.monotonic()
+    error = fails(server.base_url, max_response_bytes=64 * 1024, timeout=3)
+    assert type(error) is Aichat.AichatResponseError
+    assert time.monotonic() - started < 2
