@@ -1097,3 +1097,13 @@ def test_an_endless_body_stops_at_the_limit(server: LoopbackServer) -> None:
     error = fails(server.base_url, max_response_bytes=64 * 1024, timeout=3)
     assert type(error) is Aichat.AichatResponseError
     assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("coding", ["gzip,", ", gzip", "gzip, , identity"], ids=node_id)
+def test_an_empty_element_of_the_content_encoding_is_ignored(server: LoopbackServer,
+                                                             coding: str) -> None:
+    """RFC 9110 5.6.1: a recipient ignores the empty elements of a list header, so a stray comma
+    in Content-Encoding leaves a gzip body read as gzip."""
+    server.script(Reply(200, gzip.compress(json.dumps({"message": "ok"}).encode()),
+                        [("Content-Type", "application/json"), ("Content-Encoding", coding)]))
+    assert ask(server.base_url) == "ok"
