@@ -27,8 +27,8 @@ import urllib3.util.connection
 from loopback import (
     LoopbackServer,
     Reply,
-    closed_port,
     chunked,
+    closed_port,
     echo,
     head,
     load_cases,
