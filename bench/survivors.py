@@ -356,8 +356,6 @@ REASONS: list[tuple[str, str, str]] = [
     ("x__content_length", "headers.get('CONTENT-LENGTH', '')", CASE_DICT),
     ("x__content_length", "headers.get('content-length', 'XXXX')", "an unreadable length is "
      "no length, as a missing one is"),
-    ("x__read_raw", "raw.read(None, decode_content=decode)", MEMORY_ONLY),
-    ("x__read_raw", "raw.read(decode_content=decode)", MEMORY_ONLY),
     ("x__read_raw", "if left is not None and left < 0:", "left exactly 0: on a continuous "
      "clock the two cannot be told apart"),
     ("x__read_raw", "requests.exceptions.ReadTimeout(None)", INNER_TEXT),
