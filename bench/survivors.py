@@ -58,6 +58,23 @@ INNER_TEXT = ("the text of an inner timeout error, which no message shows (a tim
 FORCELIST = ("every status asked about is in status_forcelist (RETRY_STATUSES), which urllib3 "
              "retries whatever has_retry_after says")
 
+RETRY_TOTAL = ("total=max_retries already ends the retries: a count of its own for connect "
+               "errors or for statuses, of the same size or none at all, is never the one that "
+               "runs out first")
+NO_REDIRECTS = ("redirects never reach the retry policy: requests asks urllib3 not to follow "
+                "them (redirect=False) and is_retry refuses a 3xx, so neither the redirect count "
+                "nor raise_on_redirect is ever read")
+NOT_FOLLOWED = ("_Session.get_redirect_target finds no target in any answer, so requests "
+                "follows no redirect whatever allow_redirects says (the 3xx tests hold it)")
+OUTSIDE_A_CALL = ("every call sets the thread's deadline before anything reads it: what is "
+                  "left there after a call, or missing before the first, is never read")
+WRAPPED_TEXT = ("the wrapper's own text is never shown: _reason and _timed_out follow "
+                "__cause__ (kept by 'from error') to the same inner error")
+URLLIB3_SHORT = ("urllib3 2 (installed) raises IncompleteRead for a body short of its "
+                 "Content-Length before this check; only urllib3 1.26 reaches the message")
+ADVICE_WORDS = ("the words around an advice the tests do check (the command to run, or no "
+                "SOCKS advice for another error): the spec fixes no wording")
+
 NO_CODING = "a missing Content-Encoding read as None is no coding, as the empty text is"
 
 # The mock's core (make mutants-mock).
@@ -339,8 +356,6 @@ REASONS: list[tuple[str, str, str]] = [
     ("x__content_length", "headers.get('CONTENT-LENGTH', '')", CASE_DICT),
     ("x__content_length", "headers.get('content-length', 'XXXX')", "an unreadable length is "
      "no length, as a missing one is"),
-    ("x__read_raw", "raw.read(None, decode_content=decode)", MEMORY_ONLY),
-    ("x__read_raw", "raw.read(decode_content=decode)", MEMORY_ONLY),
     ("x__read_raw", "if left is not None and left < 0:", "left exactly 0: on a continuous "
      "clock the two cannot be told apart"),
     ("x__read_raw", "requests.exceptions.ReadTimeout(None)", INNER_TEXT),
@@ -437,4 +452,57 @@ REASONS: list[tuple[str, str, str]] = [
     ("x__chain", "getattr(", CHAIN),
     # --- decoding ---
     ("xǁ_ZlibDecoderǁfinish", "", FINISH),
+    # --- aichat/Aichat.py: the survivors left after the tests they showed missing ---
+    ("x__session", "total=max_retries, connect=None,", RETRY_TOTAL),
+    ("x__session", "read=False, status=None,", RETRY_TOTAL),
+    ("x__session", "^total=max_retries, read=False, status=max_retries,$", RETRY_TOTAL),
+    ("x__session", "read=False, other=0, redirect=0,", RETRY_TOTAL),
+    ("x__session", "redirect=None,", NO_REDIRECTS),
+    ("x__session", "^other=0, allowed_methods=frozenset({'POST'}),$", NO_REDIRECTS),
+    ("x__session", "redirect=1,", NO_REDIRECTS),
+    ("x__session", "raise_on_redirect=None", NO_REDIRECTS),
+    ("x__session", "raise_on_redirect=True", NO_REDIRECTS),
+    ("x__session", "^raise_on_status=False, respect_retry_after_header=True,$", NO_REDIRECTS),
+    ("x__session", "allowed_methods=None", "the provider sends nothing but POST: every method "
+     "retried or POST alone is the same"),
+    ("x__session", "raise_on_status=None", FALSY),
+    ("x__session", "^raise_on_status=False, raise_on_redirect=False, )$", "urllib3's default "
+     "for respect_retry_after_header is True, the value given"),
+    ("x__send", "allow_redirects=None", NOT_FOLLOWED),
+    ("x__send", "^proxies=request.proxies, stream=True)$", NOT_FOLLOWED),
+    ("x__send", "allow_redirects=True", NOT_FOLLOWED),
+    ("x__send", "getattr(response.raw, 'connection', )", "urllib3's responses always have "
+     "a connection attribute (None once released): the default is never used"),
+    ("x__send", "XXinstall PySocks", ADVICE_WORDS),
+    ("x__send", "install pysocks (pip", "the package's name in another case, which pip reads "
+     "the same (names are case-insensitive)"),
+    ("x__send", "'XXfix the base_url or the proxyXX'", ADVICE_WORDS),
+    ("x__send", '_local.deadline = ""', OUTSIDE_A_CALL),
+    ("x__time_left", "getattr(_local, 'deadline', )", OUTSIDE_A_CALL),
+    ("x__time_left", "if (deadline is None) and False", OUTSIDE_A_CALL),
+    ("x__ask", "_one_line(str(error), )", "the length of the excerpt of a defect's own text "
+     "(160 or the default 200 characters): a report of a defect either way"),
+    ("x__ask", "_one_line(str(error), 161)", "the excerpt of a defect's text one character "
+     "longer: a report of a defect either way"),
+    ("x__read_body", "step = 1024 if (delegated) and False", MEMORY_ONLY),
+    ("x__read_body", "step = 1024 if (delegated) or True", "every body read 1 KiB at a time "
+     "instead of 64 KiB: more reads of the same bytes, the same limit"),
+    ("x__read_body", "step = 1025 if delegated", "a coding urllib3 decodes, read 1025 bytes at "
+     "a time instead of 1024: the same bytes, the same limit"),
+    ("x__read_body", "len(body) <= length or not length", "one more read of a body urllib3 "
+     "knows has ended, which returns nothing at once"),
+    ("x__read_body", "^None)$", URLLIB3_SHORT),
+    ("x__read_body", "{length + len(body)} bytes short", URLLIB3_SHORT),
+    ("x__read_body", "if len(body) >= limit:", FINISH),
+    ("x__read_raw", "ContentDecodingError(None)", WRAPPED_TEXT),
+    ("x__read_raw", "ChunkedEncodingError(None)", WRAPPED_TEXT),
+    ("x__read_raw", "SSLError(None)", WRAPPED_TEXT),
+    ("x__read_raw", "ConnectionError(None)", WRAPPED_TEXT),
+    ("x__redact", "if i > 0)", "only a URL whose host is empty ('http:///x@y') is redacted "
+     "differently, and only more: such a URL is refused anyway"),
+    ("x__redact", "if i >= 1)", "only a URL whose host is empty ('http:///x@y') is redacted "
+     "differently, and only more: such a URL is refused anyway"),
+    ("x__url_parts", "unquote(secret or 'XXXX')", "the check only encodes the text: 'XXXX' "
+     "encodes in Latin-1 as the empty text does"),
+    ("x__url_parts", "encode('LATIN-1')", CODEC),
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import email.utils
+import gzip
 import itertools
 import json
 import os
@@ -26,8 +27,10 @@ import urllib3.util.connection
 from loopback import (
     LoopbackServer,
     Reply,
+    chunked,
     closed_port,
     echo,
+    head,
     load_cases,
     seed_headers,
     serving,
@@ -896,6 +899,7 @@ def node_id(text: str) -> str:
     {"presence_penalty": "0"},
     {"proxy": "http://[::1"},
     {"proxy": "ftp://proxy.invalid"},
+    {"proxy": 3128},  # not a string at all: refused as input, not a defect of the module
     {"proxy": "http://\u0100dmin:pass@127.0.0.1:3128"},  # Basic auth carries Latin-1 only
 ], ids=lambda call: node_id(repr(call)))
 def test_bad_input_never_reaches_the_server(server: LoopbackServer, call: dict[str, Any]) -> None:
@@ -908,8 +912,194 @@ def test_bad_input_never_reaches_the_server(server: LoopbackServer, call: dict[s
 @pytest.mark.parametrize("base_url", ["http://[::1", "ftp://127.0.0.1", "127.0.0.1:8080",
                                       "http://127.0.0.1:99999", "http://exa mple.org",
                                       "http://host.invalid/a\nb", "http://host.invalid/?q=1",
-                                      "http://us%C4%80r:pass@127.0.0.1"], ids=node_id)
+                                      "http://us%C4%80r:pass@127.0.0.1", "http://", "http:///x",
+                                      "http://127.0.0.1/a\x7fb"], ids=node_id)
 def test_a_bad_base_url_is_input_error(base_url: str) -> None:
     error = fails(base_url)
     assert type(error) is Aichat.AichatInputError
     assert "\n" not in str(error)
+
+
+# --- what the survivors of make mutants showed untested ------------------------------------------
+
+def test_a_valid_url_character_is_not_refused(server: LoopbackServer) -> None:
+    """RFC 3986 allows '!' in a path (a sub-delimiter): such a base URL is used as given."""
+    assert ask(server.base_url + "/a!b") == echoed("Hello")
+    assert server.requests[0].target == "/a!b/api/text"
+
+
+@pytest.mark.parametrize("base", ["http://127.0.0.1/X", "http://127.0.0.1/X/"], ids=node_id)
+def test_the_endpoint_keeps_the_last_letter_of_the_path(base: str) -> None:
+    """SPEC 3.1: the request goes to {base_url}/api/text; only a trailing slash is dropped."""
+    assert Aichat.endpoint(base) == "http://127.0.0.1/X/api/text"
+
+
+@pytest.mark.parametrize("proxy", ["http://user:Xsecret@127.0.0.1:1",
+                                   "http://user:p@secret@127.0.0.1:1",
+                                   "http://user:secret@127.0.0.1:1/a://b"], ids=node_id)
+def test_a_proxy_password_never_shows_in_the_message(proxy: str) -> None:
+    """SPEC 3.1's messages name the URL, never a password: a password with an uppercase X or
+    an unescaped '@' in it, or a '://' later in the URL, is hidden like any other."""
+    error = fails(f"http://127.0.0.1:{closed_port()}", proxy=proxy, max_retries=0)
+    assert type(error) is Aichat.AichatConnectionError
+    assert "secret" not in str(error)
+    assert "***@127.0.0.1:1" in str(error)
+
+
+def test_a_bad_max_response_bytes_is_shown_in_the_message() -> None:
+    """SPEC 3.1: the message says what happened, so it names the refused value."""
+    error = fails(f"http://127.0.0.1:{closed_port()}", max_response_bytes=0)
+    assert type(error) is Aichat.AichatInputError
+    assert "got 0" in str(error)
+
+
+def test_a_socks_proxy_without_pysocks_says_what_to_install() -> None:
+    """requests needs PySocks for a SOCKS proxy (not installed here): nothing can be sent, and
+    the message says how to get it, the package as requests documents it."""
+    try:
+        import socks  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("PySocks is installed: the SOCKS proxy can be used")
+    base_url = f"http://127.0.0.1:{closed_port()}"
+    error = fails(base_url, proxy="socks5://127.0.0.1:1080", max_retries=0)
+    assert type(error) is Aichat.AichatInputError
+    check_message(error, base_url + "/api/text")
+    assert "pip install 'requests[socks]'" in str(error)
+
+
+def test_an_unusable_host_gets_no_socks_advice() -> None:
+    """A host name requests cannot use (a label over 63 characters, RFC 1035) is refused before
+    anything is sent, with advice about the URL, not about SOCKS."""
+    base_url = "http://" + "a" * 64 + ".example"
+    error = fails(base_url, max_retries=0)
+    assert type(error) is Aichat.AichatInputError
+    check_message(error, base_url + "/api/text")
+    assert "socks" not in str(error).lower()
+
+
+@pytest.mark.parametrize(("timeout", "max_retries", "share"), [(6, 2, 2.0), (6, 0, 6.0),
+                                                               (9, 1, 4.5)])
+def test_the_connect_timeout_is_the_timeout_shared_over_the_attempts(
+        server: LoopbackServer, connects: list[float], timeout: float, max_retries: int,
+        share: float) -> None:
+    """docs/provider.md: the connect timeout is shared out over the attempts (max_retries + 1),
+    so that every attempt may take its share and all of them together fit in the timeout."""
+    assert ask(server.base_url, timeout=timeout, max_retries=max_retries) == echoed("Hello")
+    assert connects == [pytest.approx(share, abs=0.3)]
+
+
+def test_max_retries_counts_every_kind_of_retry_together(
+        server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SPEC 3.1: max_retries is how many times a call is retried, whatever the failure: after a
+    503 used the only retry, a refused connection is not retried as well."""
+    attempts: list[int] = []
+    original = urllib3.util.connection.create_connection
+
+    def second_refused(address: Any, *args: Any, **kwargs: Any) -> socket.socket:
+        attempts.append(len(attempts) + 1)
+        if len(attempts) == 2:  # as if the server were down for the retry, and up again after
+            raise ConnectionRefusedError(111, "Connection refused")
+        return original(address, *args, **kwargs)
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", second_refused)
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+    server.script(Reply.text("busy", 503))
+    error = fails(server.base_url, max_retries=1)
+    assert type(error) is Aichat.AichatConnectionError
+    assert attempts == [1, 2] and len(server.requests) == 1
+
+
+def test_an_identity_body_longer_than_the_limit_is_refused_unread(server: LoopbackServer) -> None:
+    """docs/provider.md: an identity body whose Content-Length is already too long is refused
+    before a byte of it is read: a body that then breaks off is never seen."""
+    server.script(Reply.stream(lambda: [head(200, [("Content-Type", "application/json"),
+                                                   ("Content-Length", "200")]), b"{" * 20]))
+    error = fails(server.base_url, max_response_bytes=100)
+    assert type(error) is Aichat.AichatResponseError
+    assert "100 bytes" in str(error)
+
+
+def test_a_gzip_body_is_limited_by_its_decoded_length(server: LoopbackServer) -> None:
+    """docs/provider.md: max_response_bytes counts after content decoding, so a short answer
+    that gzip made longer than the limit is read, however long its Content-Length."""
+    text = json.dumps({"message": "ok"}).encode()
+    packed = gzip.compress(text)
+    assert len(packed) > len(text)
+    server.script(Reply(200, packed, [("Content-Type", "application/json"),
+                                      ("Content-Encoding", "gzip")]))
+    assert ask(server.base_url, max_response_bytes=len(text)) == "ok"
+
+
+@pytest.mark.parametrize("raised", [MemoryError(), RuntimeError("a defect")],
+                         ids=["memory", "defect"])
+def test_an_error_outside_the_transport_names_the_url(monkeypatch: pytest.MonkeyPatch,
+                                                      raised: BaseException) -> None:
+    """SPEC 3.1: only AichatErrors leave the provider, each with the URL (.url), even one out of
+    memory or a defect of the module itself."""
+    def broken(request: Any) -> Any:
+        raise raised
+
+    monkeypatch.setattr(Aichat, "_send", broken)
+    base_url = f"http://user:secret@127.0.0.1:{closed_port()}"
+    error = fails(base_url)
+    shown = base_url.replace("user:secret", "***") + "/api/text"
+    assert error.__cause__ is raised
+    assert error.url == shown
+    if isinstance(raised, MemoryError):
+        check_message(error, shown)
+        assert f"(POST {shown})" in str(error)
+
+
+def test_running_out_of_memory_in_the_body_names_the_url(server: LoopbackServer,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """SPEC 3.1: a MemoryError while reading the answer is an AichatResponseError naming the
+    URL."""
+    def full(*args: Any) -> Any:
+        raise MemoryError
+
+    monkeypatch.setattr(Aichat, "_read_body", full)
+    error = fails(server.base_url)
+    assert type(error) is Aichat.AichatResponseError
+    check_message(error, server.base_url + "/api/text")
+
+
+def test_a_failed_tls_handshake_is_not_retried(server: LoopbackServer,
+                                               sleeps: list[float]) -> None:
+    """SPEC 3.1 retries only failures to connect, connect timeouts, 429, 502, 503 and 504: an
+    https request to a server that speaks plain HTTP connects, then fails its TLS handshake,
+    which no retry would mend."""
+    base_url = server.base_url.replace("http://", "https://")
+    error = fails(base_url, max_retries=2)
+    assert type(error) is Aichat.AichatConnectionError
+    assert server.connections == 1 and sleeps == []
+
+
+@pytest.mark.parametrize("base", ["http://", "http:///api", "https://:8080"], ids=node_id)
+def test_the_endpoint_of_a_base_without_a_host_is_refused(base: str) -> None:
+    """SPEC 3.1: a malformed base URL is refused with a clear message, and a URL without a host
+    names nowhere to send to."""
+    with pytest.raises(Aichat.AichatInputError, match="base_url"):
+        Aichat.endpoint(base)
+
+
+def test_an_endless_body_stops_at_the_limit(server: LoopbackServer) -> None:
+    """SPEC 8: an endless chunked body raises AichatResponseError as soon as it grows past
+    max_response_bytes, without reading the rest (not at the timeout, after reading it all)."""
+    piece = b"x" * 8192
+    server.script(Reply.stream(lambda: [head(200, [("Content-Type", "application/json"),
+                                                   ("Transfer-Encoding", "chunked")]),
+                                        *chunked(itertools.repeat(piece, 2000))], pace=0.002))
+    error = fails(server.base_url, max_response_bytes=64 * 1024, timeout=3)
+    assert type(error) is Aichat.AichatResponseError  # a body read to its end times out
+
+
+@pytest.mark.parametrize("coding", ["gzip,", ", gzip", "gzip, , identity"], ids=node_id)
+def test_an_empty_element_of_the_content_encoding_is_ignored(server: LoopbackServer,
+                                                             coding: str) -> None:
+    """RFC 9110 5.6.1: a recipient ignores the empty elements of a list header, so a stray comma
+    in Content-Encoding leaves a gzip body read as gzip."""
+    server.script(Reply(200, gzip.compress(json.dumps({"message": "ok"}).encode()),
+                        [("Content-Type", "application/json"), ("Content-Encoding", coding)]))
+    assert ask(server.base_url) == "ok"
