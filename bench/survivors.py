@@ -477,6 +477,7 @@ REASONS: list[tuple[str, str, str]] = [
     ("x__send", "install pysocks (pip", "the package's name in another case, which pip reads "
      "the same (names are case-insensitive)"),
     ("x__send", "'XXfix the base_url or the proxyXX'", ADVICE_WORDS),
+    ("x__send", "'FIX THE BASE_URL OR THE PROXY'", ADVICE_WORDS),
     ("x__send", '_local.deadline = ""', OUTSIDE_A_CALL),
     ("x__time_left", "getattr(_local, 'deadline', )", OUTSIDE_A_CALL),
     ("x__time_left", "if (deadline is None) and False", OUTSIDE_A_CALL),
