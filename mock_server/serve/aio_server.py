@@ -746,15 +746,19 @@ class Conn(asyncio.Protocol):
         request = self.current
         if self.state == BODY and request is not None and not request.admin:
             # The body broke off (a bad chunk): journaled as a body cut short.
-            request.complete = False
-            request.keep = False
-            self.current = None
-            self.state = DONE
-            self._pause()
             self.last = True
-            self._enqueue(request)
+            self._cut_short(request)
             return
         self._refuse(400, f"the request is not valid HTTP/1.1 ({reason})")
+
+    def _cut_short(self, request: Request) -> None:
+        """A site request whose body will not come whole: read no more, journal it as cut."""
+        request.complete = False
+        request.keep = False
+        self.current = None
+        self.state = DONE
+        self._pause()
+        self._enqueue(request)
 
     def expire(self) -> None:
         """Past its deadline: an idle connection is closed; a slow head gets 408; a slow
@@ -768,12 +772,7 @@ class Conn(asyncio.Protocol):
             return
         request = self.current
         if self.state == BODY and request is not None and not request.admin:
-            request.complete = False
-            request.keep = False
-            self.current = None
-            self.state = DONE
-            self._pause()
-            self._enqueue(request)
+            self._cut_short(request)
             self.deadline = float("inf")
             return
         if self.state in (HEAD, BODY):
