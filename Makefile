@@ -16,7 +16,7 @@ OLDEST_TESTS  := tests/test_provider_http.py tests/test_provider_properties.py \
 	tests/test_contract_cases.py tests/test_cli.py tests/test_mock_engine.py tests/test_mock_api.py \
 	tests/test_mock_cases.py tests/test_mock_journal.py tests/test_kit_parity.py \
 	tests/test_kit_scenarios.py tests/test_store_sqlite.py tests/test_mock_matching.py \
-	tests/test_mock_selection_state.py tests/test_kit_assertions.py
+	tests/test_mock_selection_state.py tests/test_kit_assertions.py tests/test_floors.py
 # When this make started, before any install: make bench reports the time its installs took.
 STARTED := $(shell date +%s)
 
@@ -44,15 +44,21 @@ test: $(STAMP) browser lint
 	$(BIN)/python -m pytest -n auto
 	$(MAKE) --no-print-directory test-oldest
 
-$(OLDEST_VENV)/.installed: pyproject.toml
+# With the oldest versions claimed, too: each dependency of the provider, the mock and the
+# fixtures at exactly its lower bound in pyproject.toml (tests/floors.py).
+$(OLDEST_VENV)/.installed: pyproject.toml tests/floors.py $(STAMP)
 	@[ -x "$(OLDEST_PYTHON)" ] || { echo "Python 3.10 not found (pyenv install 3.10, or set \
 	OLDEST_PYTHON): the tests run on the oldest Python the project claims"; exit 1; }
+	rm -rf $(OLDEST_VENV)
 	$(OLDEST_PYTHON) -m venv $(OLDEST_VENV)
+	$(BIN)/python tests/floors.py > $(OLDEST_VENV)/floors.txt
 	$(OLDEST_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(OLDEST_VENV)/bin/python -m pip install --quiet -e '.[testing]' hypothesis pytest-timeout pytest-xdist brotli
+	$(OLDEST_VENV)/bin/python -m pip install --quiet -c $(OLDEST_VENV)/floors.txt -e '.[testing]' \
+		hypothesis pytest-timeout pytest-xdist brotli
 	touch $@
 
-# The provider's and the mock's tests on the oldest Python the project claims.
+# The provider's and the mock's tests on the oldest Python and dependencies the project claims.
+test-oldest: export AICHAT_AT_FLOORS = 1
 test-oldest: $(OLDEST_VENV)/.installed
 	$(OLDEST_VENV)/bin/python -m pytest -q -n auto -p no:cacheprovider $(OLDEST_TESTS)
 

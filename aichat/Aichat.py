@@ -27,7 +27,6 @@ from urllib.parse import SplitResult, unquote, urlsplit
 import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
 
 url = 'https://chat-gpt.org/chat'
@@ -383,15 +382,17 @@ class _Retry(Retry):
     """urllib3's retry policy, narrowed to the site's statuses and our reading of Retry-After,
     and held within the call's deadline."""
 
-    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
-        # urllib3 alone would also retry a 413 that carries Retry-After.
-        return status_code in RETRY_STATUSES and super().is_retry(
-            method, status_code, has_retry_after)
+    # urllib3 alone would also retry a 413 that carries Retry-After.
+    RETRY_AFTER_STATUS_CODES: frozenset[int] = frozenset()
 
     def get_retry_after(self, response: Any) -> float | None:
         # One parser for the wait and for the error's retry_after: urllib3's refuses fractions
         # ("1.5"), so a long fractional wait would slip under the cap.
         return retry_after_seconds(response.headers.get('Retry-After'))
+
+    def get_backoff_time(self) -> float:
+        # urllib3 1.26 reads its own 120 s cap from the class, 2.x from backoff_max.
+        return min(super().get_backoff_time(), RETRY_WAIT_CAP)
 
     def sleep_for_retry(self, response: Any) -> bool:
         wait = self.get_retry_after(response)
@@ -400,18 +401,19 @@ class _Retry(Retry):
         time.sleep(wait)  # "Retry-After: 0" means now; urllib3 would back off instead
         return True
 
-    def increment(self, method: str | None = None, url: str | None = None,
-                  response: Any = None, error: Exception | None = None,
-                  _pool: Any = None, _stacktrace: Any = None) -> Any:
-        wait = self.get_retry_after(response) if response is not None else None
-        if wait is not None and wait > RETRY_WAIT_CAP:
-            # Ends the retries; with raise_on_status=False urllib3 hands back this answer.
-            raise MaxRetryError(_pool, url or '', None)
-        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+    def increment(self, *args: Any, **kwargs: Any) -> Any:
+        # urllib3 (1.26 and 2.x) and responses pass the answer or the error by keyword.
+        retry = super().increment(*args, **kwargs)
+        response = kwargs.get('response')
+        wait = None if response is None else self.get_retry_after(response)
+        if wait is None:
+            wait = retry.get_backoff_time()
         left = _time_left()
-        if left is not None and (retry.get_backoff_time() if wait is None else wait) >= left:
-            # The wait would cross the deadline: no retry, the last answer or error stands.
-            raise MaxRetryError(_pool, url or '', error) from error
+        if wait > RETRY_WAIT_CAP or (left is not None and wait >= left):
+            # No retry: a longer wait is the caller's to make, and one past the deadline would
+            # end it. urllib3's own end of a spent budget follows: the last answer is handed
+            # back (raise_on_status=False), or the last error raised.
+            return Retry.increment(self.new(total=0), *args, **kwargs)
         if response is not None:
             # A server may close the connection after such an answer without saying so; the
             # retry goes out on a fresh one, and this answer's body is never read.
@@ -539,13 +541,11 @@ def _session(max_retries: int) -> requests.Session:
         sessions = _local.sessions = {}
     session = sessions.get(max_retries)
     if session is None:
-        retry = _Retry(
-            total=max_retries, connect=max_retries, read=False, status=max_retries,
-            other=0, redirect=0, allowed_methods=frozenset({'POST'}),
-            status_forcelist=RETRY_STATUSES, backoff_factor=BACKOFF_FACTOR,
-            raise_on_status=False, raise_on_redirect=False, respect_retry_after_header=True,
-        )
-        retry.backoff_max = RETRY_WAIT_CAP  # an attribute on every urllib3 1.26+/2.x Retry
+        # One budget (total) for refused connections and the retried statuses; a broken read
+        # or anything else is not retried, as the request may have reached the site.
+        retry = _Retry(total=max_retries, read=False, other=0,
+                       allowed_methods=frozenset({'POST'}), status_forcelist=RETRY_STATUSES,
+                       backoff_factor=BACKOFF_FACTOR, raise_on_status=False)
         session = _Session()
         adapter = _Adapter(max_retries=retry)
         session.mount('http://', adapter)
@@ -577,7 +577,7 @@ def _send(request: _Request) -> Any:
         timeout = (request.timeout / (request.max_retries + 1), request.timeout)
         response = _session(request.max_retries).post(
             target, headers=HEADERS, json=request.body, timeout=timeout,
-            proxies=request.proxies, allow_redirects=False, stream=True)
+            proxies=request.proxies, stream=True)
         status, headers = response.status_code, response.headers
         try:
             connection = getattr(response.raw, 'connection', None)  # before the body frees it
@@ -655,11 +655,6 @@ def _read_body(raw: Any, headers: Mapping[str, str], limit: int) -> bytearray | 
     if length is not None and len(body) < length:  # urllib3 1.26 lets this pass
         raise requests.exceptions.ChunkedEncodingError(
             f'the body ended {length - len(body)} bytes short of its Content-Length')
-    for index, decoder in enumerate(chain):
-        for piece in _decode(chain[index + 1:], *decoder.finish()):
-            body += piece
-            if len(body) > limit:
-                return None
     return body
 
 
@@ -723,15 +718,14 @@ def _decoders(content_encoding: str) -> list[Any] | None:
     return decoders
 
 
-def _decode(decoders: list[Any], *pieces: bytes) -> Iterator[bytes]:
-    """Each piece through the decoders in turn, as pieces of at most READ_CHUNK bytes."""
-    for data in pieces:
-        if not decoders:
-            if data:
-                yield data
-            continue
-        for piece in decoders[0].decode(data):
-            yield from _decode(decoders[1:], piece)
+def _decode(decoders: list[Any], data: bytes) -> Iterator[bytes]:
+    """``data`` through the decoders in turn, as pieces of at most READ_CHUNK bytes."""
+    if not decoders:
+        if data:
+            yield data
+        return
+    for piece in decoders[0].decode(data):
+        yield from _decode(decoders[1:], piece)
 
 
 def _zlib_header(data: bytes) -> bool:
@@ -748,7 +742,9 @@ class _ZlibDecoder:
     def __init__(self, gzip: bool) -> None:
         self._gzip = gzip
         self._obj: Any = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
-        self._head = b''  # deflate: the first bytes, until they tell zlib from raw deflate
+        # deflate: the first bytes, until they tell zlib from raw deflate. No deflate stream is
+        # shorter than two bytes: a body of one is cut short, and reads as nothing.
+        self._head = b''
         self._later_member = False
         self._ended = False  # what follows the body (garbage after a gzip member) is ignored
 
@@ -785,14 +781,6 @@ class _ZlibDecoder:
             if obj.eof and not self._gzip:
                 self._ended = True  # deflate has one stream; what follows it is ignored
 
-    def finish(self) -> list[bytes]:
-        """The output of a deflate body too short to tell its kind."""
-        if self._obj is None and self._head:
-            self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
-            data, self._head = self._head, b''
-            return list(self.decode(data))  # one byte in: at most a few bytes out
-        return []
-
 
 class _BrotliDecoder:
     """br, making about READ_CHUNK bytes at a time where the library can stop at an output
@@ -821,8 +809,6 @@ class _BrotliDecoder:
         except _brotli.error as error:
             raise requests.exceptions.ContentDecodingError(f'br: {error}') from error
 
-    def finish(self) -> list[bytes]:
-        return []
 
 
 def _connection_message(error: BaseException, shown: str,
@@ -847,8 +833,11 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
         if seen is None:
             return
         yield seen
+        # urllib3 1.26 raises some of its errors inside an except without 'from': the error
+        # it handled is only the context.
         inner = [getattr(seen, 'reason', None), getattr(seen, 'original_error', None),
-                 *seen.args, seen.__cause__]
+                 *seen.args, seen.__cause__,
+                 None if seen.__suppress_context__ else seen.__context__]
         seen = next((item for item in inner
                      if isinstance(item, BaseException) and item is not seen), None)
 

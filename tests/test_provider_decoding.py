@@ -101,8 +101,12 @@ def test_a_body_longer_than_one_read(coding: str) -> None:
     assert call(body, sent_as) == text
 
 
-# Ids without a backslash (see test_html_detection_examples).
-@pytest.mark.parametrize("body", [b"", b"\x03", b"\x78"], ids=lambda body: body.hex() or "empty")
+# Ids without a backslash (see test_html_detection_examples). No deflate stream is shorter
+# than two bytes (RFC 1951: the least is an empty fixed block, 03 00), so a body of one is cut
+# short whatever it holds, and reads as nothing, as urllib3 reads it: 07 starts a block of
+# the reserved type 3, which a longer body would have refused as undecodable.
+@pytest.mark.parametrize("body", [b"", b"\x03", b"\x78", b"\x07"],
+                         ids=lambda body: body.hex() or "empty")
 def test_a_deflate_body_too_short_to_tell_its_kind_is_empty(body: bytes) -> None:
     outcome = call(body, "deflate")
     assert type(outcome) is Aichat.AichatResponseError
@@ -157,7 +161,6 @@ def test_br_without_an_output_limit_decodes_the_same(monkeypatch: pytest.MonkeyP
     decoder._bounded = False
     body = brotli.compress(reply)
     assert b"".join(decoder.decode(body[:5])) + b"".join(decoder.decode(body[5:])) == reply
-    assert decoder.finish() == []
     with pytest.raises(Exception, match="br: "):
         list(Aichat._BrotliDecoder().decode(b"not brotli at all"))
 
@@ -171,8 +174,7 @@ def test_a_bomb_comes_out_in_pieces_of_at_most_one_read(coding: str) -> None:
             "br": brotli.compress}[coding](zeros)
     decoder = (Aichat._BrotliDecoder() if coding == "br"
                else Aichat._ZlibDecoder(gzip=coding == "gzip"))
-    pieces = [*decoder.decode(body[:len(body) // 2]), *decoder.decode(body[len(body) // 2:]),
-              *decoder.finish()]
+    pieces = [*decoder.decode(body[:len(body) // 2]), *decoder.decode(body[len(body) // 2:])]
     assert b"".join(pieces) == zeros
     # brotli's output limit is a target, not a ceiling: its ring buffer may add a little.
     assert max(map(len, pieces)) <= (2 if coding == "br" else 1) * 64 * 1024
@@ -184,4 +186,4 @@ def test_a_deflate_body_in_pieces_of_one_byte(deflate: Any) -> None:
     from raw deflate, and none is lost."""
     decoder = Aichat._ZlibDecoder(gzip=False)
     out = b"".join(piece for byte in deflate(REPLY) for piece in decoder.decode(bytes([byte])))
-    assert out + b"".join(decoder.finish()) == REPLY
+    assert out == REPLY

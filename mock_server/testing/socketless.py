@@ -25,6 +25,7 @@ import http.client
 import re
 import time
 from collections.abc import Iterable, Mapping
+from importlib.metadata import version
 from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -45,6 +46,9 @@ from .kit import AichatMock
 #: Where the in-process mock answers: a name that never resolves (RFC 6761 ``.invalid``).
 FAKE_BASE_URL = "http://aichat.invalid"
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# A text body goes out as UTF-8 from urllib3 2; urllib3 1.26 leaves it to http.client, which
+# sends Latin-1 (and refuses what Latin-1 cannot carry).
+TEXT_BODY_CODEC = "latin-1" if version("urllib3").startswith("1.") else "utf-8"
 
 # What ``responses`` hands back: a result to build a response from, or an error to raise.
 Result = tuple[int, list[tuple[str, str]], bytes] | Exception
@@ -85,7 +89,7 @@ def _body_bytes(body: Any) -> bytes:
     if isinstance(body, bytes):
         return body
     if isinstance(body, str):
-        return body.encode("utf-8")  # urllib3 2 encodes a text body as UTF-8
+        return body.encode(TEXT_BODY_CODEC)
     if isinstance(body, Iterable):  # a generator: sent chunked, read whole by the server
         return b"".join(_body_bytes(chunk) for chunk in body)
     raise TypeError(f"cannot send a body of type {type(body).__name__}")
