@@ -814,8 +814,7 @@ class _BrotliDecoder:
 def _connection_message(error: BaseException, shown: str,
                         proxies: dict[str, str] | None) -> str:
     reason = _reason(error)
-    if isinstance(error, requests.exceptions.ProxyError) or any(
-            isinstance(inner, urllib3.exceptions.ProxyError) for inner in _chain(error)):
+    if isinstance(error, requests.exceptions.ProxyError):
         proxy = _redact(proxies['https']) if proxies else 'set in the environment'
         return (f'could not reach POST {shown} through the proxy {proxy}: {reason}; '
                 f'check the proxy address and that it is running')
@@ -835,8 +834,7 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
         yield seen
         # urllib3 1.26 raises some of its errors inside an except without 'from': the error
         # it handled is only the context.
-        inner = [getattr(seen, 'reason', None), getattr(seen, 'original_error', None),
-                 *seen.args, seen.__cause__,
+        inner = [*seen.args, seen.__cause__,
                  None if seen.__suppress_context__ else seen.__context__]
         seen = next((item for item in inner
                      if isinstance(item, BaseException) and item is not seen), None)
@@ -929,7 +927,7 @@ def _parse(status: int, text: str, headers: Mapping[str, str], target: str) -> A
         hint = f'wait {wait:g} s' if wait is not None else 'wait a while'
         raise AichatRateLimitError(
             f'rate limited: POST {target} answered 429; {hint} and try again, or send fewer '
-            f'requests', url=target, status_code=status, body=excerpt, retry_after=wait)
+            f'requests', url=target, body=excerpt, retry_after=wait)
     if status == 403 or (_looks_like_html(text, headers) and (
             200 <= status < 300 or headers.get('cf-mitigated'))):
         raise AichatBlockedError(

@@ -16,7 +16,7 @@ NAMED_BY_THE_SPEC = {"requests", "urllib3", "flask", "jsonschema", "responses"}
 
 
 def test_every_dependency_the_spec_names_has_a_floor() -> None:
-    assert NAMED_BY_THE_SPEC <= set(floors())
+    assert set(floors()) >= NAMED_BY_THE_SPEC
 
 
 def test_the_installed_versions_stand_on_the_floors() -> None:

@@ -32,11 +32,11 @@ def _no_ambient_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(BASE_URL_ENV, raising=False)
 
 
-def call(body: bytes, coding: str | None, **kwargs: Any) -> str | Aichat.AichatError:
+def call(body: bytes, coding: str | None, content_type: str = "application/json",
+         **kwargs: Any) -> str | Aichat.AichatError:
     headers = {"Content-Encoding": coding} if coding is not None else {}
     with responses.RequestsMock() as mock:
-        mock.add(responses.POST, URL, body=body, headers=headers,
-                 content_type="application/json")
+        mock.add(responses.POST, URL, body=body, headers=headers, content_type=content_type)
         try:
             return aichat.complete(HI, base_url=BASE, **kwargs)
         except Aichat.AichatError as error:
@@ -187,3 +187,17 @@ def test_a_deflate_body_in_pieces_of_one_byte(deflate: Any) -> None:
     decoder = Aichat._ZlibDecoder(gzip=False)
     out = b"".join(piece for byte in deflate(REPLY) for piece in decoder.decode(bytes([byte])))
     assert out == REPLY
+
+
+# RFC 9110 (5.6.6, 8.3.1): parameters follow ';' with or without white space, a parameter's
+# name is case-insensitive and its value a token or a quoted string.
+@pytest.mark.parametrize("content_type", [
+    "application/json; charset=ISO-8859-1",
+    "application/json;charset=ISO-8859-1",
+    'application/json; charset="ISO-8859-1"',
+    "application/json; CHARSET=iso-8859-1",
+    "application/json; format=compact; charset=ISO-8859-1",
+])
+def test_the_charset_an_answer_names_is_read_in_every_form(content_type: str) -> None:
+    body = '{"message": "caf\xe9"}'.encode("latin-1")
+    assert call(body, None, content_type) == "caf\xe9"

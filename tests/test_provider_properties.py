@@ -642,6 +642,8 @@ HTML_EXAMPLES = [
     (200, "<!doctype htm>", None, {}, Aichat.AichatResponseError),
     (201, "<html></html>", None, {}, Aichat.AichatBlockedError),
     (299, "<html></html>", "text/html", {}, Aichat.AichatBlockedError),
+    (300, "<html></html>", "text/html", {}, Aichat.AichatHTTPError),  # 3xx is not 2xx
+    (300, "<html></html>", None, {}, Aichat.AichatHTTPError),
     (500, "<html>down</html>", "text/html", {}, Aichat.AichatHTTPError),
     (500, "<html>down</html>", None, CF, Aichat.AichatBlockedError),
     (503, "<!DOCTYPE html><html>challenge</html>", "text/html", CF, Aichat.AichatBlockedError),
