@@ -171,8 +171,10 @@ def test_another_programs_database_is_refused_and_left_untouched(tmp_path: Path)
     before = digest(path)
     completed = start_with_store(path)
     assert completed.returncode == 2
-    [line] = [text for text in completed.stderr.splitlines() if text.strip()][-1:]
+    # One line that says why, and no usage text: the command was called rightly.
+    [line] = [text for text in completed.stderr.splitlines() if text.strip()]
     assert "is not a store of the aichat mock" in line and "left as it is" in line
+    assert "usage:" not in completed.stderr
     assert digest(path) == before
     assert not Path(f"{path}-wal").exists() and not Path(f"{path}-queue").exists()
 

@@ -54,6 +54,7 @@ from .store import (
     DEFAULT_QUEUE_CAP,
     Queued,
     ReplyQueue,
+    StoreRefusedError,
     Taken,
     check_cap,
     queue_full,
@@ -163,8 +164,8 @@ def _upgrade_from_1(db: sqlite3.Connection) -> None:
 
 
 def check_file(path: str) -> None:
-    """``ValueError`` (one line, saying what to do) unless ``path`` is missing, empty, or a
-    sound store of the mock: another program's database is never written to, and a damaged
+    """``StoreRefusedError`` (one line, saying what to do) unless ``path`` is missing, empty,
+    or a sound store of the mock: another program's database is never written to, and a damaged
     one is refused at start rather than failing every request later."""
     if not os.path.exists(path) or os.path.getsize(path) == 0:
         return
@@ -173,27 +174,28 @@ def check_file(path: str) -> None:
         db = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True,
                              timeout=BUSY_TIMEOUT_MS / 1000)
     except sqlite3.Error as error:
-        raise ValueError(f"{refusal} cannot be opened ({error}); give --store another "
-                         f"path") from error
+        raise StoreRefusedError(f"{refusal} cannot be opened ({error}); give --store "
+                                f"another path") from error
     try:
         checked = [str(row[0]) for row in db.execute("PRAGMA quick_check")]
         application_id = db.execute("PRAGMA application_id").fetchone()[0]
         tables = {name for (name,) in db.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.DatabaseError as error:
-        raise ValueError(f"{refusal} is not an SQLite database or is damaged ({error}); "
-                         f"remove it or give --store another path") from error
+        raise StoreRefusedError(f"{refusal} is not an SQLite database or is damaged "
+                                f"({error}); remove it or give --store another path") from error
     finally:
         db.close()
     if checked != ["ok"]:
-        raise ValueError(f"{refusal} is damaged (PRAGMA quick_check: "
-                         f"{'; '.join(checked)[:200]}); remove it or give --store another path")
+        raise StoreRefusedError(f"{refusal} is damaged (PRAGMA quick_check: "
+                                f"{'; '.join(checked)[:200]}); remove it or give --store "
+                                f"another path")
     if application_id == APPLICATION_ID or (application_id == 0 and (
             not tables or tables == VERSION_1_TABLES)):
         return
-    raise ValueError(f"{refusal} is not a store of the aichat mock (application_id "
-                     f"{application_id}, tables {', '.join(sorted(tables)) or 'none'}): it is "
-                     f"left as it is; give --store another path")
+    raise StoreRefusedError(f"{refusal} is not a store of the aichat mock (application_id "
+                            f"{application_id}, tables {', '.join(sorted(tables)) or 'none'}): "
+                            f"it is left as it is; give --store another path")
 
 
 def _set_up(db: sqlite3.Connection, path: str) -> None:
@@ -203,8 +205,9 @@ def _set_up(db: sqlite3.Connection, path: str) -> None:
         db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise ValueError(f"the SQLite store {path!r} was made by a newer version of the "
-                             f"mock (layout {version}; this one knows {SCHEMA_VERSION})")
+            raise StoreRefusedError(f"the SQLite store {path!r} was made by a newer version "
+                                    f"of the mock (layout {version}; this one knows "
+                                    f"{SCHEMA_VERSION})")
         if version < SCHEMA_VERSION:
             tables = {name for (name,) in db.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table'")}

@@ -46,6 +46,11 @@ class QueueFullError(Exception):
     """More scripted replies than the queue holds."""
 
 
+class StoreRefusedError(ValueError):
+    """A store's file that the mock will not open (another program's, damaged, or made by a
+    newer mock): not a mistake in how the mock was called, so no usage line goes with it."""
+
+
 class Taken(NamedTuple):
     """What ``Store.take_reply`` found: the reply that answers (or ``None``), and the
     namespace's own settings (or ``None``), read together."""

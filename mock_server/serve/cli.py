@@ -18,7 +18,7 @@ from ..core.engine import parse_json
 from ..core.journal import DEFAULT_BODY_CAP
 from ..core.matching import describe_kind
 from ..core.replies import DEFAULT_REPLY_TEXT, REPLY_MODES, ReplyError, parse_replies
-from ..core.store import DEFAULT_JOURNAL_CAP
+from ..core.store import DEFAULT_JOURNAL_CAP, StoreRefusedError
 from ..web.app import create_app
 from . import LISTENING, MOCK_EXTRA
 from .servers import (
@@ -286,6 +286,8 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace, store: str
         app = create_app(config)
     except ReplyError as error:  # checked already: the queue of a kept store is full, say
         return fail(f"--replies {args.replies}: {error}")
+    except StoreRefusedError as error:
+        return fail(str(error))
     except ValueError as error:
         parser.error(str(error))
     try:
