@@ -43,6 +43,37 @@ LISTENING_LINE = re.compile(r"listening on (http://\S+)")
 START_TIMEOUT = 60.0
 
 
+def npm_package_version(package_dir: Path) -> str | None:
+    """The version of an npm package installed in ``package_dir``, or ``None``."""
+    try:
+        found: str = json.loads((package_dir / "package.json").read_text("utf-8"))["version"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return found
+
+
+def npm_install(spec: str) -> str | None:
+    """``npm install spec`` into ``NODE_DIR``; ``None`` when it worked, else why not."""
+    npm = shutil.which("npm")
+    if npm is None:
+        return "npm is not installed"
+    NODE_DIR.mkdir(parents=True, exist_ok=True)
+    # A package.json of its own keeps npm from looking for one further up the tree.
+    manifest = NODE_DIR / "package.json"
+    if not manifest.exists():
+        manifest.write_text('{"name": "aichat-bench-node", "private": true}\n', encoding="utf-8")
+    try:
+        done = subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix",
+             str(NODE_DIR), spec], capture_output=True, text=True, check=False, timeout=300)
+    except subprocess.TimeoutExpired:
+        return "npm install took over 300 s"
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"npm install failed: {last[:160]}"
+    return None
+
+
 def seed_body() -> dict[str, Any]:
     """The body the provider sends for the seed's one-message conversation, defaults and all."""
     body: dict[str, Any] = {"message": Aichat.flatten(SEED_MESSAGES)}

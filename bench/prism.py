@@ -8,7 +8,6 @@ why not when it cannot.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -29,12 +28,7 @@ def node_version() -> str | None:
 
 
 def installed_version() -> str | None:
-    manifest = common.NODE_DIR / "node_modules" / "@stoplight" / "prism-cli" / "package.json"
-    try:
-        version: str = json.loads(manifest.read_text(encoding="utf-8"))["version"]
-    except (OSError, ValueError, KeyError):
-        return None
-    return version
+    return common.npm_package_version(common.NODE_DIR / "node_modules" / "@stoplight" / "prism-cli")
 
 
 def available() -> tuple[bool, str]:
@@ -54,25 +48,8 @@ def install() -> tuple[bool, str]:
     ok, detail = available()
     if ok:
         return ok, detail
-    npm = shutil.which("npm")
-    if npm is None:
-        return False, "npm is not installed"
-    common.NODE_DIR.mkdir(parents=True, exist_ok=True)
-    # A package.json of its own keeps npm from looking for one further up the tree.
-    manifest = common.NODE_DIR / "package.json"
-    if not manifest.exists():
-        manifest.write_text('{"name": "aichat-bench-node", "private": true}\n', encoding="utf-8")
-    try:
-        done = subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix",
-             str(common.NODE_DIR), SPEC], capture_output=True, text=True, check=False,
-            timeout=300)
-    except subprocess.TimeoutExpired:
-        return False, "npm install took over 300 s"
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return False, f"npm install failed: {last[:160]}"
-    return available()
+    failed = common.npm_install(SPEC)
+    return (False, failed) if failed else available()
 
 
 def command(port: int) -> list[str]:

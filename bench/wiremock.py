@@ -39,11 +39,7 @@ def jar() -> Path | None:
 
 
 def installed_version() -> str | None:
-    try:
-        version: str = json.loads((PACKAGE_DIR / "package.json").read_text("utf-8"))["version"]
-    except (OSError, ValueError, KeyError):
-        return None
-    return version
+    return common.npm_package_version(PACKAGE_DIR)
 
 
 def java_version() -> str | None:
@@ -72,24 +68,8 @@ def install() -> tuple[bool, str]:
     ok, detail = available()
     if ok or shutil.which("java") is None:
         return ok, detail
-    npm = shutil.which("npm")
-    if npm is None:
-        return False, "npm is not installed"
-    common.NODE_DIR.mkdir(parents=True, exist_ok=True)
-    manifest = common.NODE_DIR / "package.json"
-    if not manifest.exists():
-        manifest.write_text('{"name": "aichat-bench-node", "private": true}\n', encoding="utf-8")
-    try:
-        done = subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix",
-             str(common.NODE_DIR), SPEC], capture_output=True, text=True, check=False,
-            timeout=300)
-    except subprocess.TimeoutExpired:
-        return False, "npm install took over 300 s"
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return False, f"npm install failed: {last[:160]}"
-    return available()
+    failed = common.npm_install(SPEC)
+    return (False, failed) if failed else available()
 
 
 def root_dir(folder: Path) -> Path:
