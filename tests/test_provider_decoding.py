@@ -117,8 +117,10 @@ def test_a_deflate_body_too_short_to_tell_its_kind_is_empty(body: bytes) -> None
     ("gzip", b"not gzip at all", "gzip: "),
     ("x-gzip", b"\x1f\x8b\x08\x00garbage-garbage", "gzip: "),
     ("deflate", b"\xff\xff\xff\xff not deflate", "deflate: "),
+    # Two bytes tell zlib from raw deflate: 07 starts a raw block of the reserved type 3.
+    ("deflate", b"\x07\x00", "deflate: "),
     ("br", b"not brotli at all", "br: "),
-])
+], ids=["gzip", "x-gzip", "deflate", "deflate-two-bytes", "br"])
 def test_a_body_that_cannot_be_decoded_names_its_coding(coding: str, body: bytes,
                                                         named: str) -> None:
     outcome = call(body, coding)

@@ -920,6 +920,17 @@ def test_a_bad_base_url_is_input_error(base_url: str) -> None:
     assert "\n" not in str(error)
 
 
+@pytest.mark.parametrize("tail", ["/a b", "/a\tb", "/a\x1fb", "/a\x7fb", "/a b/"], ids=node_id)
+def test_white_space_or_a_control_character_in_a_base_url_is_refused_unsent(
+        server: LoopbackServer, tail: str) -> None:
+    """docs/provider.md: such a base URL is refused before anything is sent (requests would
+    send the space percent-encoded, to a path nobody wrote)."""
+    error = fails(server.base_url + tail)
+    assert type(error) is Aichat.AichatInputError
+    assert "base_url" in str(error) and "\n" not in str(error)  # names what to fix
+    assert server.connections == 0
+
+
 # --- what the survivors of make mutants showed untested ------------------------------------------
 
 def test_a_valid_url_character_is_not_refused(server: LoopbackServer) -> None:

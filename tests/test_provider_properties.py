@@ -77,7 +77,7 @@ class Answer:
 HI = [{"role": "user", "content": "Hi"}]
 
 
-def call(answer: Answer | None, messages: Any = HI,
+def call(answer: Answer | None, messages: Any = HI, /,
          **kwargs: Any) -> tuple[str | Aichat.AichatError, list[requests.PreparedRequest]]:
     """Run the provider once; its outcome (reply or AichatError) and the requests it sent.
 
@@ -189,7 +189,8 @@ def test_body_defaults_and_overrides(given_values: dict[str, Any]) -> None:
 
 @FAST
 @given(st.dictionaries(st.text().filter(lambda key: key not in {
-    *DEFAULTS, "base_url", "timeout", "proxy", "max_retries", "max_response_bytes"}),
+    *DEFAULTS, "base_url", "timeout", "proxy", "max_retries", "max_response_bytes",
+    "messages", "model"}),  # complete()'s own parameters
     st.integers() | st.text(), max_size=4))
 def test_unknown_keywords_are_ignored(extra: dict[str, Any]) -> None:
     outcome, sent = call(Answer(body='{"message": "ok"}'), **extra)
