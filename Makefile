@@ -100,7 +100,7 @@ soak: $(STAMP)
 	$(BIN)/python -m bench.soak --doc
 
 # Mutation testing, not part of make test, in two parts that each stay under 30 minutes on 2
-# cores (together they would not): make mutants runs mutmut over the provider's module (28
+# cores (together they would not): make mutants runs mutmut over the provider's module (18
 # minutes measured); make mutants-mock runs mutmut over the mock's core (the fault catalogue,
 # replies, journal, journal file and engine: 10 minutes), then the hand-made one-line changes
 # to the constants mutmut does not reach, the provider's and the mock's

@@ -124,3 +124,17 @@ def test_in_ci_a_test_that_undoes_the_derandomizing_is_refused(tmp_path: Path) -
     assert "every hypothesis test must be derandomized" in completed.stdout + completed.stderr
     assert "test_random_on_purpose" in completed.stdout + completed.stderr
     assert run_child(tmp_path, UNDOING).returncode == 0
+
+
+def test_every_hand_made_constant_change_finds_its_line_once() -> None:
+    """make mutants-mock changes each constant by replacing a piece of its file; a refactor
+    that moves that piece would only show as a failure of the long run, so it shows here."""
+    from bench.constant_mutants import mutants
+
+    root = HERE.parent
+    changes = mutants()
+    assert changes
+    for change in changes:
+        text = (root / change.path).read_text(encoding="utf-8")
+        assert text.count(change.old) == 1, f"{change.name}: {change.path} no longer holds it once"
+        assert change.new != change.old
