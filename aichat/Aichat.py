@@ -15,6 +15,7 @@ import json
 import math
 import os
 import socket
+import sys
 import threading
 import time
 import zlib
@@ -571,6 +572,9 @@ def _send(request: _Request) -> Any:
     target = request.url
     shown = _redact(target)
     _local.deadline = time.monotonic() + request.timeout
+    # Called inside an except block, every error raised here would carry the caller's as its
+    # context: the chain of what went wrong in this call stops there.
+    _local.outer = sys.exc_info()[1]
     try:
         # The connect timeout is shared out over the attempts, so that a site that never
         # accepts leaves time to retry; the reads are bounded by the deadline.
@@ -613,7 +617,7 @@ def _send(request: _Request) -> Any:
         raise AichatConnectionError(_connection_message(error, shown, request.proxies),
                                     url=shown) from error
     finally:
-        _local.deadline = None
+        _local.deadline = _local.outer = None
     try:
         return _parse(status, _text(body, headers), headers, shown)
     except MemoryError as error:
@@ -826,10 +830,12 @@ def _connection_message(error: BaseException, shown: str,
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:
-    """The error and what it wraps, outermost first (requests, urllib3 and the socket)."""
+    """The error and what it wraps, outermost first (requests, urllib3 and the socket), up to
+    the error the caller was handling when the call began."""
+    outer: BaseException | None = getattr(_local, 'outer', None)
     seen: BaseException | None = error
     for _ in range(10):
-        if seen is None:
+        if seen is None or seen is outer:
             return
         yield seen
         # urllib3 1.26 raises some of its errors inside an except without 'from': the error

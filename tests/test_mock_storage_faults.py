@@ -179,6 +179,16 @@ def test_another_programs_database_is_refused_and_left_untouched(tmp_path: Path)
     assert not Path(f"{path}-wal").exists() and not Path(f"{path}-queue").exists()
 
 
+def test_a_store_in_a_folder_that_is_not_there_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "missing" / "store.sqlite3"
+    completed = start_with_store(path)
+    assert completed.returncode == 2
+    [line] = [text for text in completed.stderr.splitlines() if text.strip()]
+    assert str(path) in line and "--store" in line  # what failed, and what to change
+    assert "usage:" not in completed.stderr
+    assert not path.parent.exists()
+
+
 def test_a_damaged_store_is_refused_at_start(tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite3"
     store = SQLiteStore(path)

@@ -866,6 +866,27 @@ def test_a_refused_connection_says_what_to_check() -> None:
                                "running")
 
 
+@pytest.mark.parametrize("handling", [TimeoutError("an earlier, unrelated timeout"),
+                                      KeyError("k")], ids=["TimeoutError", "KeyError"])
+def test_an_error_the_caller_is_handling_is_not_taken_for_this_calls(
+        server: LoopbackServer, handling: Exception) -> None:
+    """Called from inside an except block, every error raised in the call carries the
+    caller's as its context: the report is still this call's own (a refused connection, a
+    body cut short), never a timeout or a reason borrowed from the caller."""
+    base_url = f"http://127.0.0.1:{closed_port()}"
+    server.script(Reply.raw_bytes(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"mess"))
+    try:
+        raise handling
+    except type(handling):
+        refused = fails(base_url, max_retries=0)
+        cut_short = fails(server.base_url)
+    assert type(refused) is Aichat.AichatConnectionError
+    assert str(refused).startswith(f"could not connect to POST {base_url}/api/text: "
+                                   "ConnectionRefusedError: ")
+    assert type(cut_short) is Aichat.AichatConnectionError
+    assert type(handling).__name__ not in str(refused) + str(cut_short)
+
+
 def test_credentials_in_the_base_url_stay_out_of_messages(server: LoopbackServer) -> None:
     server.script(Reply.text("Internal Server Error", 500))
     base_url = f"http://user:s3cret@127.0.0.1:{server.port}"

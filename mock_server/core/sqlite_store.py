@@ -324,13 +324,15 @@ class SQLiteStore:
             setup = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
                                     isolation_level=None)
         except (OSError, sqlite3.Error) as error:
-            raise ValueError(f"cannot open the SQLite store {self.path!r}: {error}") from error
+            raise StoreRefusedError(f"cannot open the SQLite store {self.path!r}: {error}; "
+                                    f"give --store another path") from error
         try:
             # journal_mode=WAL is a property of the file: set once, it holds for everyone.
             setup.execute("PRAGMA journal_mode=WAL")
             _set_up(setup, self.path)
         except sqlite3.Error as error:
-            raise ValueError(f"cannot open the SQLite store {self.path!r}: {error}") from error
+            raise StoreRefusedError(f"cannot open the SQLite store {self.path!r}: {error}; "
+                                    f"give --store another path") from error
         finally:
             setup.close()
         # There from the start: a request finds its size with a stat that does not fail.

@@ -47,8 +47,9 @@ class QueueFullError(Exception):
 
 
 class StoreRefusedError(ValueError):
-    """A store's file that the mock will not open (another program's, damaged, or made by a
-    newer mock): not a mistake in how the mock was called, so no usage line goes with it."""
+    """A store's file that the mock cannot or will not open (not writable there, another
+    program's, damaged, or made by a newer mock): not a mistake in how the mock was called, so
+    no usage line goes with it."""
 
 
 class Taken(NamedTuple):
