@@ -104,7 +104,7 @@ soak: $(STAMP)
 # minutes measured); make mutants-mock runs mutmut over the mock's core (the fault catalogue,
 # replies, journal, journal file and engine: 10 minutes), then the hand-made one-line changes
 # to the constants mutmut does not reach, the provider's and the mock's
-# (bench/constant_mutants.py, about 11 minutes). [tool.mutmut] in pyproject.toml names the
+# (bench/constant_mutants.py, about 10 minutes). [tool.mutmut] in pyproject.toml names the
 # files and tests of both; each part runs only its own mutants against its own tests
 # (AICHAT_MUTANTS), in a fresh mutants/. Each rewrites its sections of docs/testing.md; a
 # survivor without a reason in bench/survivors.py, or a constant change no test catches,
