@@ -43,8 +43,9 @@ MEMORY_ONLY = ("reads the rest of the body at once instead of a read's worth: th
 INNER_TEXT = ("the text of an inner timeout error, which no message shows (a timeout says 'no "
               "answer ... within N s')")
 
-OUTSIDE_A_CALL = ("every call sets the thread's deadline before anything reads it: what is "
-                  "left there after a call, or missing before the first, is never read")
+OUTSIDE_A_CALL = ("every call sets the thread's deadline and the exception its caller is "
+                  "handling before anything reads them: what is left there after a call, or "
+                  "missing before the first, is never read")
 WRAPPED_TEXT = ("the wrapper's own text is never shown: _reason and _timed_out follow "
                 "__cause__ (kept by 'from error') to the same inner error")
 URLLIB3_SHORT = ("urllib3 2 (installed) raises IncompleteRead for a body short of its "
@@ -415,7 +416,8 @@ REASONS: list[tuple[str, str, str]] = [
      "the same (names are case-insensitive)"),
     ("x__send", "'XXfix the base_url or the proxyXX'", ADVICE_WORDS),
     ("x__send", "'FIX THE BASE_URL OR THE PROXY'", ADVICE_WORDS),
-    ("x__send", '_local.deadline = ""', OUTSIDE_A_CALL),
+    ("x__send", '_local.deadline = _local.outer = ""', OUTSIDE_A_CALL),
+    ("x__chain", "getattr(_local, 'outer', )", OUTSIDE_A_CALL),
     ("x__time_left", "getattr(_local, 'deadline', )", OUTSIDE_A_CALL),
     ("x__time_left", "if (deadline is None) and False", OUTSIDE_A_CALL),
     ("x__ask", "_one_line(str(error), )", "the length of the excerpt of a defect's own text "
