@@ -59,9 +59,6 @@ WORDING = ("the words of an error message, which neither the spec nor the contra
            "status, the answer's shape and the field it names are tested")
 MARKER = ("the torn-line marker's other fields, a time and a note for a reader: SPEC 8 asks only "
           "that the torn text be kept on a line of its own and marked, which torn_line does")
-UTF8_ANSWERS = ("the mock's answers are UTF-8 it encoded itself (JSON, fault pages, scripted "
-                "messages): decoding them never meets a bad byte, so how bad bytes would be "
-                "handled never shows")
 DEEP = ("only for a parsed body nested deeper than the JSON encoder can write again, near the "
         "interpreter's recursion limit: test_mock_fuzz.py sweeps those depths through the mock "
         "command, in a child process that mutmut does not reach")
@@ -216,8 +213,10 @@ REASONS: list[tuple[str, str, str]] = [
     ("xǁJournalǁrecord", "return 1, raw", "the id handed back for an entry the store lost: the "
      "journal holds no such entry, and nothing of the mock reads it (only Outcome.entry, for "
      "a caller of the engine)"),
-    ("x_raw_json", "answer.decode(", UTF8_ANSWERS),
-    ("x_reply_value", "answer.decode(", UTF8_ANSWERS),
+    ("x_raw_json", 'answer.decode(errors="replace")', "UTF-8 is the default codec"),
+    ("x_raw_json", 'answer.decode("UTF-8", errors="replace")', CODEC),
+    ("x_reply_value", 'answer.decode(errors="replace")', "UTF-8 is the default codec"),
+    ("x_reply_value", 'answer.decode("UTF-8", errors="replace")', CODEC),
     ("x_derive", "raw[19] if (len(raw) > 19) or True else False", OLD_RECORDS),
     ("x_derive", "raw[19] if len(raw) >= 19 else False", OLD_RECORDS),
     ("x_derive", "raw[19] if len(raw) > 19 else True", OLD_RECORDS),
@@ -258,10 +257,6 @@ REASONS: list[tuple[str, str, str]] = [
     ("xǁJournalǁflush", 'self.failed("XXstoreXX", ', STORE_NAME),
     ("xǁJournalǁflush", 'self.failed("STORE", ', STORE_NAME),
     ("xǁJournalǁflush", "self.failing is None and self.file is None", RECOVERY),
-    ("xǁJournalǁflush", "self.failing is not None and self.file is not None", RECOVERY),
-    ("xǁJournalǁflush", "self.failing is not None or self.file is None", "with a journal "
-     "file as well, a flush that works would say the journal records again until the file's "
-     "next failing line: health's failing, for the time between two requests"),
     # --- mock_server/core/journal_file.py ---
     ("x_torn_line_marker", '"XXrepairedXX"', MARKER),
     ("x_torn_line_marker", '"REPAIRED"', MARKER),
