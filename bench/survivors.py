@@ -179,20 +179,14 @@ REASONS: list[tuple[str, str, str]] = [
     ("xǁEngineǁremove_reply", "where = ", WORDING),
     ("xǁEngineǁremove_reply", 'else "XXXX"', WORDING),
     # --- mock_server/core/journal.py ---
-    ("xǁJournalǁ__init__", "keep_secrets: bool = True", "the engine makes every Journal and "
-     "always says whether to keep secrets"),
     ("xǁJournalǁ__init__", "flush=", FLUSH),
     ("xǁJournalǁ__init__", "file=sys.stderr, )", FLUSH),
-    ("x_kept_headers", "keep_secrets: bool = True", "its one caller, raw_record, always says "
-     "whether to keep secrets"),
     ("x_kept_headers", "kept.values()))) * 5 <= HEADERS_CAP", SHORTCUT),
     ("x_kept_headers", "kept.values()))) * 4 < HEADERS_CAP", SHORTCUT),
     ("x_kept_headers", "value.encode(", NO_SURROGATES),
     ("x_kept_headers", "if room >= name_size:", "a header whose name alone fills the room left "
      "exactly is kept with an empty value instead of left out: within the 64 KiB either way"),
     ("x_kept_headers", 'data[:room - name_size].decode("UTF-8", "ignore")', CODEC),
-    ("x_raw_record", "keep_secrets: bool = True", "its one caller, Journal.record, always says "
-     "whether to keep secrets"),
     ("x_raw_record", "request.body.decode(errors=", "UTF-8 is the default codec"),
     ("x_raw_record", 'request.body.decode("UTF-8"', CODEC),
     ("x_raw_record", 'content_type: str | None = ""', "for a disconnect nothing was answered: "

@@ -83,7 +83,7 @@ def redacted(value: str) -> str:
     return f"[redacted: {len(value)} chars]"
 
 
-def kept_headers(headers: Mapping[str, str], *, keep_secrets: bool = False
+def kept_headers(headers: Mapping[str, str], *, keep_secrets: bool
                  ) -> tuple[Mapping[str, str], bool]:
     """The headers an entry keeps, and whether they were cut: secrets redacted unless
     ``keep_secrets``; in the order received, until HEADERS_CAP bytes of names and values (the
@@ -129,7 +129,7 @@ _BYTES_PER_CHAR = 4
 
 def raw_record(request: IncomingRequest, answer: Answer, *, parsed: Any,
                violations: list[str], reply_id: str | None, body_cap: int,
-               stamp: float, keep_secrets: bool = False) -> Raw:
+               stamp: float, keep_secrets: bool) -> Raw:
     """What is kept of ``request`` and ``answer`` at once. ``request.headers`` is kept as
     it is, not copied, unless it has secrets to redact or is cut: a carrier hands the engine
     a dictionary of its own and never changes it after."""
@@ -226,7 +226,7 @@ class Journal:
     """Records every request outside the admin API exactly once."""
 
     def __init__(self, store: Store, *, file: JournalFile | None = None,
-                 body_cap: int = DEFAULT_BODY_CAP, keep_secrets: bool = False) -> None:
+                 body_cap: int = DEFAULT_BODY_CAP, keep_secrets: bool) -> None:
         self.store = store
         self.file = file
         self.body_cap = body_cap
