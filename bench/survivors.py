@@ -132,7 +132,6 @@ REASONS: list[tuple[str, str, str]] = [
     ("x_parse_replies", "describe_kind(None)", WORDING),
     ("x_parse_replies", "raise ReplyError(None)", WORDING),
     ("x_parse_reply", ".join(", WORDING),
-    ("x_parse_reply", 'item.get("delay_ms", ', "a missing delay_ms reads as null, and null is 0"),
     ("x_parse_reply", "if size >= MAX_REPLY_BYTES:", "a reply of exactly 1 MiB as JSON: the "
      "bound is the mock's own (SPEC 8 asks for one, not this one), and a reply far over it is "
      "refused"),
