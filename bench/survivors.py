@@ -153,9 +153,6 @@ REASONS: list[tuple[str, str, str]] = [
     ("xǁEngineǁfind", "cast(", CAST),
     ("xǁEngineǁrequests", "cast(", CAST),
     ("xǁEngineǁreplies", "cast(", CAST),
-    ("xǁEngineǁfind", "compile_match(match, keys=FIND_KEYS)", "where is \"match\" by "
-     "default"),
-    ("xǁEngineǁfind", "compile_match(match, ", WORDING),
     ("xǁEngineǁ_api", 'self.journal.failed("XXstoreXX", ', STORE_NAME),
     ("xǁEngineǁ_api", "self.journal.failed(None, ", STORE_NAME),
     ("xǁEngineǁ_api", '("allow", "POST")', CASE),

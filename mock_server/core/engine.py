@@ -252,7 +252,7 @@ class Engine:
         ``before_id`` that ``match`` (the keys of a reply's match, and ``path`` and ``status``)
         finds, oldest first, and how many it finds in all; raises ``matching.MatchError``.
         The journal is read a chunk at a time from the newest, never listed whole."""
-        checked = compile_match(match, "match", keys=FIND_KEYS)
+        checked = compile_match(match, keys=FIND_KEYS)  # where: "match", the default
         found: list[dict[str, Any]] = []
         total = 0
         below = before_id
