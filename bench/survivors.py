@@ -87,8 +87,6 @@ GUARD = ("without the depth guard, only a body near the parser's own limit makes
          "where a body is parsed, and the journal, written higher up, stays readable. "
          "test_a_deeply_nested_body_leaves_the_journal_readable_in_process catches it without "
          "them, and test_mock_fuzz.py through the mock command")
-MODE_TEXT = ("the reply mode's text is used only by a reply without a message: what is "
-             "passed for one with a message is never read")
 SHORTCUT = ("the count of characters is a shortcut before the count of bytes: a stricter one "
             "leaves more to the exact count, which keeps the same headers")
 NO_SURROGATES = ("every carrier hands the engine header values decoded from bytes (as Latin-1, "
@@ -166,8 +164,6 @@ REASONS: list[tuple[str, str, str]] = [
     ("xǁEngineǁ_api", "[str(None) for part in error.absolute_path]", "the order in which "
      "several violations of one body are listed, which neither spec nor contract fixes"),
     ("xǁEngineǁ_api", 'self.journal.failed("STORE", ', STORE_NAME),
-    ("xǁEngineǁ_api", 'if (reply["message"] is None) or True else ""', MODE_TEXT),
-    ("xǁEngineǁ_api", 'if reply["message"] is None else "XXXX"', MODE_TEXT),
     ("xǁEngineǁhandle", "answer = invalid(404, None)", WORDING),
     ("xǁEngineǁhandle", "namespaces.refused(request.path) and (", WORDING),
     ("xǁOutcomeǁ__init__", "entry_id: int = 1", "an outcome without a raw record (the journal "
