@@ -159,7 +159,6 @@ REASONS: list[tuple[str, str, str]] = [
     ("xǁEngineǁ_api", '.decode("UTF-8")', CODEC),
     ("xǁEngineǁ_api", 'reason = "XXthe body is not UTF-8', WORDING),
     ("xǁEngineǁ_api", "invalid(405, None, ", WORDING),
-    ("xǁEngineǁ_api", '"XX; XX".join(violations)', WORDING),
     ("xǁEngineǁ_api", "self._accepts(None)", "the quick check is a shortcut: a body it does "
      "not vouch for goes to the contract's full validator, which answers the same"),
     ("xǁEngineǁ_api", "[str(None) for part in error.absolute_path]", "the order in which "

@@ -666,3 +666,19 @@ def test_a_site_body_of_exactly_one_mib_is_journaled_parsed_under_a_body_cap_tha
     [entry] = engine.requests()["requests"]
     assert (entry["body_size"], entry["body_truncated"]) == (MOCK_MAX_BODY, False)
     assert entry["json"] == {"note": "x" * filler}
+
+
+def test_every_breach_of_a_body_is_in_the_refusal_separated_by_semicolons() -> None:
+    """docs/mock-server.md (POST /api/text): a body with breaches answers
+    400 {"response": false, "message": "invalid request: <every breach, '; '-separated>"};
+    the entry's violations are those breaches, one each."""
+    body = {"message": "user: Hi\nassistant:", "temperature": "hot", "top_p": "high"}
+    outcome = Engine().handle(IncomingRequest("POST", "/api/text", headers=dict(HEADERS),
+                                              body=json.dumps(body).encode()))
+    violations = outcome.entry["violations"]
+    assert len(violations) == 2
+    assert all(any(name in violation for violation in violations)
+               for name in ("temperature", "top_p"))
+    assert outcome.answer.status == 400
+    assert json.loads(outcome.answer.body) == {
+        "response": False, "message": "invalid request: " + "; ".join(violations)}
