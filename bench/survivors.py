@@ -71,8 +71,6 @@ CAST = "typing.cast does nothing at run time: the type it names is for the type 
 OS_WORDS = ("the reason still holds the OS's or the database's words for the error "
             "('[Errno 28] No space left on device' or 'No space left on device')")
 STORE_NAME = "failed() tells 'file' from anything else: any other name is the store's failure"
-RECOVERY = ("record() already marks the recovery at the next request (a batching store takes "
-            "it at once); only a flush with no request since the failure would mark it sooner")
 BIG_FLOAT = ("a whole float of 2^63 or more is past the range of every number of a reply "
              "(status, times, retry_after), kept as an int or as a float: refused either way")
 DEPTH = ("how deep a body nests before its entry keeps only the text (256 levels), one level "
@@ -242,7 +240,6 @@ REASONS: list[tuple[str, str, str]] = [
     ("xǁJournalǁflush", "self.failed(None, ", STORE_NAME),
     ("xǁJournalǁflush", 'self.failed("XXstoreXX", ', STORE_NAME),
     ("xǁJournalǁflush", 'self.failed("STORE", ', STORE_NAME),
-    ("xǁJournalǁflush", "self.failing is None and self.file is None", RECOVERY),
     # --- mock_server/core/journal_file.py ---
     ("x_torn_line_marker", '"XXrepairedXX"', MARKER),
     ("x_torn_line_marker", '"REPAIRED"', MARKER),

@@ -264,7 +264,8 @@ class Journal:
         except STORAGE_ERRORS as error:  # a full disk must not turn answers into 500s
             self.failed("store", error)
             return 0, raw
-        if self.failing is not None and then is None:
+        # A store that batches its writes (id 0) has written nothing yet: its flush tells.
+        if self.failing is not None and then is None and entry_id:
             self._worked()
         return entry_id, raw
 
@@ -276,11 +277,13 @@ class Journal:
             return
         waiting = getattr(self.store, "waiting", 0)
         try:
-            flush()
+            written = flush()
         except STORAGE_ERRORS as error:
             self.failed("store", error, lost=waiting)
         else:
-            if self.failing is not None and self.file is None:
+            # Only records written say the store works again: a turn with nothing to write
+            # (an admin call's answer) says nothing of the disk.
+            if written and self.failing is not None and self.file is None:
                 self._worked()
 
     def _line_writer(self, raw: Raw) -> Callable[[int], None]:
