@@ -59,9 +59,6 @@ WORDING = ("the words of an error message, which neither the spec nor the contra
            "status, the answer's shape and the field it names are tested")
 MARKER = ("the torn-line marker's other fields, a time and a note for a reader: SPEC 8 asks only "
           "that the torn text be kept on a line of its own and marked, which torn_line does")
-DEEP = ("only for a parsed body nested deeper than the JSON encoder can write again, near the "
-        "interpreter's recursion limit: test_mock_fuzz.py sweeps those depths through the mock "
-        "command, in a child process that mutmut does not reach")
 LENIENT = ("the journal's parse of a body sent elsewhere than the API: an empty body does not "
            "parse either way; of a body over 1 MiB every carrier keeps 1 MiB + 1 byte, cut, "
            "whose entry keeps no json: only one of exactly 1 MiB + 1 byte under a body cap "
@@ -82,11 +79,6 @@ OLD_RECORDS = ("only for a record of 19 fields, written by a mock from before en
                "whether their headers were cut (an old SQLite store): this one writes 20")
 SMALL_STACK = ("only when a body nested 33 to 256 levels cannot be written out again on the "
                "stack at hand (a small thread stack of a server): every test's stack can")
-GUARD = ("without the depth guard, only a body near the parser's own limit makes the journal "
-         "unwritable, and that depends on the stack: under mutmut its wrappers deepen the stack "
-         "where a body is parsed, and the journal, written higher up, stays readable. "
-         "test_a_deeply_nested_body_leaves_the_journal_readable_in_process catches it without "
-         "them, and test_mock_fuzz.py through the mock command")
 SHORTCUT = ("the count of characters is a shortcut before the count of bytes: a stricter one "
             "leaves more to the exact count, which keeps the same headers")
 NO_SURROGATES = ("every carrier hands the engine header values decoded from bytes (as Latin-1, "
@@ -213,14 +205,7 @@ REASONS: list[tuple[str, str, str]] = [
      "more as a check, which it passes: the same entry"),
     ("x_reply_value", '(content_type or "XXXX")', "no content type holds no 'json' either way"),
     ("x_nesting", "depth, level = 1, [value]", DEPTH),
-    ("x_nesting", "if (isinstance(node, dict)) and False else node", GUARD),
-    ("x_nesting", "containers = None", GUARD),
-    ("x_nesting", "^depth = 1$", GUARD),
-    ("x_nesting", "^depth -= 1$", GUARD),
     ("x_nesting", "depth += 2", DEPTH),
-    ("x_raw_json", "values[10] = ", DEEP),
-    ("x_raw_json", "values[11] = None", DEEP),
-    ("x_raw_json", "return json_bytes(None)", DEEP),
     ("xǁJournalǁ_worked", "print(None, ", "the words of the notice that the journal records "
      "again; that there is one line on stderr, once, is tested"),
     ("xǁJournalǁ_worked", "flush=", FLUSH),

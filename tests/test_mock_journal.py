@@ -598,3 +598,43 @@ def test_a_journal_file_that_fails_in_a_batch_stays_failing_until_it_works(
     assert len(warnings_in(capsys)) == 1  # it records again
     assert len(file.lines) == 1 and engine.requests()["total"] == 2
     engine.close()
+
+
+def nested(depth: int, kind: str) -> Any:
+    """A parsed JSON value nested ``depth`` levels of arrays or objects, made without
+    recursion."""
+    value: Any = 1
+    for _ in range(depth):
+        value = [value] if kind == "array" else {"a": value}
+    return value
+
+
+@pytest.mark.parametrize("kind", ["array", "object"])
+def test_the_journal_stays_readable_whatever_a_recorded_body_nests(
+        kind: str, tmp_path: Path) -> None:
+    """SPEC 4 (bad input never gets a 500) for the journal: whatever a parsed body nests, its
+    entry is kept and the journal can be written out as JSON, and the entry is the same in
+    either store (docs/internals.md: entries come back equal to what was stored). Here the
+    parsed value is handed to the journal directly, nested past what the JSON encoder can
+    write again on any stack (the parser's own limit depends on the stack it runs on:
+    test_mock_fuzz.py sweeps it)."""
+    from mock_server.core.sqlite_store import SQLiteStore
+    from mock_server.core.wire import json_answer, json_bytes
+
+    deep = nested(5_000, kind)
+    with pytest.raises(RecursionError):
+        json_bytes(deep)
+    request = IncomingRequest("POST", "/elsewhere", body=b"[[[...]]]")
+    entries = []
+    for store in (MemoryStore(), SQLiteStore(tmp_path / "store.sqlite3")):
+        engine = Engine(store=store, owns_store=True)
+        engine.journal.record(request, json_answer(404, {"response": False}), parsed=deep,
+                              violations=[], reply_id=None)
+        page = engine.requests()
+        assert json.loads(json_bytes(page))["total"] == 1
+        [entry] = page["requests"]
+        assert (entry["path"], entry["body"], entry["status"]) == (
+            "/elsewhere", "[[[...]]]", 404)
+        entries.append({key: value for key, value in entry.items() if key != "time"})
+        engine.close()
+    assert entries[0] == entries[1]
