@@ -179,7 +179,7 @@ def test_derived_entries_equal_the_eager_ones(tmp_path: Path, kind: str,
         store.batch = batch
     engine = Engine(store=store, body_cap=body_cap, chat_page=b"<html>chat</html>",
                     owns_store=True)
-    witness = Witness(store, body_cap=body_cap)
+    witness = Witness(store, body_cap=body_cap, keep_secrets=False)
     witness.expected = []
     engine.journal = witness
     try:

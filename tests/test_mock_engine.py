@@ -650,3 +650,35 @@ def test_a_store_of_ones_own_gets_the_journal_file_lines_too(tmp_path: Path) -> 
     engine.close()
     [line] = path.read_text(encoding="utf-8").splitlines()
     assert json.loads(line)["path"] == "/api/text"
+
+
+def test_a_site_body_of_exactly_one_mib_is_journaled_parsed_under_a_body_cap_that_holds_it(
+) -> None:
+    """docs/mock-server.md: the site keeps a body up to 1 MiB, and an entry's json is the
+    parsed body unless it is not JSON or was cut at the body cap (--body-cap): a JSON body
+    of exactly 1 MiB sent to another path, under a cap that holds it, is journaled parsed."""
+    filler = MOCK_MAX_BODY - len(json.dumps({"note": ""}))
+    exactly = json.dumps({"note": "x" * filler}).encode()
+    assert len(exactly) == MOCK_MAX_BODY
+    engine = Engine(body_cap=MOCK_MAX_BODY)
+    outcome = engine.handle(IncomingRequest("POST", "/elsewhere", body=exactly))
+    assert outcome.answer.status == 404
+    [entry] = engine.requests()["requests"]
+    assert (entry["body_size"], entry["body_truncated"]) == (MOCK_MAX_BODY, False)
+    assert entry["json"] == {"note": "x" * filler}
+
+
+def test_every_breach_of_a_body_is_in_the_refusal_separated_by_semicolons() -> None:
+    """docs/mock-server.md (POST /api/text): a body with breaches answers
+    400 {"response": false, "message": "invalid request: <every breach, '; '-separated>"};
+    the entry's violations are those breaches, one each."""
+    body = {"message": "user: Hi\nassistant:", "temperature": "hot", "top_p": "high"}
+    outcome = Engine().handle(IncomingRequest("POST", "/api/text", headers=dict(HEADERS),
+                                              body=json.dumps(body).encode()))
+    violations = outcome.entry["violations"]
+    assert len(violations) == 2
+    assert all(any(name in violation for violation in violations)
+               for name in ("temperature", "top_p"))
+    assert outcome.answer.status == 400
+    assert json.loads(outcome.answer.body) == {
+        "response": False, "message": "invalid request: " + "; ".join(violations)}

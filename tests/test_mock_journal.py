@@ -544,3 +544,97 @@ def test_a_header_cut_inside_a_character_keeps_the_whole_characters_before() -> 
     [entry] = engine.requests()["requests"]
     assert entry["headers_truncated"] is True
     assert entry["headers"][name] == "é" * ((room - len(name)) // 2)
+
+
+@pytest.mark.parametrize("store_kind", ["memory", "sqlite"])
+def test_a_reply_cut_inside_a_character_is_journaled_as_its_text(
+        store_kind: str, tmp_path: Path) -> None:
+    """docs/mock-server.md: an entry's reply is the answer's text cut at the body cap. An
+    answer far over the cap is kept cut in bytes first, which can end inside a character:
+    the entry still reads, in either store, as the text's first body-cap characters."""
+    from mock_server.core.sqlite_store import SQLiteStore
+
+    message = "€" * 200  # three bytes each in UTF-8
+    # Three caps in a row: the byte cut (whatever its offset) falls inside a character for one.
+    for cap in (20, 21, 22):
+        store = (MemoryStore() if store_kind == "memory"
+                 else SQLiteStore(tmp_path / f"store-{cap}.sqlite3"))
+        engine = Engine(store=store, body_cap=cap, owns_store=True)
+        engine.queue_replies({"message": message})
+        answer = engine.handle(site_request()).answer
+        assert json.loads(answer.body)["message"] == message
+        [entry] = engine.requests()["requests"]
+        assert entry["reply"] == answer.body.decode()[:cap]
+        engine.close()
+
+
+def test_a_journal_file_that_fails_in_a_batch_stays_failing_until_it_works(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/mock-server.md (storage faults): health says whether the journal is still
+    failing, and stderr says once that it started failing and once that it records again
+    when the space is back. A batch the store writes well while the journal file cannot
+    take its lines is not the journal recording again."""
+    from mock_server.core.sqlite_store import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "store.sqlite3")
+    store.batch = True
+    engine = Engine(store=store, owns_store=True)
+    file = FailingFile()
+    engine.journal.file = file  # type: ignore[assignment]
+    file.error = OSError(28, "No space left on device")
+    engine.handle(site_request())
+    engine.journal.flush()
+    during = engine.health()
+    assert (during["journal"], during["failing"]) == ("degraded", True)
+    assert (during["entries_lost"], during["file_lines_lost"]) == (0, 1)
+    [started] = warnings_in(capsys)
+    assert file.path in started
+
+    file.error = None
+    engine.handle(site_request())
+    engine.journal.flush()
+    after = engine.health()
+    assert (after["failing"], after["file_lines_lost"]) == (False, 1)
+    assert len(warnings_in(capsys)) == 1  # it records again
+    assert len(file.lines) == 1 and engine.requests()["total"] == 2
+    engine.close()
+
+
+def nested(depth: int, kind: str) -> Any:
+    """A parsed JSON value nested ``depth`` levels of arrays or objects, made without
+    recursion."""
+    value: Any = 1
+    for _ in range(depth):
+        value = [value] if kind == "array" else {"a": value}
+    return value
+
+
+@pytest.mark.parametrize("kind", ["array", "object"])
+def test_the_journal_stays_readable_whatever_a_recorded_body_nests(
+        kind: str, tmp_path: Path) -> None:
+    """SPEC 4 (bad input never gets a 500) for the journal: whatever a parsed body nests, its
+    entry is kept and the journal can be written out as JSON, and the entry is the same in
+    either store (docs/internals.md: entries come back equal to what was stored). Here the
+    parsed value is handed to the journal directly, nested past what the JSON encoder can
+    write again on any stack (the parser's own limit depends on the stack it runs on:
+    test_mock_fuzz.py sweeps it)."""
+    from mock_server.core.sqlite_store import SQLiteStore
+    from mock_server.core.wire import json_answer, json_bytes
+
+    deep = nested(5_000, kind)
+    with pytest.raises(RecursionError):
+        json_bytes(deep)
+    request = IncomingRequest("POST", "/elsewhere", body=b"[[[...]]]")
+    entries = []
+    for store in (MemoryStore(), SQLiteStore(tmp_path / "store.sqlite3")):
+        engine = Engine(store=store, owns_store=True)
+        engine.journal.record(request, json_answer(404, {"response": False}), parsed=deep,
+                              violations=[], reply_id=None)
+        page = engine.requests()
+        assert json.loads(json_bytes(page))["total"] == 1
+        [entry] = page["requests"]
+        assert (entry["path"], entry["body"], entry["status"]) == (
+            "/elsewhere", "[[[...]]]", 404)
+        entries.append({key: value for key, value in entry.items() if key != "time"})
+        engine.close()
+    assert entries[0] == entries[1]

@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from _raw_http import session
 
-from mock_server import create_app, engine_of
+from mock_server import Engine, MemoryStore, create_app, engine_of
 from mock_server.core.wire import IncomingRequest
 from mock_server.testing.remote import RemoteMock
 
@@ -107,3 +108,30 @@ def test_the_server_raises_its_open_file_limit_or_says_it_cannot() -> None:
     soft, note = raised.stdout.split(" ", 1)
     assert int(soft) == hard or hard == resource.RLIM_INFINITY
     assert (note.strip() == "None") == (hard == resource.RLIM_INFINITY or hard >= 12_000)
+
+
+class ReadCountingStore(MemoryStore):
+    """A memory store that notes how many entries each read of the journal handed over."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reads: list[int] = []
+
+    def entries(self, *args: Any, **kwargs: Any) -> tuple[int, list[dict[str, Any]]]:
+        total, entries = super().entries(*args, **kwargs)
+        self.reads.append(len(entries))
+        return total, entries
+
+
+def test_a_search_reads_the_journal_a_part_at_a_time() -> None:
+    """SPEC 8 and docs/mock-server.md (limits): a read or a search of the journal never
+    builds the whole of it at once, even when what it finds is a page of the newest."""
+    store = ReadCountingStore(5000)
+    engine = Engine(store=store)
+    for number in range(1200):
+        engine.handle(IncomingRequest("POST", "/api/text", f"n={number}", {}, turn("Hi")))
+    page = engine.find({"path": "/api/text"}, limit=1000)
+    assert page["total"] == 1200 and len(page["requests"]) == 1000
+    assert [entry["id"] for entry in page["requests"]] == list(range(201, 1201))
+    assert store.reads and sum(store.reads) == 1200
+    assert max(store.reads) < 1200, "the whole journal in one read"

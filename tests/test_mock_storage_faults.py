@@ -285,3 +285,45 @@ def test_a_batch_the_store_cannot_write_is_counted_lost_and_not_raised(
     assert engine.health()["failing"] is False
     assert engine.requests()["total"] == 1
     engine.close()
+
+
+def test_a_batching_store_on_a_full_disk_says_so_once_until_a_batch_is_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """SPEC 8: on a full disk the answers still go out, health says degraded and the server
+    says so once on stderr; docs/mock-server.md: one line when it starts failing, one when
+    it records again once the space is back, and health says whether it is still failing.
+    With the batches of several workers, a request taken while the disk is full, or a turn
+    with nothing to write (an admin call's answer), is not the journal recording again."""
+    from mock_server import Engine, IncomingRequest
+
+    store = SQLiteStore(tmp_path / "store.sqlite3")
+    store.batch = True
+    engine = Engine(store=store, owns_store=True)
+
+    def full_disk() -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    def lines() -> list[str]:
+        return [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+
+    monkeypatch.setattr(store, "_writing", full_disk)
+    for _ in range(3):
+        assert engine.handle(IncomingRequest("POST", "/api/text", body=REQUEST)).answer.status \
+            == 200
+        engine.journal.flush()
+    engine.journal.flush()  # a turn with nothing to write
+    during = engine.health()
+    assert (during["journal"], during["failing"], during["entries_lost"]) == (
+        "degraded", True, 3)
+    [started] = lines()
+    assert "database or disk is full" in started
+
+    monkeypatch.undo()
+    engine.handle(IncomingRequest("POST", "/api/text", body=REQUEST))
+    engine.journal.flush()
+    after = engine.health()
+    assert (after["journal"], after["failing"], after["entries_lost"]) == ("degraded", False, 3)
+    assert len(lines()) == 1  # it records again, said once
+    assert engine.requests()["total"] == 1
+    engine.close()

@@ -200,9 +200,10 @@ class Engine:
         except STORAGE_ERRORS as error:  # a broken store still answers, in the reply mode
             self.journal.failed("store", error, lost=False)
             reply, own = None, None
+        # What the reply mode answers: the answer, or a scripted reply's without a message.
+        text = self._mode_text(own, facts)
         if reply is None:
-            return replies.default_answer(self._mode_text(own, facts)), data, [], None
-        text = self._mode_text(own, facts) if reply["message"] is None else ""
+            return replies.default_answer(text), data, [], None
         return replies.scripted_answer(reply, text), data, [], reply["id"]
 
     def _mode_text(self, own: Mapping[str, Any] | None, facts: Facts) -> str:
@@ -252,7 +253,7 @@ class Engine:
         ``before_id`` that ``match`` (the keys of a reply's match, and ``path`` and ``status``)
         finds, oldest first, and how many it finds in all; raises ``matching.MatchError``.
         The journal is read a chunk at a time from the newest, never listed whole."""
-        checked = compile_match(match, "match", keys=FIND_KEYS)
+        checked = compile_match(match, keys=FIND_KEYS)  # where: "match", the default
         found: list[dict[str, Any]] = []
         total = 0
         below = before_id

@@ -83,7 +83,7 @@ def redacted(value: str) -> str:
     return f"[redacted: {len(value)} chars]"
 
 
-def kept_headers(headers: Mapping[str, str], *, keep_secrets: bool = False
+def kept_headers(headers: Mapping[str, str], *, keep_secrets: bool
                  ) -> tuple[Mapping[str, str], bool]:
     """The headers an entry keeps, and whether they were cut: secrets redacted unless
     ``keep_secrets``; in the order received, until HEADERS_CAP bytes of names and values (the
@@ -129,7 +129,7 @@ _BYTES_PER_CHAR = 4
 
 def raw_record(request: IncomingRequest, answer: Answer, *, parsed: Any,
                violations: list[str], reply_id: str | None, body_cap: int,
-               stamp: float, keep_secrets: bool = False) -> Raw:
+               stamp: float, keep_secrets: bool) -> Raw:
     """What is kept of ``request`` and ``answer`` at once. ``request.headers`` is kept as
     it is, not copied, unless it has secrets to redact or is cut: a carrier hands the engine
     a dictionary of its own and never changes it after."""
@@ -226,7 +226,7 @@ class Journal:
     """Records every request outside the admin API exactly once."""
 
     def __init__(self, store: Store, *, file: JournalFile | None = None,
-                 body_cap: int = DEFAULT_BODY_CAP, keep_secrets: bool = False) -> None:
+                 body_cap: int = DEFAULT_BODY_CAP, keep_secrets: bool) -> None:
         self.store = store
         self.file = file
         self.body_cap = body_cap
@@ -264,7 +264,8 @@ class Journal:
         except STORAGE_ERRORS as error:  # a full disk must not turn answers into 500s
             self.failed("store", error)
             return 0, raw
-        if self.failing is not None and then is None:
+        # A store that batches its writes (id 0) has written nothing yet: its flush tells.
+        if self.failing is not None and then is None and entry_id:
             self._worked()
         return entry_id, raw
 
@@ -276,11 +277,13 @@ class Journal:
             return
         waiting = getattr(self.store, "waiting", 0)
         try:
-            flush()
+            written = flush()
         except STORAGE_ERRORS as error:
             self.failed("store", error, lost=waiting)
         else:
-            if self.failing is not None and self.file is None:
+            # Only records written say the store works again: a turn with nothing to write
+            # (an admin call's answer) says nothing of the disk.
+            if written and self.failing is not None and self.file is None:
                 self._worked()
 
     def _line_writer(self, raw: Raw) -> Callable[[int], None]:

@@ -118,8 +118,8 @@ def parse_reply(item: Any, index: int | None = None) -> ScriptedReply:
         raise ReplyError(f"{where}.response must be true, false or null, "
                          f"not {describe_kind(response)}")
 
-    delay_ms = item.get("delay_ms", 0)
-    if delay_ms is None:
+    delay_ms = item.get("delay_ms")
+    if delay_ms is None:  # left out or null
         delay_ms = 0
     if not _is_number(delay_ms) or not 0 <= delay_ms <= MAX_DELAY_MS:
         raise ReplyError(f"{where}.delay_ms must be a number of milliseconds from 0 to "
