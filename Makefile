@@ -16,7 +16,8 @@ OLDEST_TESTS  := tests/test_provider_http.py tests/test_provider_properties.py \
 	tests/test_contract_cases.py tests/test_cli.py tests/test_mock_engine.py tests/test_mock_api.py \
 	tests/test_mock_cases.py tests/test_mock_journal.py tests/test_kit_parity.py \
 	tests/test_kit_scenarios.py tests/test_store_sqlite.py tests/test_mock_matching.py \
-	tests/test_mock_selection_state.py tests/test_kit_assertions.py tests/test_floors.py
+	tests/test_mock_selection_state.py tests/test_kit_assertions.py tests/test_floors.py \
+	tests/test_kit_remote.py
 # When this make started, before any install: make bench reports the time its installs took.
 STARTED := $(shell date +%s)
 

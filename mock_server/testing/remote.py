@@ -13,7 +13,9 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import urllib3.exceptions
 from requests import RequestException, Response, Session
+from requests.exceptions import ConnectionError as BrokenConnection
 
 from ..core import namespaces
 from ..core.matching import MatchError
@@ -46,6 +48,12 @@ REFUSALS: dict[tuple[str, str], type[Exception]] = {
 }
 
 
+def _cut_under_a_call(error: RequestException) -> bool:
+    """Whether the connection broke after it was made, before an answer came."""
+    return isinstance(error, BrokenConnection) and isinstance(
+        error.args[0] if error.args else None, urllib3.exceptions.ProtocolError)
+
+
 class AdminClient:
     """The admin API of the mock at ``base_url``, over HTTP: the ``AdminAPI`` of a running
     mock's namespace (``base_url`` ends with ``/ns/{name}`` for one but the default). One
@@ -73,12 +81,18 @@ class AdminClient:
              payload: Any = None) -> Any:
         """``method`` on ``/__mock__{path}``, the answer's JSON; ``payload`` is sent as JSON."""
         url = self.base_url + ADMIN_PREFIX + path
-        try:
-            response = self._session.request(
-                method, url, params=params, timeout=self.timeout,
-                **({} if payload is None else {"json": payload}))
-        except RequestException as error:
-            raise MockAdminError(f"{method} {url}: {error}") from error
+        for attempt in (1, 2):
+            try:
+                response = self._session.request(
+                    method, url, params=params, timeout=self.timeout,
+                    **({} if payload is None else {"json": payload}))
+                break
+            except RequestException as error:
+                # The mock closes a connection left idle past its keep-alive timeout, and a
+                # call can meet that close on the kept-alive connection before it is read:
+                # once, it goes again on a fresh one. A mock that is not there is not retried.
+                if attempt == 2 or not _cut_under_a_call(error):
+                    raise MockAdminError(f"{method} {url}: {error}") from error
         refusal = REFUSALS.get((method, path if not path.startswith("/replies/")
                                 else "/replies/"))
         if refusal is not None and response.status_code in (400, 404):
