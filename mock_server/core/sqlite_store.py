@@ -198,6 +198,11 @@ def check_file(path: str) -> None:
                             f"it is left as it is; give --store another path")
 
 
+def _cannot_open(path: str, error: Exception) -> StoreRefusedError:
+    return StoreRefusedError(f"cannot open the SQLite store {path!r}: {error}; give --store "
+                             f"another path")
+
+
 def _set_up(db: sqlite3.Connection, path: str) -> None:
     """The tables of this version, in a file new or made by an earlier version."""
     db.execute("BEGIN IMMEDIATE")
@@ -324,15 +329,13 @@ class SQLiteStore:
             setup = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
                                     isolation_level=None)
         except (OSError, sqlite3.Error) as error:
-            raise StoreRefusedError(f"cannot open the SQLite store {self.path!r}: {error}; "
-                                    f"give --store another path") from error
+            raise _cannot_open(self.path, error) from error
         try:
             # journal_mode=WAL is a property of the file: set once, it holds for everyone.
             setup.execute("PRAGMA journal_mode=WAL")
             _set_up(setup, self.path)
         except sqlite3.Error as error:
-            raise StoreRefusedError(f"cannot open the SQLite store {self.path!r}: {error}; "
-                                    f"give --store another path") from error
+            raise _cannot_open(self.path, error) from error
         finally:
             setup.close()
         # There from the start: a request finds its size with a stat that does not fail.
