@@ -11,13 +11,15 @@ PORT   ?= 8080
 OLDEST_PYTHON ?= $(shell p=$$(pyenv prefix "$$(pyenv latest 3.10 2>/dev/null)" 2>/dev/null) && \
 	echo "$$p/bin/python3" || command -v /usr/bin/python3.10)
 OLDEST_VENV   := .venv-oldest
-OLDEST_TESTS  := tests/test_provider_http.py tests/test_provider_properties.py \
-	tests/test_provider_limits.py tests/test_provider_decoding.py tests/test_fault_catalogue.py \
-	tests/test_contract_cases.py tests/test_cli.py tests/test_mock_engine.py tests/test_mock_api.py \
-	tests/test_mock_cases.py tests/test_mock_journal.py tests/test_kit_parity.py \
-	tests/test_kit_scenarios.py tests/test_store_sqlite.py tests/test_mock_matching.py \
-	tests/test_mock_selection_state.py tests/test_kit_assertions.py tests/test_floors.py \
-	tests/test_kit_remote.py
+OLDEST_TESTS  := $(addprefix tests/,\
+	provider/test_http.py provider/test_properties.py provider/test_limits.py \
+	provider/test_decoding.py provider/test_aichat_command.py \
+	contract/test_cases_socketless.py contract/test_cases_live.py \
+	mock/core/test_fault_catalogue.py mock/core/test_engine.py mock/core/test_journal.py \
+	mock/core/test_stores.py mock/core/test_matching.py mock/core/test_selection_model.py \
+	mock/web/test_site_routes.py \
+	kit/test_parity.py kit/test_scenarios.py kit/test_assertions.py kit/test_remote_client.py \
+	distribution/test_floors.py)
 # When this make started, before any install: make bench reports the time its installs took.
 STARTED := $(shell date +%s)
 
@@ -46,13 +48,13 @@ test: $(STAMP) browser lint
 	$(MAKE) --no-print-directory test-oldest
 
 # With the oldest versions claimed, too: each dependency of the provider, the mock and the
-# fixtures at exactly its lower bound in pyproject.toml (tests/floors.py).
-$(OLDEST_VENV)/.installed: pyproject.toml tests/floors.py $(STAMP)
+# fixtures at exactly its lower bound in pyproject.toml (tests/distribution/floors.py).
+$(OLDEST_VENV)/.installed: pyproject.toml tests/distribution/floors.py $(STAMP)
 	@[ -x "$(OLDEST_PYTHON)" ] || { echo "Python 3.10 not found (pyenv install 3.10, or set \
 	OLDEST_PYTHON): the tests run on the oldest Python the project claims"; exit 1; }
 	rm -rf $(OLDEST_VENV)
 	$(OLDEST_PYTHON) -m venv $(OLDEST_VENV)
-	$(BIN)/python tests/floors.py > $(OLDEST_VENV)/floors.txt
+	$(BIN)/python tests/distribution/floors.py > $(OLDEST_VENV)/floors.txt
 	$(OLDEST_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(OLDEST_VENV)/bin/python -m pip install --quiet -c $(OLDEST_VENV)/floors.txt -e '.[testing]' \
 		hypothesis pytest-timeout pytest-xdist brotli

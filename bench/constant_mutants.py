@@ -36,16 +36,18 @@ FAULTS = "mock_server/core/faults.py"
 # command, the drop-in copy, g4f). Each stage runs with -x, the next only if it passed. All are
 # part of make test.
 STAGES = [
-    ["tests/test_fault_catalogue.py", "tests/test_openapi.py",
-     "tests/test_provider_properties.py", "tests/test_provider_decoding.py"],
-    ["tests/test_provider_http.py", "tests/test_contract_cases.py", "tests/test_mock_engine.py",
-     "tests/test_mock_journal.py"],
-    ["tests/test_mock_api.py", "tests/test_mock_faults.py", "tests/test_cli.py",
-     "tests/test_drop_in.py", "tests/test_g4f.py"],
+    ["tests/mock/core/test_fault_catalogue.py", "tests/contract/test_openapi.py",
+     "tests/provider/test_properties.py", "tests/provider/test_decoding.py"],
+    ["tests/provider/test_http.py", "tests/contract/test_cases_socketless.py",
+     "tests/mock/core/test_engine.py", "tests/mock/core/test_journal.py"],
+    ["tests/mock/web/test_site_routes.py", "tests/mock/web/test_faults_through_provider.py",
+     "tests/provider/test_aichat_command.py", "tests/provider/test_drop_in_2023.py",
+     "tests/provider/test_g4f_adapter.py"],
 ]
 TESTS = [test for stage in STAGES for test in stage]
 # Slow, and about the WSGI servers rather than any constant: left out.
-DESELECTED = ["--deselect", "tests/test_mock_faults.py::test_other_servers_serve_the_same_mock"]
+DESELECTED = ["--deselect", "tests/mock/web/test_faults_through_provider.py::"
+               "test_other_servers_serve_the_same_mock"]
 # Left out of the copy: environments, caches, earlier mutants.
 IGNORED = shutil.ignore_patterns(".git", ".venv", ".venv-*", "mutants", "__pycache__",
                                  ".hypothesis", ".mypy_cache", ".ruff_cache", ".pytest_cache",

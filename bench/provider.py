@@ -3,7 +3,8 @@ request to the same running mock, one call at a time.
 
 - ``Aichat._create_completion``: the provider, on its kept-alive per-thread session;
 - ``requests.Session().post``: the same request through a bare kept-alive session;
-- the 2023 module (``tests/legacy``), which calls ``requests.post`` (a new connection) per call;
+- the 2023 module (``tests/provider/legacy``), which calls ``requests.post`` (a new
+  connection) per call;
 - ``http.client`` on one kept-alive connection: the floor of a Python client.
 
 The clients take turns in rounds of equal length, so that a change of the machine's load
@@ -33,7 +34,7 @@ from aichat import Aichat
 from bench import common
 
 SITE = "https://chat-gpt.org"
-LEGACY_ROOT = common.REPO / "tests" / "legacy"
+LEGACY_ROOT = common.REPO / "tests" / "provider" / "legacy"
 LEGACY_MODULE = "gpt4free_2023.Provider.Providers.Aichat"
 EXPECTED_REPLY = "You said: Hello"
 

@@ -9,12 +9,14 @@ in requests and time:
    file and SQLite store: every request it answered before the kill is still readable;
 4. provider: ``Aichat._create_completion`` with retries on through every fault, each call
    under a wall-clock guard: the right error or reply, never a hang past its timeout;
-5. attacks (SPEC 8): 10,000 connections held at once (idle, with unfinished headers, with an
+5. attacks (docs/mock-server.md, Limits): 10,000 connections held at once (idle, with unfinished
+headers, with an
    unfinished body) while a normal request goes out every quarter second; each is cut by the
    mock at its timeout; then a 200 MiB chunked admin body, 300 requests with 512 KB of
    headers and foreign Host headers. Measured: the connections held, the normal request's
    latency meanwhile, the mock's RSS growth, and the journal (no entry lost);
-6. storage (SPEC 8): the mock started as a user starts it, with ``--journal FILE`` and with
+6. storage (docs/mock-server.md, Storage faults): the mock started as a user starts it, with
+``--journal FILE`` and with
    ``--store sqlite:PATH``, under a full disk (its file-size limit set from outside with
    ``prlimit`` at its files' sizes, then lifted: the space coming back), with secrets in the
    requests' headers; then a torn last line in a journal file and another program's SQLite
@@ -462,7 +464,7 @@ def crash(load_seconds: float, tmp: Path) -> Check:
                   "torn_lines": torn, "store": has_store})
 
 
-# --- 5. attacks on the connections (SPEC 8) ----------------------------------------------------
+# --- 5. attacks on the connections ---------------------------------------------------------
 
 ATTACK_CONNECTIONS = 10_000
 # The normal request's latency while the connections are held must stay under this.
@@ -619,7 +621,7 @@ def attacks(quick: bool) -> Check:
               f"{foreign}; journal {data['journal']['total']:,} of "
               f"{data['journal']['expected']:,} entries, 0 lost"
               if not problems else "; ".join(problems))
-    return Check("connection attacks (SPEC 8)", not problems, detail,
+    return Check("connection attacks", not problems, detail,
                  time.monotonic() - started, data)
 
 
@@ -683,7 +685,7 @@ def _foreign_host(url: str) -> int:
         connection.close()
 
 
-# --- 6. storage faults and secrets (SPEC 8) --------------------------------------------------
+# --- 6. storage faults and secrets --------------------------------------------------
 
 SECRETS = {"authorization": "Bearer soak-secret-authorization-0123456789",
            "cookie": "session=soak-secret-cookie-0123456789"}
@@ -844,7 +846,7 @@ def storage(quick: bool, tmp: Path) -> Check:
               f"files 0600; a torn last line repaired at start; another program's SQLite file "
               f"refused (exit {foreign['exit']}) and untouched"
               if not problems else "; ".join(problems))
-    return Check("storage faults and secrets (SPEC 8)", not problems, detail,
+    return Check("storage faults and secrets", not problems, detail,
                  time.monotonic() - started, data)
 
 
@@ -1005,7 +1007,7 @@ def _quick(seed: int, tmp: Path, only: tuple[str, ...]) -> list[Check]:
 
 CHECK_NAMES = ("mixed load, exact journal", "hypothesis-made bodies",
                "SIGKILL mid-load, restart", "provider through every fault",
-               "connection attacks (SPEC 8)", "storage faults and secrets (SPEC 8)")
+               "connection attacks", "storage faults and secrets")
 
 
 def run(quick: bool, seed: int, only: tuple[str, ...] = RUNS) -> dict[str, Any]:

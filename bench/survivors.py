@@ -51,14 +51,15 @@ WRAPPED_TEXT = ("the wrapper's own text is never shown: _reason and _timed_out f
 URLLIB3_SHORT = ("urllib3 2 (installed) raises IncompleteRead for a body short of its "
                  "Content-Length before this check; only urllib3 1.26 reaches the message")
 ADVICE_WORDS = ("the words around an advice the tests do check (the command to run, or no "
-                "SOCKS advice for another error): the spec fixes no wording")
+                "SOCKS advice for another error): the docs fix no wording")
 
 NO_CODING = "a missing Content-Encoding read as None is no coding, as the empty text is"
 
 # The mock's core (make mutants-mock).
-WORDING = ("the words of an error message, which neither the spec nor the contract fixes; the "
+WORDING = ("the words of an error message, which neither the docs nor the contract fix; the "
            "status, the answer's shape and the field it names are tested")
-MARKER = ("the torn-line marker's other fields, a time and a note for a reader: SPEC 8 asks only "
+MARKER = ("the torn-line marker's other fields, a time and a note for a reader: "
+          "docs/mock-server.md asks only "
           "that the torn text be kept on a line of its own and marked, which torn_line does")
 LENIENT = ("the journal's parse of a body sent elsewhere than the API: an empty body does not "
            "parse either way; of a body over 1 MiB every carrier keeps 1 MiB + 1 byte, cut, "
@@ -72,7 +73,7 @@ STORE_NAME = "failed() tells 'file' from anything else: any other name is the st
 BIG_FLOAT = ("a whole float of 2^63 or more is past the range of every number of a reply "
              "(status, times, retry_after), kept as an int or as a float: refused either way")
 DEPTH = ("how deep a body nests before its entry keeps only the text (256 levels), one level "
-         "either way: the mock's own guard, which neither spec nor contract fixes; that the "
+         "either way: the mock's own guard, which neither the docs nor the contract fix; that the "
          "journal stays readable whatever the nesting is tested")
 BOM = ("the words of the refusal of a body that starts with a byte-order mark: the decoder "
        "refuses it too (a 400, 'not JSON'), in its own words")
@@ -91,13 +92,13 @@ FLUSH = ("Python's stderr is line-buffered, and the notice is a whole line: flus
 REASONS: list[tuple[str, str, str]] = [
     # --- mock_server/core/engine.py ---
     ("x__never", "return True", "the fallback for a request schema fast_accept cannot "
-     "compile; the contract's always compiles (test_mock_hotpath.py checks it)"),
+     "compile; the contract's always compiles (mock/web/test_fast_path.py checks it)"),
     ("xǁEngineǁ__init__", "got {type(None).__name__}", WORDING),
     ("xǁEngineǁ__init__", "raise ValueError(None) from error", WORDING),
     ("xǁEngineǁ__init__", "{error.strerror and error}", OS_WORDS),
     ("xǁEngineǁ__init__", "self._accepts = ", "the quick check is a shortcut: without it "
      "every body goes to the contract's full validator, which answers the same "
-     "(test_mock_hotpath.py holds the two together)"),
+     "(mock/web/test_fast_path.py holds the two together)"),
     ("x_parse_json", "json.JSONDecodeError(None, text, 0)", BOM),
     ("x_parse_json", 'JSONDecodeError("XXUnexpected', BOM),
     ("x_parse_json", 'JSONDecodeError("unexpected utf-8 bom', BOM),
@@ -111,7 +112,7 @@ REASONS: list[tuple[str, str, str]] = [
      "a violation quoting a long value is as long as the value, which the 1 MiB body bounds "
      "all the same; a long one is still a 400"),
     ("x_describe_error", "VIOLATION_CHARS", "where a violation longer than 300 characters is "
-     "cut, and how the excerpt ends: a length the spec does not fix (a long one is still a "
+     "cut, and how the excerpt ends: a length the docs do not fix (a long one is still a "
      "400: test_bad_bodies_are_refused_in_process)"),
     ("x_describe_error", '"XX.XX".join', "the request schema is flat: a violation's path has "
      "at most one part, which the separator never comes between"),
@@ -123,7 +124,8 @@ REASONS: list[tuple[str, str, str]] = [
     ("x_parse_replies", "raise ReplyError(None)", WORDING),
     ("x_parse_reply", ".join(", WORDING),
     ("x_parse_reply", "if size >= MAX_REPLY_BYTES:", "a reply of exactly 1 MiB as JSON: the "
-     "bound is the mock's own (SPEC 8 asks for one, not this one), and a reply far over it is "
+     "bound is the mock's own (docs/mock-server.md asks for one, not this one), and a reply "
+     "far over it is "
      "refused"),
     ("x_parse_reply", "describe_kind(None)", WORDING),
     ("x_scripted_answer", '("retry-after", ', CASE),
@@ -152,7 +154,7 @@ REASONS: list[tuple[str, str, str]] = [
     ("xǁEngineǁ_api", "self._accepts(None)", "the quick check is a shortcut: a body it does "
      "not vouch for goes to the contract's full validator, which answers the same"),
     ("xǁEngineǁ_api", "[str(None) for part in error.absolute_path]", "the order in which "
-     "several violations of one body are listed, which neither spec nor contract fixes"),
+     "several violations of one body are listed, which neither the docs nor the contract fix"),
     ("xǁEngineǁ_api", 'self.journal.failed("STORE", ', STORE_NAME),
     ("xǁEngineǁhandle", "answer = invalid(404, None)", WORDING),
     ("xǁEngineǁhandle", "namespaces.refused(request.path) and (", WORDING),

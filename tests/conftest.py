@@ -1,9 +1,10 @@
 """Shared fixtures: the mock server command on a free loopback port.
 
 ``mock_command`` starts the real ``aichat-mock`` command (``python -m mock_server --port 0``,
-its default production WSGI server) once per session; ``remote_mock`` hands a test the client
-of its admin API (a ``RemoteMock``) with the journal and the reply queue emptied first. They
-follow the shape of pytest-httpserver's fixtures: a session's server, cleared per test.
+on its default server, the mock's own) once per session; ``remote_mock`` hands a test the
+client of its admin API (a ``RemoteMock``) with the journal and the reply queue emptied first.
+They follow the shape of pytest-httpserver's fixtures: a session's server, cleared per test.
+tests/README.md says which server to stand up for what.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ def mock_command() -> Iterator[MockProcess]:
     try:
         yield process
     finally:
-        # SIGINT is gunicorn's quick stop: the provider's pooled keep-alive connections would
-        # hold a graceful (SIGTERM) stop for two seconds. Both are tested on their own.
+        # SIGINT, as Ctrl-C stops it; SIGTERM's stop is tested on its own
+        # (mock/serve/test_own_server.py).
         process.stop(signal.SIGINT)
 
 
@@ -96,7 +97,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 # make mutants (AICHAT_MUTANTS=provider) tries the provider's mutants against these test files;
 # make mutants-mock (AICHAT_MUTANTS=mock) the mock's core against the other selected ones.
-PROVIDER_TEST_FILES = ("tests/test_provider_", "tests/test_contract_cases.py")
+PROVIDER_TEST_FILES = ("tests/provider/", "tests/contract/test_cases_socketless.py")
 
 
 def _leave_out_for_mutants(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from support.paths import ROOT
+
 HERE = Path(__file__).resolve().parent
 SKIPPING = '''
 import pytest
@@ -103,9 +105,9 @@ def test_elsewhere_a_skip_is_a_skip(tmp_path: Path, code: str, status: int,
 
 
 def test_make_test_and_ci_forbid_skips() -> None:
-    makefile = (HERE.parent / "Makefile").read_text("utf-8")
+    makefile = (ROOT / "Makefile").read_text("utf-8")
     assert "test: export AICHAT_NO_SKIPS = 1" in makefile
-    assert 'export CI="${CI:-1}"' in (HERE.parent / ".ci" / "run").read_text("utf-8")
+    assert 'export CI="${CI:-1}"' in (ROOT / ".ci" / "run").read_text("utf-8")
 
 
 def test_in_ci_hypothesis_is_derandomized_even_under_a_tests_own_settings(
@@ -131,7 +133,7 @@ def test_every_hand_made_constant_change_finds_its_line_once() -> None:
     that moves that piece would only show as a failure of the long run, so it shows here."""
     from bench.constant_mutants import mutants
 
-    root = HERE.parent
+    root = ROOT
     changes = mutants()
     assert changes
     for change in changes:

@@ -6,7 +6,8 @@ with only what bounds memory done then (the body decoded and cut at the cap, a l
 The entry the admin API lists is derived from it when it is read (``derive``): the time as ISO
 text, ``header_diff``, ``reply`` (the answer's JSON parsed again) and the depth check cost
 nothing for the requests whose entries nobody reads. ``derive`` gives, field for field, the
-entry that recording it at once gave (``tests/test_journal_derive.py`` holds the two together).
+entry that recording it at once gave (``tests/mock/core/test_journal_derive.py`` holds the
+two together).
 
 What bounds the journal and keeps secrets out of it is done at once too: credentials in the
 headers are redacted and an entry's headers are cut at ``HEADERS_CAP``. Where the store or the

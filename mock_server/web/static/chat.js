@@ -1,4 +1,4 @@
-// The chat page: keeps the conversation, flattens it exactly as the provider does (SPEC 2)
+// The chat page: keeps the conversation, flattens it exactly as the provider does (docs/provider.md, What it sends)
 // and posts the provider's JSON body to the site's API. Text only ever goes in as textContent.
 "use strict";
 (() => {
@@ -6,7 +6,7 @@
   const API_URL = "api/text";
   const DETAIL_CHARS = 200;
 
-  // SPEC 2: for each message role + ": " + content + "\n", then the literal "assistant:".
+  // contract/openapi.json: for each message role + ": " + content + "\n", then the literal "assistant:".
   function flatten(messages) {
     let base = "";
     for (const message of messages) {

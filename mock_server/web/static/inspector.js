@@ -11,7 +11,7 @@
   const SHOWN_VIOLATIONS = 3;
   const COLUMNS = 10;
   const API_PATH = "/api/text";
-  // The flattened prompt: "role: content\n" per message, then "assistant:" (SPEC 2).
+  // The flattened prompt: "role: content\n" per message, then "assistant:" (docs/provider.md, What it sends).
   const ROLES = ["system", "user", "assistant", "function", "tool", "developer"];
   const TURN_START = new RegExp("(?:^|\n)(?:" + ROLES.join("|") + "): ", "g");
   const PROMPT_END = "assistant:";

@@ -1,0 +1,116 @@
+"""The benchmark and soak scripts (bench/) in their quick mode, so that they do not rot between
+two ``make bench`` runs. Only what they count is checked, never how fast anything was.
+
+The four scripts run at once, each in its own process against its own servers: their checks
+do not depend on timing, and the suite waits for the slowest instead of the sum of them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from support.paths import ROOT as REPO
+
+SCRIPTS = ("provider", "mock_load", "memory", "soak")
+RUN_TIMEOUT = 180
+
+pytestmark = pytest.mark.usefixtures("no_ambient_configuration")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[str, Any]]]:
+    """Each script's exit status, output and JSON results, from one concurrent quick run."""
+    folder = tmp_path_factory.mktemp("bench")
+    started = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", f"bench.{name}", "--quick", "--json",
+             str(folder / f"{name}.json")],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for name in SCRIPTS}
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        for name, process in started.items():
+            output, _ = process.communicate(timeout=RUN_TIMEOUT)
+            path = folder / f"{name}.json"
+            results[name] = {
+                "code": process.returncode,
+                "output": output,
+                "data": json.loads(path.read_text()) if path.exists() else None,
+            }
+        yield results
+    finally:
+        for process in started.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def result_of(runs: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
+    run = runs[name]
+    assert run["code"] == 0 and run["data"] is not None, run["output"][-3000:]
+    data: dict[str, Any] = run["data"]
+    return data
+
+
+def test_provider_clients_all_answer_and_every_call_is_journaled(
+        runs: dict[str, dict[str, Any]]) -> None:
+    data = result_of(runs, "provider")
+    assert set(data["clients"]) == {"provider", "session", "legacy", "http_client"}
+    assert all(client["calls"] > 0 for client in data["clients"].values())
+    assert data["journal"]["sent"] == data["journal"]["recorded"] > 0
+    assert "calls/s" in runs["provider"]["output"]
+
+
+def test_mock_load_counts_what_it_sends(runs: dict[str, dict[str, Any]]) -> None:
+    data = result_of(runs, "mock_load")
+    subjects = data["subjects"]
+    assert set(subjects) == {"mock"}
+    assert data["journal_ok"] is True
+    for key, subject in subjects.items():
+        assert subject["probe"]["status"] == 200, (key, subject["probe"])
+        (run,) = subject["runs"].values()
+        assert run["sent"] >= run["completed"] > 0, (key, run)
+        assert run["errors"] == run["non_2xx"] == 0, (key, run)
+    journal_on = subjects["mock"]["runs"]["16"]
+    assert journal_on["tool"] in ("wrk", "python")
+    assert journal_on["recorded"] == journal_on["sent"]
+
+
+def test_memory_run_reaches_its_checkpoints_and_counts_exactly(
+        runs: dict[str, dict[str, Any]]) -> None:
+    data = result_of(runs, "memory")
+    assert data["journal_ok"] is True and data["sent"] == data["recorded"]
+    assert all(point["reached"] and point["rss_bytes"] > 0 for point in data["points"])
+    assert data["flat"] is not None
+
+
+def test_soak_checks_all_pass(runs: dict[str, dict[str, Any]]) -> None:
+    checks = {check["name"]: check for check in result_of(runs, "soak")["checks"]}
+    assert len(checks) == 6
+    assert all(check["ok"] for check in checks.values()), checks
+    mixed = checks["mixed load, exact journal"]["data"]
+    assert mixed["sent"] == mixed["journaled"] == mixed["total"] == 240
+    assert mixed["lost"] == mixed["duplicated"] == mixed["five_xx_outside_scripted"] == 0
+    fuzz = checks["hypothesis-made bodies"]["data"]
+    assert fuzz["sent"] == fuzz["journaled"] >= 100 and fuzz["five_xx"] == 0
+    crash = checks["SIGKILL mid-load, restart"]["data"]
+    assert crash["answered"] > 0 and crash["file_entries"] >= crash["answered"]
+    cases = checks["provider through every fault"]["data"]["cases"]
+    assert all(case["ok"] for case in cases), cases
+    attacks = checks["connection attacks"]["data"]
+    assert attacks["held"] == 300 and sum(attacks["cut"].values()) == 300
+    assert attacks["journal"]["total"] == attacks["journal"]["expected"]
+    storage = checks["storage faults and secrets"]["data"]
+    # (20, 50, 20) requests before, during and after the full disk in the quick run.
+    for run in (storage["journal_file"], storage["sqlite_store"]):
+        assert run["statuses"] == {"200": 90}, run  # read back from JSON
+        assert run["kept"] + run["lost"] == run["sent"] == 90
+    assert storage["journal_file"]["file_lines_lost"] == 50
+    assert storage["sqlite_store"]["lost"] == 50
+    assert storage["foreign"]["exit"] == 2

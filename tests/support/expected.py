@@ -1,0 +1,70 @@
+"""The values the tests expect, written out from the project's reference docs (docs/provider.md:
+what the provider sends, its keywords and their defaults; docs/mock-server.md: the mock's
+limits) and never read from the code under test.
+
+A test may import the code it tests, not its answers: ``Aichat.HEADERS`` or
+``Aichat.PARAMETERS`` as the expected value would pass whatever the code says. The contract data
+(``contract/openapi.json``, ``contract/cases``) is the other source of expected values; the
+tests of ``contract/test_openapi.py`` hold it to the values below.
+"""
+
+from __future__ import annotations
+
+MiB = 1024 * 1024
+
+# contract/openapi.json: where the request goes.
+SITE = "https://chat-gpt.org"
+API_PATH = "/api/text"
+# docs/provider.md: the module's attributes.
+URL = "https://chat-gpt.org/chat"
+MODEL = ["gpt-3.5-turbo"]
+PARAMS = "g4f.Providers.Aichat supports: (model: str, messages: list, stream: bool)"
+BASE_URL_ENV = "AICHAT_BASE_URL"
+
+# contract/openapi.json: every request header, in the original module's order, with its exact value.
+HEADERS = {
+    "authority": "chat-gpt.org",
+    "accept": "*/*",
+    "cache-control": "no-cache",
+    "content-type": "application/json",
+    "origin": "https://chat-gpt.org",
+    "pragma": "no-cache",
+    "referer": "https://chat-gpt.org/chat",
+    "sec-ch-ua-mobile": "?0",
+    "sec-ch-ua-platform": '"macOS"',
+    "sec-fetch-dest": "empty",
+    "sec-fetch-mode": "cors",
+    "sec-fetch-site": "same-origin",
+    "user-agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
+                  "(KHTML, like Gecko) Chrome/113.0.0.0 Safari/537.36",
+}
+# contract/openapi.json: added by HTTP itself, never by the provider.
+HTTP_OWN_HEADERS = {"host", "content-length", "accept-encoding", "connection"}
+
+# contract/openapi.json: the body's parameters in wire order with their defaults (JSON integers),
+# and docs/provider.md: the range each must fall in (both ends included).
+DEFAULTS = {"temperature": 1, "presence_penalty": 0, "top_p": 1, "frequency_penalty": 0}
+RANGES = {"temperature": (0, 2), "presence_penalty": (-2, 2), "top_p": (0, 1),
+          "frequency_penalty": (-2, 2)}
+
+
+def body(message: str, **overrides: object) -> dict[str, object]:
+    """The request body contract/openapi.json describes: the prompt, then the parameters in wire
+    order."""
+    return {"message": message, **{name: overrides.get(name, default)
+                                   for name, default in DEFAULTS.items()}}
+
+
+# docs/provider.md and the keyword table of docs/provider.md.
+DEFAULT_TIMEOUT = 60
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_MAX_RESPONSE_BYTES = 4 * MiB
+RETRY_STATUSES = (429, 502, 503, 504)
+# docs/provider.md: "exponential backoff that honours Retry-After up to 30 s; a longer
+# Retry-After ... is raised to the caller at once".
+RETRY_WAIT_CAP = 30
+
+# docs/mock-server.md: the mock refuses a body over 1 MiB with 413; its journal keeps 10,000
+# entries.
+MOCK_MAX_BODY = 1 * MiB
+MOCK_JOURNAL_CAP = 10_000
