@@ -15,11 +15,19 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .core.engine import Engine
-    from .core.matching import MatchError
+    from .core.errors import (
+        MatchError,
+        MockError,
+        QueueFullError,
+        ReplyError,
+        SettingsError,
+        StoreRefusedError,
+        UnknownReplyError,
+    )
     from .core.records import JournalEntry, QueuedReply, ScriptedReply
-    from .core.replies import ReplyError, UnknownReplyError
     from .core.sqlite_store import SQLiteStore
-    from .core.store import MemoryStore, Store, open_store
+    from .core.store import MemoryStore, Store
+    from .core.store_setting import open_store
     from .core.wire import Answer, IncomingRequest
     from .serve.child_process import MockProcess
     from .testing.kit import AichatMock
@@ -41,12 +49,16 @@ _EXPORTS = {
     "JournalEntry": "core.records",
     "QueuedReply": "core.records",
     "ScriptedReply": "core.records",
-    "MatchError": "core.matching",
-    "ReplyError": "core.replies",
-    "UnknownReplyError": "core.replies",
+    "MockError": "core.errors",
+    "MatchError": "core.errors",
+    "ReplyError": "core.errors",
+    "UnknownReplyError": "core.errors",
+    "SettingsError": "core.errors",
+    "QueueFullError": "core.errors",
+    "StoreRefusedError": "core.errors",
     "MemoryStore": "core.store",
     "Store": "core.store",
-    "open_store": "core.store",
+    "open_store": "core.store_setting",
     "SQLiteStore": "core.sqlite_store",
     "Answer": "core.wire",
     "IncomingRequest": "core.wire",
@@ -68,13 +80,17 @@ __all__ = [
     "LiveServer",
     "MatchError",
     "MemoryStore",
+    "MockError",
     "MockProcess",
+    "QueueFullError",
     "QueuedReply",
     "RemoteMock",
     "ReplyError",
     "SQLiteStore",
     "ScriptedReply",
+    "SettingsError",
     "Store",
+    "StoreRefusedError",
     "UnknownReplyError",
     "__version__",
     "create_app",

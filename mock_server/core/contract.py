@@ -1,8 +1,9 @@
-"""The wire contract, read from ``contract/openapi.json``: the one source of truth.
+"""The contract, read from ``contract/``: the one source of truth of the wire
+(``openapi.json``: the request schema, the header table, the response schemas) and of the
+admin API's limits (``admin.openapi.json``: what a scripted reply and a match may hold).
 
 ``mock_server/contract`` is a link to the top-level ``contract/`` folder and ships in the
-wheel, so the request schema, the header table and the response schemas are read from the
-same document the provider's tests use; nothing here copies them.
+wheel, so both are read from the same documents the tests use; nothing here copies them.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib.resources import files
-from typing import Any
+from typing import Any, NamedTuple
 
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from referencing import Registry
@@ -30,12 +31,17 @@ def _read(*parts: str) -> Any:
 
 
 @cache
-def openapi() -> dict[str, Any]:
-    """The OpenAPI document, parsed once."""
-    document = _read("openapi.json")
+def _document(name: str) -> dict[str, Any]:
+    """The OpenAPI document ``contract/{name}``, parsed once."""
+    document = _read(name)
     if not isinstance(document, dict):
-        raise RuntimeError("contract/openapi.json is not a JSON object")
+        raise RuntimeError(f"contract/{name} is not a JSON object")
     return document
+
+
+def openapi() -> dict[str, Any]:
+    """The site's OpenAPI document."""
+    return _document("openapi.json")
 
 
 def operation() -> dict[str, Any]:
@@ -120,3 +126,38 @@ def cases() -> list[dict[str, Any]]:
     folder = files("mock_server").joinpath("contract").joinpath("cases")
     names = sorted(item.name for item in folder.iterdir() if item.name.endswith(".json"))
     return [_read("cases", name) for name in names]
+
+
+def admin_openapi() -> dict[str, Any]:
+    """The admin API's OpenAPI document."""
+    return _document("admin.openapi.json")
+
+
+class AdminLimits(NamedTuple):
+    """The bounds the admin contract sets: on a scripted reply's fields, on a match, and the
+    journal's page."""
+
+    max_delay_ms: float
+    max_times: int
+    max_retry_after: int
+    max_pattern: int
+    default_page: int
+
+
+@cache
+def admin_limits() -> AdminLimits:
+    """The bounds of ``ScriptedReply`` and ``Match`` in ``admin.openapi.json``, and the page
+    of the journal ``GET /__mock__/requests`` answers unless ``?limit=`` says otherwise."""
+    document = admin_openapi()
+    schemas = document["components"]["schemas"]
+    fields = schemas["ScriptedReply"]["properties"]
+    seconds = next(option for option in fields["retry_after"]["anyOf"]
+                   if option.get("type") == "integer")
+    limit = next(parameter for parameter in document["paths"]["/__mock__/requests"]["get"]
+                 ["parameters"] if parameter["name"] == "limit")
+    return AdminLimits(
+        max_delay_ms=fields["delay_ms"]["maximum"],
+        max_times=fields["times"]["maximum"],
+        max_retry_after=seconds["maximum"],
+        max_pattern=schemas["Match"]["properties"]["message_regex"]["maxLength"],
+        default_page=limit["schema"]["default"])

@@ -9,22 +9,32 @@ kit reuses it as is.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, cast
 
-from . import contract, fast_accept, namespaces, replies
-from .journal import DEFAULT_BODY_CAP, STORAGE_ERRORS, Journal, Raw, derive
+from . import contract, edge, fast_accept
+from .edge import CHAT_PATH, MAX_BODY
+from .errors import QueueFullError, ReplyError, UnknownReplyError
+from .journal import DEFAULT_BODY_CAP, STORAGE_ERRORS, Journal
 from .journal_file import JournalFile
 from .matching import FIND_KEYS, Facts, compile_match, describe_kind
+from .namespaces import DEFAULT as DEFAULT_NAMESPACE
+from .namespaces import check as check_namespace
+from .namespaces import refused as refused_namespace
+from .raw_record import RawRecord, derive
 from .records import AdminAPI, JournalEntry, JournalPage, Queued, QueuedReply, Settings
-from .store import DEFAULT_JOURNAL_CAP, MemoryStore, QueueFullError, Store, check_cap
-from .wire import HTML_TYPE, PAGE_HEADERS, Answer, IncomingRequest, json_answer
+from .replies import (
+    DEFAULT_REPLY_TEXT,
+    ECHO_PREFIX,
+    REPLY_MODES,
+    default_answer,
+    parse_replies,
+    parse_settings,
+    scripted_answer,
+)
+from .store import DEFAULT_JOURNAL_CAP, MemoryStore, Store, check_cap
+from .wire import HTML_TYPE, PAGE_HEADERS, Answer, IncomingRequest, json_answer, parse_json
 
-MAX_BODY = 1 << 20  # 1 MiB; a longer body answers 413
-CHAT_PATH = "/chat"
-# The admin API's paths (in each namespace): never journaled.
-ADMIN_PREFIX = "/__mock__"
 VIOLATION_CHARS = 300
 # Entries a search reads from the store at a time.
 FIND_CHUNK = 500
@@ -36,7 +46,7 @@ class Outcome:
 
     __slots__ = ("_entry_id", "_raw", "answer")
 
-    def __init__(self, answer: Answer, entry_id: int = 0, raw: Raw | None = None) -> None:
+    def __init__(self, answer: Answer, entry_id: int = 0, raw: RawRecord | None = None) -> None:
         self.answer = answer
         self._entry_id = entry_id
         self._raw = raw
@@ -50,28 +60,6 @@ def invalid(status: int, reason: str, *, extra: tuple[tuple[str, str], ...] = ()
     """The mock's refusal: ``{"response": false, "message": "invalid request: ..."}``."""
     return json_answer(status, {"response": False, "message": f"invalid request: {reason}"},
                        extra=extra)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed in JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if value in (float("inf"), float("-inf")):
-        raise ValueError(f"number {text[:40]} is out of range")
-    return value
-
-
-# Made once: json.loads with options builds a decoder on every call.
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
-
-
-def parse_json(text: str) -> Any:
-    """Strict JSON: no NaN or Infinity, no number that overflows to infinity."""
-    if text.startswith("\ufeff"):  # what json.loads says of it
-        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
-    return _DECODER.decode(text)
 
 
 def _never(data: Any) -> bool:
@@ -98,15 +86,15 @@ class Engine:
     """The mock of chat-gpt.org: reply mode, reply queue, fault catalogue and journal."""
 
     def __init__(self, *, reply_mode: str = "echo",
-                 reply_text: str = replies.DEFAULT_REPLY_TEXT,
+                 reply_text: str = DEFAULT_REPLY_TEXT,
                  store: Store | None = None, journal_cap: int = DEFAULT_JOURNAL_CAP,
                  journal_file: str | None = None, body_cap: int = DEFAULT_BODY_CAP,
                  journal_enabled: bool = True, chat_page: bytes | None = None,
                  owns_store: bool = False, keep_secrets: bool = False) -> None:
         """``chat_page`` is what ``GET /chat`` answers (``None``: 404, no page); with
         ``owns_store`` the engine closes ``store`` when it is closed."""
-        if reply_mode not in replies.REPLY_MODES:
-            raise ValueError(f"reply mode must be one of {', '.join(replies.REPLY_MODES)}; "
+        if reply_mode not in REPLY_MODES:
+            raise ValueError(f"reply mode must be one of {', '.join(REPLY_MODES)}; "
                              f"got {reply_mode!r}")
         if not isinstance(reply_text, str):
             raise ValueError(f"reply text must be a string; got {type(reply_text).__name__}")
@@ -149,7 +137,7 @@ class Engine:
             if request.path == CHAT_PATH:
                 answer = self._chat(request)
             else:
-                answer = invalid(404, namespaces.refused(request.path) or (
+                answer = invalid(404, refused_namespace(request.path) or (
                     f"nothing at {request.path}; the API is POST {contract.API_PATH} and the "
                     f"chat page GET {CHAT_PATH}"))
         if not self.journal_enabled:
@@ -163,7 +151,7 @@ class Engine:
         does not serve: 421), ``{"response": false, "message": ...}``; a request to the site
         is journaled with it (its body, if any, is not read: left out)."""
         answer = json_answer(status, {"response": False, "message": message})
-        if self.journal_enabled and not _is_admin(request.path):
+        if self.journal_enabled and not edge.is_admin(request.path):
             self.journal.record(request, answer, parsed=None, violations=[], reply_id=None)
         return answer
 
@@ -203,15 +191,15 @@ class Engine:
         # What the reply mode answers: the answer, or a scripted reply's without a message.
         text = self._mode_text(own, facts)
         if reply is None:
-            return replies.default_answer(text), data, [], None
-        return replies.scripted_answer(reply, text), data, [], reply["id"]
+            return default_answer(text), data, [], None
+        return scripted_answer(reply, text), data, [], reply["id"]
 
     def _mode_text(self, own: Mapping[str, Any] | None, facts: Facts) -> str:
         """What the reply mode answers, with a namespace's own settings (``own``) if any."""
         mode, text = ((self.reply_mode, self.reply_text) if own is None else
                       (own.get("reply_mode", self.reply_mode),
                        own.get("reply_text", self.reply_text)))
-        return replies.ECHO_PREFIX + (facts.last_turn or "") if mode == "echo" else text
+        return ECHO_PREFIX + (facts.last_turn or "") if mode == "echo" else text
 
     def _chat(self, request: IncomingRequest) -> Answer:
         if request.method not in ("GET", "HEAD"):
@@ -232,14 +220,14 @@ class Engine:
 
     # --- the admin API, of one namespace each (of every one where namespace is None) -------
 
-    def admin(self, namespace: str = namespaces.DEFAULT) -> NamespaceAdmin:
+    def admin(self, namespace: str = DEFAULT_NAMESPACE) -> NamespaceAdmin:
         """The ``AdminAPI`` of ``namespace`` (``ValueError`` for a name against the rule)."""
-        if namespace != namespaces.DEFAULT:
-            namespaces.check(namespace)
+        if namespace != DEFAULT_NAMESPACE:
+            check_namespace(namespace)
         return NamespaceAdmin(self, namespace)
 
     def requests(self, *, path: str | None = None, limit: int | None = None,
-                 namespace: str | None = namespaces.DEFAULT,
+                 namespace: str | None = DEFAULT_NAMESPACE,
                  before_id: int | None = None) -> JournalPage:
         """The most recent ``limit`` entries (``None``: all) of ``namespace`` whose id is
         below ``before_id`` (``None``: any), oldest first, and the namespace's total."""
@@ -247,7 +235,7 @@ class Engine:
                                             before_id=before_id)
         return {"total": total, "requests": cast("list[JournalEntry]", entries)}
 
-    def find(self, match: Any, *, namespace: str = namespaces.DEFAULT, limit: int | None = None,
+    def find(self, match: Any, *, namespace: str = DEFAULT_NAMESPACE, limit: int | None = None,
              before_id: int | None = None) -> JournalPage:
         """The most recent ``limit`` entries (``None``: all) of ``namespace`` whose id is below
         ``before_id`` that ``match`` (the keys of a reply's match, and ``path`` and ``status``)
@@ -271,49 +259,49 @@ class Engine:
         found.reverse()
         return {"total": total, "requests": cast("list[JournalEntry]", found)}
 
-    def clear_requests(self, *, namespace: str | None = namespaces.DEFAULT) -> dict[str, int]:
+    def clear_requests(self, *, namespace: str | None = DEFAULT_NAMESPACE) -> dict[str, int]:
         return {"cleared": self.store.clear(namespace=namespace)}
 
-    def queue_replies(self, payload: Any, *, namespace: str = namespaces.DEFAULT) -> Queued:
-        """Queue one reply object or a list of them; raises ``replies.ReplyError``."""
-        parsed = replies.parse_replies(payload)
+    def queue_replies(self, payload: Any, *, namespace: str = DEFAULT_NAMESPACE) -> Queued:
+        """Queue one reply object or a list of them; raises ``ReplyError``."""
+        parsed = parse_replies(payload)
         try:
             ids = self.store.push_replies(parsed, namespace=namespace)
         except QueueFullError as error:
-            raise replies.ReplyError(str(error)) from error
+            raise ReplyError(str(error)) from error
         return {"queued": len(ids), "ids": ids}
 
-    def replies(self, *, namespace: str = namespaces.DEFAULT) -> dict[str, list[QueuedReply]]:
+    def replies(self, *, namespace: str = DEFAULT_NAMESPACE) -> dict[str, list[QueuedReply]]:
         return {"replies": cast("list[QueuedReply]", self.store.replies(namespace=namespace))}
 
-    def remove_reply(self, reply_id: str, *, namespace: str = namespaces.DEFAULT
+    def remove_reply(self, reply_id: str, *, namespace: str = DEFAULT_NAMESPACE
                      ) -> dict[str, str]:
-        """Take one reply out of the queue; raises ``replies.UnknownReplyError``."""
+        """Take one reply out of the queue; raises ``UnknownReplyError``."""
         if not isinstance(reply_id, str) or not self.store.remove_reply(reply_id,
                                                                         namespace=namespace):
             where = f" of namespace {namespace!r}" if namespace else ""
-            raise replies.UnknownReplyError(
+            raise UnknownReplyError(
                 f"no reply {reply_id!r} in the queue{where}: it was used up, removed, or "
                 f"never queued here")
         return {"removed": reply_id}
 
-    def clear_replies(self, *, namespace: str = namespaces.DEFAULT) -> dict[str, int]:
+    def clear_replies(self, *, namespace: str = DEFAULT_NAMESPACE) -> dict[str, int]:
         return {"cleared": self.store.clear_replies(namespace=namespace)}
 
-    def reset(self, *, namespace: str = namespaces.DEFAULT) -> dict[str, int]:
+    def reset(self, *, namespace: str = DEFAULT_NAMESPACE) -> dict[str, int]:
         """Empty the journal view and the reply queue of ``namespace`` at once."""
         return {"cleared_requests": self.store.clear(namespace=namespace),
                 "cleared_replies": self.store.clear_replies(namespace=namespace)}
 
-    def settings(self, *, namespace: str = namespaces.DEFAULT) -> Settings:
+    def settings(self, *, namespace: str = DEFAULT_NAMESPACE) -> Settings:
         own = self.store.settings(namespace=namespace) or {}
         return {"reply_mode": own.get("reply_mode", self.reply_mode),
                 "reply_text": own.get("reply_text", self.reply_text)}
 
-    def put_settings(self, payload: Any, *, namespace: str = namespaces.DEFAULT) -> Settings:
+    def put_settings(self, payload: Any, *, namespace: str = DEFAULT_NAMESPACE) -> Settings:
         """Give ``namespace`` the settings of ``payload``, the server's for those it leaves
-        out; raises ``replies.SettingsError``."""
-        self.store.put_settings(replies.parse_settings(payload), namespace=namespace)
+        out; raises ``SettingsError``."""
+        self.store.put_settings(parse_settings(payload), namespace=namespace)
         return self.settings(namespace=namespace)
 
     def namespaces(self) -> dict[str, list[dict[str, Any]]]:
@@ -324,6 +312,19 @@ class Engine:
         """The journal's state: ``{"journal": "ok"}`` or ``"degraded"`` with the reason."""
         return self.journal.health()
 
+    # --- for a server that batches the journal's writes ------------------------------------
+
+    def batch_writes(self) -> None:
+        """Keep the journal's records for ``flush`` to write in one go, from now on
+        (``ValueError`` for a store that cannot: only the SQLite one does). A server that does
+        this sends each answer only after the ``flush`` that follows its request."""
+        self.journal.batch_writes()
+
+    def flush(self) -> None:
+        """Write the records kept since the last ``flush``; a store that fails loses them,
+        counted and said once, never raised."""
+        self.journal.flush()
+
     def close(self) -> None:
         """Close the journal file, and the store when the engine opened or owns it."""
         self.journal.close()
@@ -331,14 +332,10 @@ class Engine:
             self.store.close()
 
 
-def _is_admin(path: str) -> bool:
-    return path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
-
-
 class NamespaceAdmin:
     """The admin API of one namespace of an ``Engine``, in this process (``records.AdminAPI``)."""
 
-    def __init__(self, engine: Engine, namespace: str = namespaces.DEFAULT) -> None:
+    def __init__(self, engine: Engine, namespace: str = DEFAULT_NAMESPACE) -> None:
         self.engine = engine
         self._namespace = namespace
 
@@ -347,7 +344,7 @@ class NamespaceAdmin:
         return self._namespace
 
     def within(self, name: str) -> AdminAPI:
-        if self._namespace != namespaces.DEFAULT:
+        if self._namespace != DEFAULT_NAMESPACE:
             raise ValueError(f"namespaces do not nest: this is namespace "
                              f"{self._namespace!r} already")
         return self.engine.admin(name)

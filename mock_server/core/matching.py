@@ -28,19 +28,15 @@ from functools import cache
 from typing import Any
 
 from . import contract
+from .errors import MatchError
 from .prompt import last_user_turn
 
 REPLY_KEYS = ("message", "message_contains", "message_regex", "last_turn",
               "last_turn_contains", "params", "headers")
 FIND_KEYS = (*REPLY_KEYS, "path", "status")
-MAX_PATTERN = 10_000
 SHOWN_CHARS = 120
 # RFC 9110 token characters: what a header name may be made of.
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
-
-
-class MatchError(ValueError):
-    """A match that cannot be used; the message names the field and says why."""
 
 
 class Facts:
@@ -295,9 +291,9 @@ def _message_check(where: str, key: str, value: Any) -> tuple[Test, Explain]:
     """The checks of the keys on the prompt and the last user turn."""
     if key == "message_regex":
         text = _text(where, key, value)
-        if len(text) > MAX_PATTERN:
-            raise MatchError(f"{where}.{key} is {len(text)} characters; the most is "
-                             f"{MAX_PATTERN}")
+        most = contract.admin_limits().max_pattern
+        if len(text) > most:
+            raise MatchError(f"{where}.{key} is {len(text)} characters; the most is {most}")
         try:
             pattern = re.compile(text)
         except (re.error, RecursionError, OverflowError) as error:

@@ -108,7 +108,7 @@ class AdminAPI(Protocol):
 
     def find(self, match: Any) -> JournalPage:
         """``POST /__mock__/requests/find`` with ``{"match": match}``: the entries that match,
-        oldest first; a bad match raises ``matching.MatchError``."""
+        oldest first; a bad match raises ``MatchError``."""
         ...
 
     def clear_requests(self) -> dict[str, int]:
@@ -117,7 +117,7 @@ class AdminAPI(Protocol):
 
     def queue_replies(self, payload: Any) -> Queued:
         """``POST /__mock__/replies``: ``{"queued": N, "ids": [...]}``; a bad reply raises
-        ``replies.ReplyError`` and queues nothing."""
+        ``ReplyError`` and queues nothing."""
         ...
 
     def replies(self) -> dict[str, list[QueuedReply]]:
@@ -126,7 +126,7 @@ class AdminAPI(Protocol):
 
     def remove_reply(self, reply_id: str) -> dict[str, str]:
         """``DELETE /__mock__/replies/{id}``: ``{"removed": id}``; an id that is not queued
-        raises ``replies.UnknownReplyError``."""
+        raises ``UnknownReplyError``."""
         ...
 
     def clear_replies(self) -> dict[str, int]:

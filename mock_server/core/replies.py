@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from . import faults
-from .matching import MatchError, compile_match, describe_kind
+from . import contract, faults
+from .errors import MatchError, ReplyError, SettingsError
+from .matching import compile_match, describe_kind
 from .records import ScriptedReply, Settings, field_names
 from .wire import Answer, json_answer, json_bytes
 
@@ -22,26 +23,13 @@ REPLY_MODES = ("echo", "fixed")
 DEFAULT_REPLY_TEXT = "Hello from the aichat mock server."
 ECHO_PREFIX = "You said: "
 REPLY_FIELDS = field_names(ScriptedReply)
-MAX_DELAY_MS = 60_000
-MAX_TIMES = 1_000_000
+# The bounds of delay_ms, times and retry_after are the admin contract's
+# (contract.admin_limits()).
 # The most one reply may take, as JSON: the site's answers are short, and the queues hold
 # what they are sent (store.DEFAULT_QUEUE_BYTES in all).
 MAX_REPLY_BYTES = 1 << 20
 # Statuses that cannot carry the body a reply has.
 BODYLESS_STATUSES = frozenset({204, 205, 304})
-
-
-class ReplyError(ValueError):
-    """A scripted reply that cannot be queued; the message says which field and why."""
-
-
-class UnknownReplyError(LookupError):
-    """No queued reply has this id (in this namespace); it was used up, removed or never
-    queued."""
-
-
-class SettingsError(ValueError):
-    """Settings that cannot be given to a namespace; the message says which and why."""
 
 
 SETTINGS_FIELDS = field_names(Settings)
@@ -118,24 +106,26 @@ def parse_reply(item: Any, index: int | None = None) -> ScriptedReply:
         raise ReplyError(f"{where}.response must be true, false or null, "
                          f"not {describe_kind(response)}")
 
+    limits = contract.admin_limits()
     delay_ms = item.get("delay_ms")
     if delay_ms is None:  # left out or null
         delay_ms = 0
-    if not _is_number(delay_ms) or not 0 <= delay_ms <= MAX_DELAY_MS:
+    if not _is_number(delay_ms) or not 0 <= delay_ms <= limits.max_delay_ms:
         raise ReplyError(f"{where}.delay_ms must be a number of milliseconds from 0 to "
-                         f"{MAX_DELAY_MS}; got {delay_ms!r}")
+                         f"{limits.max_delay_ms}; got {delay_ms!r}")
 
     retry_after = _whole(item.get("retry_after"))
     if retry_after is not None and not (
-            (_is_int(retry_after) and 0 <= retry_after <= 10**9)
+            (_is_int(retry_after) and 0 <= retry_after <= limits.max_retry_after)
             or (isinstance(retry_after, str) and _header_safe(retry_after))):
-        raise ReplyError(f"{where}.retry_after must be null, a whole number of seconds (0 or "
-                         f"more) or an HTTP date string; got {retry_after!r}")
+        raise ReplyError(f"{where}.retry_after must be null, a whole number of seconds (0 to "
+                         f"{limits.max_retry_after}) or an HTTP date string; got "
+                         f"{retry_after!r}")
 
     times = _whole(item.get("times", 1))
-    if times is not None and (not _is_int(times) or not 1 <= times <= MAX_TIMES):
-        raise ReplyError(f"{where}.times must be a whole number from 1 to {MAX_TIMES}, or "
-                         f"null for a standing reply that is never used up; got {times!r}")
+    if times is not None and (not _is_int(times) or not 1 <= times <= limits.max_times):
+        raise ReplyError(f"{where}.times must be a whole number from 1 to {limits.max_times}, "
+                         f"or null for a standing reply that is never used up; got {times!r}")
 
     try:
         match = compile_match(item.get("match"), f"{where}.match").spec

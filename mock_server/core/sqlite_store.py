@@ -36,7 +36,6 @@ import json
 import os
 import sqlite3
 import threading
-import urllib.parse
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -46,15 +45,15 @@ try:
 except ImportError:  # Windows: SQLite's busy timeout alone keeps the writers apart
     fcntl = None  # type: ignore[assignment]
 
-from .journal import Raw, derive, raw_json
 from .matching import Facts
+from .raw_record import RawRecord, raw_json
+from .sqlite_file import FILE_MODE, connect, entry_of_row, immediate, prepare, where_clause
 from .store import (
     DEFAULT_JOURNAL_CAP,
     DEFAULT_QUEUE_BYTES,
     DEFAULT_QUEUE_CAP,
     Queued,
     ReplyQueue,
-    StoreRefusedError,
     Taken,
     check_cap,
     queue_full,
@@ -62,178 +61,13 @@ from .store import (
 )
 from .wire import json_bytes
 
-SYNCHRONOUS = "OFF"
-# Writers wait this long for the lock (milliseconds); far above any one transaction.
-BUSY_TIMEOUT_MS = 30_000
-
 # Entries over the cap are deleted in batches, by the request whose id is a multiple of this:
 # the table holds at most cap + PRUNE_EVERY rows and recording is one INSERT otherwise.
 PRUNE_EVERY = 256
 
-# PRAGMA application_id of the mock's stores ("AIMK"): a file with another id (or none, with
-# tables that are not version 1's) is another program's database, and is left untouched.
-APPLICATION_ID = 0x41494D4B
-# The tables of a version 1 store (made before stores carried the application id).
-VERSION_1_TABLES = frozenset({"journal", "dropped", "settings", "replies", "sqlite_sequence"})
-# Files the store makes are the owner's alone: the journal holds what clients sent.
-FILE_MODE = 0o600
-
-# PRAGMA user_version of the layout below. Version 1 (no namespaces, no standing replies) is
-# brought up to date when opened.
-SCHEMA_VERSION = 2
-SCHEMA = (
-    # AUTOINCREMENT: ids are never reused, not even after a clear.
-    """CREATE TABLE IF NOT EXISTS journal (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        path TEXT NOT NULL,
-        entry BLOB NOT NULL,
-        namespace TEXT NOT NULL DEFAULT ''
-    )""",
-    # No index on path or namespace: one cost each INSERT a fifth more, while a query scans at
-    # most cap + PRUNE_EVERY rows.
-    # Entries deleted for the cap since the last clear of their namespace: they still count in
-    # totals.
-    """CREATE TABLE IF NOT EXISTS dropped (
-        namespace TEXT NOT NULL,
-        path TEXT NOT NULL,
-        total INTEGER NOT NULL,
-        PRIMARY KEY (namespace, path)
-    ) WITHOUT ROWID""",
-    # A reply's id is "r" and its seq. times NULL: a standing reply.
-    """CREATE TABLE IF NOT EXISTS replies (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        namespace TEXT NOT NULL DEFAULT '',
-        reply BLOB NOT NULL,
-        times INTEGER
-    )""",
-    "CREATE INDEX IF NOT EXISTS replies_of_namespace ON replies (namespace, seq)",
-    """CREATE TABLE IF NOT EXISTS namespace_settings (
-        namespace TEXT PRIMARY KEY,
-        settings BLOB NOT NULL
-    ) WITHOUT ROWID""",
-)
 LAST_ID = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'journal'), 0)"
 # Namespaces whose queues and settings a process keeps at most before it starts afresh.
 KEPT_NAMESPACES = 1024
-
-
-def _where(namespace: str | None, path: str | None) -> tuple[str, tuple[str, ...]]:
-    """The SQL conditions on namespace and path (``None``: any), and their parameters."""
-    conditions = [name + " = ?" for name, value in (("namespace", namespace), ("path", path))
-                  if value is not None]
-    return (" AND ".join(conditions) or "1",
-            tuple(value for value in (namespace, path) if value is not None))
-
-
-def _upgraded_entry(entry: dict[str, Any]) -> dict[str, Any]:
-    """A journal entry of version 1 with the fields version 2 added, in their places."""
-    upgraded: dict[str, Any] = {}
-    for name, value in entry.items():
-        upgraded[name] = value
-        if name == "time":
-            upgraded["namespace"] = ""
-    upgraded.setdefault("namespace", "")
-    upgraded.setdefault("reply_id", None)
-    return upgraded
-
-
-def _upgrade_from_1(db: sqlite3.Connection) -> None:
-    """Bring a store of version 1 (no namespaces, no standing replies) to version 2, in the
-    caller's transaction."""
-    db.execute("ALTER TABLE journal ADD COLUMN namespace TEXT NOT NULL DEFAULT ''")
-    for entry_id, entry in db.execute("SELECT id, entry FROM journal").fetchall():
-        db.execute("UPDATE journal SET entry = ? WHERE id = ?",
-                   (json_bytes(_upgraded_entry(json.loads(entry))), entry_id))
-    db.execute("ALTER TABLE dropped RENAME TO dropped_1")
-    db.execute(SCHEMA[1])
-    db.execute("INSERT INTO dropped (namespace, path, total) SELECT '', path, total "
-               "FROM dropped_1")
-    db.execute("DROP TABLE dropped_1")
-    # times was NOT NULL: the table is made again. Ids go on from the last one given.
-    last = db.execute("SELECT coalesce((SELECT seq FROM sqlite_sequence "
-                      "WHERE name = 'replies'), 0)").fetchone()[0]
-    rows = db.execute("SELECT seq, reply, times FROM replies").fetchall()
-    db.execute("DROP TABLE replies")
-    db.execute(SCHEMA[2])
-    for seq, reply, times in rows:
-        db.execute("INSERT INTO replies (seq, namespace, reply, times) VALUES (?, '', ?, ?)",
-                   (seq, json_bytes({**json.loads(reply), "match": None}), times))
-    db.execute("DELETE FROM sqlite_sequence WHERE name = 'replies'")
-    db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('replies', ?)", (last,))
-    db.execute("DROP TABLE IF EXISTS settings")
-
-
-def check_file(path: str) -> None:
-    """``StoreRefusedError`` (one line, saying what to do) unless ``path`` is missing, empty,
-    or a sound store of the mock: another program's database is never written to, and a damaged
-    one is refused at start rather than failing every request later."""
-    if not os.path.exists(path) or os.path.getsize(path) == 0:
-        return
-    refusal = f"the SQLite store {path!r}"
-    try:
-        db = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True,
-                             timeout=BUSY_TIMEOUT_MS / 1000)
-    except sqlite3.Error as error:
-        raise StoreRefusedError(f"{refusal} cannot be opened ({error}); give --store "
-                                f"another path") from error
-    try:
-        checked = [str(row[0]) for row in db.execute("PRAGMA quick_check")]
-        application_id = db.execute("PRAGMA application_id").fetchone()[0]
-        tables = {name for (name,) in db.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")}
-    except sqlite3.DatabaseError as error:
-        raise StoreRefusedError(f"{refusal} is not an SQLite database or is damaged "
-                                f"({error}); remove it or give --store another path") from error
-    finally:
-        db.close()
-    if checked != ["ok"]:
-        raise StoreRefusedError(f"{refusal} is damaged (PRAGMA quick_check: "
-                                f"{'; '.join(checked)[:200]}); remove it or give --store "
-                                f"another path")
-    if application_id == APPLICATION_ID or (application_id == 0 and (
-            not tables or tables == VERSION_1_TABLES)):
-        return
-    raise StoreRefusedError(f"{refusal} is not a store of the aichat mock (application_id "
-                            f"{application_id}, tables {', '.join(sorted(tables)) or 'none'}): "
-                            f"it is left as it is; give --store another path")
-
-
-def _cannot_open(path: str, error: Exception) -> StoreRefusedError:
-    return StoreRefusedError(f"cannot open the SQLite store {path!r}: {error}; give --store "
-                             f"another path")
-
-
-def _set_up(db: sqlite3.Connection, path: str) -> None:
-    """The tables of this version, in a file new or made by an earlier version."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StoreRefusedError(f"the SQLite store {path!r} was made by a newer version "
-                                    f"of the mock (layout {version}; this one knows "
-                                    f"{SCHEMA_VERSION})")
-        if version < SCHEMA_VERSION:
-            tables = {name for (name,) in db.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if "journal" in tables:
-                _upgrade_from_1(db)
-            for statement in SCHEMA:
-                db.execute(statement)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
-
-
-def _entry(entry_id: int, stored: bytes) -> dict[str, Any]:
-    """An entry as the journal lists it, from a row: a raw record (a JSON array) or an
-    entry (a JSON object, as version 2 stored them before raw records)."""
-    value = json.loads(stored)
-    if isinstance(value, list):
-        return derive(entry_id, value)
-    return {"id": entry_id, **value}
 
 
 class _Namespace:
@@ -278,17 +112,6 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_keep_inherited)
 
 
-@contextlib.contextmanager
-def _immediate(db: sqlite3.Connection) -> Iterator[None]:
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
-
-
 class SQLiteStore:
     """The journal, reply queues and settings in the SQLite database at ``path`` (created if
     need be, brought up to date if an earlier version made it).
@@ -321,23 +144,7 @@ class SQLiteStore:
         self.batch = False
         self._pending: list[tuple[str, str, bytes, Callable[[int], None] | None]] = []
         _STORES.add(self)
-        check_file(self.path)
-        try:
-            # Made here, so that it is the owner's alone; SQLite gives its -wal and -shm
-            # files the same mode.
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE))
-            setup = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
-                                    isolation_level=None)
-        except (OSError, sqlite3.Error) as error:
-            raise _cannot_open(self.path, error) from error
-        try:
-            # journal_mode=WAL is a property of the file: set once, it holds for everyone.
-            setup.execute("PRAGMA journal_mode=WAL")
-            _set_up(setup, self.path)
-        except sqlite3.Error as error:
-            raise _cannot_open(self.path, error) from error
-        finally:
-            setup.close()
+        prepare(self.path)
         # There from the start: a request finds its size with a stat that does not fail.
         os.close(os.open(self._queue_marker, os.O_WRONLY | os.O_APPEND | os.O_CREAT,
                          FILE_MODE))
@@ -347,10 +154,7 @@ class SQLiteStore:
         link: _Link | None = getattr(self._local, "link", None)
         if link is not None and link.pid == os.getpid():
             return link.connection
-        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
-                                     isolation_level=None, check_same_thread=False)
-        connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        connection.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
+        connection = connect(self.path)
         link = _Link(connection)
         self._local.link = link
         _LIVE.add(link)
@@ -387,7 +191,7 @@ class SQLiteStore:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """The write lock, and one ``BEGIN IMMEDIATE`` transaction: committed when the block
         ends, rolled back when it raises."""
-        with self._writing() as db, _immediate(db):
+        with self._writing() as db, immediate(db):
             yield db
 
     # --- the journal -------------------------------------------------------------------------
@@ -412,10 +216,10 @@ class SQLiteStore:
                 self._prune(db, entry_id - self.cap)
         return entry_id
 
-    def append_raw(self, raw: Raw, then: Callable[[int], None] | None = None) -> int:
+    def append_raw(self, raw: RawRecord, then: Callable[[int], None] | None = None) -> int:
         """Record a raw journal record (``journal.raw_record``), derived when read. With
         ``batch`` set it waits for ``flush()`` (and the id, 0 here, is given then)."""
-        row = (raw[1], raw[3], raw_json(raw), then)
+        row = (raw.namespace, raw.path, raw_json(raw), then)
         if self.batch:
             self._pending.append(row)
             return 0
@@ -442,7 +246,7 @@ class SQLiteStore:
         if not rows:
             return 0
         with self._writing() as db:
-            with _immediate(db):
+            with immediate(db):
                 db.executemany("INSERT INTO journal (namespace, path, entry) VALUES (?, ?, ?)",
                                [row[:3] for row in rows])
                 last = db.execute(LAST_ID).fetchone()[0]
@@ -457,7 +261,7 @@ class SQLiteStore:
 
     def _prune(self, db: sqlite3.Connection, last_dropped: int) -> None:
         """Delete the entries up to id ``last_dropped``, counting them in ``dropped``."""
-        with _immediate(db):
+        with immediate(db):
             for namespace, path, count in db.execute(
                     "SELECT namespace, path, count(*) FROM journal WHERE id <= ? "
                     "GROUP BY namespace, path", (last_dropped,)).fetchall():
@@ -481,7 +285,7 @@ class SQLiteStore:
         db = self._db()
         # SQLite's integers stop at 2**63; no journal holds that many entries.
         count = -1 if limit is None else min(limit, 1 << 62)
-        where, values = _where(namespace, path)
+        where, values = where_clause(namespace, path)
         # One read transaction: the total and the entries from the same snapshot.
         db.execute("BEGIN")
         try:
@@ -494,10 +298,10 @@ class SQLiteStore:
                               (*values, first, below, count)).fetchall()
         finally:
             db.execute("COMMIT")
-        return total, [_entry(entry_id, entry) for entry_id, entry in reversed(rows)]
+        return total, [entry_of_row(entry_id, entry) for entry_id, entry in reversed(rows)]
 
     def clear(self, *, namespace: str | None = "") -> int:
-        where, values = _where(namespace, None)
+        where, values = where_clause(namespace, None)
         with self._transaction() as db:
             total = self._total(db, where, values)
             db.execute(f"DELETE FROM journal WHERE {where}", values)
@@ -581,7 +385,7 @@ class SQLiteStore:
         rows = [(namespace, json_bytes(dict(reply)), reply["times"]) for reply in replies]
         ids = []
         with self._writing() as db:
-            with _immediate(db):
+            with immediate(db):
                 held, held_bytes = db.execute(
                     "SELECT count(*), coalesce(sum(length(reply)), 0) FROM replies").fetchone()
                 refused = queue_full(self.queue_cap, self.queue_bytes, held, held_bytes,
@@ -610,7 +414,7 @@ class SQLiteStore:
         # process may have used it up) and count the use.
         used: dict[str, Any] | None = None
         with self._writing() as db:
-            with _immediate(db):
+            with immediate(db):
                 rows = db.execute("SELECT seq, reply, times FROM replies WHERE namespace = ? "
                                   "ORDER BY seq", (namespace,)).fetchall()
                 for seq, reply, times in rows:

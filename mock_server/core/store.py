@@ -3,7 +3,9 @@ scripted replies and the reply mode.
 
 ``Store`` is the narrow interface the rest of the mock uses; ``MemoryStore`` keeps everything
 in this process, behind one lock. A store shared by several worker processes only has to
-implement the same few methods.
+implement the same few methods (``sqlite_store.SQLiteStore``). The mock's own stores also keep
+the journal's raw records (``RawStore``), and the SQLite one writes them in batches when asked
+(``BatchingStore``). ``store_setting.open_store`` makes the one a text setting names.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from .journal import Raw, derive
+from .errors import QueueFullError
 from .matching import Facts, Match, Selector, compile_match
+from .raw_record import RawRecord, derive
 from .wire import json_bytes
 
 DEFAULT_JOURNAL_CAP = 10_000
@@ -28,28 +31,6 @@ def check_cap(cap: Any) -> int:
     if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
         raise ValueError(f"journal cap must be a whole number of 1 or more; got {cap!r}")
     return cap
-
-
-def open_store(spec: str, cap: int = DEFAULT_JOURNAL_CAP) -> Store:
-    """The store a text setting names: ``memory``, or ``sqlite:PATH`` (a file any number of
-    worker processes share; created if need be, kept when the mock stops)."""
-    if spec == "memory":
-        return MemoryStore(cap)
-    kind, _, path = spec.partition(":")
-    if kind == "sqlite" and path:
-        from .sqlite_store import SQLiteStore
-        return SQLiteStore(path, cap)
-    raise ValueError(f"a store is 'memory' or 'sqlite:PATH'; got {spec!r}")
-
-
-class QueueFullError(Exception):
-    """More scripted replies than the queue holds."""
-
-
-class StoreRefusedError(ValueError):
-    """A store's file that the mock cannot or will not open (not writable there, another
-    program's, damaged, or made by a newer mock): not a mistake in how the mock was called, so
-    no usage line goes with it."""
 
 
 class Taken(NamedTuple):
@@ -136,6 +117,35 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Let go of what the store holds open (files, connections); using it again reopens."""
+        ...
+
+
+@runtime_checkable
+class RawStore(Protocol):
+    """A store that keeps the journal's raw records and derives each entry when it is first
+    read (the mock's own stores); any other ``Store`` is handed the derived entry."""
+
+    def append_raw(self, raw: RawRecord, then: Callable[[int], None] | None = None) -> int:
+        """``append_then`` of a raw record: its id, after ``then(id)``. A store that is
+        batching gives 0: the id is known once ``flush`` writes it."""
+        ...
+
+
+@runtime_checkable
+class BatchingStore(Protocol):
+    """A store that can keep raw records for one write of many (one transaction a turn of the
+    mock's own server's event loop): ``batch`` set, ``append_raw`` keeps them, ``flush``
+    writes them."""
+
+    batch: bool
+
+    @property
+    def waiting(self) -> int:
+        """How many records wait for ``flush``."""
+        ...
+
+    def flush(self) -> int:
+        """Write the records that wait, in one go; how many were written."""
         ...
 
 
@@ -232,10 +242,10 @@ class MemoryStore:
                 then(entry_id)
             return entry_id
 
-    def append_raw(self, raw: Raw, then: Callable[[int], None] | None = None) -> int:
+    def append_raw(self, raw: RawRecord, then: Callable[[int], None] | None = None) -> int:
         """Record a raw journal record (``journal.raw_record``); its entry is derived when
         first read."""
-        namespace, path = raw[1], raw[3]
+        namespace, path = raw.namespace, raw.path
         with self._lock:
             entry_id = self._next_id
             self._next_id = entry_id + 1
@@ -379,7 +389,7 @@ class MemoryStore:
 def _entry_of(item: list[Any]) -> dict[str, Any]:
     """The entry of a held item, derived from its raw record on first read and kept."""
     payload = item[3]
-    if type(payload) is tuple:
+    if type(payload) is RawRecord:
         payload = item[3] = derive(item[0], payload)
     entry: dict[str, Any] = payload
     return entry

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 # Sent with every page (the chat page, the inspector and what they load): only this origin's
@@ -73,6 +74,28 @@ class Answer:
         return next((value for key, value in self.headers if key.lower() == lowered), None)
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+# Made once: json.loads with options builds a decoder on every call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+
+
+def parse_json(text: str) -> Any:
+    """Strict JSON: no NaN or Infinity, no number that overflows to infinity."""
+    if text.startswith("\ufeff"):  # what json.loads says of it
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
+
+
 # Made once: json.dumps with options builds an encoder on every call.
 _ENCODE_TEXT = json.JSONEncoder(ensure_ascii=False).encode
 
@@ -87,3 +110,43 @@ def json_bytes(data: Any) -> bytes:
 
 def json_answer(status: int, data: Any, *, extra: tuple[tuple[str, str], ...] = ()) -> Answer:
     return Answer(status, (("Content-Type", JSON_TYPE), *extra), json_bytes(data))
+
+
+# Status lines made so far, per status: the engine answers with a few dozen at most.
+_STATUS_LINES: dict[int, bytes] = {}
+
+
+def reason_phrase(status: int) -> str:
+    """The reason phrase every carrier sends with ``status`` (``"Too Many Requests"``); a
+    status HTTP does not name is ``"Unknown"``."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def status_line(status: int) -> bytes:
+    """The HTTP/1.1 status line of ``status``, CRLF included."""
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        line = b"HTTP/1.1 %d %s\r\n" % (status, reason_phrase(status).encode("latin-1"))
+        if len(_STATUS_LINES) < 1000:
+            _STATUS_LINES[status] = line
+    return line
+
+
+def wsgi_status(status: int) -> str:
+    """The status as a WSGI app hands it to its server (``"429 Too Many Requests"``): the same
+    phrase as ``status_line``."""
+    return f"{status} {reason_phrase(status)}"
+
+
+def wire_text(value: str) -> str:
+    """Received bytes taken as latin-1 text (as HTTP parsers and WSGI hand them over) made the
+    text a UTF-8 sender meant; anything else is kept as it is."""
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value

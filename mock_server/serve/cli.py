@@ -14,11 +14,12 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any
 
-from ..core.engine import parse_json
+from ..core.errors import MockError, ReplyError, StoreRefusedError
 from ..core.journal import DEFAULT_BODY_CAP
 from ..core.matching import describe_kind
-from ..core.replies import DEFAULT_REPLY_TEXT, REPLY_MODES, ReplyError, parse_replies
-from ..core.store import DEFAULT_JOURNAL_CAP, StoreRefusedError
+from ..core.replies import DEFAULT_REPLY_TEXT, REPLY_MODES, parse_replies
+from ..core.store import DEFAULT_JOURNAL_CAP
+from ..core.wire import parse_json
 from ..web.app import create_app
 from . import LISTENING, MOCK_EXTRA
 from .servers import (
@@ -190,7 +191,7 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-class ReplyFileError(Exception):
+class ReplyFileError(MockError):
     """A --replies file that cannot be used; the message says which entry and field."""
 
 
@@ -314,7 +315,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace, store: str
 
     runner = SERVERS[args.server]
     if args.server == "asyncio":
-        from .aio_server import Limits
+        from .own_server import Limits
         runner = functools.partial(serve_asyncio, limits=Limits(
             head_timeout=args.head_timeout, body_timeout=args.body_timeout,
             keepalive_timeout=args.keepalive_timeout, graceful_timeout=GRACEFUL_SECONDS))

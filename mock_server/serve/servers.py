@@ -1,6 +1,6 @@
 """The servers the mock can run on, each started on an already bound socket.
 
-The default is the mock's own HTTP/1.1 server (``asyncio``, ``aio_server``: asyncio on uvloop
+The default is the mock's own HTTP/1.1 server (``asyncio``, ``own_server``: asyncio on uvloop
 with httptools' parser), one process with the memory store: it answers the site on its event
 loop through the engine, the admin API through the Flask app in a few threads, plays every
 fault itself and keeps the limits against slow or hostile clients (docs/internals.md).
@@ -61,8 +61,8 @@ def _stop_on_sigterm() -> None:
 def serve_asyncio(app: Flask, sock: socket.socket, threads: int, workers: int,
                   config: dict[str, Any], announce: Callable[[], None], *,
                   limits: Any = None) -> None:
-    """The mock's own server (``aio_server``); ``limits``: its ``Limits`` (timeouts)."""
-    from .aio_server import Limits, serve
+    """The mock's own server (``own_server``); ``limits``: its ``Limits`` (timeouts)."""
+    from .own_server import Limits, serve
 
     serve(app, sock, workers, config, announce,
           limits if limits is not None else Limits(graceful_timeout=GRACEFUL_SECONDS))

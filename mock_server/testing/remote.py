@@ -17,19 +17,16 @@ import urllib3.exceptions
 from requests import RequestException, Response, Session
 from requests.exceptions import ConnectionError as BrokenConnection
 
-from ..core import namespaces
-from ..core.matching import MatchError
+from ..core import contract, namespaces
+from ..core.edge import ADMIN_PREFIX
+from ..core.errors import MatchError, MockError, ReplyError, SettingsError, UnknownReplyError
 from ..core.records import AdminAPI, JournalPage, Queued, QueuedReply, Settings
-from ..core.replies import ReplyError, SettingsError, UnknownReplyError
 from .kit import AichatMock
 
-ADMIN_PREFIX = "/__mock__"
 TIMEOUT = 30.0
-# Entries asked for per GET /__mock__/requests: the server's default page.
-PAGE = 1000
 
 
-class MockAdminError(RuntimeError):
+class MockAdminError(MockError, RuntimeError):
     """The admin API refused a call or could not be reached; the message says which and why."""
 
 
@@ -128,8 +125,10 @@ class AdminClient:
         held: list[Any] = []
         total: int | None = None
         before: int | None = None
+        # Entries asked for per call: the server's default page.
+        page_size = contract.admin_limits().default_page
         while True:
-            size = PAGE if wanted is None else min(PAGE, wanted - len(held))
+            size = page_size if wanted is None else min(page_size, wanted - len(held))
             query = {**params, "limit": size}
             if before is not None:
                 query["before_id"] = before

@@ -35,10 +35,9 @@ import responses
 import urllib3.exceptions
 from requests.models import PreparedRequest
 
-from ..core import namespaces
-from ..core.engine import MAX_BODY
+from ..core import edge, namespaces
+from ..core.edge import MAX_BODY
 from ..core.wire import Answer, IncomingRequest
-from ..web.admin_routes import is_admin_path
 from ..web.app import create_app, engine_of
 from ..web.environ import headers_of
 from .kit import AichatMock
@@ -118,12 +117,11 @@ def incoming_request(prepared: PreparedRequest) -> IncomingRequest:
             key = "HTTP_" + key
         environ[key] = text
     body = _body_bytes(prepared.body)
-    path = unquote(path) or "/"
-    namespace, path = namespaces.split(path) or (namespaces.DEFAULT, path)
+    where = edge.split(unquote(path) or "/")
     return IncomingRequest(
         method=str(prepared.method).upper(),
-        path=path,
-        namespace=namespace,
+        path=where.path,
+        namespace=where.namespace,
         query=query,
         headers=headers_of(environ),
         body=body[:MAX_BODY + 1],  # what the live server keeps of a long body
@@ -231,7 +229,7 @@ class InProcessMock(AichatMock):
 
     def _answer(self, prepared: PreparedRequest) -> Result:
         incoming = incoming_request(prepared)
-        if is_admin_path(incoming.path):
+        if edge.is_admin(incoming.path):
             return self._admin(prepared, incoming)
         outcome = self.engine.handle(incoming)
         kwargs: dict[str, Any] = getattr(prepared, "req_kwargs", {})

@@ -23,8 +23,7 @@ from urllib.parse import unquote
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from ..core import namespaces
-from ..core.replies import MAX_DELAY_MS
+from ..core import contract, namespaces
 from ..web.app import create_app, engine_of
 from .kit import AichatMock
 
@@ -32,8 +31,11 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
 HOST = "127.0.0.1"
-# A request thread may be waiting out the longest delay a reply can ask for.
-JOIN_TIMEOUT = MAX_DELAY_MS / 1000 + 10
+
+def join_timeout() -> float:
+    """How long to wait for a request thread: it may be waiting out the longest delay a reply
+    can ask for."""
+    return contract.admin_limits().max_delay_ms / 1000 + 10
 
 
 class _Connections:
@@ -134,9 +136,9 @@ class LiveServer(AichatMock):
             return
         self._stopped = True
         self._server.shutdown()  # serve_forever returns and closes the listening socket
-        self._thread.join(JOIN_TIMEOUT)
+        self._thread.join(join_timeout())
         self._server.server_close()  # already done by serve_forever; closing twice is safe
-        stuck = self._connections.close_all(JOIN_TIMEOUT)
+        stuck = self._connections.close_all(join_timeout())
         self.engine.close()
         if stuck or self._thread.is_alive():
             names = ", ".join(thread.name for thread in [*stuck, self._thread]

@@ -7,35 +7,26 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, render_template, request
 
-from ..core import namespaces
-from ..core.engine import ADMIN_PREFIX, Engine, parse_json
+from ..core import contract, namespaces
+from ..core.edge import ADMIN_PREFIX as PREFIX
+from ..core.edge import MAX_ADMIN_BODY, MAX_SMALL_BODY
+from ..core.errors import ReplyError, SettingsError, UnknownReplyError
 from ..core.matching import find_payload
-from ..core.replies import ReplyError, SettingsError, UnknownReplyError
-from .environ import namespace_of
+from ..core.wire import parse_json
+from .environ import READ_CHUNK, namespace_of
+from .extension import current_engine as _engine
 
-PREFIX = ADMIN_PREFIX
 blueprint = Blueprint("admin", __name__, url_prefix=PREFIX)
-# Scripted replies are small; this bounds what a POST may make the mock parse.
-MAX_ADMIN_BODY = 8 << 20
-# The other admin bodies (a search, a reset, settings) are a few fields.
-MAX_SMALL_BODY = 64 << 10
-READ_CHUNK = 65_536
-# GET /__mock__/requests and POST /__mock__/requests/find answer at most this many entries
-# unless ?limit= says otherwise:
-# a page of the journal is encoded in one go, and a long one would hold up the site's answers
-# meanwhile. Older entries are read a page at a time with ?before_id=.
-DEFAULT_PAGE = 1000
 
 
-def is_admin_path(path: str) -> bool:
-    return path == PREFIX or path.startswith(PREFIX + "/")
-
-
-def _engine() -> Engine:
-    engine: Engine = current_app.extensions["aichat_mock"]
-    return engine
+def default_page() -> int:
+    """How many entries GET /__mock__/requests and POST /__mock__/requests/find answer unless
+    ?limit= says otherwise (the admin contract's default): a page of the journal is encoded in
+    one go, and a long one would hold up the site's answers meanwhile. Older entries are read a
+    page at a time with ?before_id=."""
+    return contract.admin_limits().default_page
 
 
 def _namespace() -> str:
@@ -122,7 +113,7 @@ def requests_() -> Any:
     if request.method == "DELETE":
         return jsonify(engine.clear_requests(namespace=chosen))
     try:
-        limit = _whole_number("limit", DEFAULT_PAGE)
+        limit = _whole_number("limit", default_page())
         before_id = _whole_number("before_id", None)
     except ValueError as problem:
         return error(400, str(problem))
@@ -149,7 +140,7 @@ def find() -> Any:
     if isinstance(payload, tuple):
         return payload
     try:
-        limit = _whole_number("limit", DEFAULT_PAGE)
+        limit = _whole_number("limit", default_page())
         before_id = _whole_number("before_id", None)
         return jsonify(_engine().find(find_payload(payload.value), namespace=_namespace(),
                                       limit=limit, before_id=before_id))

@@ -10,16 +10,19 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
+from ..core import edge
 from ..core.engine import Engine
 from ..core.journal import DEFAULT_BODY_CAP, STORAGE_ERRORS
 from ..core.replies import DEFAULT_REPLY_TEXT
-from ..core.store import DEFAULT_JOURNAL_CAP, Store, open_store
+from ..core.store import DEFAULT_JOURNAL_CAP, Store
+from ..core.store_setting import open_store
 from ..core.wire import PAGE_HEADERS
 from . import admin_routes as admin
 from . import site_routes as site
+from .extension import EXTENSION, engine_of
 from .fast_path import FastPath
 
-EXTENSION = "aichat_mock"
+__all__ = ["CONFIG_DEFAULTS", "chat_page", "create_app", "engine_of"]
 
 #: The configuration keys ``create_app`` reads, with their defaults.
 CONFIG_DEFAULTS: dict[str, Any] = {
@@ -115,16 +118,10 @@ def chat_page() -> bytes:
     return files("mock_server.web").joinpath("templates").joinpath("chat.html").read_bytes()
 
 
-def engine_of(app: Flask) -> Engine:
-    """The ``Engine`` behind an app made by ``create_app``."""
-    engine: Engine = app.extensions[EXTENSION]
-    return engine
-
-
 def _routing_error(error: NotFound | MethodNotAllowed) -> Any:
     """Requests Flask's routing turns away (an unusual method, say) still get the mock's
     answer, and the site's are journaled like any other."""
-    if admin.is_admin_path(request.path):
+    if edge.is_admin(request.path):
         if error.code == 404:
             return admin.not_found(request.path)
         response, status = admin.error(
@@ -139,7 +136,7 @@ def _routing_error(error: NotFound | MethodNotAllowed) -> Any:
 def _page_headers(response: Response) -> Response:
     """The admin API's pages, files and answers carry the pages' security headers (the site's
     chat page gets them from the engine; its API answers stay as the real site's)."""
-    if admin.is_admin_path(request.path):
+    if edge.is_admin(request.path):
         for name, value in PAGE_HEADERS:
             response.headers.setdefault(name, value)
     return response
@@ -149,7 +146,7 @@ def _storage_error(error: Exception) -> Any:
     """The store failed under an admin call (a full disk, a broken database): 503, saying so,
     never a 500. The site's requests are answered whatever the store does (the engine)."""
     reason = f"the store failed: {getattr(error, 'strerror', None) or error}; try again"
-    if admin.is_admin_path(request.path):
+    if edge.is_admin(request.path):
         return admin.error(503, reason)
     return jsonify({"response": False, "message": f"mock server error: {reason}"}), 503
 
@@ -159,6 +156,6 @@ def _other_error(error: HTTPException) -> Any:
     JSON, in the shape of the part of the mock that was asked."""
     status = error.code or 500
     reason = f"{error.name} ({error.description})"
-    if admin.is_admin_path(request.path):
+    if edge.is_admin(request.path):
         return admin.error(status, reason)
     return jsonify({"response": False, "message": f"mock server error: {reason}"}), status

@@ -11,14 +11,12 @@ from typing import IO, Any, Literal
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wsgi import get_content_length, get_input_stream
 
-from ..core import namespaces
-from ..core.engine import MAX_BODY
-from ..core.wire import IncomingRequest
+from ..core import edge, namespaces
+from ..core.edge import DRAIN_LIMIT, MAX_BODY
+from ..core.wire import IncomingRequest, wire_text
 
+# What a body is read by.
 READ_CHUNK = 65_536
-# Bodies up to this size are read to the end (and dropped past MAX_BODY) so that the
-# connection stays usable; a longer one is answered at once and the connection closed.
-DRAIN_LIMIT = 16 * MAX_BODY
 # Where WSGI servers put the client socket: gunicorn and werkzeug's development server.
 SOCKET_KEYS = ("gunicorn.socket", "werkzeug.socket")
 
@@ -32,9 +30,8 @@ def split_namespace(environ: dict[str, Any]) -> None:
     inspector's) keep the prefix."""
     path = environ.get("PATH_INFO", "")
     if path.startswith(namespaces.PREFIX):
-        found = namespaces.split(path)
-        if found is not None:
-            name = found[0]
+        name = edge.split(path).namespace
+        if name != namespaces.DEFAULT:
             prefix = namespaces.prefix(name)
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + prefix
             environ["PATH_INFO"] = path[len(prefix):]
@@ -125,16 +122,6 @@ def headers_of(environ: dict[str, Any]) -> dict[str, str]:
         if name:
             headers[name] = value if value.isascii() else wire_text(value)
     return headers
-
-
-def wire_text(value: str) -> str:
-    """WSGI hands header bytes over as latin-1 text; UTF-8 senders get their text back."""
-    if value.isascii():
-        return value
-    try:
-        return value.encode("latin-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return value
 
 
 def read_stream(stream: IO[bytes], length: int | None) -> tuple[bytes, int, BodyEnd]:

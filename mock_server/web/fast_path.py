@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
-from ..core.contract import API_PATH
-from ..core.engine import Engine
+from ..core.edge import API_PATH
 from ..core.hosts import HostPolicy
+from ..core.wire import wsgi_status
 from .environ import request_from_environ, request_head, split_namespace
-from .site_routes import RawResponse, disconnect
+from .extension import engine_of
+from .site_routes import disconnect
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse
-
-
-@functools.cache
-def status_line(status: int) -> str:
-    """The status line werkzeug would send for ``status`` (``"429 TOO MANY REQUESTS"``)."""
-    return RawResponse(status=status).status
 
 
 class FastPath:
@@ -49,8 +43,7 @@ class FastPath:
             return self.flask_wsgi_app(environ, start_response)
         try:
             incoming, end = request_from_environ(environ)
-            engine: Engine = self.app.extensions["aichat_mock"]
-            answer = engine.handle(incoming).answer
+            answer = engine_of(self.app).handle(incoming).answer
             if answer.delay > 0:
                 time.sleep(answer.delay)  # one worker thread waits; the others go on serving
             if answer.disconnect:
@@ -62,15 +55,14 @@ class FastPath:
         headers = [*answer.headers, ("Content-Length", str(len(answer.body)))]
         if end != "whole":
             headers.append(("Connection", "close"))
-        start_response(status_line(answer.status), headers)
+        start_response(wsgi_status(answer.status), headers)
         return [answer.body]
 
     def _misdirected(self, environ: dict[str, Any], start_response: StartResponse,
                      hosts: HostPolicy) -> Iterable[bytes]:
-        engine: Engine = self.app.extensions["aichat_mock"]
-        answer = engine.refuse(request_head(environ), 421,
-                               hosts.refusal(environ.get("HTTP_HOST", "")))
-        start_response(status_line(421), [*answer.headers,
+        answer = engine_of(self.app).refuse(request_head(environ), 421,
+                                            hosts.refusal(environ.get("HTTP_HOST", "")))
+        start_response(wsgi_status(421), [*answer.headers,
                                           ("Content-Length", str(len(answer.body))),
                                           ("Connection", "close")])
         return [answer.body]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import time
 from typing import Any
@@ -11,8 +12,10 @@ from flask import Blueprint, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import PathConverter
 
-from ..core.engine import Engine
+from ..core.edge import ADMIN_PREFIX, API_PATH, CHAT_PATH
+from ..core.wire import wsgi_status
 from .environ import client_socket, request_from_environ
+from .extension import current_engine
 
 blueprint = Blueprint("site", __name__)
 
@@ -26,12 +29,12 @@ class RawResponse(Response):
     default_mimetype = None
 
 
-@blueprint.route("/api/text", methods=METHODS)
+@blueprint.route(API_PATH, methods=METHODS)
 def api_text() -> Response:
     return serve()
 
 
-@blueprint.route("/chat", methods=METHODS)
+@blueprint.route(CHAT_PATH, methods=METHODS)
 def chat() -> Response:
     return serve()
 
@@ -39,7 +42,7 @@ def chat() -> Response:
 class SitePathConverter(PathConverter):
     """Any path but the admin API's: its unknown routes and methods are the admin's to refuse."""
 
-    regex = "(?!__mock__(?:/|$))" + PathConverter.regex
+    regex = f"(?!{re.escape(ADMIN_PREFIX.lstrip('/'))}(?:/|$))" + PathConverter.regex
 
 
 @blueprint.record_once
@@ -55,15 +58,15 @@ def other(path: str) -> Response:
 
 def serve() -> Response:
     """Hand the current request to the engine and send its answer."""
-    engine: Engine = current_app.extensions["aichat_mock"]
     incoming, end = request_from_environ(request.environ,
                                          current_app.config["MAX_CONTENT_LENGTH"])
-    answer = engine.handle(incoming).answer
+    answer = current_engine().handle(incoming).answer
     if answer.delay > 0:
         time.sleep(answer.delay)  # one worker thread waits; the others go on serving
     if answer.disconnect:
         return disconnect(request.environ)
-    response = RawResponse(answer.body, status=answer.status, headers=list(answer.headers))
+    response = RawResponse(answer.body, status=wsgi_status(answer.status),
+                           headers=list(answer.headers))
     if end != "whole":
         response.headers["Connection"] = "close"
     return response

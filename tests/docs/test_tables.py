@@ -30,6 +30,7 @@ OPTION_TABLE = ("docs/mock-server.md", "Command line")
 CONFIG_TABLE = ("docs/internals.md", "Python API")
 KEYWORD_TABLE = ("docs/provider.md", "Keywords")
 ERROR_TABLE = ("docs/provider.md", "Errors")
+MOCK_ERROR_TABLE = ("docs/internals.md", "Layout")
 
 Table = list[list[str]]
 
@@ -144,8 +145,31 @@ def test_the_error_table_lists_every_error_class_with_its_bases() -> None:
         assert bases == [base.__name__ for base in classes[name].__bases__], name
 
 
+def test_the_mock_error_table_lists_every_mock_error_with_its_bases() -> None:
+    """Every error class of mock_server, wherever it is defined, is a row with its bases."""
+    import importlib
+    import pkgutil
+
+    import mock_server
+    from mock_server.core.errors import MockError
+
+    rows = {names_in(row[0])[0]: names_in(row[1])
+            for row in the_table(MOCK_ERROR_TABLE)[1:]}
+    classes: dict[str, type] = {}
+    for module in pkgutil.walk_packages(mock_server.__path__, "mock_server."):
+        if module.name.endswith(("__main__", ".granian_app")):
+            continue
+        for value in vars(importlib.import_module(module.name)).values():
+            if isinstance(value, type) and issubclass(value, MockError):
+                classes[value.__name__] = value
+    assert sorted(rows) == sorted(classes)
+    for name, bases in rows.items():
+        assert bases == [base.__name__ for base in classes[name].__bases__], name
+
+
 @pytest.mark.parametrize("where", [ENTRY_TABLE, REPLY_TABLE, FAULT_TABLE, MATCH_TABLE,
-                                   OPTION_TABLE, KEYWORD_TABLE, ERROR_TABLE])
+                                   OPTION_TABLE, KEYWORD_TABLE, ERROR_TABLE,
+                                   MOCK_ERROR_TABLE])
 def test_no_other_table_repeats_the_reference(where: tuple[str, str]) -> None:
     """Each reference table is written once: no other table of the documentation has the
     same first column."""

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 import aichat
-from mock_server.core.replies import ReplyError, UnknownReplyError
+from mock_server.core.errors import ReplyError, UnknownReplyError
 from mock_server.testing.kit import AichatMock
 from mock_server.testing.remote import RemoteMock
 

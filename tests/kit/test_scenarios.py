@@ -21,7 +21,7 @@ import requests
 import aichat
 from aichat import Aichat
 from mock_server.core import contract
-from mock_server.core.replies import ReplyError
+from mock_server.core.errors import ReplyError
 from mock_server.testing import pytest_plugin
 from mock_server.testing.kit import AichatMock
 from support.contract_data import FAULT_ERRORS, HTTP_OWN_HEADERS

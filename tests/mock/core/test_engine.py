@@ -13,15 +13,11 @@ import pytest
 
 from mock_server import Engine, IncomingRequest, MemoryStore, create_app, engine_of
 from mock_server.core import faults
+from mock_server.core.errors import QueueFullError, ReplyError, SettingsError, UnknownReplyError
 from mock_server.core.matching import Facts
 from mock_server.core.prompt import last_user_turn
-from mock_server.core.replies import (
-    ReplyError,
-    SettingsError,
-    UnknownReplyError,
-    parse_reply,
-)
-from mock_server.core.store import QueueFullError, Store
+from mock_server.core.replies import parse_reply
+from mock_server.core.store import Store
 from support.contract_data import BAD_BODIES, FAULT_ERRORS
 from support.expected import HEADERS, MOCK_MAX_BODY
 

@@ -18,15 +18,14 @@ from hypothesis import strategies as st
 from aichat import Aichat
 from mock_server.core import contract, faults
 from mock_server.core.engine import Engine
-from mock_server.core.journal import (
+from mock_server.core.journal import Journal, kept_headers
+from mock_server.core.raw_record import (
     CHECKED_DEPTH,
     MAX_JSON_DEPTH,
-    Journal,
-    Raw,
+    RawRecord,
     cut,
     header_diff,
     iso_time,
-    kept_headers,
     nesting,
 )
 from mock_server.core.sqlite_store import SQLiteStore
@@ -96,7 +95,7 @@ class Witness(Journal):
     expected: list[dict[str, Any]]
 
     def record(self, request: IncomingRequest, answer: Answer, *, parsed: Any,
-               violations: list[str], reply_id: str | None) -> tuple[int, Raw]:
+               violations: list[str], reply_id: str | None) -> tuple[int, RawRecord]:
         entry_id, raw = super().record(request, answer, parsed=parsed,
                                        violations=list(violations), reply_id=reply_id)
         self.expected.append(eager_entry(self, request, answer, parsed=parsed,

@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 
 from mock_server import create_app, engine_of
+from mock_server.core.errors import QueueFullError
 from mock_server.core.matching import Facts
 from mock_server.core.replies import parse_reply
 from mock_server.core.sqlite_store import SQLiteStore
-from mock_server.core.store import MemoryStore, QueueFullError, Store, open_store
+from mock_server.core.store import MemoryStore, Store
+from mock_server.core.store_setting import open_store
 
 MakeStore = Callable[..., Store]
 
@@ -443,3 +445,33 @@ def test_the_queues_are_capped_in_bytes_as_well_as_in_count(make_store: MakeStor
     assert len(store.push_replies([reply], namespace="other")) == 1, "room again"
     assert store.clear_replies() == 3
     assert len(store.push_replies([reply] * 3)) == 3, "a clear gives the room back"
+
+
+# A store written by version 0.2.0 of the mock (data/make_store_0_2_0.py, run against that
+# release), and what 0.2.0 listed of it: its entries, replies, settings and namespaces.
+STORE_0_2_0 = Path(__file__).parent / "data" / "store-0.2.0.sqlite3"
+LISTED_BY_0_2_0 = Path(__file__).parent / "data" / "store-0.2.0.json"
+
+
+def test_a_store_written_by_0_2_0_opens_and_lists_what_0_2_0_listed(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    path = tmp_path / "store.sqlite3"
+    shutil.copyfile(STORE_0_2_0, path)
+    listed = json.loads(LISTED_BY_0_2_0.read_text("utf-8"))
+    engine = engine_of(create_app({"MOCK_STORE": SQLiteStore(path, cap=10)}))
+    for namespace, page in listed["requests"].items():
+        assert engine.requests(namespace=namespace, limit=None) == page, namespace
+    for namespace, queued in listed["replies"].items():
+        assert engine.replies(namespace=namespace) == queued, namespace
+    for namespace, settings in listed["settings"].items():
+        assert engine.settings(namespace=namespace) == settings, namespace
+    assert engine.namespaces() == listed["namespaces"]
+    # And it goes on from there: its standing reply answers, the next id follows 0.2.0's last.
+    [standing] = listed["replies"][""]["replies"]
+    weather = Facts("user: How is the weather?\nassistant:", {}, {})
+    assert engine.store.take_reply(weather).reply == standing
+    last = max(entry["id"] for page in listed["requests"].values()
+               for entry in page["requests"])
+    assert engine.store.append({"namespace": "", "path": "/api/text"}) == last + 1

@@ -94,7 +94,7 @@ def test_the_server_raises_its_open_file_limit_or_says_it_cannot() -> None:
     start, and says so when that is not enough for 10,000 connections."""
     probe = ("import resource; soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE); "
              "resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, {low}), {high})); "
-             "from mock_server.serve.aio_server import raise_open_files; "
+             "from mock_server.serve.own_server import raise_open_files; "
              "note = raise_open_files(); "
              "print(resource.getrlimit(resource.RLIMIT_NOFILE)[0], note)")
     lowered = subprocess.run([sys.executable, "-c", probe.format(low=500, high=1000)],

@@ -1,0 +1,136 @@
+"""One request's cycle, from its parsed head to its answer on the wire: the site's through the
+core's ``Engine`` on the event loop (after a delay on a timer, for a ``delay_ms`` reply), the
+admin API's through the Flask app in a pool thread (``wsgi_bridge``)."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from ...core.wire import Answer, IncomingRequest, json_answer, status_line
+from . import wsgi_bridge
+from .answers import encode, encode_answer, header_lines
+
+if TYPE_CHECKING:
+    from .protocol import Conn
+
+
+class Refused(Exception):
+    """Raised in a parser callback: the request is answered with this status and closed."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class Request:
+    """One parsed request of a connection, waiting for its answer (requests of a connection
+    are answered in the order they came)."""
+
+    __slots__ = (
+        "admin",
+        "body",
+        "complete",
+        "conn",
+        "headers",
+        "keep",
+        "method",
+        "namespace",
+        "path",
+        "query",
+        "raw_path",
+        "raw_query",
+        "size",
+        "version",
+    )
+
+    def __init__(self, conn: Conn, method: str, raw_path: bytes, raw_query: bytes, path: str,
+                 query: str, namespace: str, headers: dict[str, str], admin: bool,
+                 version: str) -> None:
+        self.conn = conn
+        self.method = method
+        self.raw_path = raw_path
+        self.raw_query = raw_query
+        self.path = path
+        self.query = query
+        self.namespace = namespace
+        self.headers = headers
+        self.admin = admin
+        self.version = version
+        self.body: list[bytes] = []
+        self.size = 0
+        self.complete = True  # False: the body stopped before its announced end
+        self.keep = True  # False: the connection closes after this answer
+
+    def incoming(self, body: bytes, size: int) -> IncomingRequest:
+        """The request as the engine sees it, with ``body`` (of ``size`` bytes sent)."""
+        return IncomingRequest(self.method, self.path, self.query, self.headers, body,
+                               self.conn.remote, size, self.complete, self.namespace)
+
+    def run(self) -> None:
+        """Answer the request: its turn on the connection has come."""
+        conn = self.conn
+        if not self.keep:
+            conn.last = True
+            conn.queue.clear()  # requests sent after a "Connection: close" are not answered
+        if self.admin:
+            conn.busy = True
+            conn.server.loop.run_in_executor(conn.server.pool, self._admin)
+            return
+        self.site(send=True)
+
+    # --- the site -----------------------------------------------------------------------------
+
+    def site(self, *, send: bool) -> None:
+        """The engine answers (and journals) the request; ``send``: the answer goes out (not
+        when the client has gone)."""
+        conn = self.conn
+        body = self.body[0] if len(self.body) == 1 else b"".join(self.body)
+        answer = conn.server.engine.handle(self.incoming(body, self.size)).answer
+        if not send:
+            return
+        if not self.complete:
+            self.keep = False
+            conn.last = True
+        if answer.delay > 0:
+            conn.busy = True
+            conn.server.loop.call_later(answer.delay, self._deliver, answer)
+            return
+        self._deliver(answer)
+
+    def _deliver(self, answer: Answer) -> None:
+        conn = self.conn
+        if conn.closed:
+            return
+        if answer.disconnect:
+            conn.server.send(conn, b"", True)
+            return
+        keep = not conn.final(self)
+        conn.server.send(conn, encode_answer(answer, date=conn.server.date, keep=keep,
+                                             version=self.version,
+                                             head=self.method == "HEAD"), not keep)
+
+    # --- the admin API ------------------------------------------------------------------------
+
+    def _admin(self) -> None:
+        """In a pool thread: the Flask app answers a request to the admin API."""
+        conn = self.conn
+        try:
+            answered = wsgi_bridge.call(conn.server.wsgi, self, conn.remote,
+                                        conn.server_address(), conn.server.batched)
+        except Exception as error:
+            print(f"aichat-mock: the admin API failed on {self.method} {self.path}: "
+                  f"{error!r}", file=sys.stderr, flush=True)
+            failed = json_answer(500, {"error": f"mock server error: {error!r}"})
+            answered = wsgi_bridge.WsgiAnswer(status_line(500), header_lines(failed.headers),
+                                              len(failed.body), failed.body)
+            self.keep = False
+        conn.server.loop.call_soon_threadsafe(self._admin_answered, answered)
+
+    def _admin_answered(self, answered: wsgi_bridge.WsgiAnswer) -> None:
+        conn = self.conn
+        final = conn.final(self)
+        conn.write(encode(answered.line, answered.headers, answered.length,
+                          b"" if self.method == "HEAD" else answered.body,
+                          date=conn.server.date, keep=not final, version=self.version), final)
