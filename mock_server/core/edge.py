@@ -46,9 +46,14 @@ class Target(NamedTuple):
     admin: bool
 
 
+_ADMIN_BELOW = ADMIN_PREFIX + "/"
+# Made as a tuple is, without the class's own __new__: split runs for every request.
+_new_target = tuple.__new__
+
+
 def is_admin(path: str) -> bool:
     """Whether ``path`` (within its namespace) is the admin API's."""
-    return path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
+    return path == ADMIN_PREFIX or path.startswith(_ADMIN_BELOW)
 
 
 def split(path: str) -> Target:
@@ -59,5 +64,6 @@ def split(path: str) -> Target:
         found = namespaces.split(path)
         if found is not None:
             name, inner = found
-            return Target(name, inner, is_admin(inner))
-    return Target(namespaces.DEFAULT, path, is_admin(path))
+            return _new_target(Target, (name, inner, is_admin(inner)))
+    return _new_target(Target, (namespaces.DEFAULT, path,
+                                path == ADMIN_PREFIX or path.startswith(_ADMIN_BELOW)))

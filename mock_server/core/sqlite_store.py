@@ -204,28 +204,24 @@ class SQLiteStore:
         """``append``, then ``then(id)`` while every process's writers still wait: the
         journal writes its JSON-lines file there, so the lines of all workers are in id
         order."""
-        row = (str(entry.get("namespace", "")), str(entry.get("path")),
-               json_bytes(dict(entry)))
-        with self._writing() as db:
-            entry_id = db.execute("INSERT INTO journal (namespace, path, entry) "
-                                  "VALUES (?, ?, ?)", row).lastrowid
-            assert entry_id is not None
-            if then is not None:
-                then(entry_id)
-            if entry_id % PRUNE_EVERY == 0:
-                self._prune(db, entry_id - self.cap)
-        return entry_id
+        return self._insert(str(entry.get("namespace", "")), str(entry.get("path")),
+                            json_bytes(dict(entry)), then)
 
     def append_raw(self, raw: RawRecord, then: Callable[[int], None] | None = None) -> int:
         """Record a raw journal record (``journal.raw_record``), derived when read. With
         ``batch`` set it waits for ``flush()`` (and the id, 0 here, is given then)."""
-        row = (raw.namespace, raw.path, raw_json(raw), then)
+        stored = raw_json(raw)
         if self.batch:
-            self._pending.append(row)
+            self._pending.append((raw.namespace, raw.path, stored, then))
             return 0
+        return self._insert(raw.namespace, raw.path, stored, then)
+
+    def _insert(self, namespace: str, path: str, stored: bytes,
+                then: Callable[[int], None] | None) -> int:
+        """One row of the journal, under the lock of every process; then ``then(id)``."""
         with self._writing() as db:
             entry_id = db.execute("INSERT INTO journal (namespace, path, entry) "
-                                  "VALUES (?, ?, ?)", row[:3]).lastrowid
+                                  "VALUES (?, ?, ?)", (namespace, path, stored)).lastrowid
             assert entry_id is not None
             if then is not None:
                 then(entry_id)

@@ -45,6 +45,10 @@ def encode(line: bytes, headers: bytes, length: int, body: bytes, *, date: bytes
 
 def encode_answer(answer: Answer, *, date: bytes, keep: bool, version: str,
                   head: bool = False) -> bytes:
-    """The engine's ``Answer`` on the wire; ``head``: to a HEAD request, without its body."""
-    return encode(status_line(answer.status), header_lines(answer.headers), len(answer.body),
-                  b"" if head else answer.body, date=date, keep=keep, version=version)
+    """The engine's ``Answer`` on the wire; ``head``: to a HEAD request, without its body.
+    (``encode``'s bytes, written out: this runs for every answer of the site.)"""
+    body = answer.body
+    return b"".join((status_line(answer.status), header_lines(answer.headers),
+                     b"Content-Length: %d\r\n" % len(body), date,
+                     b"" if keep and version != "1.0" else connection_header(keep, version),
+                     b"\r\n", b"" if head else body))
