@@ -22,6 +22,7 @@ from ..core.store import DEFAULT_JOURNAL_CAP
 from ..core.wire import parse_json
 from ..web.app import create_app
 from . import LISTENING, MOCK_EXTRA
+from .own_server.limits import Limits
 from .servers import (
     CAN_DISCONNECT,
     DEFAULT_SERVER,
@@ -105,7 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
                              f"{', '.join(sorted(MULTI_PROCESS))} several share the state "
                              f"through an SQLite store; waitress and werkzeug run one)")
     # How long a client may take on the mock's own server, in seconds (tests shorten them).
-    for name, default in (("head", 10.0), ("body", 30.0), ("keepalive", 30.0)):
+    limits = Limits()
+    for name, default in (("head", limits.head_timeout), ("body", limits.body_timeout),
+                          ("keepalive", limits.keepalive_timeout)):
         parser.add_argument(f"--{name}-timeout", type=_seconds, default=default,
                             help=argparse.SUPPRESS)
     parser.add_argument("--store", type=_store, metavar="memory|sqlite[:PATH]",
@@ -315,7 +318,6 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace, store: str
 
     runner = SERVERS[args.server]
     if args.server == "asyncio":
-        from .own_server import Limits
         runner = functools.partial(serve_asyncio, limits=Limits(
             head_timeout=args.head_timeout, body_timeout=args.body_timeout,
             keepalive_timeout=args.keepalive_timeout, graceful_timeout=GRACEFUL_SECONDS))

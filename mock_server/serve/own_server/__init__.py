@@ -28,7 +28,8 @@ options of another server:
   after a SIGKILL.
 
 Its parts, along the seams of the servers it is modelled on: the connection protocol
-(``protocol``: bytes in, the parser, flow control, deadlines, refusals), the per-request cycle
+(``protocol``: bytes in, the parser, flow control, deadlines, refusals), where each request
+ends in the bytes (``framing``), what a request's head says (``head``), the per-request cycle
 (``cycle``: from a parsed request to its answer, through the engine or the admin app), the
 answer's bytes (``answers``), the WSGI bridge to the admin app (``wsgi_bridge``), what the
 connections of one process share (``server``), and the process runner (``runner``: workers,

@@ -15,15 +15,6 @@ if TYPE_CHECKING:
     from .protocol import Conn
 
 
-class Refused(Exception):
-    """Raised in a parser callback: the request is answered with this status and closed."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
 class Request:
     """One parsed request of a connection, waiting for its answer (requests of a connection
     are answered in the order they came)."""

@@ -10,44 +10,29 @@ import asyncio
 import contextlib
 from collections import deque
 from typing import cast
-from urllib.parse import unquote_to_bytes
 
 import httptools
 
 from ...core import edge
 from ...core.edge import DRAIN_LIMIT, MAX_ADMIN_BODY, MAX_BODY, MAX_HEAD
 from ...core.engine import invalid
-from ...core.wire import Answer, json_answer, wire_text
+from ...core.wire import Answer, json_answer
 from .answers import encode_answer
-from .cycle import Refused, Request
+from .cycle import Request
+from .framing import Framing
+from .head import Refused, decoded_path, read_head
 from .limits import LINGER_BYTES, LINGER_SECONDS, PIPELINE_DEPTH, WRITE_HIGH_WATER
 from .server import Server
 
-# httptools accepts only the methods llhttp knows, in upper case. Any other method token
-# reaches the engine too (RFC 9110 9.1: methods are case-sensitive, "post" is not POST): the
-# parser is handed a known one in its place.
-PARSED_METHODS = frozenset({b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"TRACE",
-                            b"PATCH"})
-STAND_IN_METHOD = b"PUT"
-_TOKEN_BYTES = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                         b"abcdefghijklmnopqrstuvwxyz")
-MAX_METHOD = 64
-
 IDLE, HEAD, BODY, DONE = range(4)
-_HEADER_NAMES: dict[bytes, str] = {}
-_HEADER_NAMES_CAP = 4096
 
-
-def decoded_path(raw_path: bytes) -> str:
-    """A request target's path as the engine sees it: percent-decoded, UTF-8 where it is."""
-    text = (unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path).decode("latin-1")
-    return (text if text.isascii() else wire_text(text)) or "/"
-
-
-def _declared(headers: dict[str, str]) -> int:
-    """The Content-Length a request announced (0 when none or not a number)."""
-    text = headers.get("content-length", "")
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else 0
+def new_parser(conn: Conn) -> httptools.HttpRequestParser:
+    """A request parser calling back ``conn``: strict (llhttp's defaults) but for the version,
+    so that a later HTTP/1 minor version reaches ``on_headers_complete``, which reads it as
+    1.1 (RFC 9110 2.5) and refuses any other major version."""
+    parser = httptools.HttpRequestParser(conn)
+    parser.set_dangerous_leniencies(lenient_version=True)
+    return parser
 
 
 class Conn(asyncio.Protocol):
@@ -55,7 +40,7 @@ class Conn(asyncio.Protocol):
 
     def __init__(self, server: Server) -> None:
         self.server = server
-        self.parser = httptools.HttpRequestParser(self)
+        self.parser = new_parser(self)
         self.transport: asyncio.Transport | None = None
         self.remote: str | None = None
         self.state = IDLE
@@ -63,8 +48,13 @@ class Conn(asyncio.Protocol):
         self.url = b""
         self.raw_headers: list[tuple[bytes, bytes]] = []
         self.head_bytes = 0
-        self.method: bytes | None = None
-        self.pending = b""
+        # Where each request ends in the bytes (framing.py).
+        self.framing = Framing()
+        # The parser's request is one that asks to switch protocols, with a body to read.
+        self.upgrade_body = False
+        # The head made up for the new parser after an Upgrade is being fed: its callbacks
+        # are not a request's.
+        self.made_up = False
         self.current: Request | None = None
         self.queue: deque[Request] = deque()
         self.busy = False
@@ -144,14 +134,29 @@ class Conn(asyncio.Protocol):
             if self.linger < 0:
                 self.close()
             return
-        if self.closed or self.state == DONE:
-            return  # refused or cut: nothing more is read from this connection
-        if self.state == IDLE or self.state == HEAD:
+        # Fed a request at a time: a request's head up to its empty line, a body framed by
+        # Content-Length up to its end. So each request starts a piece of its own, and a
+        # method the parser does not know is taken aside for every one of them.
+        while data and not (self.closed or self.state == DONE):
+            data = self._feed(data)
+
+    def _feed(self, data: bytes) -> bytes:
+        """Feed the parser what ``data`` holds of the request being read; the rest."""
+        state = self.state
+        rest = b""
+        framing = self.framing
+        if state in (IDLE, HEAD):
+            end = framing.head_end(data, starting=state == IDLE)
+            if end >= 0:
+                data, rest = data[:end], data[end:]
             self.head_bytes += len(data)
-            if self.state == IDLE:
-                data = self._method_for_parser(data)
+            if state == IDLE:
+                data = framing.stand_in(data)
                 if not data:
-                    return
+                    return rest
+        elif state == BODY:
+            end = framing.body_end(data)
+            data, rest = data[:end], data[end:]
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserCallbackError as error:
@@ -159,41 +164,46 @@ class Conn(asyncio.Protocol):
             if not isinstance(cause, Refused):
                 raise
             self._refuse(cause.status, cause.message)
-            return
-        except httptools.HttpParserUpgrade:
-            # No protocol is switched to: the request was answered as it is; nothing after it.
-            self.last = True
+            return b""
+        except httptools.HttpParserUpgrade as upgrade:
+            # No protocol is switched to: parsing goes on with a new parser.
+            return self._after_upgrade() + data[upgrade.args[0]:] + rest
         except httptools.HttpParserError as error:
             self._bad_message(str(error))
-            return
+            return b""
         if self.state in (IDLE, HEAD) and self.head_bytes > MAX_HEAD and not self.closed:
             self._refuse(431, "the request line and headers are over "
                               f"{MAX_HEAD // 1024} KiB; send fewer or shorter headers")
+            return b""
+        return rest
 
-    # --- a method the parser does not know ---------------------------------------------------
-
-    def _method_for_parser(self, data: bytes) -> bytes:
-        """The start of a request as the parser takes it: a method token it does not know is
-        kept aside and a known one put in its place."""
-        if self.pending:
-            data, self.pending = self.pending + data, b""
-        space = data.find(b" ", 0, MAX_METHOD + 1)
-        if space < 0:
-            if len(data) <= MAX_METHOD and all(byte in _TOKEN_BYTES for byte in data):
-                self.pending = data  # the method token is not whole yet
-                return b""
-            return data
-        token = data[:space]
-        if token in PARSED_METHODS or not token or not all(byte in _TOKEN_BYTES
-                                                           for byte in token):
-            self.method = None
-            return data
-        self.method = token
-        return STAND_IN_METHOD + data[space:]
+    def _after_upgrade(self) -> bytes:
+        """The parser stopped after a request asking to switch protocols (``Upgrade``, which
+        the mock answers as an ordinary request, as RFC 9110 7.8 lets a server). A new parser
+        reads on: the request's body first, if it has one (the parser skips the body of an
+        upgrade), then the next requests. What is left to feed it before the rest: nothing."""
+        self.parser = new_parser(self)
+        request = self.current
+        if not self.upgrade_body or request is None:
+            return b""
+        self.upgrade_body = False
+        # The new parser is handed a head of the same framing, so that it reads the body with
+        # the same rules; its callbacks are not those of a request of the client's.
+        remaining = self.framing.remaining
+        framing = (b"Transfer-Encoding: chunked" if remaining is None
+                   else b"Content-Length: %d" % remaining)
+        self.made_up = True
+        try:
+            self.parser.feed_data(b"PUT / HTTP/1.1\r\n" + framing + b"\r\n\r\n")
+        finally:
+            self.made_up = False
+        return b""
 
     # --- httptools' callbacks ----------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        if self.made_up:
+            return
         self.state = HEAD
         self.deadline = self.server.now + self.server.limits.head_timeout + \
             self.server.slack
@@ -201,74 +211,46 @@ class Conn(asyncio.Protocol):
         self.raw_headers = []
 
     def on_url(self, url: bytes) -> None:
-        self.url += url
+        if not self.made_up:
+            self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.raw_headers.append((name, value))
+        if not self.made_up and self.state == HEAD:  # not a trailer of a chunked body
+            self.raw_headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        if self.made_up:
+            return
         self.head_bytes = 0
-        headers: dict[str, str] = {}
-        names = _HEADER_NAMES
-        host: bytes | None = None
-        size = len(self.url)
-        for name, value in self.raw_headers:
-            size += len(name) + len(value)
-            key = names.get(name)
-            if key is None:
-                key = name.decode("latin-1").lower()
-                if "_" in key:  # dropped, as WSGI servers do: HTTP_X_A would be x-a or x_a
-                    key = ""
-                if len(names) < _HEADER_NAMES_CAP:
-                    names[name] = key
-            if not key:
-                continue
-            text = value.decode("latin-1")
-            if not text.isascii():
-                text = wire_text(text)
-            if key in headers:  # a repeated header: joined, as WSGI servers do
-                text = headers[key] + "," + text
-            elif key == "host":
-                host = value
-            headers[key] = text
-        if size + 4 * len(self.raw_headers) > MAX_HEAD:
-            raise Refused(431, f"the request line and headers are over {MAX_HEAD // 1024} KiB; "
-                               f"send fewer or shorter headers")
-        version = self.parser.get_http_version()
-        if version not in ("1.1", "1.0"):
-            raise Refused(400, f"HTTP/{version} is not served; send HTTP/1.1")
-        method = (self.method or self.parser.get_method()).decode("latin-1")
-        self.method = None
-        try:
-            parsed = httptools.parse_url(self.url)
-            raw_path, raw_query = parsed.path or b"/", parsed.query or b""
-        except httptools.HttpParserInvalidURLError:
-            raw_path, raw_query = self.url.partition(b"?")[::2]
-        target = edge.split(decoded_path(raw_path))
-        query = raw_query.decode("latin-1")
-        request = Request(self, method, raw_path, raw_query, target.path,
-                          query if query.isascii() else wire_text(query), target.namespace,
-                          headers, target.admin, version)
-        request.keep = self.parser.should_keep_alive()
+        head = read_head(self.framing.taken_method() or self.parser.get_method(), self.url,
+                         self.raw_headers, self.parser.get_http_version())
+        target = head.target
+        request = Request(self, head.method, head.raw_path, head.raw_query, target.path,
+                          head.query, target.namespace, head.headers, target.admin,
+                          head.version)
+        # HTTP/1.0 has no transfer codings: its framing cannot be trusted (RFC 9112 6.1).
+        request.keep = self.parser.should_keep_alive() and not (
+            head.chunked and head.version == "1.0")
         self.current = request
         self.state = BODY
         self.deadline = self.server.now + self.server.limits.body_timeout + \
             self.server.slack
+        declared = head.declared
         hosts = self.server.hosts
-        if not hosts.allows(host):
-            self.refusal = self.server.engine.refuse(
-                request.incoming(b"", _declared(headers)), 421,
-                hosts.refusal(host or b""))
-            self.current = None
-            raise Refused(421, "")
-        declared = _declared(headers)
+        if not hosts.allows(head.host):
+            self._refuse_read(request, declared, 421, hosts.refusal(head.host or b""))
+        if self.parser.should_upgrade():
+            # The parser ends the request here and skips its body: it is read on after it.
+            self.upgrade_body = declared > 0 or head.chunked
+        self.framing.start_body(declared if "content-length" in head.headers else None,
+                                chunked=head.chunked)
         if target.admin and declared > MAX_ADMIN_BODY:
             raise Refused(413, f"the body is over {MAX_ADMIN_BODY} bytes")
         if not target.admin and declared > DRAIN_LIMIT:
             # Not read: answered at once (413) and journaled with the size it announced.
             request.size = declared
             self._answer_unread(request)
-        if headers.get("expect", "").lower() == "100-continue" and declared > 0 \
+        if head.headers.get("expect", "").lower() == "100-continue" and declared > 0 \
                 and not self.busy and not self.queue and self.transport is not None:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
@@ -276,6 +258,9 @@ class Conn(asyncio.Protocol):
         request = self.current
         if request is None:
             return
+        framing = self.framing
+        if framing.remaining is not None:
+            framing.remaining -= len(chunk)
         request.size += len(chunk)
         if request.admin:
             if request.size > MAX_ADMIN_BODY:
@@ -290,9 +275,18 @@ class Conn(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         request = self.current
-        if request is None:
-            return
+        if request is None or self.upgrade_body or self.made_up:
+            return  # the body of an upgrade is read after it (_after_upgrade)
         self._finish(request)
+
+    def _refuse_read(self, request: Request, declared: int, status: int, message: str) -> None:
+        """Refuse ``request`` as soon as its head is read, its body unread: journaled as the
+        engine does (a site's request), answered, the connection closed. Raises, to stop the
+        parser."""
+        self.refusal = self.server.engine.refuse(request.incoming(b"", declared), status,
+                                                 message)
+        self.current = None
+        raise Refused(status, "")
 
     def _answer_unread(self, request: Request) -> None:
         """A site body too long to read on: answered now (the engine says 413) and closed;

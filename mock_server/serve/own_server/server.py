@@ -78,6 +78,9 @@ class Server:
         """Close idle connections at once; let the others finish their answers (a delay,
         an admin call) for up to ``graceful_timeout``; then close what is left."""
         self.stopping = True
+        # The answers of this turn go out first: a request read in the turn of the stop is
+        # journaled only with its answer sent.
+        self.commit()
         for conn in list(self.conns):
             conn.stop()
         deadline = self.loop.time() + self.limits.graceful_timeout

@@ -23,6 +23,7 @@ import pytest
 import requests
 
 from aichat import Aichat
+from mock_server.core.records import JournalPage
 from mock_server.serve.child_process import MockProcess
 from mock_server.testing.remote import RemoteMock
 from support.raw_client import RawResponse, connect, parse_response, read_all, session
@@ -353,48 +354,82 @@ def test_sigterm_lets_a_delayed_answer_finish_and_exits_0() -> None:
     assert code == 0 and got == [{"response": True, "message": "late"}]
 
 
+class Askers:
+    """Client threads sending marked requests to a mock as fast as it answers, until stopped
+    or refused; ``answered`` holds the markers of the requests answered 200."""
+
+    def __init__(self, url: str, count: int) -> None:
+        self.url = url
+        self.answered: list[str] = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._ask, args=(number,))
+                        for number in range(count)]
+        for thread in self.threads:
+            thread.start()
+
+    def _ask(self, number: int) -> None:
+        with session() as http:
+            for index in range(10_000):
+                if self.stopping.is_set():
+                    return
+                marker = f"{number}-{index}"
+                body = {"message": f"user: {marker}\nassistant:"}
+                try:
+                    reply = http.post(self.url + "/api/text", json=body, timeout=5)
+                except requests.RequestException:
+                    return
+                if reply.status_code == 200:
+                    with self.lock:
+                        self.answered.append(marker)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(10)
+
+
+def markers(journal: JournalPage, status: int | None = None) -> list[str]:
+    """The markers of the journal's requests (those answered ``status``, if given)."""
+    return [entry["json"]["message"].removeprefix("user: ").removesuffix("\nassistant:")
+            for entry in journal["requests"] if status is None or entry["status"] == status]
+
+
 def test_two_workers_keep_every_answered_request_through_a_sigkill(tmp_path: Path) -> None:
     store = tmp_path / "store.sqlite3"
     lines = tmp_path / "journal.jsonl"
     args = ["--workers", "2", "--store", f"sqlite:{store}", "--journal", str(lines)]
-    answered: list[str] = []
-    lock = threading.Lock()
-    stop = threading.Event()
     with MockProcess(args) as process:
-        def client(number: int) -> None:
-            with session() as http:
-                for index in range(10_000):
-                    if stop.is_set():
-                        return
-                    marker = f"{number}-{index}"
-                    body = {"message": f"user: {marker}\nassistant:"}
-                    try:
-                        reply = http.post(process.url + "/api/text", json=body, timeout=5)
-                    except requests.RequestException:
-                        return
-                    if reply.status_code == 200:
-                        with lock:
-                            answered.append(marker)
-
-        clients = [threading.Thread(target=client, args=(number,)) for number in range(4)]
-        for thread in clients:
-            thread.start()
+        askers = Askers(process.url, 4)
         time.sleep(1.0)
-        with lock:
+        with askers.lock:
             # Every process of the mock at once, with requests in flight.
             for pid in [process.process.pid, *children_of(process.process.pid)]:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-            killed = list(answered)
-        stop.set()
-        for thread in clients:
-            thread.join(10)
+            killed = list(askers.answered)
+        askers.stop()
     assert len(killed) > 20
     with MockProcess(args) as again:
         journal = again.mock.journal()
-    recorded = [entry["json"]["message"].removeprefix("user: ").removesuffix("\nassistant:")
-                for entry in journal["requests"]]
+    recorded = markers(journal)
     assert len(recorded) == len(set(recorded)) == journal["total"]
     assert set(killed) <= set(recorded)
     file_ids = [json.loads(line)["id"] for line in lines.read_text("utf-8").splitlines()]
     assert file_ids == sorted(file_ids) and len(file_ids) == len(recorded)
+
+
+def test_sigterm_answers_every_request_it_journals_with_two_workers(tmp_path: Path) -> None:
+    """A request read in the turn of the event loop that takes the SIGTERM is answered before
+    the connection closes: the journal holds no 200 the client did not get."""
+    args = ["--workers", "2", "--store", f"sqlite:{tmp_path / 'store.sqlite3'}"]
+    with MockProcess(args) as process:
+        askers = Askers(process.url, 6)
+        time.sleep(0.8)
+        assert process.stop(signal.SIGTERM) == 0
+        askers.stop()
+    with MockProcess(args) as again:
+        journal = again.mock.journal()
+    assert len(askers.answered) > 20
+    assert sorted(markers(journal, 200)) == sorted(askers.answered), (
+        "journaled 200 but never answered, or the reverse")

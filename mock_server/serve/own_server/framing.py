@@ -1,0 +1,122 @@
+"""Where each request ends in a connection's bytes, so that the parser is fed one request at a
+time: a head up to its empty line, a body framed by Content-Length up to its length, a chunked
+body up to the empty line after its trailers. Each request then starts a piece of its own, and
+a method the parser does not know is taken aside for every one of them (``stand_in``).
+
+Only where to stop feeding is worked out here; the parser still reads and checks every byte,
+so a stream this misjudges is parsed just the same, in other pieces.
+"""
+
+from __future__ import annotations
+
+# httptools accepts only the methods llhttp knows, in upper case. Any other method token
+# reaches the engine too (RFC 9110 9.1: methods are case-sensitive, "post" is not POST): the
+# parser is handed a known one in its place.
+PARSED_METHODS = frozenset({b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"TRACE",
+                            b"PATCH"})
+STAND_IN_METHOD = b"PUT"
+_TOKEN_BYTES = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         b"abcdefghijklmnopqrstuvwxyz")
+MAX_METHOD = 64
+# A chunk size line (or a trailer) longer than this is not followed to find the body's end.
+MAX_CHUNK_LINE = 8192
+
+
+class Framing:
+    """One connection's place in its request stream."""
+
+    __slots__ = ("chunk_left", "chunk_line", "chunk_trailer", "chunked", "head_tail",
+                 "method", "pending", "remaining")
+
+    def __init__(self) -> None:
+        # The last bytes of the head read so far: its end (an empty line) may straddle reads.
+        self.head_tail = b""
+        # Body bytes still to come of a request framed by Content-Length (None: chunked, or
+        # no body being read).
+        self.remaining: int | None = None
+        # A chunked body: the chunk data still to pass (with its CRLF), the part of a size or
+        # trailer line read so far, and whether the last chunk was seen (trailers follow).
+        self.chunked = False
+        self.chunk_left = 0
+        self.chunk_line = b""
+        self.chunk_trailer = False
+        # The method token the parser was handed a stand-in for, and the start of one not
+        # whole yet.
+        self.method: bytes | None = None
+        self.pending = b""
+
+    def head_end(self, data: bytes, starting: bool) -> int:
+        """Where in ``data`` the head being read ends (after its empty line), or -1; a new
+        request's head when ``starting``."""
+        if starting:
+            self.head_tail = b""
+        seen = self.head_tail + data
+        end = seen.find(b"\r\n\r\n")
+        self.head_tail = seen[-3:]
+        return -1 if end < 0 else end + 4 - (len(seen) - len(data))
+
+    def start_body(self, length: int | None, chunked: bool) -> None:
+        """A body follows the head: ``length`` bytes of it (Content-Length), or chunked."""
+        self.remaining = length
+        self.chunked = chunked
+        self.chunk_left, self.chunk_line, self.chunk_trailer = 0, b"", False
+
+    def body_end(self, data: bytes) -> int:
+        """How much of ``data`` goes up to the end of the body being read: all of it when the
+        end is not in it."""
+        if self.remaining is not None:
+            return self.remaining if 0 < self.remaining < len(data) else len(data)
+        if not self.chunked:
+            return len(data)
+        at, size = 0, len(data)
+        while at < size:
+            if self.chunk_left:
+                step = min(self.chunk_left, size - at)
+                self.chunk_left -= step
+                at += step
+                continue
+            end = data.find(b"\n", at)
+            if end < 0:
+                if len(self.chunk_line) < MAX_CHUNK_LINE:
+                    self.chunk_line += data[at:]
+                return size
+            line, self.chunk_line = self.chunk_line + data[at:end], b""
+            at = end + 1
+            if self.chunk_trailer:
+                if not line.rstrip(b"\r"):
+                    return at  # the empty line after the trailers: the body's end
+                continue
+            try:
+                chunk = int(line.partition(b";")[0].strip(), 16)
+            except ValueError:
+                return size  # the parser says what is wrong with it
+            if chunk:
+                self.chunk_left = chunk + 2  # the data and its CRLF
+            else:
+                self.chunk_trailer = True
+        return size
+
+    def stand_in(self, data: bytes) -> bytes:
+        """The start of a request as the parser takes it: a method token it does not know is
+        kept aside (``method``) and a known one put in its place; ``b""`` while the token is
+        not whole yet."""
+        if self.pending:
+            data, self.pending = self.pending + data, b""
+        space = data.find(b" ", 0, MAX_METHOD + 1)
+        if space < 0:
+            if len(data) <= MAX_METHOD and all(byte in _TOKEN_BYTES for byte in data):
+                self.pending = data  # the method token is not whole yet
+                return b""
+            return data
+        token = data[:space]
+        if token in PARSED_METHODS or not token or not all(byte in _TOKEN_BYTES
+                                                           for byte in token):
+            self.method = None
+            return data
+        self.method = token
+        return STAND_IN_METHOD + data[space:]
+
+    def taken_method(self) -> bytes | None:
+        """The method token the parser was handed a stand-in for (once)."""
+        method, self.method = self.method, None
+        return method

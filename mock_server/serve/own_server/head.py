@@ -1,0 +1,129 @@
+"""What a request's head says, once the parser has read it: its headers as the engine sees
+them, where it goes, the host it names, its version and the framing of its body; and the
+refusals made of a head that cannot be served (``Refused``)."""
+
+from __future__ import annotations
+
+import sys
+from typing import NamedTuple
+from urllib.parse import unquote_to_bytes
+
+import httptools
+
+from ...core import edge
+from ...core.edge import MAX_HEAD
+from ...core.wire import wire_text
+
+# Header name of each name seen so far ("" for one that is dropped): the same few dozen come
+# with every request. Bounded, against a client that invents new names on every request.
+_HEADER_NAMES: dict[bytes, str] = {}
+_HEADER_NAMES_CAP = 4096
+# A Content-Length of more digits than this is over every limit, whatever its value.
+_LONGEST_LENGTH = 18
+
+
+class Refused(Exception):
+    """Raised in a parser callback: the request is answered with this status and closed."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class Head(NamedTuple):
+    method: str  # as sent
+    raw_path: bytes
+    raw_query: bytes
+    target: edge.Target  # the namespace, the path within it, admin or site
+    query: str
+    headers: dict[str, str]  # lower-case names, values as text; repeated ones joined
+    version: str  # "1.0" or "1.1" (a later 1.x is read as 1.1: RFC 9110 2.5)
+    host: bytes | None  # the host it names: the target's in the absolute form, else Host's
+    declared: int  # the Content-Length (0 when none)
+    chunked: bool
+
+
+def decoded_path(raw_path: bytes) -> str:
+    """A request target's path as the engine sees it: percent-decoded, UTF-8 where it is."""
+    text = (unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path).decode("latin-1")
+    return (text if text.isascii() else wire_text(text)) or "/"
+
+
+def declared_length(headers: dict[str, str]) -> int:
+    """The Content-Length a request announced (0 when none or not a number; the parser
+    refuses one that is not a number before this is asked)."""
+    text = headers.get("content-length", "")
+    if not (text.isascii() and text.isdigit()):
+        return 0
+    digits = text.lstrip("0")
+    return int(digits or "0") if len(digits) <= _LONGEST_LENGTH else sys.maxsize
+
+
+def read_head(method: bytes, url: bytes, raw_headers: list[tuple[bytes, bytes]],
+              version: str) -> Head:
+    """The head the parser read; ``Refused`` when it cannot be served."""
+    headers: dict[str, str] = {}
+    names = _HEADER_NAMES
+    host: bytes | None = None
+    hosts_named = 0
+    size = len(url)
+    for name, value in raw_headers:
+        size += len(name) + len(value)
+        key = names.get(name)
+        if key is None:
+            key = name.decode("latin-1").lower()
+            if "_" in key:  # dropped, as WSGI servers do: HTTP_X_A would be x-a or x_a
+                key = ""
+            if len(names) < _HEADER_NAMES_CAP:
+                names[name] = key
+        if not key:
+            continue
+        text = value.decode("latin-1")
+        if not text.isascii():
+            text = wire_text(text)
+        if key == "host":
+            hosts_named += 1
+            host = value
+        if key in headers:  # a repeated header: joined, as WSGI servers do
+            text = headers[key] + "," + text
+        headers[key] = text
+    if size + 4 * len(raw_headers) > MAX_HEAD:
+        raise Refused(431, f"the request line and headers are over {MAX_HEAD // 1024} KiB; "
+                           f"send fewer or shorter headers")
+    if not version.startswith("1."):
+        raise Refused(400, f"HTTP/{version} is not served; send HTTP/1.1")
+    if version != "1.0":
+        version = "1.1"
+    coded = headers.get("transfer-encoding")
+    if coded is not None and any(coding.strip().lower() != "chunked"
+                                 for coding in coded.split(",")):
+        # RFC 9112 6.1 suggests 501; bad input never gets a 5xx from the mock.
+        raise Refused(400, f"the transfer coding of {coded!r} is not implemented; send "
+                           f"the body as it is, or chunked")
+    if method == b"CONNECT":
+        raise Refused(405, "CONNECT: this mock is not a proxy; start it with --intercept "
+                           "to have it answer for the site's host names")
+    absolute = None
+    try:
+        parsed = httptools.parse_url(url)
+        raw_path, raw_query = parsed.path or b"/", parsed.query or b""
+        if parsed.schema is not None:
+            # The absolute form (to a proxy): the target names the host, not the Host
+            # header (RFC 9112 3.2.2).
+            absolute = parsed.host or b""
+            if parsed.port is not None:
+                absolute += b":%d" % parsed.port
+    except httptools.HttpParserInvalidURLError:
+        raw_path, raw_query = url.partition(b"?")[::2]
+    # RFC 9112 3.2: one Host, and one at least in HTTP/1.1.
+    if hosts_named > 1 or (hosts_named == 0 and version == "1.1" and absolute is None):
+        # Not a request the mock can tell the host of: refused as a malformed head is.
+        raise Refused(400, "more than one Host header; send one" if hosts_named else
+                      "an HTTP/1.1 request names its Host; send a Host header")
+    query = raw_query.decode("latin-1")
+    return Head(method.decode("latin-1"), raw_path, raw_query,
+                edge.split(decoded_path(raw_path)),
+                query if query.isascii() else wire_text(query), headers, version,
+                absolute if absolute is not None else host, declared_length(headers),
+                coded is not None)
