@@ -28,9 +28,9 @@ from openai import OpenAI
 from mock_server.serve.child_process import MockProcess
 from mock_server.testing.remote import RemoteMock
 from support import expected
-from support.g4f_api_server import GuardedApiServer
+from support.g4f_api_server import GUARD_LOG, GuardedApiServer, guarded_environment
 from support.markdown import the_table
-from support.network_guard import LOG_VARIABLE, ON, REFUSED
+from support.network_guard import ON, REFUSED
 from support.paths import ROOT
 
 pytestmark = [pytest.mark.g4f, pytest.mark.usefixtures("no_ambient_configuration")]
@@ -58,6 +58,13 @@ def api(mock_command: MockProcess, tmp_path_factory: pytest.TempPathFactory
 def client(api: GuardedApiServer) -> Iterator[OpenAI]:
     with OpenAI(base_url=api.url, api_key="none", max_retries=0, timeout=30) as sdk:
         yield sdk
+
+
+@pytest.fixture(autouse=True)
+def g4f_folders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """g4f's cookies, usage logs and caches of the commands run here stay out of the home."""
+    monkeypatch.setenv("G4F_CONFIG_DIR", str(tmp_path / "g4f-config"))
+    monkeypatch.setenv("G4F_CACHE_DIR", str(tmp_path / "g4f-cache"))
 
 
 def only_request(mock: RemoteMock) -> dict[str, Any]:
@@ -303,14 +310,10 @@ def test_a_port_already_taken_exits_1_with_one_line() -> None:
 # --- registration: what it goes through in g4f, and a g4f that moved it --------------------------
 
 def guarded(module: str, folder: Path) -> subprocess.CompletedProcess[str]:
-    """``python -m MODULE`` (a file in ``folder``) under the network guard, logging to
-    ``folder/guard.log``, g4f's folders in ``folder``."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(folder)]),
-           LOG_VARIABLE: str(folder / "guard.log"), "G4F_CONFIG_DIR": str(folder / "config"),
-           "G4F_CACHE_DIR": str(folder / "cache")}
+    """``python -m MODULE`` (a file in ``folder``) under the network guard."""
     return subprocess.run([sys.executable, "-m", "support.network_guard", module],
                           capture_output=True, text=True, timeout=60, check=False, cwd=ROOT,
-                          env=env)
+                          env=guarded_environment(folder, folder))
 
 
 def test_the_installed_g4f_resolves_aichat_to_the_provider_offline(tmp_path: Path) -> None:
@@ -330,7 +333,7 @@ def test_the_installed_g4f_resolves_aichat_to_the_provider_offline(tmp_path: Pat
     done = guarded("resolve", tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "resolved\n"
-    assert (tmp_path / "guard.log").read_text("utf-8").splitlines() == [ON]
+    assert (tmp_path / GUARD_LOG).read_text("utf-8").splitlines() == [ON]
 
 
 MOVES = {
@@ -375,7 +378,7 @@ def test_the_network_guard_refuses_and_reports_in_a_child(tmp_path: Path) -> Non
         "print('loopback ok')\n", encoding="utf-8")
     done = guarded("reach", tmp_path)
     assert (done.returncode, done.stdout) == (0, "refused\nrefused\nloopback ok\n"), done.stderr
-    on, *refused = (tmp_path / "guard.log").read_text("utf-8").splitlines()
+    on, *refused = (tmp_path / GUARD_LOG).read_text("utf-8").splitlines()
     assert on == ON
     # Each refused at its first audit event: a connection to an address looks it up first.
     assert [line.startswith(REFUSED) for line in refused] == [True, True]
