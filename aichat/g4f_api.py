@@ -116,6 +116,22 @@ def _offline_g4f_space() -> type:
     return G4FSpace
 
 
+def _g4f_app() -> Any:
+    """g4f's API application (``g4f.api.create_app()``) with the provider registered; a
+    package that is not installed raises ``ModuleNotFoundError``, anything else that fails
+    ``G4fMovedError``."""
+    register()
+    try:
+        import g4f.api
+
+        return g4f.api.create_app()
+    except ModuleNotFoundError:
+        raise
+    except Exception as error:  # e.g. a name g4f.api resolves online as it is imported
+        raise _moved(f"what g4f.api needs as it is imported or built (it raised "
+                     f"{type(error).__name__}: {error})") from error
+
+
 def port_number(text: str) -> int:
     try:
         port = int(text)
@@ -159,11 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         # g4f's clients otherwise ask PyPI for a newer g4f in a thread, once.
         g4f.debug.version_check = False
-        register()
-        import g4f.api
-
-        app = g4f.api.create_app()
-    except ImportError as error:
+        app = _g4f_app()
+    except ModuleNotFoundError as error:
         missing = (error.name or "").partition(".")[0] or str(error)
         return _fail(f"g4f's API server needs {missing}, which is not installed: "
                      f'pip install "{EXTRA}"')
@@ -173,7 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ[seed.BASE_URL_ENV] = base_url
     AppConfig.set_config(provider=NAME)
     try:
-        listener = socket.create_server((args.host, args.port))
+        family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+        listener = socket.create_server((args.host.strip("[]"), args.port), family=family)
     except OSError as error:
         return _fail(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}")
     host, port = listener.getsockname()[:2]
@@ -182,7 +196,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Once the socket listens a client's connection waits in its backlog until uvicorn serves.
     print(f"{LISTENING}http://{shown_host}:{port}/v1", flush=True)
     print(f"aichat.g4f_api: provider {NAME} (the default) asks {base_url}", flush=True)
-    uvicorn.Server(config).run(sockets=[listener])
+    try:
+        uvicorn.Server(config).run(sockets=[listener])
+    except KeyboardInterrupt:  # Ctrl-C before uvicorn took the signal over: a quiet stop
+        return 130
     return 0
 
 

@@ -347,6 +347,14 @@ MOVES = {
                    "ProviderLoader.from_name = staticmethod(from_name)",
                    "its provider resolution (AbstractClientFactory.create_provider(None, "
                    "'Aichat') raised ProviderNotFoundError"),
+    # A release whose g4f.api fetches something online as it is imported, with no network.
+    "import": ("import importlib.abc\n"
+               "class Offline(importlib.abc.MetaPathFinder):\n"
+               "    def find_spec(self, name, path, target=None):\n"
+               "        if name == 'g4f.api': raise ConnectionError('g4f.dev is out of reach')\n"
+               "sys.meta_path.insert(0, Offline())",
+               "what g4f.api needs as it is imported or built (it raised ConnectionError: "
+               "g4f.dev is out of reach)"),
 }
 
 
