@@ -37,6 +37,8 @@ LISTENING = "aichat.g4f_api listening on "
 # own run_api allows 600 s, which would hold Ctrl-C for as long as the site hangs).
 GRACEFUL_SHUTDOWN_SECONDS = 5
 EXTRA = "g4f-aichat[g4f]"
+#: The exit status after Ctrl-C (SIGINT).
+INTERRUPTED = 130
 
 
 class G4fMovedError(RuntimeError):
@@ -159,8 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the server until SIGINT or SIGTERM; its exit status. Usage errors exit 2, a missing
-    extra, a moved g4f or a busy port exit 1, each with one line."""
+    """Run the server until SIGINT (then exit 130) or SIGTERM; its exit status. Usage errors
+    exit 2, a missing extra, a moved g4f or a busy port exit 1, each with one line."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -198,8 +200,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"aichat.g4f_api: provider {NAME} (the default) asks {base_url}", flush=True)
     try:
         uvicorn.Server(config).run(sockets=[listener])
-    except KeyboardInterrupt:  # Ctrl-C before uvicorn took the signal over: a quiet stop
-        return 130
+    except KeyboardInterrupt:
+        # uvicorn raises the Ctrl-C it took over again once it has shut down (or it came
+        # before uvicorn took it over): the usual status of a command stopped by Ctrl-C.
+        return INTERRUPTED
     return 0
 
 

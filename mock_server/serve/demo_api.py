@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any
 
-from aichat.g4f_api import DEFAULT_PORT, LISTENING, NAME
+from aichat.g4f_api import DEFAULT_PORT, INTERRUPTED, LISTENING, NAME
 
 from .child_process import ChildServer, MockProcess
 from .demo import bypassing_proxies
@@ -107,8 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"the server's log: {api.tail(5)}", file=sys.stderr)
                 return 1
             show_recorded(mock)
-            # As Ctrl-C stops it: uvicorn shuts down, then ends by the signal it was sent.
-            stopped = api.stop(signal.SIGINT) in (0, -signal.SIGINT)
+            # As Ctrl-C stops it: uvicorn lets the requests in flight end, then it exits.
+            stopped = api.stop(signal.SIGINT) == INTERRUPTED
         print(f"\ng4f's API server stopped ({'cleanly' if stopped else api.tail(5)})")
     print(f"mock server stopped (exit status {mock.returncode})")
     return 0 if stopped and mock.returncode == 0 else 1
