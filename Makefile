@@ -80,6 +80,15 @@ serve: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m mock_server.serve.demo
 
+# An OpenAI client, g4f, the provider and the site on this machine: the mock and g4f's API server
+# with the provider in it (port 1337), one question through the official openai SDK and one
+# through curl (Debian's, where it is missing), the requests the mock recorded.
+.PHONY: demo-api
+demo-api: $(STAMP)
+	@command -v curl >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq curl >/dev/null; }
+	$(BIN)/python -m mock_server.serve.demo_api
+
 # Debian's wrk drives the load runs; where it cannot be installed the benchmarks fall back to
 # their own Python load generator and say so in their table.
 wrk:

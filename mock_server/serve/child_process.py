@@ -1,5 +1,6 @@
-"""Run the ``aichat-mock`` command as a child process: for the demo, for test fixtures, for
-any program that wants a live mock on a free port."""
+"""Run a server command as a child process: the ``aichat-mock`` command (``MockProcess``) for
+the demos, for test fixtures, for any program that wants a live mock on a free port; or any
+other command that prints its URL once it listens (``ChildServer``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 from types import TracebackType
-from typing import IO
+from typing import IO, TypeVar
 
 from ..testing.remote import RemoteMock
 from . import LISTENING
@@ -20,21 +21,22 @@ from . import LISTENING
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 
+_Server = TypeVar("_Server", bound="ChildServer")
 
-class MockProcess:
-    """``python -m mock_server --port 0 ...`` in a child process, its URL read from its output.
+
+class ChildServer:
+    """``command`` in a child process, its URL read from the first line of its standard output
+    that starts with ``listening``.
 
     Use it as a context manager, or call ``stop()``; its output is drained all along (a full
-    pipe would stall the server) and the last lines are kept for error messages. ``mock`` is
-    the client of its admin API (a ``RemoteMock``), closed when the process is stopped.
+    pipe would stall the server) and the last lines are kept for error messages.
     """
 
-    def __init__(self, args: Sequence[str] = (), *, python: str = sys.executable,
-                 start_timeout: float = START_TIMEOUT, env: dict[str, str] | None = None,
-                 command: Sequence[str] | None = None) -> None:
-        """``command`` runs instead of ``python -m mock_server`` (an installed
-        ``aichat-mock``, say); ``--port 0`` and ``args`` follow it either way."""
-        command = [*(command or [python, "-m", "mock_server"]), "--port", "0", *args]
+    def __init__(self, command: Sequence[str], *, listening: str, name: str = "the server",
+                 start_timeout: float = START_TIMEOUT,
+                 env: dict[str, str] | None = None) -> None:
+        self.name = name
+        self._listening = listening
         self.output: deque[str] = deque(maxlen=200)
         self._lines: queue.Queue[str | None] = queue.Queue()
         self.process = subprocess.Popen(
@@ -49,7 +51,6 @@ class MockProcess:
             thread.start()
         self.url = self._wait_for_url(start_timeout)
         self.returncode: int | None = None
-        self.mock = RemoteMock(self.url)
 
     def _drain(self, stream: IO[str], is_stdout: bool) -> None:
         for line in stream:
@@ -65,22 +66,20 @@ class MockProcess:
                 line = self._lines.get(timeout=timeout)
             except queue.Empty:
                 self.stop()
-                raise RuntimeError(f"the mock server printed no URL within {timeout:g} s; "
+                raise RuntimeError(f"{self.name} printed no URL within {timeout:g} s; "
                                    f"its output: {self.tail()}") from None
             if line is None:
                 code = self.process.wait()
-                raise RuntimeError(f"the mock server exited with status {code} before "
+                raise RuntimeError(f"{self.name} exited with status {code} before "
                                    f"listening; its output: {self.tail()}")
-            if line.startswith(LISTENING):
-                return line[len(LISTENING):].strip()
+            if line.startswith(self._listening):
+                return line[len(self._listening):].strip()
 
     def tail(self, lines: int = 20) -> str:
         return " | ".join(list(self.output)[-lines:]) or "(none)"
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT) -> int:
         """Send ``sig`` (SIGTERM by default), wait for the exit and return its status."""
-        if hasattr(self, "mock"):
-            self.mock.close()
         if self.process.poll() is None:
             if os.name == "nt":
                 self.process.terminate()
@@ -96,9 +95,29 @@ class MockProcess:
         self.returncode = self.process.returncode
         return self.returncode
 
-    def __enter__(self) -> MockProcess:
+    def __enter__(self: _Server) -> _Server:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         self.stop()
+
+
+class MockProcess(ChildServer):
+    """``python -m mock_server --port 0 ...`` in a child process; ``mock`` is the client of
+    its admin API (a ``RemoteMock``), closed when the process is stopped."""
+
+    def __init__(self, args: Sequence[str] = (), *, python: str = sys.executable,
+                 start_timeout: float = START_TIMEOUT, env: dict[str, str] | None = None,
+                 command: Sequence[str] | None = None) -> None:
+        """``command`` runs instead of ``python -m mock_server`` (an installed
+        ``aichat-mock``, say); ``--port 0`` and ``args`` follow it either way."""
+        super().__init__([*(command or [python, "-m", "mock_server"]), "--port", "0", *args],
+                         listening=LISTENING, name="the mock server",
+                         start_timeout=start_timeout, env=env)
+        self.mock = RemoteMock(self.url)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT) -> int:
+        if hasattr(self, "mock"):
+            self.mock.close()
+        return super().stop(sig, timeout)

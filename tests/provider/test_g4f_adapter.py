@@ -35,6 +35,7 @@ from aichat import Aichat as seed
 from aichat.g4f_provider import Aichat
 from support.expected import HEADERS as DOCUMENTED_HEADERS
 from support.expected import HTTP_OWN_HEADERS as HTTP_ADDED
+from support.network_guard import GUARD
 from support.paths import ROOT
 
 pytestmark = pytest.mark.g4f
@@ -60,28 +61,6 @@ def spec_body(message: str, temperature: Any = 1, presence_penalty: Any = 0, top
 
 # --- no network but loopback ------------------------------------------------------------------
 
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-_guard: dict[str, Any] = {"active": False, "attempts": []}
-
-
-def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if not _guard["active"]:
-        return
-    if event == "socket.getaddrinfo":
-        host = args[0]
-    elif event == "socket.connect" and isinstance(args[1], tuple):
-        host = args[1][0]
-    else:
-        return
-    host = host.decode() if isinstance(host, bytes) else host
-    if host is not None and str(host) not in LOOPBACK:
-        _guard["attempts"].append(f"{event} {args[1:] if event == 'socket.connect' else args}")
-        raise OSError(f"test_g4f: network access refused: {event} to {host!r}")
-
-
-sys.addaudithook(_audit)  # hooks cannot be removed; it stays inert outside these tests
-
-
 @pytest.fixture(autouse=True)
 def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """g4f without its outside world: no version check, cookies dir in tmp, no proxies from
@@ -93,14 +72,14 @@ def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
                  "http_proxy", "https_proxy", "all_proxy", "no_proxy", "AICHAT_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(AppConfig, "proxy", None)  # Client default, from G4F_PROXY
-    _guard["attempts"] = []
-    _guard["active"] = True
+    GUARD.attempts.clear()
+    GUARD.active = True
     try:
         yield
     finally:
-        _guard["active"] = False
+        GUARD.active = False
         g4f.cookies.set_cookies_dir(cookies_dir)
-    assert _guard["attempts"] == [], "g4f or the provider tried to leave the machine"
+    assert GUARD.attempts == [], "g4f or the provider tried to leave the machine"
 
 
 # --- a scripted loopback server -----------------------------------------------------------------
