@@ -43,7 +43,7 @@ browser:
 # Nothing may be skipped here: a missing dependency fails (tests/conftest.py).
 test: export AICHAT_NO_SKIPS = 1
 # One test process per core (pytest-xdist): the suite runs in about half the time on 2 cores.
-test: $(STAMP) browser lint
+test: $(STAMP) browser curl lint
 	$(BIN)/python -m pytest -n auto
 	$(MAKE) --no-print-directory test-oldest
 
@@ -83,11 +83,15 @@ demo: $(STAMP)
 # An OpenAI client, g4f, the provider and the site on this machine: the mock and g4f's API server
 # with the provider in it (port 1337), one question through the official openai SDK and one
 # through curl (Debian's, where it is missing), the requests the mock recorded.
-.PHONY: demo-api
-demo-api: $(STAMP)
+.PHONY: demo-api curl
+demo-api: $(STAMP) curl
+	$(BIN)/python -m mock_server.serve.demo_api
+
+# Debian's curl, where it is missing: make demo-api asks with it, and the tests of the mock as
+# a proxy run it as a client.
+curl:
 	@command -v curl >/dev/null || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq curl >/dev/null; }
-	$(BIN)/python -m mock_server.serve.demo_api
 
 # Debian's wrk drives the load runs; where it cannot be installed the benchmarks fall back to
 # their own Python load generator and say so in their table.

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .core.store import MemoryStore, Store
     from .core.store_setting import open_store
     from .core.wire import Answer, IncomingRequest
-    from .serve.child_process import MockProcess
+    from .testing.child_process import MockProcess
     from .testing.kit import AichatMock
     from .testing.remote import RemoteMock
     from .testing.socketless import InProcessMock
@@ -62,7 +62,7 @@ _EXPORTS = {
     "SQLiteStore": "core.sqlite_store",
     "Answer": "core.wire",
     "IncomingRequest": "core.wire",
-    "MockProcess": "serve.child_process",
+    "MockProcess": "testing.child_process",
     "AichatMock": "testing.kit",
     "RemoteMock": "testing.remote",
     "InProcessMock": "testing.socketless",

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import Phase, settings
 
-from mock_server.serve.child_process import MockProcess
+from mock_server.testing.child_process import MockProcess
 from mock_server.testing.remote import RemoteMock
 
 # make test and CI set this: there, a test that cannot run (a missing library, browser or

@@ -12,6 +12,7 @@ import json
 from functools import cache
 from importlib.resources import files
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from referencing import Registry
@@ -42,6 +43,13 @@ def _document(name: str) -> dict[str, Any]:
 def openapi() -> dict[str, Any]:
     """The site's OpenAPI document."""
     return _document("openapi.json")
+
+
+def site_hosts() -> tuple[str, ...]:
+    """The real site's host names: the host of the contract's first server, and its ``www.``
+    name (what ``aichat-mock --intercept`` answers for)."""
+    host = urlsplit(openapi()["servers"][0]["url"]).hostname or ""
+    return (host, "www." + host)
 
 
 def operation() -> dict[str, Any]:

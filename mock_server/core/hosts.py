@@ -40,11 +40,13 @@ def is_loopback(name: str) -> bool:
 
 
 class HostPolicy:
-    """The hosts one mock serves: loopback ones always, and ``names`` (the bound address, the
-    ``--allow-host`` names)."""
+    """The hosts one mock serves: loopback ones always, ``names`` (the bound address, the
+    ``--allow-host`` names), and the names it intercepts as a proxy (``--intercept``: the
+    site's own, and each ``--intercept-host``)."""
 
-    def __init__(self, names: Iterable[str] = ()) -> None:
-        self.names = frozenset(host_name(name) for name in names if name)
+    def __init__(self, names: Iterable[str] = (), intercepted: Iterable[str] = ()) -> None:
+        self.intercepted = frozenset(host_name(name) for name in intercepted if name)
+        self.names = frozenset(host_name(name) for name in names if name) | self.intercepted
         self._known: dict[str | bytes, bool] = {}
 
     def allows(self, value: str | bytes | None) -> bool:
@@ -61,6 +63,21 @@ class HostPolicy:
         if len(self._known) < _CACHED:
             self._known[value] = allowed
         return allowed
+
+    def intercepts(self, value: str | bytes) -> bool:
+        """Whether the mock answers for this host (a ``Host`` value, or a ``CONNECT`` or
+        absolute-form authority) as a proxy would: it is one of the intercepted names."""
+        text = value.decode("latin-1") if isinstance(value, bytes) else value
+        return host_name(text) in self.intercepted
+
+    def proxy_refusal(self, value: str | bytes) -> str:
+        """The message of the 403 for a host the proxy does not answer for."""
+        text = value.decode("latin-1") if isinstance(value, bytes) else value
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        listed = ", ".join(sorted(self.intercepted)) or "none"
+        return (f"this mock is no proxy for {shown!r}: it answers only for the hosts it "
+                f"intercepts ({listed}) and opens no connection anywhere; add "
+                f"--intercept-host NAME to answer for another name")
 
     def refusal(self, value: str | bytes) -> str:
         """The message of the 421 for a ``Host`` not served."""

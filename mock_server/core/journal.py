@@ -104,7 +104,8 @@ def raw_record(request: IncomingRequest, answer: Answer, *, parsed: Any,
         # A body too long for the journal is kept as an excerpt only, to bound memory.
         None if body_truncated else parsed, violations,
         None if answer.disconnect else answer.status, content_type, text, answer.delay,
-        answer.fault, reply_id, body_cap, headers_truncated))
+        answer.fault, reply_id, body_cap, headers_truncated, request.host, request.scheme,
+        request.via))
 
 
 class Journal:

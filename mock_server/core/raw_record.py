@@ -8,7 +8,8 @@ again) and the depth check cost nothing for the requests whose entries nobody re
 
 A store in a file keeps a record as one JSON array, its fields in the order of ``RawRecord``
 (``raw_json``; read back with ``from_json``): that order is part of the store's format. Records
-written before entries said whether their headers were cut have 19 fields.
+written before entries said whether their headers were cut have 19 fields, those written
+before entries said how the request came (``host``, ``scheme``, ``via``) 20.
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ class RawRecord(NamedTuple):
     reply_id: str | None
     body_cap: int
     headers_truncated: bool = False  # not in records of 19 fields, which were never cut
+    # Not in records of 19 or 20 fields, made before the mock was a proxy:
+    host: str | None = None
+    scheme: str = "http"
+    via: str | None = None
 
 
 def iso_time(stamp: float) -> str:
@@ -117,6 +122,9 @@ def derive(entry_id: int, raw: RawRecord) -> dict[str, Any]:
         "body_size": raw.body_size,
         "body_truncated": raw.body_truncated,
         "remote_addr": raw.remote_addr,
+        "host": raw.host,
+        "scheme": raw.scheme,
+        "via": raw.via,
         "status": raw.status,
         "reply": reply_value(raw.content_type, raw.answer, raw.body_cap),
         "violations": list(raw.violations),
@@ -150,5 +158,5 @@ def raw_json(raw: RawRecord) -> bytes:
 
 
 def from_json(values: Sequence[Any]) -> RawRecord:
-    """The raw record of a JSON array ``raw_json`` wrote (of 19 or 20 fields)."""
+    """The raw record of a JSON array ``raw_json`` wrote (of 19, 20 or 23 fields)."""
     return RawRecord(*values)

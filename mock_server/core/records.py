@@ -26,6 +26,9 @@ class Recorded(TypedDict):
     body_size: int  # bytes received
     body_truncated: bool
     remote_addr: str | None
+    host: str | None  # the host it named: its Host, or an absolute-form target's authority
+    scheme: str  # "https" inside a TLS tunnel (--intercept), else "http"
+    via: str | None  # "proxy": answered as an intercepting proxy (--intercept); else None
     status: int | None  # None when the connection was closed without an answer
     reply: Any  # the answer's JSON value, or its text, or None
     violations: list[str]  # contract breaches of the body; empty when valid

@@ -36,7 +36,10 @@ class IncomingRequest:
     ``body_complete`` is False when the client stopped sending before the end of the body it
     announced (fewer bytes than its Content-Length, or a chunked body without its last chunk):
     ``body`` is then all that arrived. ``namespace`` is the name of the ``/ns/{name}`` prefix
-    the carrier split off ``path`` (``""``: none, the default namespace).
+    the carrier split off ``path`` (``""``: none, the default namespace). ``host`` is the host
+    the request named (its ``Host``, or the authority of an absolute-form target), ``scheme``
+    ``"https"`` inside a TLS tunnel, and ``via`` ``"proxy"`` for a request the mock answered
+    as an intercepting proxy (``--intercept``).
     """
 
     method: str
@@ -48,6 +51,9 @@ class IncomingRequest:
     body_size: int | None = None
     body_complete: bool = True
     namespace: str = ""
+    host: str | None = None
+    scheme: str = "http"
+    via: str | None = None
 
     @property
     def size(self) -> int:

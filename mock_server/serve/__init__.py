@@ -1,6 +1,7 @@
-"""Running the mock: the ``aichat-mock`` command (``cli``), the WSGI servers it can run on
-(``servers``), the command as a child process of another program (``child_process``), and
-``make demo`` (``demo``).
+"""Running the mock: the ``aichat-mock`` command (``cli``), its own server (``own_server``)
+and the WSGI servers it can run on (``servers``), its certificate authority for
+``--intercept`` (``certificates``), ``make demo`` (``demo``) and ``make demo-api``
+(``demo_api``).
 """
 
 from __future__ import annotations
@@ -8,8 +9,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-#: The start of the first line the command prints on standard output, before its URL.
-LISTENING = "aichat-mock listening on"
 #: What to install for the mock server, for messages that say so.
 MOCK_EXTRA = "g4f-aichat[mock]"
 

@@ -14,14 +14,16 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any
 
+from ..core.contract import site_hosts
 from ..core.errors import MockError, ReplyError, StoreRefusedError
 from ..core.journal import DEFAULT_BODY_CAP
 from ..core.matching import describe_kind
 from ..core.replies import DEFAULT_REPLY_TEXT, REPLY_MODES, parse_replies
 from ..core.store import DEFAULT_JOURNAL_CAP
 from ..core.wire import parse_json
+from ..testing.child_process import LISTENING
 from ..web.app import create_app
-from . import LISTENING, MOCK_EXTRA
+from . import MOCK_EXTRA
 from .own_server.limits import Limits
 from .servers import (
     CAN_DISCONNECT,
@@ -111,6 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
                           ("keepalive", limits.keepalive_timeout)):
         parser.add_argument(f"--{name}-timeout", type=_seconds, default=default,
                             help=argparse.SUPPRESS)
+    parser.add_argument("--intercept", action="store_true",
+                        help="also be a forward proxy on the same port for the site's host "
+                             "names (chat-gpt.org, www.chat-gpt.org and each --intercept-host): "
+                             "CONNECT answered with TLS by the mock's own CA, absolute-form "
+                             "requests served; any other host gets 403, nothing is dialled")
+    parser.add_argument("--intercept-host", action="append", default=[], metavar="NAME",
+                        help="also intercept NAME (repeatable; with --intercept)")
+    parser.add_argument("--ca-dir", metavar="DIR",
+                        help="where the CA of --intercept is kept (made on first use): "
+                             "default $XDG_STATE_HOME/aichat-mock, else "
+                             "~/.local/state/aichat-mock")
     parser.add_argument("--store", type=_store, metavar="memory|sqlite[:PATH]",
                         help="where the journal and the reply queue live: memory (the default "
                              "with one worker), sqlite (a temporary file, the default with "
@@ -223,6 +236,13 @@ def load_replies(path: str) -> list[Any]:
     return replies
 
 
+def client_environment(url: str, ca_file: object) -> str:
+    """The environment that has common clients (requests, httpx, curl, OpenSSL's) go through
+    the mock and trust its CA, as ``export`` would take it; loopback stays direct."""
+    return (f"HTTPS_PROXY={url} HTTP_PROXY={url} NO_PROXY=localhost,127.0.0.1,::1 "
+            f"REQUESTS_CA_BUNDLE={ca_file} SSL_CERT_FILE={ca_file} CURL_CA_BUNDLE={ca_file}")
+
+
 def fail(message: str) -> int:
     """One line on standard error, and the exit status of a usage error."""
     print(f"aichat-mock: error: {message}".replace("\n", "\\n"), file=sys.stderr, flush=True)
@@ -253,6 +273,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.workers > 1 and args.server not in MULTI_PROCESS:
         parser.error(f"the {args.server} server runs one process; --workers "
                      f"{args.workers} needs {' or '.join(sorted(MULTI_PROCESS))}")
+    if (args.intercept_host or args.ca_dir) and not args.intercept:
+        parser.error("--intercept-host and --ca-dir go with --intercept")
+    if args.intercept and args.server != DEFAULT_SERVER:
+        parser.error(f"--intercept needs the mock's own server (--server {DEFAULT_SERVER}, the "
+                     f"default): {args.server} cannot answer CONNECT")
     if args.store == "memory" and args.workers > 1:
         parser.error(f"--store memory keeps the state in one process; --workers "
                      f"{args.workers} needs --store sqlite (the default with several workers)")
@@ -286,6 +311,15 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace, store: str
         "MOCK_REPLIES": replies,
         "MOCK_ALLOWED_HOSTS": [args.host, *args.allow_host],
     }
+    authority = None
+    if args.intercept:
+        from .certificates import Authority, AuthorityError, default_folder
+        try:
+            authority = Authority(args.ca_dir or default_folder())
+        except AuthorityError as error:
+            return fail(str(error))
+        config["MOCK_INTERCEPT_HOSTS"] = [*site_hosts(), *args.intercept_host]
+        config["MOCK_CA_FILE"] = str(authority.cert_file)
     try:
         app = create_app(config)
     except ReplyError as error:  # checked already: the queue of a kept store is full, say
@@ -312,6 +346,12 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace, store: str
               f"{state}; Ctrl-C to stop", file=sys.stderr, flush=True)
         print(f"aichat-mock: chat page {url}/chat, inspector {url}/__mock__/",
               file=sys.stderr, flush=True)
+        if authority is not None:
+            names = ", ".join(config["MOCK_INTERCEPT_HOSTS"])
+            print(f"aichat-mock: intercepting {names}: CA certificate {authority.cert_file} "
+                  f"(also at {url}/__mock__/ca.pem)", file=sys.stderr, flush=True)
+            print(f"aichat-mock: for clients: {client_environment(url, authority.cert_file)}",
+                  file=sys.stderr, flush=True)
         if args.server not in CAN_DISCONNECT:
             print(f"aichat-mock: note: {args.server} cannot play the disconnect fault "
                   f"(it answers 501 instead)", file=sys.stderr, flush=True)
@@ -320,6 +360,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace, store: str
     if args.server == "asyncio":
         runner = functools.partial(serve_asyncio, limits=Limits(
             head_timeout=args.head_timeout, body_timeout=args.body_timeout,
-            keepalive_timeout=args.keepalive_timeout, graceful_timeout=GRACEFUL_SECONDS))
+            keepalive_timeout=args.keepalive_timeout, graceful_timeout=GRACEFUL_SECONDS),
+            authority=authority)
     runner(app, sock, args.threads, args.workers, config, announce)
     return 0

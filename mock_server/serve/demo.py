@@ -9,7 +9,7 @@ import subprocess
 import sys
 from urllib.parse import urlsplit
 
-from .child_process import MockProcess
+from ..testing.child_process import MockProcess
 
 QUESTION = "Hello, how are you?"
 

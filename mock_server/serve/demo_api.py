@@ -22,7 +22,7 @@ from typing import Any
 
 from aichat.g4f_api import DEFAULT_PORT, INTERRUPTED, LISTENING, NAME
 
-from .child_process import ChildServer, MockProcess
+from ..testing.child_process import ChildServer, MockProcess
 from .demo import bypassing_proxies
 
 QUESTION = "Hello, how are you?"

@@ -60,12 +60,14 @@ def _stop_on_sigterm() -> None:
 
 def serve_asyncio(app: Flask, sock: socket.socket, threads: int, workers: int,
                   config: dict[str, Any], announce: Callable[[], None], *,
-                  limits: Any = None) -> None:
-    """The mock's own server (``own_server``); ``limits``: its ``Limits`` (timeouts)."""
+                  limits: Any = None, authority: Any = None) -> None:
+    """The mock's own server (``own_server``); ``limits``: its ``Limits`` (timeouts);
+    ``authority``: the CA of ``--intercept`` (``certificates.Authority``), if any."""
     from .own_server import Limits, serve
 
     serve(app, sock, workers, config, announce,
-          limits if limits is not None else Limits(graceful_timeout=GRACEFUL_SECONDS))
+          limits if limits is not None else Limits(graceful_timeout=GRACEFUL_SECONDS),
+          authority)
 
 
 def serve_gunicorn(app: Flask, sock: socket.socket, threads: int, workers: int,

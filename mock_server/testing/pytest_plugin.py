@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 BASE_URL_ENV = "AICHAT_BASE_URL"
 NO_PROXY_VARIABLES = ("NO_PROXY", "no_proxy")
 LOOPBACK = "127.0.0.1"
-KINDS = ("aichat_server", "aichat_responses")
+KINDS = ("aichat_server", "aichat_responses", "aichat_intercept")
 TESTING_EXTRA = "g4f-aichat[testing]"
 # Where a run finds a mock to share (--aichat-server-url, else this variable, else the ini).
 SERVER_URL_OPTION = "--aichat-server-url"
@@ -305,8 +305,69 @@ def _needs_testing_extra(fixture: str) -> Iterator[None]:
 
 
 def _only_one_kind(request: pytest.FixtureRequest) -> None:
-    if all(name in request.fixturenames for name in KINDS):
-        pytest.fail(f"{request.node.nodeid} uses both {' and '.join(KINDS)}; they both set "
-                    f"AICHAT_BASE_URL and aichat_responses takes over requests: use one per "
-                    f"test (parametrise over the two to run a test against both)",
+    used = [name for name in KINDS if name in request.fixturenames]
+    if len(used) > 1:
+        pytest.fail(f"{request.node.nodeid} uses both {' and '.join(used)}; they each set "
+                    f"where the provider goes (and aichat_responses takes over requests): use "
+                    f"one per test (parametrise over them to run a test against each)",
                     pytrace=False)
+
+
+# The variables aichat_intercept sets for a test: the proxy, and the CA each kind of client
+# reads (requests; OpenSSL, which httpx and aiohttp's default context use; curl).
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
+CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")
+LOOPBACK_NAMES = "localhost,127.0.0.1,::1"
+
+
+@pytest.fixture(scope="session")
+def aichat_intercept_session(tmp_path_factory: pytest.TempPathFactory
+                             ) -> Iterator[tuple[RemoteMock, str]]:
+    """The session's intercepting mock: the ``aichat-mock`` command with ``--intercept``, its
+    CA in a folder of the session's; and the CA certificate's path. Tests want
+    ``aichat_intercept``."""
+    from .child_process import MockProcess
+
+    folder = tmp_path_factory.mktemp("aichat-ca")
+    process = MockProcess(["--intercept", "--ca-dir", str(folder)])
+    try:
+        yield process.mock, str(folder / "ca.pem")
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def aichat_intercept(aichat_intercept_session: tuple[RemoteMock, str],
+                     monkeypatch: pytest.MonkeyPatch,
+                     request: pytest.FixtureRequest) -> Iterator[RemoteMock]:
+    """The mock at the site's own address, for code that calls ``https://chat-gpt.org``
+    unchanged (a g4f release's Aichat, a script, a browser): for this test, the proxy
+    variables point at the session's mock started with ``--intercept``, whose CA the
+    variables of requests, OpenSSL and curl name, and loopback is kept out of the proxy.
+    Everything is restored after the test. The mock starts the test empty (journal and
+    replies); its entries of intercepted requests say ``"via": "proxy"``.
+
+    Clients that ignore the environment take the proxy and the CA as arguments:
+    ``aichat_intercept.base_url`` is the proxy's URL, and ``ca_file`` its CA's file (aiohttp:
+    ``session.post(url, proxy=aichat_intercept.base_url, ssl=ssl.create_default_context(
+    cafile=aichat_intercept.ca_file))``). ``@pytest.mark.aichat(...)`` configures it.
+    """
+    _only_one_kind(request)
+    mock, ca_file = aichat_intercept_session
+    mock.admin.reset()
+    mock.admin.put_settings({})
+    strict = _apply_marker(mock, request)
+    for name in PROXY_VARIABLES:
+        monkeypatch.setenv(name, mock.base_url)
+    for name in NO_PROXY_VARIABLES:
+        monkeypatch.setenv(name, LOOPBACK_NAMES)
+    for name in CA_VARIABLES:
+        monkeypatch.setenv(name, ca_file)
+    # The provider goes to the site's own address, as code that knows nothing of the mock.
+    monkeypatch.delenv(BASE_URL_ENV, raising=False)
+    mock.ca_file = ca_file
+    try:
+        yield mock
+        _check_strict(mock, request, strict)
+    finally:
+        mock.admin.clear_replies()

@@ -188,6 +188,9 @@ class RemoteMock(AichatMock):
     connection."""
 
     admin: AdminClient
+    #: The certificate of the mock's CA, for a mock that intercepts (aichat-mock --intercept)
+    #: where it is known (the ``aichat_intercept`` fixture's); else None.
+    ca_file: str | None = None
 
     def __init__(self, base_url: str, *, timeout: float = TIMEOUT) -> None:
         super().__init__(AdminClient(base_url, timeout=timeout), base_url)

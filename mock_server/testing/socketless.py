@@ -118,12 +118,15 @@ def incoming_request(prepared: PreparedRequest) -> IncomingRequest:
         environ[key] = text
     body = _body_bytes(prepared.body)
     where = edge.split(unquote(path) or "/")
+    received = headers_of(environ)
     return IncomingRequest(
         method=str(prepared.method).upper(),
         path=where.path,
         namespace=where.namespace,
         query=query,
-        headers=headers_of(environ),
+        headers=received,
+        host=received.get("host"),
+        scheme=urlsplit(str(prepared.url)).scheme or "http",
         body=body[:MAX_BODY + 1],  # what the live server keeps of a long body
         remote_addr=None,
         body_size=len(body),

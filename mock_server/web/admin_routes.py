@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from ..core import contract, namespaces
 from ..core.edge import ADMIN_PREFIX as PREFIX
@@ -195,6 +195,22 @@ def settings() -> Any:
         return jsonify(engine.put_settings(payload.value, namespace=_namespace()))
     except SettingsError as problem:
         return error(400, str(problem))
+
+
+@blueprint.get("/ca.pem")
+def ca_certificate() -> Any:
+    """The certificate of the CA the mock signs its tunnels' certificates with (--intercept),
+    for a client to trust."""
+    path = current_app.config.get("MOCK_CA_FILE")
+    if path is None:
+        return error(404, "this mock has no CA: start it with --intercept to make one")
+    try:
+        with open(path, "rb") as file:
+            pem = file.read()
+    except OSError as problem:
+        return error(503, f"the CA certificate {path} cannot be read "
+                          f"({problem.strerror or problem}); start the mock again")
+    return Response(pem, mimetype="application/x-pem-file")
 
 
 @blueprint.get("/namespaces")

@@ -49,6 +49,12 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     # None: any Host is served. A list of names (the address the server is bound to, those
     # of --allow-host): only those and loopback hosts are; others get 421 (core.hosts).
     "MOCK_ALLOWED_HOSTS": None,
+    # The host names the mock answers for as an intercepting proxy (--intercept; served like
+    # the allowed ones); None for none.
+    "MOCK_INTERCEPT_HOSTS": None,
+    # The certificate of the CA of --intercept, which GET /__mock__/ca.pem serves; None: no CA
+    # (404).
+    "MOCK_CA_FILE": None,
 }
 
 

@@ -74,6 +74,8 @@ def request_from_environ(environ: dict[str, Any], max_content_length: int | None
         body_size=size,
         body_complete=end != "cut",
         namespace=namespace_of(environ),
+        host=_host_of(environ),
+        scheme=environ.get("wsgi.url_scheme") or "http",
     )
     return incoming, end
 
@@ -89,7 +91,14 @@ def request_head(environ: dict[str, Any]) -> IncomingRequest:
         remote_addr=environ.get("REMOTE_ADDR"),
         body_size=get_content_length(environ) or 0,
         namespace=namespace_of(environ),
+        host=_host_of(environ),
+        scheme=environ.get("wsgi.url_scheme") or "http",
     )
+
+
+def _host_of(environ: dict[str, Any]) -> str | None:
+    host: str | None = environ.get("HTTP_HOST")
+    return None if host is None else wire_text(host)
 
 
 # Header name of each environ key seen so far ("" for keys that are not headers): the same

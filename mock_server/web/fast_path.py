@@ -31,7 +31,8 @@ class FastPath:
         self.app = app
         self.flask_wsgi_app = app.wsgi_app
         allowed = app.config.get("MOCK_ALLOWED_HOSTS")
-        self.hosts = None if allowed is None else HostPolicy(allowed)
+        self.hosts = None if allowed is None else HostPolicy(
+            allowed, app.config.get("MOCK_INTERCEPT_HOSTS") or ())
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse
                  ) -> Iterable[bytes]:

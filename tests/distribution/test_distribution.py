@@ -34,7 +34,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from mock_server.serve.child_process import MockProcess
+from mock_server.testing.child_process import MockProcess
 from mock_server.testing.remote import RemoteMock
 from support.paths import ROOT
 

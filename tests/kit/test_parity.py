@@ -2,8 +2,9 @@
 ``LiveServer`` (real HTTP on loopback) and once against an ``InProcessMock`` (``responses``),
 and what the caller saw (reply, error class and message, status, headers, body) and what the
 journal recorded must be equal, but for what only differs by nature: the base URL, the
-``host`` header, ``remote_addr``, entry ids and times, and the live server's own response
-headers (``Server``, ``Date``, ``Content-Length``, ``Connection``).
+``host`` header (and the entry's ``host``, which is its value), ``remote_addr``, entry ids and
+times, and the live server's own response headers (``Server``, ``Date``, ``Content-Length``,
+``Connection``).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def normalised(entry: dict[str, Any]) -> dict[str, Any]:
     entry = {name: value for name, value in entry.items()
              if name not in ("id", "time", "remote_addr")}
     entry["headers"] = {**entry["headers"], "host": "<host>"}
+    entry["host"] = "<host>"  # the host it named: the Host header again
     return entry
 
 

@@ -25,14 +25,11 @@ from mock_server.core.errors import ReplyError
 from mock_server.testing import pytest_plugin
 from mock_server.testing.kit import AichatMock
 from support.contract_data import FAULT_ERRORS, HTTP_OWN_HEADERS
+from support.expected import ENTRY_FIELDS
 
 KINDS = ["aichat_server", "aichat_responses"]
 CASES = contract.cases()
 MESSAGES = [{"role": "user", "content": "Hello"}]
-ENTRY_FIELDS = ["id", "time", "namespace", "method", "path", "query", "headers",
-                "headers_truncated", "json",
-                "body", "body_size", "body_truncated", "remote_addr", "status", "reply",
-                "violations", "header_diff", "fault", "delay_ms", "scripted", "reply_id"]
 
 
 @pytest.fixture(params=KINDS)
@@ -323,6 +320,9 @@ def test_a_journal_entry_has_every_field(kit: AichatMock) -> None:
     # The one field a transport without a socket cannot fill.
     expected_peer = "127.0.0.1" if kit.base_url.startswith("http://127.0.0.1") else None
     assert entry["remote_addr"] == expected_peer
+    # Not through a proxy: the host it named is its Host header's.
+    assert (entry["host"], entry["scheme"], entry["via"]) == (
+        entry["headers"]["host"], "http", None)
 
 
 def test_entries_are_what_the_admin_api_answers(kit: AichatMock) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from mock_server.serve.child_process import MockProcess
+from mock_server.testing.child_process import MockProcess
 from support.paths import ROOT
 
 # The pages whose examples a test author copies: the README's first test, the guide's others.

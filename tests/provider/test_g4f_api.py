@@ -25,7 +25,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from mock_server.serve.child_process import MockProcess
+from mock_server.testing.child_process import MockProcess
 from mock_server.testing.remote import RemoteMock
 from support import expected
 from support.g4f_api_server import GUARD_LOG, GuardedApiServer, guarded_environment

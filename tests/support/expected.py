@@ -68,3 +68,10 @@ RETRY_WAIT_CAP = 30
 # entries.
 MOCK_MAX_BODY = 1 * MiB
 MOCK_JOURNAL_CAP = 10_000
+
+# docs/mock-server.md, "Journal entries": an entry's fields, in the order the admin API lists
+# them.
+ENTRY_FIELDS = ["id", "time", "namespace", "method", "path", "query", "headers",
+                "headers_truncated", "json", "body", "body_size", "body_truncated",
+                "remote_addr", "host", "scheme", "via", "status", "reply", "violations",
+                "header_diff", "fault", "delay_ms", "scripted", "reply_id"]

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from aichat.g4f_api import LISTENING
-from mock_server.serve.child_process import ChildServer
+from mock_server.testing.child_process import ChildServer
 from support.network_guard import LOG_VARIABLE, ON
 from support.paths import ROOT
 

@@ -25,6 +25,7 @@ class Request:
         "complete",
         "conn",
         "headers",
+        "host",
         "keep",
         "method",
         "namespace",
@@ -32,8 +33,10 @@ class Request:
         "query",
         "raw_path",
         "raw_query",
+        "scheme",
         "size",
         "version",
+        "via",
     )
 
     def __init__(self, conn: Conn, method: str, raw_path: bytes, raw_query: bytes, path: str,
@@ -53,11 +56,15 @@ class Request:
         self.size = 0
         self.complete = True  # False: the body stopped before its announced end
         self.keep = True  # False: the connection closes after this answer
+        self.host: str | None = None  # the host it named
+        self.scheme = "http"  # "https" inside a TLS tunnel
+        self.via: str | None = None  # "proxy": answered as an intercepting proxy
 
     def incoming(self, body: bytes, size: int) -> IncomingRequest:
         """The request as the engine sees it, with ``body`` (of ``size`` bytes sent)."""
         return IncomingRequest(self.method, self.path, self.query, self.headers, body,
-                               self.conn.remote, size, self.complete, self.namespace)
+                               self.conn.remote, size, self.complete, self.namespace,
+                               self.host, self.scheme, self.via)
 
     def run(self) -> None:
         """Answer the request: its turn on the connection has come."""

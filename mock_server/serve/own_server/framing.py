@@ -12,8 +12,9 @@ from __future__ import annotations
 # httptools accepts only the methods llhttp knows, in upper case. Any other method token
 # reaches the engine too (RFC 9110 9.1: methods are case-sensitive, "post" is not POST): the
 # parser is handed a known one in its place.
+# CONNECT is handed over as it is: its target is an authority, which PUT's is not.
 PARSED_METHODS = frozenset({b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"TRACE",
-                            b"PATCH"})
+                            b"PATCH", b"CONNECT"})
 STAND_IN_METHOD = b"PUT"
 _TOKEN_BYTES = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
                          b"abcdefghijklmnopqrstuvwxyz")

@@ -42,6 +42,9 @@ class Head(NamedTuple):
     host: bytes | None  # the host it names: the target's in the absolute form, else Host's
     declared: int  # the Content-Length (0 when none)
     chunked: bool
+    # The target's own scheme and authority: an absolute-form target ("http", b"host:80"),
+    # a CONNECT's ("", b"host:443"); None: the usual path (origin form).
+    authority: tuple[str, bytes] | None
 
 
 def decoded_path(raw_path: bytes) -> str:
@@ -101,23 +104,26 @@ def read_head(method: bytes, url: bytes, raw_headers: list[tuple[bytes, bytes]],
         # RFC 9112 6.1 suggests 501; bad input never gets a 5xx from the mock.
         raise Refused(400, f"the transfer coding of {coded!r} is not implemented; send "
                            f"the body as it is, or chunked")
+    authority: tuple[str, bytes] | None = None
     if method == b"CONNECT":
-        raise Refused(405, "CONNECT: this mock is not a proxy; start it with --intercept "
-                           "to have it answer for the site's host names")
-    absolute = None
-    try:
-        parsed = httptools.parse_url(url)
-        raw_path, raw_query = parsed.path or b"/", parsed.query or b""
-        if parsed.schema is not None:
-            # The absolute form (to a proxy): the target names the host, not the Host
-            # header (RFC 9112 3.2.2).
-            absolute = parsed.host or b""
-            if parsed.port is not None:
-                absolute += b":%d" % parsed.port
-    except httptools.HttpParserInvalidURLError:
-        raw_path, raw_query = url.partition(b"?")[::2]
+        # The authority form (RFC 9112 3.2.3): the target is the host and port to tunnel to.
+        authority = ("", url)
+        raw_path, raw_query = b"/", b""
+    else:
+        try:
+            parsed = httptools.parse_url(url)
+            raw_path, raw_query = parsed.path or b"/", parsed.query or b""
+            if parsed.schema is not None:
+                # The absolute form (to a proxy): the target names the host, not the Host
+                # header (RFC 9112 3.2.2).
+                named = parsed.host or b""
+                if parsed.port is not None:
+                    named += b":%d" % parsed.port
+                authority = (parsed.schema.decode("latin-1").lower(), named)
+        except httptools.HttpParserInvalidURLError:
+            raw_path, raw_query = url.partition(b"?")[::2]
     # RFC 9112 3.2: one Host, and one at least in HTTP/1.1.
-    if hosts_named > 1 or (hosts_named == 0 and version == "1.1" and absolute is None):
+    if hosts_named > 1 or (hosts_named == 0 and version == "1.1" and authority is None):
         # Not a request the mock can tell the host of: refused as a malformed head is.
         raise Refused(400, "more than one Host header; send one" if hosts_named else
                       "an HTTP/1.1 request names its Host; send a Host header")
@@ -125,5 +131,5 @@ def read_head(method: bytes, url: bytes, raw_headers: list[tuple[bytes, bytes]],
     return Head(method.decode("latin-1"), raw_path, raw_query,
                 edge.split(decoded_path(raw_path)),
                 query if query.isascii() else wire_text(query), headers, version,
-                absolute if absolute is not None else host, declared_length(headers),
-                coded is not None)
+                host if authority is None else authority[1], declared_length(headers),
+                coded is not None, authority)

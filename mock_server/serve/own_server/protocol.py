@@ -16,12 +16,13 @@ import httptools
 from ...core import edge
 from ...core.edge import DRAIN_LIMIT, MAX_ADMIN_BODY, MAX_BODY, MAX_HEAD
 from ...core.engine import invalid
-from ...core.wire import Answer, json_answer
+from ...core.wire import Answer, json_answer, wire_text
 from .answers import encode_answer
 from .cycle import Request
 from .framing import Framing
 from .head import Refused, decoded_path, read_head
 from .limits import LINGER_BYTES, LINGER_SECONDS, PIPELINE_DEPTH, WRITE_HIGH_WATER
+from .proxy import Interception, Refusal
 from .server import Server
 
 IDLE, HEAD, BODY, DONE = range(4)
@@ -50,6 +51,10 @@ class Conn(asyncio.Protocol):
         self.head_bytes = 0
         # Where each request ends in the bytes (framing.py).
         self.framing = Framing()
+        # The tunnel it became, as an intercepting proxy (proxy.py).
+        self.proxy = Interception(server.authority, server.hosts)
+        # Bytes that came with a CONNECT, for the tunnel it opened.
+        self.after_connect = b""
         # The parser's request is one that asks to switch protocols, with a body to read.
         self.upgrade_body = False
         # The head made up for the new parser after an Upgrade is being fed: its callbacks
@@ -134,11 +139,36 @@ class Conn(asyncio.Protocol):
             if self.linger < 0:
                 self.close()
             return
+        tunnel = self.proxy.tunnel
+        if tunnel is not None and not self.closed:
+            if not tunnel.started and not tunnel.looks_like_tls(data):
+                self.refusal = self.proxy.plain_refusal()  # sent in plain: no TLS to speak
+                self.proxy.tunnel = None
+                self._refuse(400, "")
+                return
+            decrypted = self.proxy.decrypt(data)
+            if decrypted is None:  # not TLS this tunnel takes: nothing can be answered
+                self.abort()
+                return
+            data = decrypted
+            if tunnel.ended and not self.eof_received():
+                self.close()
         # Fed a request at a time: a request's head up to its empty line, a body framed by
         # Content-Length up to its end. So each request starts a piece of its own, and a
         # method the parser does not know is taken aside for every one of them.
         while data and not (self.closed or self.state == DONE):
             data = self._feed(data)
+        if self.after_connect:
+            data, self.after_connect = self.after_connect, b""
+            self.data_received(data)
+
+    def _send(self, data: bytes) -> None:
+        """Write answer bytes: encrypted inside a TLS tunnel."""
+        tunnel = self.proxy.tunnel
+        if tunnel is not None and tunnel.ready:
+            tunnel.send(data)
+        elif self.transport is not None:
+            self.transport.write(data)
 
     def _feed(self, data: bytes) -> bytes:
         """Feed the parser what ``data`` holds of the request being read; the rest."""
@@ -163,9 +193,16 @@ class Conn(asyncio.Protocol):
             cause = error.__context__
             if not isinstance(cause, Refused):
                 raise
+            if isinstance(cause, Refusal):
+                self.refusal = cause.answer
             self._refuse(cause.status, cause.message)
             return b""
         except httptools.HttpParserUpgrade as upgrade:
+            if self.proxy.connecting is not None:
+                # A CONNECT answered 200: what follows is the tunnel's, read on as such.
+                self.after_connect = data[upgrade.args[0]:] + rest
+                self._open_tunnel()
+                return b""
             # No protocol is switched to: parsing goes on with a new parser.
             return self._after_upgrade() + data[upgrade.args[0]:] + rest
         except httptools.HttpParserError as error:
@@ -176,6 +213,16 @@ class Conn(asyncio.Protocol):
                               f"{MAX_HEAD // 1024} KiB; send fewer or shorter headers")
             return b""
         return rest
+
+    def _open_tunnel(self) -> None:
+        """Answer a CONNECT and become its tunnel: a new parser reads the requests inside,
+        the first one's head (after the TLS handshake) due within the head timeout."""
+        assert self.transport is not None
+        self.proxy.open(self.transport.write)
+        self.parser = new_parser(self)
+        self.state = IDLE
+        self.head_bytes = 0
+        self.deadline = self.server.now + self.server.limits.head_timeout + self.server.slack
 
     def _after_upgrade(self) -> bytes:
         """The parser stopped after a request asking to switch protocols (``Upgrade``, which
@@ -224,10 +271,21 @@ class Conn(asyncio.Protocol):
         self.head_bytes = 0
         head = read_head(self.framing.taken_method() or self.parser.get_method(), self.url,
                          self.raw_headers, self.parser.get_http_version())
+        if head.method == "CONNECT":
+            self.proxy.connect(head)  # answered once the parser stops after it
+            self.current = None
+            return
+        via = self.proxy.via_of(head)
         target = head.target
         request = Request(self, head.method, head.raw_path, head.raw_query, target.path,
                           head.query, target.namespace, head.headers, target.admin,
                           head.version)
+        request.host = None if head.host is None else wire_text(head.host.decode("latin-1"))
+        request.via = via
+        if self.proxy.via is not None:
+            request.scheme = self.proxy.scheme  # inside a tunnel
+        elif head.authority is not None:
+            request.scheme = head.authority[0] or "http"  # the absolute form names it
         # HTTP/1.0 has no transfer codings: its framing cannot be trusted (RFC 9112 6.1).
         request.keep = self.parser.should_keep_alive() and not (
             head.chunked and head.version == "1.0")
@@ -252,7 +310,7 @@ class Conn(asyncio.Protocol):
             self._answer_unread(request)
         if head.headers.get("expect", "").lower() == "100-continue" and declared > 0 \
                 and not self.busy and not self.queue and self.transport is not None:
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self._send(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, chunk: bytes) -> None:
         request = self.current
@@ -337,16 +395,22 @@ class Conn(asyncio.Protocol):
             # Closed once the answers before are sent; the disconnect fault (data b"") sends
             # nothing of its own.
             if data:
-                transport.write(data)
+                self._send(data)
             if self.state == DONE and not self.half_closed:
                 self._linger()
                 return
             self.closed = True
+            self._end_tunnel()
             transport.close()
             return
-        transport.write(data)
+        self._send(data)
         self.busy = False
         self._next()
+
+    def _end_tunnel(self) -> None:
+        tunnel = self.proxy.tunnel
+        if tunnel is not None and tunnel.ready:
+            tunnel.close()
 
     def _next(self) -> None:
         if self.closed or not self.writing:
@@ -444,6 +508,7 @@ class Conn(asyncio.Protocol):
         self.closed = True
         self.linger = LINGER_BYTES
         self.deadline = self.server.now + LINGER_SECONDS
+        self._end_tunnel()
         try:
             transport.write_eof()
         except (NotImplementedError, OSError, RuntimeError):

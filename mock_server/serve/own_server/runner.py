@@ -11,7 +11,8 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
@@ -20,6 +21,9 @@ from ...web.app import engine_of
 from .limits import Limits
 from .protocol import Conn
 from .server import Server
+
+if TYPE_CHECKING:
+    from ..certificates import Authority
 
 try:
     import resource
@@ -58,17 +62,30 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
+@dataclass(frozen=True)
+class Setting:
+    """What every process of one mock serves by: the hosts, the limits, the CA of
+    ``--intercept`` (None: no proxy)."""
+
+    hosts: HostPolicy
+    limits: Limits
+    authority: Authority | None
+
+
 def serve(app: Flask, sock: socket.socket, workers: int, config: dict[str, Any],
-          announce: Callable[[], None], limits: Limits) -> None:
+          announce: Callable[[], None], limits: Limits,
+          authority: Authority | None = None) -> None:
     """Serve ``app``'s mock on the bound ``sock`` until SIGTERM or SIGINT, in one process or
-    (``workers`` > 1, where ``fork`` exists) in that many sharing the socket and the store."""
+    (``workers`` > 1, where ``fork`` exists) in that many sharing the socket and the store;
+    with ``authority``, as an intercepting proxy too (``MOCK_INTERCEPT_HOSTS``)."""
     note = raise_open_files()
     if note:
         print(note, file=sys.stderr, flush=True)
-    hosts = HostPolicy(config.get("MOCK_ALLOWED_HOSTS") or ())
+    setting = Setting(HostPolicy(config.get("MOCK_ALLOWED_HOSTS") or (),
+                                 config.get("MOCK_INTERCEPT_HOSTS") or ()), limits, authority)
     sock.setblocking(False)
     if workers <= 1:
-        _serve_one(app, sock, hosts, limits, announce, batched=False)
+        _serve_one(app, sock, setting, announce, batched=False)
         return
     children: list[int] = []
     for _ in range(workers):
@@ -76,7 +93,7 @@ def serve(app: Flask, sock: socket.socket, workers: int, config: dict[str, Any],
         if pid == 0:  # pragma: no cover - the child's coverage is not collected
             code = 0
             try:
-                _serve_one(app, sock, hosts, limits, None, batched=True)
+                _serve_one(app, sock, setting, None, batched=True)
             except BaseException:
                 import traceback
                 traceback.print_exc()
@@ -102,7 +119,7 @@ def serve(app: Flask, sock: socket.socket, workers: int, config: dict[str, Any],
     engine_of(app).close()
 
 
-def _serve_one(app: Flask, sock: socket.socket, hosts: HostPolicy, limits: Limits,
+def _serve_one(app: Flask, sock: socket.socket, setting: Setting,
                announce: Callable[[], None] | None, *, batched: bool) -> None:
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
@@ -110,16 +127,17 @@ def _serve_one(app: Flask, sock: socket.socket, hosts: HostPolicy, limits: Limit
     if batched:
         engine.batch_writes()
     try:
-        loop.run_until_complete(_main(app, sock, hosts, limits, announce, batched))
+        loop.run_until_complete(_main(app, sock, setting, announce, batched))
     finally:
         loop.close()
         engine.close()
 
 
-async def _main(app: Flask, sock: socket.socket, hosts: HostPolicy, limits: Limits,
+async def _main(app: Flask, sock: socket.socket, setting: Setting,
                 announce: Callable[[], None] | None, batched: bool) -> None:
     loop = asyncio.get_running_loop()
-    server = Server(app, hosts, limits, batched=batched)
+    server = Server(app, setting.hosts, setting.limits, batched=batched,
+                    authority=setting.authority)
     listener = await loop.create_server(lambda: Conn(server), sock=sock, backlog=BACKLOG)
     stopped = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -15,6 +15,7 @@ from ...web.app import engine_of
 from .limits import ADMIN_THREADS, Limits
 
 if TYPE_CHECKING:
+    from ..certificates import Authority
     from .protocol import Conn
 
 
@@ -24,8 +25,10 @@ class Server:
     out after the write of its turn."""
 
     def __init__(self, app: Flask, hosts: HostPolicy, limits: Limits, *,
-                 batched: bool) -> None:
+                 batched: bool, authority: Authority | None = None) -> None:
         self.engine = engine_of(app)
+        # The CA of --intercept: tunnels get their certificates from it (None: no proxy).
+        self.authority = authority
         self.wsgi = app.wsgi_app
         self.hosts = hosts
         self.limits = limits

@@ -20,16 +20,12 @@ import requests
 from mock_server import Engine, IncomingRequest, MemoryStore, create_app
 from mock_server.core import contract, journal_file
 from mock_server.core.journal_file import JournalFile
-from mock_server.serve.child_process import MockProcess
+from mock_server.testing.child_process import MockProcess
 from mock_server.testing.remote import RemoteMock
-from support.expected import HEADERS, MOCK_JOURNAL_CAP
+from support.expected import ENTRY_FIELDS, HEADERS, MOCK_JOURNAL_CAP
 
 BODY = {"message": "user: Hello\nassistant:", "temperature": 1, "presence_penalty": 0,
         "top_p": 1, "frequency_penalty": 0}
-ENTRY_FIELDS = ["id", "time", "namespace", "method", "path", "query", "headers",
-                "headers_truncated", "json",
-                "body", "body_size", "body_truncated", "remote_addr", "status", "reply",
-                "violations", "header_diff", "fault", "delay_ms", "scripted", "reply_id"]
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from mock_server.serve.child_process import MockProcess
+from mock_server.testing.child_process import MockProcess
 from mock_server.testing.remote import RemoteMock
 from support.raw_client import session
 

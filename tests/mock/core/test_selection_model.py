@@ -37,7 +37,7 @@ from hypothesis.stateful import (
 from mock_server.core.engine import Engine
 from mock_server.core.errors import UnknownReplyError
 from mock_server.core.wire import IncomingRequest
-from mock_server.serve.child_process import MockProcess
+from mock_server.testing.child_process import MockProcess
 from mock_server.testing.remote import RemoteMock
 from support.raw_client import session
 

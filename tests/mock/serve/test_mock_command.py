@@ -15,9 +15,9 @@ import pytest
 
 import aichat
 from mock_server import __version__
-from mock_server.serve import LISTENING, cli
-from mock_server.serve.child_process import MockProcess
+from mock_server.serve import cli
 from mock_server.serve.cli import is_loopback
+from mock_server.testing.child_process import LISTENING, MockProcess
 from support.paths import ROOT
 
 pytestmark = pytest.mark.usefixtures("no_ambient_configuration")

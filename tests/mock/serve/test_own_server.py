@@ -24,7 +24,7 @@ import requests
 
 from aichat import Aichat
 from mock_server.core.records import JournalPage
-from mock_server.serve.child_process import MockProcess
+from mock_server.testing.child_process import MockProcess
 from mock_server.testing.remote import RemoteMock
 from support.raw_client import RawResponse, connect, parse_response, read_all, session
 

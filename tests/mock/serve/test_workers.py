@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from mock_server import create_app
-from mock_server.serve.child_process import MockProcess
+from mock_server.testing.child_process import MockProcess
 
 pytestmark = pytest.mark.usefixtures("no_ambient_configuration")
 

@@ -11,7 +11,7 @@ import pytest
 
 import aichat
 from mock_server.core import faults
-from mock_server.serve.child_process import MockProcess
+from mock_server.testing.child_process import MockProcess
 from mock_server.testing.remote import RemoteMock
 from support.contract_data import FAULT_ERRORS
 

@@ -15,8 +15,11 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import IO, TypeVar
 
-from ..testing.remote import RemoteMock
-from . import LISTENING
+from .remote import RemoteMock
+
+#: The start of the first line the ``aichat-mock`` command prints on standard output, before
+#: its URL: what a program running it waits for.
+LISTENING = "aichat-mock listening on"
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
