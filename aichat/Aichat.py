@@ -4,6 +4,9 @@ Self-contained (standard library and ``requests`` only) so that this file can be
 unchanged, into a 2023 g4f ``Providers/`` folder. The bytes on the wire are those of the
 original module; everything around them (errors, timeouts, retries, keep-alive, base URL)
 is made robust.
+
+Code that exists only for urllib3 1.26 (the floor in pyproject.toml) says "urllib3 1.26 only",
+with what takes its place once the floor is urllib3 2.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
+
+# --- What g4f reads, and the facts of the site ------------------------------------------------
 
 url = 'https://chat-gpt.org/chat'
 model = ['gpt-3.5-turbo']
@@ -81,6 +86,8 @@ PARAMETERS: dict[str, tuple[int, int, int]] = {
     'frequency_penalty': (0, -2, 2),
 }
 
+
+# --- The errors a caller can catch ------------------------------------------------------------
 
 class AichatError(Exception):
     """Base of every error this provider raises."""
@@ -137,6 +144,8 @@ class AichatUpstreamError(AichatError):
         self.reason = reason
 
 
+# --- The entry points g4f calls, and the one path every call takes ----------------------------
+
 # The signature is the seed's: ``params`` below is computed from it, bare ``list`` included.
 # (mutmut leaves it whole: its wrapper would hide the signature that ``params`` reflects.)
 def _create_completion(model: str, messages: list, stream: bool, **kwargs: Any) -> Iterator[str]:  # type: ignore[type-arg]  # pragma: no mutate block
@@ -164,8 +173,6 @@ params = f'g4f.Providers.{os.path.basename(__file__)[:-3]} supports: ' + \
     '(%s)' % ', '.join([f"{name}: {get_type_hints(_create_completion)[name].__name__}" for name in _create_completion.__code__.co_varnames[:_create_completion.__code__.co_argcount]])  # noqa: E501, UP031
 
 
-# --- request ---------------------------------------------------------------------------------
-
 def _ask(messages: Any, kwargs: Mapping[str, Any]) -> tuple[Any, str]:
     """The parsed answer and the URL fit for messages; whatever goes wrong is an AichatError."""
     shown: str | None = None
@@ -183,6 +190,8 @@ def _ask(messages: Any, kwargs: Mapping[str, Any]) -> tuple[Any, str]:
         raise AichatError(f'unexpected {type(error).__name__} in the Aichat provider: '
                           f'{_one_line(str(error), 160)}; please report it', url=shown) from error
 
+
+# --- The input, checked before anything is sent -----------------------------------------------
 
 class _Request:
     __slots__ = ('body', 'max_response_bytes', 'max_retries', 'proxies', 'timeout', 'url')
@@ -358,7 +367,7 @@ def _max_response_bytes(value: Any) -> int:
     return value
 
 
-# --- transport -------------------------------------------------------------------------------
+# --- Per-thread state: the running call's deadline, the kept-alive sessions -------------------
 
 _local = threading.local()
 
@@ -379,48 +388,7 @@ def _time_left() -> float | None:
     return None if deadline is None else deadline - time.monotonic()
 
 
-class _Retry(Retry):
-    """urllib3's retry policy, narrowed to the site's statuses and our reading of Retry-After,
-    and held within the call's deadline."""
-
-    # urllib3 alone would also retry a 413 that carries Retry-After.
-    RETRY_AFTER_STATUS_CODES: frozenset[int] = frozenset()
-
-    def get_retry_after(self, response: Any) -> float | None:
-        # One parser for the wait and for the error's retry_after: urllib3's refuses fractions
-        # ("1.5"), so a long fractional wait would slip under the cap.
-        return retry_after_seconds(response.headers.get('Retry-After'))
-
-    def get_backoff_time(self) -> float:
-        # urllib3 1.26 reads its own 120 s cap from the class, 2.x from backoff_max.
-        return min(super().get_backoff_time(), RETRY_WAIT_CAP)
-
-    def sleep_for_retry(self, response: Any) -> bool:
-        wait = self.get_retry_after(response)
-        if wait is None:
-            return False
-        time.sleep(wait)  # "Retry-After: 0" means now; urllib3 would back off instead
-        return True
-
-    def increment(self, *args: Any, **kwargs: Any) -> Any:
-        # urllib3 (1.26 and 2.x) and responses pass the answer or the error by keyword.
-        retry = super().increment(*args, **kwargs)
-        response = kwargs.get('response')
-        wait = None if response is None else self.get_retry_after(response)
-        if wait is None:
-            wait = retry.get_backoff_time()
-        left = _time_left()
-        if wait > RETRY_WAIT_CAP or (left is not None and wait >= left):
-            # No retry: a longer wait is the caller's to make, and one past the deadline would
-            # end it. urllib3's own end of a spent budget follows: the last answer is handed
-            # back (raise_on_status=False), or the last error raised.
-            return Retry.increment(self.new(total=0), *args, **kwargs)
-        if response is not None:
-            # A server may close the connection after such an answer without saying so; the
-            # retry goes out on a fresh one, and this answer's body is never read.
-            response.close()
-        return retry
-
+# --- The deadline: every connect, send and read of a call ends by it --------------------------
 
 class _DeadlineReader(io.RawIOBase):
     """The socket reader under one answer: each read waits at most until the call's deadline,
@@ -514,6 +482,55 @@ def _keep_deadlines(manager: Any) -> Any:
                                       in manager.pool_classes_by_scheme.items()}
     return manager
 
+
+# --- Retries: which failures go again, after what wait ----------------------------------------
+
+class _Retry(Retry):
+    """urllib3's retry policy, narrowed to the site's statuses and our reading of Retry-After,
+    and held within the call's deadline."""
+
+    # urllib3 alone would also retry a 413 that carries Retry-After.
+    RETRY_AFTER_STATUS_CODES: frozenset[int] = frozenset()
+
+    def get_retry_after(self, response: Any) -> float | None:
+        # One parser for the wait and for the error's retry_after: urllib3's refuses fractions
+        # ("1.5"), so a long fractional wait would slip under the cap.
+        return retry_after_seconds(response.headers.get('Retry-After'))
+
+    def get_backoff_time(self) -> float:
+        # urllib3 1.26 only, goes when the floor is urllib3 2: 1.26 takes no backoff_max and
+        # reads its own 120 s cap from the class; on 2.x, backoff_max=RETRY_WAIT_CAP given to
+        # _Retry in _session does the same.
+        return min(super().get_backoff_time(), RETRY_WAIT_CAP)
+
+    def sleep_for_retry(self, response: Any) -> bool:
+        wait = self.get_retry_after(response)
+        if wait is None:
+            return False
+        time.sleep(wait)  # "Retry-After: 0" means now; urllib3 would back off instead
+        return True
+
+    def increment(self, *args: Any, **kwargs: Any) -> Any:
+        # urllib3 (1.26 and 2.x) and responses pass the answer or the error by keyword.
+        retry = super().increment(*args, **kwargs)
+        response = kwargs.get('response')
+        wait = None if response is None else self.get_retry_after(response)
+        if wait is None:
+            wait = retry.get_backoff_time()
+        left = _time_left()
+        if wait > RETRY_WAIT_CAP or (left is not None and wait >= left):
+            # No retry: a longer wait is the caller's to make, and one past the deadline would
+            # end it. urllib3's own end of a spent budget follows: the last answer is handed
+            # back (raise_on_status=False), or the last error raised.
+            return Retry.increment(self.new(total=0), *args, **kwargs)
+        if response is not None:
+            # A server may close the connection after such an answer without saying so; the
+            # retry goes out on a fresh one, and this answer's body is never read.
+            response.close()
+        return retry
+
+
+# --- One session per thread, and the call made on it ------------------------------------------
 
 class _Adapter(HTTPAdapter):
     """requests' adapter whose connections, proxied ones included, keep the call's deadline."""
@@ -629,7 +646,7 @@ def _out_of_memory(shown: str) -> AichatResponseError:
                                f'smaller max_response_bytes', url=shown)
 
 
-# --- the body, read in pieces ----------------------------------------------------------------
+# --- The body: read in pieces, held to max_response_bytes, decoded here -----------------------
 
 def _read_body(raw: Any, headers: Mapping[str, str], limit: int) -> bytearray | None:
     """The body, decoded, read a piece at a time; ``None`` as soon as it grows past ``limit``
@@ -656,7 +673,9 @@ def _read_body(raw: Any, headers: Mapping[str, str], limit: int) -> bytearray | 
             body += piece
             if len(body) > limit:
                 return None
-    if length is not None and len(body) < length:  # urllib3 1.26 lets this pass
+    # urllib3 1.26 only, goes when the floor is urllib3 2: 1.26 lets a body short of its
+    # Content-Length pass, 2.x raises IncompleteRead itself.
+    if length is not None and len(body) < length:
         raise requests.exceptions.ChunkedEncodingError(
             f'the body ended {length - len(body)} bytes short of its Content-Length')
     return body
@@ -814,6 +833,7 @@ class _BrotliDecoder:
             raise requests.exceptions.ContentDecodingError(f'br: {error}') from error
 
 
+# --- What a failed exchange means: the error chain, read --------------------------------------
 
 def _connection_message(error: BaseException, shown: str,
                         proxies: dict[str, str] | None) -> str:
@@ -838,8 +858,9 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
         if seen is None or seen is outer:
             return
         yield seen
-        # urllib3 1.26 raises some of its errors inside an except without 'from': the error
-        # it handled is only the context.
+        # The context: urllib3 1.26 only, goes when the floor is urllib3 2. 1.26 raises some
+        # of its errors inside an except without 'from', so the error it handled is only the
+        # context; 2.x names it in the arguments or the cause.
         inner = [*seen.args, seen.__cause__,
                  None if seen.__suppress_context__ else seen.__context__]
         seen = next((item for item in inner
@@ -859,14 +880,7 @@ def _reason(error: BaseException) -> str:
     return _one_line(f'{type(inner).__name__}: {inner}', 160)
 
 
-def _redact(url: str) -> str:
-    """The URL without its user and password, fit for a message."""
-    scheme, separator, rest = url.partition('://')
-    end = min((i for i in map(rest.find, '/?#') if i >= 0), default=len(rest))
-    if not separator or '@' not in rest[:end]:
-        return url
-    return f'{scheme}://***@{rest[:end].rpartition("@")[2]}{rest[end:]}'
-
+# --- The answer's text, and what it means -----------------------------------------------------
 
 def _text(body: bytes | bytearray, headers: Mapping[str, str]) -> str:
     # Decoding by hand: requests would read a text/* answer without a charset as ISO-8859-1
@@ -884,11 +898,6 @@ def _charset(content_type: str) -> str | None:
         if name.strip().lower() == 'charset':
             return value.strip().strip('"\'') or None
     return None
-
-
-def _one_line(text: str, limit: int = BODY_EXCERPT_CHARS) -> str:
-    text = ' '.join(text.split())
-    return text if len(text) <= limit else text[:limit - 3] + '...'
 
 
 def _looks_like_html(text: str, headers: Mapping[str, str]) -> bool:
@@ -971,3 +980,19 @@ def _message_of(data: Any, target: str) -> str:
             f'(keys: {_one_line(", ".join(sorted(map(str, data))), 80) or "none"}); '
             f'the site changed or is failing', url=target)
     return message
+
+
+# --- Messages: one line, no secrets -----------------------------------------------------------
+
+def _redact(url: str) -> str:
+    """The URL without its user and password, fit for a message."""
+    scheme, separator, rest = url.partition('://')
+    end = min((i for i in map(rest.find, '/?#') if i >= 0), default=len(rest))
+    if not separator or '@' not in rest[:end]:
+        return url
+    return f'{scheme}://***@{rest[:end].rpartition("@")[2]}{rest[end:]}'
+
+
+def _one_line(text: str, limit: int = BODY_EXCERPT_CHARS) -> str:
+    text = ' '.join(text.split())
+    return text if len(text) <= limit else text[:limit - 3] + '...'
