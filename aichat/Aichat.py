@@ -11,12 +11,14 @@ with what takes its place once the floor is urllib3 2.
 
 from __future__ import annotations
 
+import codecs
 import http.client
 import importlib
 import io
 import json
 import math
 import os
+import re
 import socket
 import sys
 import threading
@@ -59,6 +61,14 @@ BACKOFF_FACTOR = 0.5
 # Longest wait between two attempts; a Retry-After beyond it is handed to the caller instead.
 RETRY_WAIT_CAP = 30.0
 BODY_EXCERPT_CHARS = 200
+# The answer's framing (RFC 9112) has bounds of its own: the longest status line, chunk-size
+# line (extensions included) or trailer line read, CRLF included (net/http's bound on a
+# chunk-size line); the most hex digits in a chunk size (16: below 2**64); the most trailer
+# fields; the largest Content-Length (2**63 - 1, as HTTP implementations read it).
+MAX_FRAMING_LINE = 4096
+MAX_CHUNK_SIZE_DIGITS = 16
+MAX_TRAILER_FIELDS = 100
+MAX_CONTENT_LENGTH = 2**63 - 1
 
 # The headers of the original module, in its order; they stay the same whatever the base URL.
 HEADERS = {
@@ -437,11 +447,164 @@ class _DeadlineResponse(http.client.HTTPResponse):
         super().__init__(sock, *args, **kwargs)
 
 
+# --- The answer's head and framing, held to RFC 9112 ------------------------------------------
+
+class _FramingError(http.client.HTTPException):
+    """An answer whose framing cannot be trusted (RFC 9112 sections 4, 6 and 7): where its body
+    ends is not known, so none of it is used and its connection is closed."""
+
+
+_TCHAR = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]"
+_QUOTED = rb'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"'
+# status-line = HTTP-version SP status-code SP [ reason-phrase ] (section 4), with the last SP
+# optional (servers leave it out before an empty reason) and a bare LF allowed to end the line
+# (section 2.2). HTTP/1.2 to 1.9 read as 1.1 (RFC 9110 section 2.5).
+_STATUS_LINE = re.compile(rb'HTTP/1\.([0-9]) ([1-9][0-9]{2})(?: ([\t\x20-\x7e\x80-\xff]*))?\r?\n')
+# chunk-size [ chunk-ext ] CRLF (section 7.1), chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS
+# value ] ), a value being a token or a quoted string.
+_CHUNK_LINE = re.compile(rb'([0-9A-Fa-f]+)(?:[ \t]*;[ \t]*%s+(?:[ \t]*=[ \t]*(?:%s+|%s))?)*\r\n'
+                         % (_TCHAR, _TCHAR, _QUOTED))
+_TRAILER_LINE = re.compile(rb'%s+:[\t\x20-\x7e\x80-\xff]*\r\n' % _TCHAR)
+# Statuses whose answers have no body, whatever their fields say (section 6.3).
+_NO_BODY = frozenset({*range(100, 200), 204, 304})
+
+
+class _StrictResponse(_DeadlineResponse):
+    """http.client's reader of one answer, with its head and framing held to RFC 9112 where
+    http.client lets them pass: a status line read with ``int()`` ("+200", "2_00"), 1xx
+    answers other than 100 taken for the final one, a Content-Length it cannot read taken for
+    none (the body then ends at the close), a Transfer-Encoding other than exactly "chunked"
+    read as no coding, and chunk sizes read with ``int()`` too: "-1" there reads the stream
+    to its end, into memory."""
+
+    def _read_status(self) -> tuple[str, int, str]:
+        while True:
+            line = self.fp.readline(MAX_FRAMING_LINE + 1)
+            if not line:
+                raise http.client.RemoteDisconnected(
+                    'Remote end closed connection without response')
+            match = _STATUS_LINE.fullmatch(line)
+            if match is None:
+                if len(line) > MAX_FRAMING_LINE:
+                    raise http.client.LineTooLong('status line')
+                raise http.client.BadStatusLine(line.decode('latin-1'))
+            status = int(match[2])
+            if status >= 200 or status == 101:
+                return f'HTTP/1.{match[1].decode()}', status, (match[3] or b'').decode('latin-1')
+            # An interim answer, which a client reads past (RFC 9110 section 15.2): its fields
+            # are read, within http.client's bounds, and set aside.
+            http.client.parse_headers(self.fp)
+
+    def begin(self) -> None:
+        super().begin()
+        if self.status in _NO_BODY:
+            # http.client reads no body here; after a 101 the server speaks another protocol,
+            # which this request never asked for: the connection is not used again.
+            self.will_close = self.will_close or self.status == 101
+            return
+        try:
+            chunked, length = _framing(self.version, self.headers)
+        except _FramingError:
+            self._close_conn()  # type: ignore[attr-defined]
+            raise
+        self.chunked, self.length = chunked, length
+        if chunked:
+            self.chunk_left = None
+
+    def _get_chunk_left(self) -> int | None:
+        """What is left of the chunk being read, else the next chunk's size, or ``None`` after
+        the last chunk and the trailer section (http.client's own contract for this method)."""
+        left = self.chunk_left
+        if left:
+            return left
+        if left == 0 and self._safe_read(2) != b'\r\n':  # type: ignore[attr-defined]
+            raise _FramingError("a chunk's data is not followed by CRLF")
+        size = self._chunk_size()
+        if size:
+            self.chunk_left = size
+            return size
+        self._skip_trailer()
+        self._close_conn()  # type: ignore[attr-defined]  # the body is whole
+        self.chunk_left = None
+        return None
+
+    def _chunk_size(self) -> int:
+        line = self.fp.readline(MAX_FRAMING_LINE + 1)
+        if len(line) > MAX_FRAMING_LINE:
+            raise _FramingError(f'a chunk-size line longer than {MAX_FRAMING_LINE} bytes')
+        if not line.endswith(b'\n'):
+            raise http.client.IncompleteRead(b'')  # the answer ended inside its framing
+        match = _CHUNK_LINE.fullmatch(line)
+        if match is None:
+            raise _FramingError(f'a malformed chunk-size line {_one_line(repr(line), 60)}')
+        if len(match[1]) > MAX_CHUNK_SIZE_DIGITS:
+            raise _FramingError(f'a chunk size of {len(match[1])} hex digits, more than '
+                                f'{MAX_CHUNK_SIZE_DIGITS}')
+        return int(match[1], 16)
+
+    def _skip_trailer(self) -> None:
+        """The trailer section, read and set aside: its fields are not used."""
+        for _ in range(MAX_TRAILER_FIELDS + 1):
+            line = self.fp.readline(MAX_FRAMING_LINE + 1)
+            if len(line) > MAX_FRAMING_LINE:
+                raise _FramingError(f'a trailer line longer than {MAX_FRAMING_LINE} bytes')
+            if line == b'\r\n' or not line.endswith(b'\n'):
+                return  # its end; or the answer's, which a few servers send for it
+            if not _TRAILER_LINE.fullmatch(line):
+                raise _FramingError(f'a malformed trailer line {_one_line(repr(line), 60)}')
+        raise _FramingError(f'more than {MAX_TRAILER_FIELDS} trailer fields')
+
+
+def _framing(version: int, fields: Any) -> tuple[bool, int | None]:
+    """Whether a body is chunked, else its Content-Length (``None``: it ends when the server
+    closes the connection), from all the answer's field lines as RFC 9112 section 6.3 reads
+    them; a ``_FramingError`` when they cannot be trusted."""
+    codings = _list_field(fields.get_all('transfer-encoding'))
+    if codings is None:
+        return False, _content_length(fields.get_all('content-length'))
+    if version < 11:
+        raise _FramingError('Transfer-Encoding in an HTTP/1.0 answer')
+    if fields.get('content-length') is not None:
+        raise _FramingError('both Transfer-Encoding and Content-Length')
+    if [coding.lower() for coding in codings] != ['chunked']:
+        raise _FramingError(f'Transfer-Encoding {_show(", ".join(codings))}, where only '
+                            f'chunked is read')
+    return True, None
+
+
+def _list_field(values: list[str] | None) -> list[str] | None:
+    """The elements of a list field, all its lines together, empty ones left out (RFC 9110
+    section 5.6.1); ``None`` when the answer has no such field."""
+    if values is None:
+        return None
+    return [element.strip(' \t\r\n') for value in values for element in value.split(',')
+            if element.strip(' \t\r\n')]
+
+
+def _content_length(values: list[str] | None) -> int | None:
+    """Content-Length from its field lines (``None`` when there is none): digits, the same
+    length however often it is given (RFC 9112 section 6.3)."""
+    lengths = _list_field(values)
+    if lengths is None:
+        return None
+    if not lengths or not all(length.isascii() and length.isdigit() for length in lengths):
+        raise _FramingError(f'a malformed Content-Length {_show(", ".join(values or []))}')
+    numbers = {length.lstrip('0') or '0' for length in lengths}
+    if len(numbers) > 1:
+        raise _FramingError(f'two lengths in Content-Length {_show(", ".join(lengths))}')
+    [number] = numbers
+    if len(number) > len(str(MAX_CONTENT_LENGTH)) or int(number) > MAX_CONTENT_LENGTH:
+        raise _FramingError(f'a Content-Length of {_show(number)}, more than {MAX_CONTENT_LENGTH}')
+    return int(number)
+
+
+# --- Connections: every call's deadline kept, every answer read strictly -----------------------
+
 class _DeadlineConnection(http.client.HTTPConnection):
     """Mixed into urllib3's connection classes: connecting, sending and reading all end by the
-    deadline of the call they serve (none outside a call)."""
+    deadline of the call they serve (none outside a call), and answers are read strictly."""
 
-    response_class = _DeadlineResponse
+    response_class = _StrictResponse
 
     def connect(self) -> None:
         left = _time_left()
@@ -602,7 +765,7 @@ def _send(request: _Request) -> Any:
         status, headers = response.status_code, response.headers
         try:
             connection = getattr(response.raw, 'connection', None)  # before the body frees it
-            body = _read_body(response.raw, headers, request.max_response_bytes)
+            body = _read_body(response.raw, status, headers, request.max_response_bytes)
             if body is None:
                 raise AichatResponseError(
                     f'POST {shown} answered {status} with a body of more than '
@@ -627,6 +790,11 @@ def _send(request: _Request) -> Any:
     except MemoryError as error:
         raise _out_of_memory(shown) from error
     except _TRANSPORT_ERRORS as error:
+        fault = _framing_fault(error)
+        if fault is not None:  # all there, maybe, but where the body ends cannot be known
+            raise AichatResponseError(
+                f'POST {shown} answered with broken framing: {fault} (RFC 9112); the site or '
+                f'a proxy on the way is failing, try again later', url=shown) from error
         if _timed_out(error):  # before the answer, or while its body trickled in
             raise AichatTimeoutError(
                 f'no answer from POST {shown} within {request.timeout:g} s; '
@@ -636,7 +804,8 @@ def _send(request: _Request) -> Any:
     finally:
         _local.deadline = _local.outer = None
     try:
-        return _parse(status, _text(body, headers), headers, shown)
+        text, unreadable = _text(body, headers)
+        return _parse(status, text, headers, shown, unreadable)
     except MemoryError as error:
         raise _out_of_memory(shown) from error
 
@@ -648,36 +817,46 @@ def _out_of_memory(shown: str) -> AichatResponseError:
 
 # --- The body: read in pieces, held to max_response_bytes, decoded here -----------------------
 
-def _read_body(raw: Any, headers: Mapping[str, str], limit: int) -> bytearray | None:
+def _read_body(raw: Any, status: int, headers: Mapping[str, str],
+               limit: int) -> bytearray | None:
     """The body, decoded, read a piece at a time; ``None`` as soon as it grows past ``limit``
     bytes, the rest unread.
 
     gzip, deflate and br are decoded here, never more than ``READ_CHUNK`` bytes at a time, so a
     compression bomb ends at the limit like any long body. Other codings (zstd) are left to
-    urllib3, read in small steps."""
+    urllib3, read in small steps. Whatever the framing (a length, chunks, the close), each
+    read is at most a step: _StrictResponse holds the framing to RFC 9112."""
     decoders = _decoders(headers.get('content-encoding', ''))
-    length = _content_length(headers) if decoders == [] else None
-    if length is not None and length > limit:
-        return None
     delegated = decoders is None
+    value = headers.get('content-length')  # its lines joined by ", ", as urllib3 hands them on
+    # The length on the wire, where the bytes read are the wire's (not decoded by urllib3).
+    length: int | None = None
+    if status in _NO_BODY:
+        length = 0
+    elif not delegated and value is not None:
+        length = _content_length([value])
+    if decoders == [] and length is not None and length > limit:
+        return None
     chain = decoders or []
     step = 1024 if delegated else READ_CHUNK
     body = bytearray()
+    wire = 0
     # A body of known length needs no last read to find its end (the read that brings its
     # last byte gives the connection back); an empty one takes one read, for the same reason.
-    while length is None or len(body) < length or not length:
+    while length is None or wire < length or not length:
         data = _read_raw(raw, step, delegated)
         if not data:
             break
+        wire += len(data)
         for piece in _decode(chain, data):
             body += piece
             if len(body) > limit:
                 return None
     # urllib3 1.26 only, goes when the floor is urllib3 2: 1.26 lets a body short of its
     # Content-Length pass, 2.x raises IncompleteRead itself.
-    if length is not None and len(body) < length:
+    if length is not None and wire < length:
         raise requests.exceptions.ChunkedEncodingError(
-            f'the body ended {length - len(body)} bytes short of its Content-Length')
+            f'the body ended {length - wire} bytes short of its Content-Length')
     return body
 
 
@@ -700,13 +879,6 @@ def _read_raw(raw: Any, amount: int, decode: bool) -> bytes:
     except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as error:
         raise requests.exceptions.ConnectionError(error) from error
     return data
-
-
-def _content_length(headers: Mapping[str, str]) -> int | None:
-    try:
-        return int(headers.get('content-length', ''))
-    except ValueError:
-        return None
 
 
 def _optional_module(*names: str) -> Any:
@@ -867,6 +1039,12 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
                      if isinstance(item, BaseException) and item is not seen), None)
 
 
+def _framing_fault(error: BaseException) -> str | None:
+    """What was wrong with the answer's framing, when that is what failed."""
+    return next((str(inner) for inner in _chain(error) if isinstance(inner, _FramingError)),
+                None)
+
+
 def _timed_out(error: BaseException) -> bool:
     return any(isinstance(inner, (requests.Timeout, TimeoutError,
                                   urllib3.exceptions.TimeoutError))
@@ -882,14 +1060,65 @@ def _reason(error: BaseException) -> str:
 
 # --- The answer's text, and what it means -----------------------------------------------------
 
-def _text(body: bytes | bytearray, headers: Mapping[str, str]) -> str:
+def _text(body: bytes | bytearray, headers: Mapping[str, str]) -> tuple[str, str | None]:
+    """The body as text, and why it is not the text it says it is (``None`` when it is).
+
+    It is read in the charset its Content-Type names, else in UTF-8 (JSON's, RFC 8259). A body
+    that cannot be read so is still given as text, for messages and the bot-wall check: in its
+    charset where that is one, else in UTF-8, with what cannot be decoded replaced."""
     # Decoding by hand: requests would read a text/* answer without a charset as ISO-8859-1
     # (JSON is UTF-8), and guess a missing one by scanning the whole body.
-    charset = _charset(headers.get('content-type', ''))
+    label = _charset(headers.get('content-type', ''))
+    codec, problem = _codec(label)
+    if codec is not None:
+        try:
+            return body.decode(codec), None
+        except UnicodeError as error:
+            problem = f'that is not {label or "UTF-8"} text ({_unicode_reason(error)})'
+        try:
+            return body.decode(codec, errors='replace'), problem
+        except (UnicodeError, LookupError):  # a codec without the 'replace' handler
+            pass
+    return body.decode('utf-8-sig', errors='replace'), problem
+
+
+# Codecs Python offers for text that are no character encoding of a body: they transform text
+# (IDNA labels, Punycode, Python's escapes) or refuse everything.
+_NOT_CHARSETS = frozenset({'idna', 'punycode', 'unicode-escape', 'raw-unicode-escape',
+                           'undefined'})
+
+
+def _codec(label: str | None) -> tuple[str | None, str | None]:
+    """The codec that reads a body labelled ``charset=label`` (UTF-8, BOM or not, when no
+    charset is named), or why there is none."""
+    if label is None:
+        return 'utf-8-sig', None
     try:
-        return body.decode(charset or 'utf-8-sig', errors='replace')
-    except LookupError:
-        return body.decode('utf-8-sig', errors='replace')
+        name = codecs.lookup(label).name
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
+        return None, f'labelled charset={_show(label)}, which names no known character encoding'
+    if not _decodes_text(name):
+        return None, f'labelled charset={_show(label)}, which is not a character encoding'
+    return name, None
+
+
+def _decodes_text(codec: str) -> bool:
+    """Whether a codec reads bytes as text the way a character encoding does."""
+    if codec in _NOT_CHARSETS:
+        return False
+    try:
+        b'a'.decode(codec)  # refused by the codecs of bytes to bytes (base64, zlib, hex)
+    except UnicodeDecodeError:  # one byte is too short for some (UTF-16), not the wrong kind
+        return True
+    except (LookupError, UnicodeError):
+        return False
+    return True
+
+
+def _unicode_reason(error: UnicodeError) -> str:
+    if isinstance(error, UnicodeDecodeError):
+        return f'{error.reason} at byte {error.start}'
+    return _one_line(str(error), 80)
 
 
 def _charset(content_type: str) -> str | None:
@@ -935,7 +1164,10 @@ def _status_advice(status: int) -> str:
     return 'expected 200 with JSON; check the base URL'
 
 
-def _parse(status: int, text: str, headers: Mapping[str, str], target: str) -> Any:
+def _parse(status: int, text: str, headers: Mapping[str, str], target: str,
+           unreadable: str | None = None) -> Any:
+    """What the answer means: its status first, then its text (``unreadable`` says why the
+    text is not what the answer says it is; it matters only where the JSON is wanted)."""
     excerpt = _one_line(text)
     if status == 429:
         wait = retry_after_seconds(headers.get('retry-after'))
@@ -954,6 +1186,10 @@ def _parse(status: int, text: str, headers: Mapping[str, str], target: str) -> A
         raise AichatHTTPError(
             f'POST {target} answered {status}: {excerpt!r}; {_status_advice(status)}',
             url=target, status_code=status, body=excerpt)
+    if unreadable is not None:
+        raise AichatResponseError(
+            f'POST {target} answered {status} with a body {unreadable}; the site changed or is '
+            f'failing, try again later', url=target)
     try:
         return json.loads(text)
     except (ValueError, RecursionError) as error:

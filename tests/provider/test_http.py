@@ -720,7 +720,9 @@ RAW_ANSWERS: dict[str, tuple[bytes, type[Aichat.AichatError] | str]] = {
     "bad-status-line": (b"HTTP/1.1 abc OK\r\n\r\n", BROKEN),
     "not-http": (b"hello there\r\n\r\n", BROKEN),
     "status-over-999": (b"HTTP/1.1 1000 Big\r\nContent-Length: 0\r\n\r\n", BROKEN),
-    "bad-chunk-length": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", BROKEN),
+    # docs/provider.md: a malformed chunk size is the answer's fault, not the connection's.
+    "bad-chunk-length": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                         Aichat.AichatResponseError),
     "truncated-body": (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"mess", BROKEN),
     "too-many-headers": (b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * 150 + b"\r\n", BROKEN),
     "header-line-too-long": (b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 70000 + b"\r\n\r\n",
