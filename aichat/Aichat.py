@@ -483,10 +483,10 @@ class _StrictResponse(_DeadlineResponse):
             if not line:
                 raise http.client.RemoteDisconnected(
                     'Remote end closed connection without response')
+            if len(line) > MAX_FRAMING_LINE:
+                raise http.client.LineTooLong('status line')
             match = _STATUS_LINE.fullmatch(line)
             if match is None:
-                if len(line) > MAX_FRAMING_LINE:
-                    raise http.client.LineTooLong('status line')
                 raise http.client.BadStatusLine(line.decode('latin-1'))
             status = int(match[2])
             if status >= 200 or status == 101:
