@@ -497,16 +497,22 @@ class _StrictResponse(_DeadlineResponse):
 
     def begin(self) -> None:
         super().begin()
-        if self.status in _NO_BODY:
-            # http.client reads no body here; after a 101 the server speaks another protocol,
-            # which this request never asked for: the connection is not used again.
-            self.will_close = self.will_close or self.status == 101
-            return
         try:
             chunked, length = _framing(self.version, self.headers)
         except _FramingError:
             self._close_conn()  # type: ignore[attr-defined]
             raise
+        if self.status in _NO_BODY:
+            # No body, even one its fields announce as chunked (http.client would read it).
+            # The connection is not used again after a 101 (the server speaks another
+            # protocol, which this request never asked for), nor after a 1xx or 204 with the
+            # framing fields RFC 9112 forbids there: the body they announce may follow.
+            announced = any(self.headers.get(name) is not None
+                            for name in ('transfer-encoding', 'content-length'))
+            self.chunked, self.length = False, 0
+            self.will_close = self.will_close or self.status == 101 or (
+                announced and self.status != 304)
+            return
         self.chunked, self.length = chunked, length
         if chunked:
             self.chunk_left = None
@@ -829,34 +835,34 @@ def _read_body(raw: Any, status: int, headers: Mapping[str, str],
     decoders = _decoders(headers.get('content-encoding', ''))
     delegated = decoders is None
     value = headers.get('content-length')  # its lines joined by ", ", as urllib3 hands them on
-    # The length on the wire, where the bytes read are the wire's (not decoded by urllib3).
     length: int | None = None
     if status in _NO_BODY:
         length = 0
-    elif not delegated and value is not None:
+    elif value is not None:
         length = _content_length([value])
     if decoders == [] and length is not None and length > limit:
         return None
     chain = decoders or []
     step = 1024 if delegated else READ_CHUNK
     body = bytearray()
-    wire = 0
     # A body of known length needs no last read to find its end (the read that brings its
     # last byte gives the connection back); an empty one takes one read, for the same reason.
-    while length is None or wire < length or not length:
+    # One that urllib3 decodes is read until urllib3 says it ended: it may hold decoded bytes
+    # back after the last byte of the wire.
+    wire = None if delegated else length
+    while wire is None or raw.tell() < wire or not wire:
         data = _read_raw(raw, step, delegated)
         if not data:
             break
-        wire += len(data)
         for piece in _decode(chain, data):
             body += piece
             if len(body) > limit:
                 return None
     # urllib3 1.26 only, goes when the floor is urllib3 2: 1.26 lets a body short of its
-    # Content-Length pass, 2.x raises IncompleteRead itself.
-    if length is not None and wire < length:
+    # Content-Length pass, 2.x raises IncompleteRead itself. (tell() counts the wire's bytes.)
+    if length is not None and raw.tell() < length:
         raise requests.exceptions.ChunkedEncodingError(
-            f'the body ended {length - wire} bytes short of its Content-Length')
+            f'the body ended {length - raw.tell()} bytes short of its Content-Length')
     return body
 
 
