@@ -277,3 +277,28 @@ def test_the_largest_content_length_is_a_length_too_long_for_the_limit(
     error = outcome(server, answer(b"Content-Length: %d" % LARGEST_LENGTH))
     assert type(error) is aichat.AichatResponseError
     assert f"more than {DEFAULT_LIMIT} bytes" in str(error)
+
+
+def test_a_204_announced_as_chunked_has_no_body_either(server: LoopbackServer) -> None:
+    raw = answer(b"Transfer-Encoding: chunked", status=b"HTTP/1.1 204 No Content",
+                 body=SIZE + b"\r\n" + REPLY + b"\r\n0\r\n\r\n")
+    error = outcome(server, raw)
+    assert type(error) is aichat.AichatResponseError
+    assert "answered 204 with an empty body" in str(error)
+
+
+def test_the_framing_fields_of_a_204_are_held_to_the_rules_too(server: LoopbackServer) -> None:
+    error = outcome(server, answer(b"Content-Length: 21, 22", status=b"HTTP/1.1 204 No Content"))
+    assert type(error) is aichat.AichatResponseError
+    assert "answered with broken framing: two lengths" in str(error)
+
+
+def test_a_204_that_announces_a_body_costs_its_connection(server: LoopbackServer) -> None:
+    """RFC 9112 forbids Content-Length in a 204: the body it announces may follow, so the
+    connection is not used again (the server here keeps it open, the body sent after the
+    head)."""
+    server.script(Reply(204, REPLY))  # fake_site adds the Content-Length of the body it sends
+    with pytest.raises(aichat.AichatResponseError, match="answered 204 with an empty body"):
+        aichat.complete(HELLO, base_url=server.base_url)
+    assert aichat.complete(HELLO, base_url=server.base_url) == "echo: user: Hello\nassistant:"
+    assert server.connections == 2
