@@ -1080,7 +1080,8 @@ def _text(body: bytes | bytearray, headers: Mapping[str, str]) -> tuple[str, str
         try:
             return body.decode(codec), None
         except UnicodeError as error:
-            problem = f'that is not {label or "UTF-8"} text ({_unicode_reason(error)})'
+            named = _one_line(label, 40) if label else 'UTF-8'
+            problem = f'that is not {named} text ({_unicode_reason(error)})'
         try:
             return body.decode(codec, errors='replace'), problem
         except (UnicodeError, LookupError):  # a codec without the 'replace' handler
@@ -1089,9 +1090,8 @@ def _text(body: bytes | bytearray, headers: Mapping[str, str]) -> tuple[str, str
 
 
 # Codecs Python offers for text that are no character encoding of a body: they transform text
-# (IDNA labels, Punycode, Python's escapes) or refuse everything.
-_NOT_CHARSETS = frozenset({'idna', 'punycode', 'unicode-escape', 'raw-unicode-escape',
-                           'undefined'})
+# (IDNA labels, Punycode, Python's escapes).
+_NOT_CHARSETS = frozenset({'idna', 'punycode', 'unicode-escape', 'raw-unicode-escape'})
 
 
 def _codec(label: str | None) -> tuple[str | None, str | None]:
@@ -1113,7 +1113,9 @@ def _decodes_text(codec: str) -> bool:
     if codec in _NOT_CHARSETS:
         return False
     try:
-        b'a'.decode(codec)  # refused by the codecs of bytes to bytes (base64, zlib, hex)
+        # LookupError from the codecs of bytes to bytes (base64, zlib, hex), UnicodeError from
+        # 'undefined', which refuses everything.
+        b'a'.decode(codec)
     except UnicodeDecodeError:  # one byte is too short for some (UTF-16), not the wrong kind
         return True
     except (LookupError, UnicodeError):
