@@ -11,6 +11,7 @@ Content-Length up to 2**63 - 1), each tried at the bound and one past it.
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +26,7 @@ HELLO = [{"role": "user", "content": "Hello"}]
 TEXT = "framed"
 REPLY = json.dumps({"message": TEXT}).encode()  # 21 bytes
 SIZE = b"%x" % len(REPLY)  # its chunk size: 15
+GZIPPED = gzip.compress(REPLY)
 
 # docs/provider.md: the documented bounds.
 LINE = 4096  # a status, chunk-size or trailer line, CRLF included
@@ -227,6 +229,10 @@ BROKEN = {
     "nothing-at-all": b"",
     "cut-inside-the-status-line": b"HTTP/1.1 20",
     "cut-before-the-content-length": answer(b"Content-Length: 22"),
+    "cut-before-the-content-length-of-a-gzip-body": answer(
+        b"Content-Encoding: gzip", b"Content-Length: %d" % (len(GZIPPED) + 1), body=GZIPPED),
+    "cut-before-the-content-length-in-a-coding-urllib3-reads": answer(
+        b"Content-Encoding: x-unknown", b"Content-Length: 22"),
     "cut-inside-a-chunk": chunked(b"16", REPLY),
     "cut-inside-a-chunk-size-line": answer(b"Transfer-Encoding: chunked", body=SIZE + b"\r"),
     "cut-before-the-last-chunk": chunked(SIZE, REPLY),
