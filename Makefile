@@ -13,7 +13,8 @@ OLDEST_PYTHON ?= $(shell p=$$(pyenv prefix "$$(pyenv latest 3.10 2>/dev/null)" 2
 OLDEST_VENV   := .venv-oldest
 OLDEST_TESTS  := $(addprefix tests/,\
 	provider/test_http.py provider/test_properties.py provider/test_limits.py \
-	provider/test_decoding.py provider/test_aichat_command.py \
+	provider/test_decoding.py provider/test_aichat_command.py provider/test_framing.py \
+	provider/test_raw_answers.py \
 	contract/test_cases_socketless.py contract/test_cases_live.py \
 	mock/core/test_fault_catalogue.py mock/core/test_engine.py mock/core/test_journal.py \
 	mock/core/test_stores.py mock/core/test_matching.py mock/core/test_selection_model.py \

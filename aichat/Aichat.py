@@ -4,16 +4,21 @@ Self-contained (standard library and ``requests`` only) so that this file can be
 unchanged, into a 2023 g4f ``Providers/`` folder. The bytes on the wire are those of the
 original module; everything around them (errors, timeouts, retries, keep-alive, base URL)
 is made robust.
+
+Code that exists only for urllib3 1.26 (the floor in pyproject.toml) says "urllib3 1.26 only",
+with what takes its place once the floor is urllib3 2.
 """
 
 from __future__ import annotations
 
+import codecs
 import http.client
 import importlib
 import io
 import json
 import math
 import os
+import re
 import socket
 import sys
 import threading
@@ -29,6 +34,8 @@ import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
+
+# --- What g4f reads, and the facts of the site ------------------------------------------------
 
 url = 'https://chat-gpt.org/chat'
 model = ['gpt-3.5-turbo']
@@ -54,6 +61,14 @@ BACKOFF_FACTOR = 0.5
 # Longest wait between two attempts; a Retry-After beyond it is handed to the caller instead.
 RETRY_WAIT_CAP = 30.0
 BODY_EXCERPT_CHARS = 200
+# The answer's framing (RFC 9112) has bounds of its own: the longest status line, chunk-size
+# line (extensions included) or trailer line read, CRLF included (net/http's bound on a
+# chunk-size line); the most hex digits in a chunk size (16: below 2**64); the most trailer
+# fields; the largest Content-Length (2**63 - 1, as HTTP implementations read it).
+MAX_FRAMING_LINE = 4096
+MAX_CHUNK_SIZE_DIGITS = 16
+MAX_TRAILER_FIELDS = 100
+MAX_CONTENT_LENGTH = 2**63 - 1
 
 # The headers of the original module, in its order; they stay the same whatever the base URL.
 HEADERS = {
@@ -81,6 +96,8 @@ PARAMETERS: dict[str, tuple[int, int, int]] = {
     'frequency_penalty': (0, -2, 2),
 }
 
+
+# --- The errors a caller can catch ------------------------------------------------------------
 
 class AichatError(Exception):
     """Base of every error this provider raises."""
@@ -137,6 +154,8 @@ class AichatUpstreamError(AichatError):
         self.reason = reason
 
 
+# --- The entry points g4f calls, and the one path every call takes ----------------------------
+
 # The signature is the seed's: ``params`` below is computed from it, bare ``list`` included.
 # (mutmut leaves it whole: its wrapper would hide the signature that ``params`` reflects.)
 def _create_completion(model: str, messages: list, stream: bool, **kwargs: Any) -> Iterator[str]:  # type: ignore[type-arg]  # pragma: no mutate block
@@ -164,8 +183,6 @@ params = f'g4f.Providers.{os.path.basename(__file__)[:-3]} supports: ' + \
     '(%s)' % ', '.join([f"{name}: {get_type_hints(_create_completion)[name].__name__}" for name in _create_completion.__code__.co_varnames[:_create_completion.__code__.co_argcount]])  # noqa: E501, UP031
 
 
-# --- request ---------------------------------------------------------------------------------
-
 def _ask(messages: Any, kwargs: Mapping[str, Any]) -> tuple[Any, str]:
     """The parsed answer and the URL fit for messages; whatever goes wrong is an AichatError."""
     shown: str | None = None
@@ -183,6 +200,8 @@ def _ask(messages: Any, kwargs: Mapping[str, Any]) -> tuple[Any, str]:
         raise AichatError(f'unexpected {type(error).__name__} in the Aichat provider: '
                           f'{_one_line(str(error), 160)}; please report it', url=shown) from error
 
+
+# --- The input, checked before anything is sent -----------------------------------------------
 
 class _Request:
     __slots__ = ('body', 'max_response_bytes', 'max_retries', 'proxies', 'timeout', 'url')
@@ -358,7 +377,7 @@ def _max_response_bytes(value: Any) -> int:
     return value
 
 
-# --- transport -------------------------------------------------------------------------------
+# --- Per-thread state: the running call's deadline, the kept-alive sessions -------------------
 
 _local = threading.local()
 
@@ -379,48 +398,7 @@ def _time_left() -> float | None:
     return None if deadline is None else deadline - time.monotonic()
 
 
-class _Retry(Retry):
-    """urllib3's retry policy, narrowed to the site's statuses and our reading of Retry-After,
-    and held within the call's deadline."""
-
-    # urllib3 alone would also retry a 413 that carries Retry-After.
-    RETRY_AFTER_STATUS_CODES: frozenset[int] = frozenset()
-
-    def get_retry_after(self, response: Any) -> float | None:
-        # One parser for the wait and for the error's retry_after: urllib3's refuses fractions
-        # ("1.5"), so a long fractional wait would slip under the cap.
-        return retry_after_seconds(response.headers.get('Retry-After'))
-
-    def get_backoff_time(self) -> float:
-        # urllib3 1.26 reads its own 120 s cap from the class, 2.x from backoff_max.
-        return min(super().get_backoff_time(), RETRY_WAIT_CAP)
-
-    def sleep_for_retry(self, response: Any) -> bool:
-        wait = self.get_retry_after(response)
-        if wait is None:
-            return False
-        time.sleep(wait)  # "Retry-After: 0" means now; urllib3 would back off instead
-        return True
-
-    def increment(self, *args: Any, **kwargs: Any) -> Any:
-        # urllib3 (1.26 and 2.x) and responses pass the answer or the error by keyword.
-        retry = super().increment(*args, **kwargs)
-        response = kwargs.get('response')
-        wait = None if response is None else self.get_retry_after(response)
-        if wait is None:
-            wait = retry.get_backoff_time()
-        left = _time_left()
-        if wait > RETRY_WAIT_CAP or (left is not None and wait >= left):
-            # No retry: a longer wait is the caller's to make, and one past the deadline would
-            # end it. urllib3's own end of a spent budget follows: the last answer is handed
-            # back (raise_on_status=False), or the last error raised.
-            return Retry.increment(self.new(total=0), *args, **kwargs)
-        if response is not None:
-            # A server may close the connection after such an answer without saying so; the
-            # retry goes out on a fresh one, and this answer's body is never read.
-            response.close()
-        return retry
-
+# --- The deadline: every connect, send and read of a call ends by it --------------------------
 
 class _DeadlineReader(io.RawIOBase):
     """The socket reader under one answer: each read waits at most until the call's deadline,
@@ -469,11 +447,170 @@ class _DeadlineResponse(http.client.HTTPResponse):
         super().__init__(sock, *args, **kwargs)
 
 
+# --- The answer's head and framing, held to RFC 9112 ------------------------------------------
+
+class _FramingError(http.client.HTTPException):
+    """An answer whose framing cannot be trusted (RFC 9112 sections 4, 6 and 7): where its body
+    ends is not known, so none of it is used and its connection is closed."""
+
+
+_TCHAR = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]"
+_QUOTED = rb'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"'
+# status-line = HTTP-version SP status-code SP [ reason-phrase ] (section 4), with the last SP
+# optional (servers leave it out before an empty reason) and a bare LF allowed to end the line
+# (section 2.2). HTTP/1.2 to 1.9 read as 1.1 (RFC 9110 section 2.5).
+_STATUS_LINE = re.compile(rb'HTTP/1\.([0-9]) ([1-9][0-9]{2})(?: ([\t\x20-\x7e\x80-\xff]*))?\r?\n')
+# chunk-size [ chunk-ext ] CRLF (section 7.1), chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS
+# value ] ), a value being a token or a quoted string.
+_CHUNK_LINE = re.compile(rb'([0-9A-Fa-f]+)(?:[ \t]*;[ \t]*%s+(?:[ \t]*=[ \t]*(?:%s+|%s))?)*\r\n'
+                         % (_TCHAR, _TCHAR, _QUOTED))
+_TRAILER_LINE = re.compile(rb'%s+:[\t\x20-\x7e\x80-\xff]*\r\n' % _TCHAR)
+# Statuses whose answers have no body, whatever their fields say (section 6.3).
+_NO_BODY = frozenset({*range(100, 200), 204, 304})
+
+
+class _StrictResponse(_DeadlineResponse):
+    """http.client's reader of one answer, with its head and framing held to RFC 9112 where
+    http.client lets them pass: a status line read with ``int()`` ("+200", "2_00"), 1xx
+    answers other than 100 taken for the final one, a Content-Length it cannot read taken for
+    none (the body then ends at the close), a Transfer-Encoding other than exactly "chunked"
+    read as no coding, and chunk sizes read with ``int()`` too: "-1" there reads the stream
+    to its end, into memory."""
+
+    def _read_status(self) -> tuple[str, int, str]:
+        while True:
+            line = self.fp.readline(MAX_FRAMING_LINE + 1)
+            if not line:
+                raise http.client.RemoteDisconnected(
+                    'Remote end closed connection without response')
+            if len(line) > MAX_FRAMING_LINE:
+                raise http.client.LineTooLong('status line')
+            match = _STATUS_LINE.fullmatch(line)
+            if match is None:
+                raise http.client.BadStatusLine(line.decode('latin-1'))
+            status = int(match[2])
+            if status >= 200 or status == 101:
+                return f'HTTP/1.{match[1].decode()}', status, (match[3] or b'').decode('latin-1')
+            # An interim answer, which a client reads past (RFC 9110 section 15.2): its fields
+            # are read, within http.client's bounds, and set aside.
+            http.client.parse_headers(self.fp)
+
+    def begin(self) -> None:
+        super().begin()
+        try:
+            chunked, length = _framing(self.version, self.headers)
+        except _FramingError:
+            self._close_conn()  # type: ignore[attr-defined]
+            raise
+        if self.status in _NO_BODY:
+            # No body, even one its fields announce as chunked (http.client would read it).
+            # The connection is not used again after a 101 (the server speaks another
+            # protocol, which this request never asked for), nor after a 1xx or 204 with the
+            # framing fields RFC 9112 forbids there: the body they announce may follow.
+            announced = any(self.headers.get(name) is not None
+                            for name in ('transfer-encoding', 'content-length'))
+            self.chunked, self.length = False, 0
+            self.will_close = self.will_close or self.status == 101 or (
+                announced and self.status != 304)
+            return
+        self.chunked, self.length = chunked, length
+        if chunked:
+            self.chunk_left = None
+
+    def _get_chunk_left(self) -> int | None:
+        """What is left of the chunk being read, else the next chunk's size, or ``None`` after
+        the last chunk and the trailer section (http.client's own contract for this method)."""
+        left = self.chunk_left
+        if left:
+            return left
+        if left == 0 and self._safe_read(2) != b'\r\n':  # type: ignore[attr-defined]
+            raise _FramingError("a chunk's data is not followed by CRLF")
+        size = self._chunk_size()
+        if size:
+            self.chunk_left = size
+            return size
+        self._skip_trailer()
+        self._close_conn()  # type: ignore[attr-defined]  # the body is whole
+        self.chunk_left = None
+        return None
+
+    def _chunk_size(self) -> int:
+        line = self.fp.readline(MAX_FRAMING_LINE + 1)
+        if len(line) > MAX_FRAMING_LINE:
+            raise _FramingError(f'a chunk-size line longer than {MAX_FRAMING_LINE} bytes')
+        if not line.endswith(b'\n'):
+            raise http.client.IncompleteRead(b'')  # the answer ended inside its framing
+        match = _CHUNK_LINE.fullmatch(line)
+        if match is None:
+            raise _FramingError(f'a malformed chunk-size line {_one_line(repr(line), 60)}')
+        if len(match[1]) > MAX_CHUNK_SIZE_DIGITS:
+            raise _FramingError(f'a chunk size of {len(match[1])} hex digits, more than '
+                                f'{MAX_CHUNK_SIZE_DIGITS}')
+        return int(match[1], 16)
+
+    def _skip_trailer(self) -> None:
+        """The trailer section, read and set aside: its fields are not used."""
+        for _ in range(MAX_TRAILER_FIELDS + 1):
+            line = self.fp.readline(MAX_FRAMING_LINE + 1)
+            if len(line) > MAX_FRAMING_LINE:
+                raise _FramingError(f'a trailer line longer than {MAX_FRAMING_LINE} bytes')
+            if line == b'\r\n' or not line.endswith(b'\n'):
+                return  # its end; or the answer's, which a few servers send for it
+            if not _TRAILER_LINE.fullmatch(line):
+                raise _FramingError(f'a malformed trailer line {_one_line(repr(line), 60)}')
+        raise _FramingError(f'more than {MAX_TRAILER_FIELDS} trailer fields')
+
+
+def _framing(version: int, fields: Any) -> tuple[bool, int | None]:
+    """Whether a body is chunked, else its Content-Length (``None``: it ends when the server
+    closes the connection), from all the answer's field lines as RFC 9112 section 6.3 reads
+    them; a ``_FramingError`` when they cannot be trusted."""
+    codings = _list_field(fields.get_all('transfer-encoding'))
+    if codings is None:
+        return False, _content_length(fields.get_all('content-length'))
+    if version < 11:
+        raise _FramingError('Transfer-Encoding in an HTTP/1.0 answer')
+    if fields.get('content-length') is not None:
+        raise _FramingError('both Transfer-Encoding and Content-Length')
+    if [coding.lower() for coding in codings] != ['chunked']:
+        raise _FramingError(f'Transfer-Encoding {_show(", ".join(codings))}, where only '
+                            f'chunked is read')
+    return True, None
+
+
+def _list_field(values: list[str] | None) -> list[str] | None:
+    """The elements of a list field, all its lines together, empty ones left out (RFC 9110
+    section 5.6.1); ``None`` when the answer has no such field."""
+    if values is None:
+        return None
+    return [element.strip(' \t\r\n') for value in values for element in value.split(',')
+            if element.strip(' \t\r\n')]
+
+
+def _content_length(values: list[str] | None) -> int | None:
+    """Content-Length from its field lines (``None`` when there is none): digits, the same
+    length however often it is given (RFC 9112 section 6.3)."""
+    lengths = _list_field(values)
+    if lengths is None:
+        return None
+    if not lengths or not all(length.isascii() and length.isdigit() for length in lengths):
+        raise _FramingError(f'a malformed Content-Length {_show(", ".join(values or []))}')
+    numbers = {length.lstrip('0') or '0' for length in lengths}
+    if len(numbers) > 1:
+        raise _FramingError(f'two lengths in Content-Length {_show(", ".join(lengths))}')
+    [number] = numbers
+    if len(number) > len(str(MAX_CONTENT_LENGTH)) or int(number) > MAX_CONTENT_LENGTH:
+        raise _FramingError(f'a Content-Length of {_show(number)}, more than {MAX_CONTENT_LENGTH}')
+    return int(number)
+
+
+# --- Connections: every call's deadline kept, every answer read strictly -----------------------
+
 class _DeadlineConnection(http.client.HTTPConnection):
     """Mixed into urllib3's connection classes: connecting, sending and reading all end by the
-    deadline of the call they serve (none outside a call)."""
+    deadline of the call they serve (none outside a call), and answers are read strictly."""
 
-    response_class = _DeadlineResponse
+    response_class = _StrictResponse
 
     def connect(self) -> None:
         left = _time_left()
@@ -514,6 +651,55 @@ def _keep_deadlines(manager: Any) -> Any:
                                       in manager.pool_classes_by_scheme.items()}
     return manager
 
+
+# --- Retries: which failures go again, after what wait ----------------------------------------
+
+class _Retry(Retry):
+    """urllib3's retry policy, narrowed to the site's statuses and our reading of Retry-After,
+    and held within the call's deadline."""
+
+    # urllib3 alone would also retry a 413 that carries Retry-After.
+    RETRY_AFTER_STATUS_CODES: frozenset[int] = frozenset()
+
+    def get_retry_after(self, response: Any) -> float | None:
+        # One parser for the wait and for the error's retry_after: urllib3's refuses fractions
+        # ("1.5"), so a long fractional wait would slip under the cap.
+        return retry_after_seconds(response.headers.get('Retry-After'))
+
+    def get_backoff_time(self) -> float:
+        # urllib3 1.26 only, goes when the floor is urllib3 2: 1.26 takes no backoff_max and
+        # reads its own 120 s cap from the class; on 2.x, backoff_max=RETRY_WAIT_CAP given to
+        # _Retry in _session does the same.
+        return min(super().get_backoff_time(), RETRY_WAIT_CAP)
+
+    def sleep_for_retry(self, response: Any) -> bool:
+        wait = self.get_retry_after(response)
+        if wait is None:
+            return False
+        time.sleep(wait)  # "Retry-After: 0" means now; urllib3 would back off instead
+        return True
+
+    def increment(self, *args: Any, **kwargs: Any) -> Any:
+        # urllib3 (1.26 and 2.x) and responses pass the answer or the error by keyword.
+        retry = super().increment(*args, **kwargs)
+        response = kwargs.get('response')
+        wait = None if response is None else self.get_retry_after(response)
+        if wait is None:
+            wait = retry.get_backoff_time()
+        left = _time_left()
+        if wait > RETRY_WAIT_CAP or (left is not None and wait >= left):
+            # No retry: a longer wait is the caller's to make, and one past the deadline would
+            # end it. urllib3's own end of a spent budget follows: the last answer is handed
+            # back (raise_on_status=False), or the last error raised.
+            return Retry.increment(self.new(total=0), *args, **kwargs)
+        if response is not None:
+            # A server may close the connection after such an answer without saying so; the
+            # retry goes out on a fresh one, and this answer's body is never read.
+            response.close()
+        return retry
+
+
+# --- One session per thread, and the call made on it ------------------------------------------
 
 class _Adapter(HTTPAdapter):
     """requests' adapter whose connections, proxied ones included, keep the call's deadline."""
@@ -585,7 +771,7 @@ def _send(request: _Request) -> Any:
         status, headers = response.status_code, response.headers
         try:
             connection = getattr(response.raw, 'connection', None)  # before the body frees it
-            body = _read_body(response.raw, headers, request.max_response_bytes)
+            body = _read_body(response.raw, status, headers, request.max_response_bytes)
             if body is None:
                 raise AichatResponseError(
                     f'POST {shown} answered {status} with a body of more than '
@@ -610,6 +796,11 @@ def _send(request: _Request) -> Any:
     except MemoryError as error:
         raise _out_of_memory(shown) from error
     except _TRANSPORT_ERRORS as error:
+        fault = _framing_fault(error)
+        if fault is not None:  # all there, maybe, but where the body ends cannot be known
+            raise AichatResponseError(
+                f'POST {shown} answered with broken framing: {fault} (RFC 9112); the site or '
+                f'a proxy on the way is failing, try again later', url=shown) from error
         if _timed_out(error):  # before the answer, or while its body trickled in
             raise AichatTimeoutError(
                 f'no answer from POST {shown} within {request.timeout:g} s; '
@@ -619,7 +810,8 @@ def _send(request: _Request) -> Any:
     finally:
         _local.deadline = _local.outer = None
     try:
-        return _parse(status, _text(body, headers), headers, shown)
+        text, unreadable = _text(body, headers)
+        return _parse(status, text, headers, shown, unreadable)
     except MemoryError as error:
         raise _out_of_memory(shown) from error
 
@@ -629,26 +821,36 @@ def _out_of_memory(shown: str) -> AichatResponseError:
                                f'smaller max_response_bytes', url=shown)
 
 
-# --- the body, read in pieces ----------------------------------------------------------------
+# --- The body: read in pieces, held to max_response_bytes, decoded here -----------------------
 
-def _read_body(raw: Any, headers: Mapping[str, str], limit: int) -> bytearray | None:
+def _read_body(raw: Any, status: int, headers: Mapping[str, str],
+               limit: int) -> bytearray | None:
     """The body, decoded, read a piece at a time; ``None`` as soon as it grows past ``limit``
     bytes, the rest unread.
 
     gzip, deflate and br are decoded here, never more than ``READ_CHUNK`` bytes at a time, so a
     compression bomb ends at the limit like any long body. Other codings (zstd) are left to
-    urllib3, read in small steps."""
+    urllib3, read in small steps. Whatever the framing (a length, chunks, the close), each
+    read is at most a step: _StrictResponse holds the framing to RFC 9112."""
     decoders = _decoders(headers.get('content-encoding', ''))
-    length = _content_length(headers) if decoders == [] else None
-    if length is not None and length > limit:
-        return None
     delegated = decoders is None
+    value = headers.get('content-length')  # its lines joined by ", ", as urllib3 hands them on
+    length: int | None = None
+    if status in _NO_BODY:
+        length = 0
+    elif value is not None:
+        length = _content_length([value])
+    if decoders == [] and length is not None and length > limit:
+        return None
     chain = decoders or []
     step = 1024 if delegated else READ_CHUNK
     body = bytearray()
     # A body of known length needs no last read to find its end (the read that brings its
     # last byte gives the connection back); an empty one takes one read, for the same reason.
-    while length is None or len(body) < length or not length:
+    # One that urllib3 decodes is read until urllib3 says it ended: it may hold decoded bytes
+    # back after the last byte of the wire.
+    wire = None if delegated else length
+    while wire is None or raw.tell() < wire or not wire:
         data = _read_raw(raw, step, delegated)
         if not data:
             break
@@ -656,9 +858,11 @@ def _read_body(raw: Any, headers: Mapping[str, str], limit: int) -> bytearray | 
             body += piece
             if len(body) > limit:
                 return None
-    if length is not None and len(body) < length:  # urllib3 1.26 lets this pass
+    # urllib3 1.26 only, goes when the floor is urllib3 2: 1.26 lets a body short of its
+    # Content-Length pass, 2.x raises IncompleteRead itself. (tell() counts the wire's bytes.)
+    if length is not None and raw.tell() < length:
         raise requests.exceptions.ChunkedEncodingError(
-            f'the body ended {length - len(body)} bytes short of its Content-Length')
+            f'the body ended {length - raw.tell()} bytes short of its Content-Length')
     return body
 
 
@@ -681,13 +885,6 @@ def _read_raw(raw: Any, amount: int, decode: bool) -> bytes:
     except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as error:
         raise requests.exceptions.ConnectionError(error) from error
     return data
-
-
-def _content_length(headers: Mapping[str, str]) -> int | None:
-    try:
-        return int(headers.get('content-length', ''))
-    except ValueError:
-        return None
 
 
 def _optional_module(*names: str) -> Any:
@@ -814,6 +1011,7 @@ class _BrotliDecoder:
             raise requests.exceptions.ContentDecodingError(f'br: {error}') from error
 
 
+# --- What a failed exchange means: the error chain, read --------------------------------------
 
 def _connection_message(error: BaseException, shown: str,
                         proxies: dict[str, str] | None) -> str:
@@ -838,12 +1036,19 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
         if seen is None or seen is outer:
             return
         yield seen
-        # urllib3 1.26 raises some of its errors inside an except without 'from': the error
-        # it handled is only the context.
+        # The context: urllib3 1.26 only, goes when the floor is urllib3 2. 1.26 raises some
+        # of its errors inside an except without 'from', so the error it handled is only the
+        # context; 2.x names it in the arguments or the cause.
         inner = [*seen.args, seen.__cause__,
                  None if seen.__suppress_context__ else seen.__context__]
         seen = next((item for item in inner
                      if isinstance(item, BaseException) and item is not seen), None)
+
+
+def _framing_fault(error: BaseException) -> str | None:
+    """What was wrong with the answer's framing, when that is what failed."""
+    return next((str(inner) for inner in _chain(error) if isinstance(inner, _FramingError)),
+                None)
 
 
 def _timed_out(error: BaseException) -> bool:
@@ -859,23 +1064,69 @@ def _reason(error: BaseException) -> str:
     return _one_line(f'{type(inner).__name__}: {inner}', 160)
 
 
-def _redact(url: str) -> str:
-    """The URL without its user and password, fit for a message."""
-    scheme, separator, rest = url.partition('://')
-    end = min((i for i in map(rest.find, '/?#') if i >= 0), default=len(rest))
-    if not separator or '@' not in rest[:end]:
-        return url
-    return f'{scheme}://***@{rest[:end].rpartition("@")[2]}{rest[end:]}'
+# --- The answer's text, and what it means -----------------------------------------------------
 
+def _text(body: bytes | bytearray, headers: Mapping[str, str]) -> tuple[str, str | None]:
+    """The body as text, and why it is not the text it says it is (``None`` when it is).
 
-def _text(body: bytes | bytearray, headers: Mapping[str, str]) -> str:
+    It is read in the charset its Content-Type names, else in UTF-8 (JSON's, RFC 8259). A body
+    that cannot be read so is still given as text, for messages and the bot-wall check: in its
+    charset where that is one, else in UTF-8, with what cannot be decoded replaced."""
     # Decoding by hand: requests would read a text/* answer without a charset as ISO-8859-1
     # (JSON is UTF-8), and guess a missing one by scanning the whole body.
-    charset = _charset(headers.get('content-type', ''))
+    label = _charset(headers.get('content-type', ''))
+    codec, problem = _codec(label)
+    if codec is not None:
+        try:
+            return body.decode(codec), None
+        except UnicodeError as error:
+            named = _one_line(label, 40) if label else 'UTF-8'
+            problem = f'that is not {named} text ({_unicode_reason(error)})'
+        try:
+            return body.decode(codec, errors='replace'), problem
+        except (UnicodeError, LookupError):  # a codec without the 'replace' handler
+            pass
+    return body.decode('utf-8-sig', errors='replace'), problem
+
+
+# Codecs Python offers for text that are no character encoding of a body: they transform text
+# (IDNA labels, Punycode, Python's escapes).
+_NOT_CHARSETS = frozenset({'idna', 'punycode', 'unicode-escape', 'raw-unicode-escape'})
+
+
+def _codec(label: str | None) -> tuple[str | None, str | None]:
+    """The codec that reads a body labelled ``charset=label`` (UTF-8, BOM or not, when no
+    charset is named), or why there is none."""
+    if label is None:
+        return 'utf-8-sig', None
     try:
-        return body.decode(charset or 'utf-8-sig', errors='replace')
-    except LookupError:
-        return body.decode('utf-8-sig', errors='replace')
+        name = codecs.lookup(label).name
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
+        return None, f'labelled charset={_show(label)}, which names no known character encoding'
+    if not _decodes_text(name):
+        return None, f'labelled charset={_show(label)}, which is not a character encoding'
+    return name, None
+
+
+def _decodes_text(codec: str) -> bool:
+    """Whether a codec reads bytes as text the way a character encoding does."""
+    if codec in _NOT_CHARSETS:
+        return False
+    try:
+        # LookupError from the codecs of bytes to bytes (base64, zlib, hex), UnicodeError from
+        # 'undefined', which refuses everything.
+        b'a'.decode(codec)
+    except UnicodeDecodeError:  # one byte is too short for some (UTF-16), not the wrong kind
+        return True
+    except (LookupError, UnicodeError):
+        return False
+    return True
+
+
+def _unicode_reason(error: UnicodeError) -> str:
+    if isinstance(error, UnicodeDecodeError):
+        return f'{error.reason} at byte {error.start}'
+    return _one_line(str(error), 80)
 
 
 def _charset(content_type: str) -> str | None:
@@ -884,11 +1135,6 @@ def _charset(content_type: str) -> str | None:
         if name.strip().lower() == 'charset':
             return value.strip().strip('"\'') or None
     return None
-
-
-def _one_line(text: str, limit: int = BODY_EXCERPT_CHARS) -> str:
-    text = ' '.join(text.split())
-    return text if len(text) <= limit else text[:limit - 3] + '...'
 
 
 def _looks_like_html(text: str, headers: Mapping[str, str]) -> bool:
@@ -926,7 +1172,10 @@ def _status_advice(status: int) -> str:
     return 'expected 200 with JSON; check the base URL'
 
 
-def _parse(status: int, text: str, headers: Mapping[str, str], target: str) -> Any:
+def _parse(status: int, text: str, headers: Mapping[str, str], target: str,
+           unreadable: str | None = None) -> Any:
+    """What the answer means: its status first, then its text (``unreadable`` says why the
+    text is not what the answer says it is; it matters only where the JSON is wanted)."""
     excerpt = _one_line(text)
     if status == 429:
         wait = retry_after_seconds(headers.get('retry-after'))
@@ -945,6 +1194,10 @@ def _parse(status: int, text: str, headers: Mapping[str, str], target: str) -> A
         raise AichatHTTPError(
             f'POST {target} answered {status}: {excerpt!r}; {_status_advice(status)}',
             url=target, status_code=status, body=excerpt)
+    if unreadable is not None:
+        raise AichatResponseError(
+            f'POST {target} answered {status} with a body {unreadable}; the site changed or is '
+            f'failing, try again later', url=target)
     try:
         return json.loads(text)
     except (ValueError, RecursionError) as error:
@@ -971,3 +1224,19 @@ def _message_of(data: Any, target: str) -> str:
             f'(keys: {_one_line(", ".join(sorted(map(str, data))), 80) or "none"}); '
             f'the site changed or is failing', url=target)
     return message
+
+
+# --- Messages: one line, no secrets -----------------------------------------------------------
+
+def _redact(url: str) -> str:
+    """The URL without its user and password, fit for a message."""
+    scheme, separator, rest = url.partition('://')
+    end = min((i for i in map(rest.find, '/?#') if i >= 0), default=len(rest))
+    if not separator or '@' not in rest[:end]:
+        return url
+    return f'{scheme}://***@{rest[:end].rpartition("@")[2]}{rest[end:]}'
+
+
+def _one_line(text: str, limit: int = BODY_EXCERPT_CHARS) -> str:
+    text = ' '.join(text.split())
+    return text if len(text) <= limit else text[:limit - 3] + '...'

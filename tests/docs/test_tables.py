@@ -100,6 +100,7 @@ def test_the_keyword_table_gives_the_specs_keywords_and_defaults() -> None:
     assert rows["timeout"] == f"`{expected.DEFAULT_TIMEOUT}`"
     assert rows["max_retries"] == f"`{expected.DEFAULT_MAX_RETRIES}`"
     assert rows["max_response_bytes"].startswith(f"`{expected.DEFAULT_MAX_RESPONSE_BYTES}`")
+    assert rows["proxy"] == "none" and expected.DEFAULT_PROXY is None
     for name, default in expected.DEFAULTS.items():
         assert rows[name] == f"`{default}`", name
     assert expected.BASE_URL_ENV in rows["base_url"] and expected.SITE in rows["base_url"]

@@ -203,3 +203,71 @@ def test_a_deflate_body_in_pieces_of_one_byte(deflate: Any) -> None:
 def test_the_charset_an_answer_names_is_read_in_every_form(content_type: str) -> None:
     body = '{"message": "caf\xe9"}'.encode("latin-1")
     assert call(body, None, content_type) == "caf\xe9"
+
+
+# --- charsets the body cannot be read in (docs/provider.md, Charsets) ----------------------------
+
+URL_SHOWN = URL  # the base has no credentials: the message shows it as it is
+WHAT_TO_DO = "; the site changed or is failing, try again later"
+
+
+@pytest.mark.parametrize(("charset", "why"), [
+    ("nonsense", "which names no known character encoding"),
+    ("utf8mb4", "which names no known character encoding"),  # a database's name, not a codec's
+    ("utf-8\x00", "which names no known character encoding"),
+    ("idna", "which is not a character encoding"),
+    ("punycode", "which is not a character encoding"),
+    ("unicode_escape", "which is not a character encoding"),
+    ("raw_unicode_escape", "which is not a character encoding"),
+    ("undefined", "which is not a character encoding"),
+    ("base64", "which is not a character encoding"),
+    ("rot13", "which is not a character encoding"),
+    ("zlib", "which is not a character encoding"),
+])
+def test_an_answer_in_an_unknown_or_unusable_charset_is_a_response_error(charset: str,
+                                                                       why: str) -> None:
+    outcome = call(REPLY, None, f"application/json; charset={charset}")
+    assert type(outcome) is Aichat.AichatResponseError
+    assert str(outcome) == (f"POST {URL_SHOWN} answered 200 with a body labelled "
+                            f"charset={charset!r}, {why}{WHAT_TO_DO}")
+
+
+# The byte where decoding fails: the 37th of 37 bytes of UTF-16 (an odd one out), the 14th of
+# the others (after '{"message": "').
+@pytest.mark.parametrize(("body", "content_type", "why"), [
+    ('{"message": "odd"}'.encode("utf-16")[:-1], "application/json; charset=utf-16",
+     "that is not utf-16 text (truncated data at byte 36)"),
+    (b'{"message": "\xff"}', "application/json",
+     "that is not UTF-8 text (invalid start byte at byte 13)"),
+    (b'{"message": "\xc3"}', "",
+     "that is not UTF-8 text (invalid continuation byte at byte 13)"),
+    (b'{"message": "\xe9"}', "application/json; charset=utf-8",
+     "that is not utf-8 text (invalid continuation byte at byte 13)"),
+], ids=["utf-16-odd-bytes", "not-utf-8", "not-utf-8-untyped", "not-the-named-utf-8"])
+def test_a_body_that_is_not_text_in_its_charset_is_a_response_error(
+        body: bytes, content_type: str, why: str) -> None:
+    outcome = call(body, None, content_type)
+    assert type(outcome) is Aichat.AichatResponseError
+    assert str(outcome) == f"POST {URL_SHOWN} answered 200 with a body {why}{WHAT_TO_DO}"
+
+
+def test_a_body_in_utf_16_is_read() -> None:
+    assert call('{"message": "\u00e9t\u00e9"}'.encode("utf-16"), None,
+                "application/json; charset=utf-16") == "\u00e9t\u00e9"
+
+
+@pytest.mark.parametrize("charset", ["nonsense", "idna", "utf-16"])
+def test_other_statuses_keep_their_own_error_whatever_the_charset(charset: str) -> None:
+    """docs/provider.md: the status says what happened; the charset matters where the JSON is
+    wanted."""
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, URL, status=500, body=b"Internal Server Error!",
+                 content_type=f"text/plain; charset={charset}")
+        mock.add(responses.POST, URL, status=200, body=b"<html><body>wall</body></html>",
+                 content_type=f"text/html; charset={charset}")
+        with pytest.raises(Aichat.AichatHTTPError) as failed:
+            aichat.complete(HI, base_url=BASE, max_retries=0)
+        with pytest.raises(Aichat.AichatBlockedError):
+            aichat.complete(HI, base_url=BASE, max_retries=0)
+    assert failed.value.status_code == 500
+    assert failed.value.body  # an excerpt, with what cannot be decoded replaced

@@ -64,7 +64,7 @@ report = {
     "errors": {name: [base.__name__ for base in value.__bases__]
                for name, value in vars(Aichat).items()
                if isinstance(value, type) and issubclass(value, Exception)
-               and value.__module__ == Aichat.__name__},
+               and value.__module__ == Aichat.__name__ and not name.startswith("_")},
     "generator": type(Aichat._create_completion("gpt-3.5-turbo", messages, False)).__name__,
     "reply": g4f.ChatCompletion.create(model="gpt-3.5-turbo", messages=messages,
                                        provider=Aichat),

@@ -28,7 +28,16 @@ import urllib3.util.connection
 import aichat
 from aichat import Aichat
 from support.contract_data import load_cases, seed_headers
-from support.expected import BASE_URL_ENV, HEADERS, RETRY_STATUSES, RETRY_WAIT_CAP
+from support.expected import (
+    API_PATH,
+    BASE_URL_ENV,
+    DEFAULT_PROXY,
+    DEFAULT_TIMEOUT,
+    HEADERS,
+    RETRY_STATUSES,
+    RETRY_WAIT_CAP,
+    SITE,
+)
 from support.expected import body as spec_body
 from support.fake_site import LoopbackServer, Reply, chunked, closed_port, echo, head, serving
 
@@ -256,7 +265,8 @@ class SteppedClock:
         self.sleeps.append(seconds)
 
 
-@pytest.mark.parametrize(("elapsed", "answered"), [(59.0, True), (60.5, False)])
+@pytest.mark.parametrize(("elapsed", "answered"), [(DEFAULT_TIMEOUT - 1.0, True),
+                                                  (DEFAULT_TIMEOUT + 0.5, False)])
 def test_the_default_timeout_is_sixty_seconds(server: LoopbackServer,
                                               monkeypatch: pytest.MonkeyPatch, elapsed: float,
                                               answered: bool) -> None:
@@ -275,7 +285,7 @@ def test_the_default_timeout_is_sixty_seconds(server: LoopbackServer,
     else:
         error = fails(server.base_url)
         assert type(error) is Aichat.AichatTimeoutError
-        assert "within 60 s" in str(error)
+        assert f"within {DEFAULT_TIMEOUT} s" in str(error)
     assert len(server.requests) == 1
     assert clock.sleeps == []
 
@@ -720,7 +730,9 @@ RAW_ANSWERS: dict[str, tuple[bytes, type[Aichat.AichatError] | str]] = {
     "bad-status-line": (b"HTTP/1.1 abc OK\r\n\r\n", BROKEN),
     "not-http": (b"hello there\r\n\r\n", BROKEN),
     "status-over-999": (b"HTTP/1.1 1000 Big\r\nContent-Length: 0\r\n\r\n", BROKEN),
-    "bad-chunk-length": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", BROKEN),
+    # docs/provider.md: a malformed chunk size is the answer's fault, not the connection's.
+    "bad-chunk-length": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                         Aichat.AichatResponseError),
     "truncated-body": (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"mess", BROKEN),
     "too-many-headers": (b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * 150 + b"\r\n", BROKEN),
     "header-line-too-long": (b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 70000 + b"\r\n\r\n",
@@ -806,10 +818,21 @@ def test_the_default_base_url_is_the_site_over_https(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv(BASE_URL_ENV, "")  # empty counts as unset
     with LoopbackServer() as proxy:
         error = fails(None, proxy=proxy.base_url, max_retries=0)
-        assert [(r.method, r.target) for r in proxy.requests] == [("CONNECT", "chat-gpt.org:443")]
+        host = SITE.removeprefix("https://")
+        assert [(r.method, r.target) for r in proxy.requests] == [("CONNECT", f"{host}:443")]
     assert type(error) is Aichat.AichatConnectionError
-    check_message(error, "https://chat-gpt.org/api/text")
+    check_message(error, SITE + API_PATH)
     assert "proxy" in str(error)
+
+
+def test_without_a_proxy_the_request_goes_straight_to_the_base_url(
+        server: LoopbackServer) -> None:
+    """docs/provider.md: proxy defaults to none (and None means the default): with no proxy in
+    the environment either, the site itself gets the request, in origin form, not a proxy's
+    absolute form or CONNECT."""
+    assert ask(server.base_url) == echoed("Hello")
+    assert ask(server.base_url, proxy=DEFAULT_PROXY) == echoed("Hello")
+    assert [(r.method, r.target) for r in server.requests] == [("POST", API_PATH)] * 2
 
 
 def test_a_forward_proxy_carries_the_exact_request(server: LoopbackServer) -> None:

@@ -283,6 +283,70 @@ def test_the_limit_is_the_callers(server: LoopbackServer, bombs: Bombs, limit_mi
     assert outcome["peak_rss"] < limit_mib * MiB + RSS_SLACK, outcome
 
 
+# --- broken framing, made as it is sent (docs/provider.md, Framing held to RFC 9112) ----------
+
+def chunk_size_minus_one() -> Iterator[bytes]:
+    """The issue's answer: http.client read "-1" as a size and the stream to its end."""
+    yield head(200, [JSON, ("Transfer-Encoding", "chunked")])
+    yield b"-1\r\n"
+    yield from itertools.repeat(BLOCK, 1024 * MiB // len(BLOCK))
+
+
+def content_length_minus_one() -> Iterator[bytes]:
+    yield head(200, [JSON, ("Content-Length", "-1")])
+    yield from itertools.repeat(BLOCK, 1024 * MiB // len(BLOCK))
+
+
+def endless_chunk_size_line() -> Iterator[bytes]:
+    yield head(200, [JSON, ("Transfer-Encoding", "chunked")])
+    yield b"1;ext="
+    yield from itertools.repeat(b"x" * 1024, 1024 * 1024)  # 1 GiB of one extension
+
+
+def endless_trailer() -> Iterator[bytes]:
+    yield head(200, [JSON, ("Transfer-Encoding", "chunked")])
+    yield b'15\r\n{"message": "framed"}\r\n0\r\n'
+    yield from itertools.repeat(b"X-Trailer: t\r\n" * 4096, 1024 * MiB // (15 * 4096))
+
+
+def endless_interim_answers() -> Iterator[bytes]:
+    yield from itertools.repeat(b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n" * 1024,
+                                1024 * MiB // (50 * 1024))
+
+
+@needs_linux
+@pytest.mark.parametrize(("body", "fault"), [
+    (chunk_size_minus_one, "a malformed chunk-size line b'-1\\r\\n'"),
+    (content_length_minus_one, "a malformed Content-Length '-1'"),
+    (endless_chunk_size_line, "a chunk-size line longer than 4096 bytes"),
+    (endless_trailer, "more than 100 trailer fields"),
+], ids=["chunk-size-minus-one", "content-length-minus-one", "endless-chunk-size-line",
+        "endless-trailer"])
+def test_a_broken_framing_is_refused_at_once_in_bounded_memory(
+        server: LoopbackServer, body: Callable[[], Iterable[bytes]], fault: str) -> None:
+    server.script(Reply.stream(body))
+    outcome = in_child(base_url=server.base_url)
+    assert outcome.get("error") == "AichatResponseError", outcome
+    assert f"answered with broken framing: {fault}" in outcome["message"]
+    assert outcome["peak_rss"] < DEFAULT_LIMIT + RSS_SLACK, outcome
+    # At once: the server got rid of the socket buffers' worth, never the gigabyte.
+    wait_for(lambda: len(server.streamed) == 1)
+    assert server.streamed[0] < 64 * MiB
+    assert len(server.requests) == 1
+
+
+@needs_linux
+def test_endless_interim_answers_end_at_the_timeout_in_bounded_memory(
+        server: LoopbackServer) -> None:
+    """1xx answers are read past, each within http.client's bounds; a server that sends them
+    without end holds the call until its timeout, no longer, and no more memory."""
+    server.script(Reply.stream(endless_interim_answers))
+    outcome = in_child(base_url=server.base_url, timeout=2)
+    assert outcome.get("error") == "AichatTimeoutError", outcome
+    assert outcome["seconds"] < 2 + DEADLINE_SLACK
+    assert outcome["peak_rss"] < DEFAULT_LIMIT + RSS_SLACK, outcome
+
+
 @needs_linux
 def test_running_out_of_memory_is_an_aichat_error(server: LoopbackServer) -> None:
     """A limit the process cannot hold: MemoryError becomes AichatResponseError, with the

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import requests
 import responses
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import aichat
@@ -298,20 +298,30 @@ def test_any_json_answer_is_a_reply_or_an_aichat_error(data: Any) -> None:
 @given(st.binary(max_size=200),
        st.sampled_from([None, "application/json", "text/plain", "text/html",
                         "application/json; charset=latin-1", "text/plain; charset=bogus"]))
+@example(b'{"message": "readable, but labelled bogus"}', "text/plain; charset=bogus")
+@example(b'{"message": "not UTF-8: \xff"}', "application/json")
+@example(b'{"message": "caf\xe9"}', "application/json; charset=latin-1")
 def test_any_bytes_are_a_reply_or_an_aichat_error(body: bytes, content_type: str | None) -> None:
     outcome, _ = call(Answer(body=body, content_type=content_type))
-    # What docs/provider.md says of a 200: an HTML page is the bot wall, JSON that is not an object
-    # with a string message a response error, {"response": false} the site refusing.
+    # What docs/provider.md says of a 200: an HTML page is the bot wall, a body that is not text
+    # in its charset (UTF-8 when none is named; "bogus" names none known) or JSON that is not an
+    # object with a string message a response error, {"response": false} the site refusing.
     charset = "latin-1" if content_type and "latin-1" in content_type else "utf-8-sig"
     text = body.decode(charset, errors="replace")
     html = "html" in (content_type or "") or text.lstrip()[:15].lower().startswith(
         ("<!doctype html", "<html"))
+    try:
+        readable = "bogus" not in (content_type or "") and body.decode(charset) == text
+    except UnicodeDecodeError:
+        readable = False
     try:
         data = json.loads(text)
     except ValueError:
         data = None
     if html:
         expected: type | str = Aichat.AichatBlockedError
+    elif not readable:
+        expected = Aichat.AichatResponseError
     elif isinstance(data, dict) and data.get("response") is False:
         expected = Aichat.AichatUpstreamError
     elif isinstance(data, dict) and isinstance(data.get("message"), str):

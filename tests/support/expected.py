@@ -59,6 +59,7 @@ def body(message: str, **overrides: object) -> dict[str, object]:
 DEFAULT_TIMEOUT = 60
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_MAX_RESPONSE_BYTES = 4 * MiB
+DEFAULT_PROXY = None  # "none"
 RETRY_STATUSES = (429, 502, 503, 504)
 # docs/provider.md: "exponential backoff that honours Retry-After up to 30 s; a longer
 # Retry-After ... is raised to the caller at once".

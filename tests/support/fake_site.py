@@ -113,10 +113,6 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         self.connection_id = self.server.connection_opened(self.connection)
 
-    def finish(self) -> None:
-        super().finish()
-        self.server.connection_closed()
-
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read the record
         pass
 
@@ -219,7 +215,10 @@ class _Server(ThreadingHTTPServer):
             self.owner.sockets.append(sock)
             return len(self.owner.sockets)
 
-    def connection_closed(self) -> None:
+    def shutdown_request(self, request: Any) -> None:
+        # Counted once the socket is closed (the handler's finish() comes before that), so
+        # that a test waiting for the count knows the client can see the hang-up.
+        super().shutdown_request(request)
         with self.owner.lock:
             self.owner.closed += 1
 
@@ -246,7 +245,7 @@ class LoopbackServer:
         self.requests: list[Recorded] = []
         self.replies: deque[Reply] = deque()
         self.sockets: list[socket.socket] = []
-        self.closed = 0  # connections the server has finished with
+        self.closed = 0  # connections the server has closed
         self.streamed: list[int] = []  # bytes each "stream" reply wrote before it ended
         self._server = _Server(self, port)
         self.port: int = self._server.server_address[1]
