@@ -92,7 +92,7 @@ def test_memory_run_reaches_its_checkpoints_and_counts_exactly(
 
 def test_soak_checks_all_pass(runs: dict[str, dict[str, Any]]) -> None:
     checks = {check["name"]: check for check in result_of(runs, "soak")["checks"]}
-    assert len(checks) == 6
+    assert len(checks) == 7
     assert all(check["ok"] for check in checks.values()), checks
     mixed = checks["mixed load, exact journal"]["data"]
     assert mixed["sent"] == mixed["journaled"] == mixed["total"] == 240
@@ -114,3 +114,6 @@ def test_soak_checks_all_pass(runs: dict[str, dict[str, Any]]) -> None:
     assert storage["journal_file"]["file_lines_lost"] == 50
     assert storage["sqlite_store"]["lost"] == 50
     assert storage["foreign"]["exit"] == 2
+    conformance = checks["HTTP conformance against h11"]["data"]
+    # The corpus, each stream whole and in pieces, and 20 of each hypothesis kind.
+    assert conformance["streams"] >= 2 * 20 + 50 and conformance["requests"] > 0

@@ -16,9 +16,11 @@ refuse), the difference is listed in docs/mock-server.md, "HTTP conformance", wi
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import unquote_to_bytes, urlsplit
@@ -33,6 +35,19 @@ from mock_server.testing.remote import RemoteMock
 from support.paths import ROOT
 
 BODY = json.dumps({"message": "user: Hi\nassistant:"}).encode()
+# make soak runs this suite with more examples and reads what it compared from a report file.
+EXAMPLES = int(os.environ.get("AICHAT_CONFORMANCE_EXAMPLES", "60"))
+REPORT = os.environ.get("AICHAT_CONFORMANCE_REPORT")
+# What was compared: streams, the requests the reference read, the mock's answers and entries.
+COUNTS: Counter[str] = Counter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report() -> Iterator[None]:
+    yield
+    if REPORT:
+        with open(REPORT, "w", encoding="utf-8") as file:
+            json.dump(dict(COUNTS), file)
 
 
 # --- the reference: h11 as a server that answers every request and switches no protocol -----
@@ -176,6 +191,8 @@ UNREAD = (413, 421)
 
 def holds_the_invariant(verdict: Verdict, outcome: Outcome) -> None:
     seen = verdict.requests
+    COUNTS.update(streams=1, requests=len(seen), answers=len(outcome.statuses),
+                  entries=len(outcome.journal))
     # At most one answer per request seen, and one refusal for bytes that made none.
     assert len(outcome.statuses) <= len(seen) + 1, (outcome.statuses, seen)
     # At most one entry per request seen, in order, each with the body the reference read
@@ -377,7 +394,7 @@ def stream_and_pieces(draw: st.DrawFn, breaking: bool) -> tuple[bytes, list[int]
     return stream, cuts, broken
 
 
-QUICK = settings(max_examples=60, deadline=None,
+QUICK = settings(max_examples=EXAMPLES, deadline=None,
                  suppress_health_check=[HealthCheck.function_scoped_fixture,
                                         HealthCheck.too_slow])
 
