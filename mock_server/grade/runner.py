@@ -17,7 +17,7 @@ import requests
 from ..core import contract
 from ..serve.child_process import MockProcess
 from .card import FAIL, NOT_APPLICABLE, PASS, Card, Row
-from .checks import Check, Seen, all_checks
+from .checks import GRACE, Check, Seen, all_checks
 from .client import ClientProcess, LoadError, client_environment
 from .trickle import TricklingSite
 
@@ -74,6 +74,8 @@ class Worker:
         kwargs = {**extra, **check.kwargs, "base_url": base_url}
         outcome = self.client.call(check.messages, kwargs, {"proxy": self.mock_process.url},
                                    check.bound)
+        if outcome.missing is not None and outcome.missing.startswith("did not return"):
+            outcome.missing += f" (its timeout {check.timeout:g} s and {GRACE:g} s of grace)"
         entries = [entry for entry in mock.requests if entry.get("path") == contract.API_PATH]
         seen = Seen(outcome, entries, site.requests if trickle else 0)
         problems, summary = check.judged(seen)

@@ -6,6 +6,7 @@ Graded as ``tests/grade/clients/broken.py:NAME``; the harness runs them in a chi
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -110,3 +111,13 @@ class NoDeadline(Careful):
     @classmethod
     def read(cls, response: requests.Response, deadline: float) -> bytes:
         return response.content
+
+
+class Crashing(Careful):
+    """Ends its own process in the middle of a call."""
+
+    @classmethod
+    def create_completion(cls, model: str, messages: list[dict[str, str]], stream: bool,
+                          **kwargs: Any) -> Iterator[str]:
+        os._exit(70)
+        yield ""  # a generator, as the others
