@@ -4,6 +4,7 @@ started anew for the next; the grader goes on."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -130,15 +131,11 @@ class ClientProcess:
         if process is None:
             return
         if process.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
                 os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             process.wait()
         for stream in (process.stdin, process.stdout, process.stderr):
             if stream is not None:
-                try:
+                with contextlib.suppress(OSError):  # a pipe the child broke
                     stream.close()
-                except OSError:
-                    pass
         self.process = None

@@ -25,7 +25,8 @@ import os
 import sys
 import time
 import types
-from typing import Any, Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 MODEL = "gpt-3.5-turbo"
 # The shapes a provider took in g4f's history, in the order a class's own methods are chosen.
@@ -231,7 +232,7 @@ def describe(error: BaseException) -> list[dict[str, Any]]:
 def serve(function: Callable[..., Any], shape: str, lines: TextIO, out: TextIO) -> None:
     for line in lines:
         request = json.loads(line)
-        names, any_keyword = _accepted(function)
+        names = _accepted(function)[0]
         kwargs = dict(request["kwargs"])
         # Passed only where the callable names them: a proxy given to a client that only
         # passes **kwargs along would send it through the proxy where it takes a base URL.

@@ -72,8 +72,8 @@ def grade_revision(cache: Cache, revision: Revision, column: Column, jobs: int) 
         column.reason = str(error)
 
 
-def columns_of(cache: Cache, jobs: int, say: Any) -> list[Column]:
-    revisions = revisions_of(walk(cache, released_versions(), say))
+def columns_of(cache: Cache, versions: list[str], jobs: int, say: Any) -> list[Column]:
+    revisions = revisions_of(walk(cache, versions, say))
     prune(cache, revisions)
     graded = intercept_available(cache.root / "ca")
     columns = []
@@ -94,7 +94,20 @@ def columns_of(cache: Cache, jobs: int, say: Any) -> list[Column]:
     return [*columns, ours]
 
 
-def render(columns: list[Column]) -> str:
+def runs(revision: Revision, versions: list[str]) -> str:
+    """The revision's releases as runs of consecutive releases: ``0.0.2.7 to 0.1.4.8``."""
+    order = {version: at for at, version in enumerate(versions)}
+    groups: list[list[str]] = []
+    for release in revision.releases:
+        if groups and order.get(release.version, -2) == order.get(groups[-1][-1], -9) + 1:
+            groups[-1].append(release.version)
+        else:
+            groups.append([release.version])
+    return ", ".join(group[0] if len(group) == 1 else f"{group[0]} to {group[-1]}"
+                     for group in groups)
+
+
+def render(columns: list[Column], versions: list[str]) -> str:
     lines = [
         "# Aichat in g4f's releases, graded",
         "",
@@ -109,20 +122,20 @@ def render(columns: list[Column]) -> str:
         "",
         "## The revisions",
         "",
-        "| column | releases | file | SHA-256 | transport | shape | on the wire | working |",
+        "| column | releases | file | SHA-256 | transport | shape | departs from the June module "
+        "| working |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for column in columns:
         revision = column.revision
         shape = column.card.shape if column.card else "-"
-        wire = ", ".join(column.facts.get("wire", [])) or "-"
+        wire = ", ".join(column.facts.get("wire", [])) or "the June module's"
         if revision is None:
             lines.append(f"| {column.name} | g4f-aichat | `aichat/Aichat.py` | - | "
                          f"{column.facts['transport']} | {shape} | {wire} | True |")
             continue
-        versions = ", ".join(release.version for release in revision.releases)
         lines.append(
-            f"| {column.name} | {revision.label} ({len(revision.releases)}: {versions}) | "
+            f"| {column.name} | {runs(revision, versions)} ({len(revision.releases)}) | "
             f"`{revision.path}` | `{revision.short}` | {column.facts['transport']} | {shape} | "
             f"{wire} | {column.facts['working']} |")
     lines += ["", "## The cards", ""]
@@ -156,11 +169,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"history: {text}", file=sys.stderr, flush=True)
 
     try:
-        columns = columns_of(Cache(Path(args.cache)), args.jobs, say)
+        versions = released_versions()
+        columns = columns_of(Cache(Path(args.cache)), versions, args.jobs, say)
     except (HistoryError, LoadError) as error:
         print(f"make history: {error}", file=sys.stderr)
         return 1
-    Path(args.doc).write_text(render(columns), encoding="utf-8")
+    Path(args.doc).write_text(render(columns, versions), encoding="utf-8")
     say(f"wrote {args.doc}")
     return 0
 

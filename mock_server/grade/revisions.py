@@ -333,27 +333,33 @@ def environment(cache: Cache, revision: Revision) -> Environment:
 
 
 def describe_file(source: str) -> dict[str, Any]:
-    """What a revision's file shows of its transport and wire, read from its text."""
+    """What a revision's file shows, read from its text: its transport, and where it departs
+    from the June 2023 module's wire and handling (the contract's bytes, no status check)."""
     transport = ("curl_cffi" if "StreamSession" in source or "curl_cffi" in source
-                 else "aiohttp" if "aiohttp" in source and "ClientSession(" in source
+                 else "aiohttp" if "ClientSession(" in source
                  else "requests" if "requests.post" in source else "unknown")
     changes = []
     if "format_prompt" in source:
         changes.append("format_prompt")
-    temperature = re.search(r"""['"]temperature['"]\s*\)?[:,]\s*(?:kwargs\.get\(['"]"""
+    temperature = re.search(r"""['"]temperature['"]\s*[:,]\s*(?:kwargs\.get\(['"]"""
                             r"""temperature['"],\s*)?([0-9.]+)""", source)
-    if temperature:
+    if temperature and temperature.group(1) != "1":
         changes.append(f"temperature {temperature.group(1)}")
     chrome = re.search(r"Chrome/(\d+)", source)
-    if chrome:
+    if chrome and chrome.group(1) != "113":
         changes.append(f"Chrome {chrome.group(1)} headers")
     if "cookies" in source:
         changes.append("cookies")
-    impersonate = re.search(r"impersonate\s*=\s*['\"]([^'\"]+)", source)
+    impersonate = re.search(r"""impersonate\s*=\s*['"]([^'"]+)""", source)
     if impersonate:
         changes.append(f"impersonation ({impersonate.group(1)})")
+    timeout = re.search(r"timeout\s*(?::\s*int\s*)?=\s*(\d+)", source)
+    if timeout:
+        changes.append(f"its own timeout ({timeout.group(1)} s)")
     if "raise_for_status" in source:
         changes.append("raise_for_status")
+    if re.search(r"""if not .*\[['"]response['"]\]""", source):
+        changes.append("raises on a refusal")
     working = re.search(r"working\s*=\s*(True|False)", source)
     return {"transport": transport, "wire": changes,
             "working": working.group(1) if working else "?"}

@@ -9,7 +9,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -76,7 +75,10 @@ class Worker:
                                    check.bound)
         if outcome.missing is not None and outcome.missing.startswith("did not return"):
             outcome.missing += f" (its timeout {check.timeout:g} s and {GRACE:g} s of grace)"
-        entries = [entry for entry in mock.requests if entry.get("path") == contract.API_PATH]
+        # Plain JSON data here: the journal's entries with the keys of any mock version (the
+        # intercept's "via" among them).
+        entries: list[dict[str, Any]] = [
+            dict(entry) for entry in mock.requests if entry.get("path") == contract.API_PATH]
         seen = Seen(outcome, entries, site.requests if trickle else 0)
         problems, summary = check.judged(seen)
         via = next((str(entry["via"]) for entry in entries if entry.get("via")), None)
@@ -105,8 +107,7 @@ def _not_applicable(check: Check, route: str) -> str | None:
 
 def grade(target: str, *, python: str = sys.executable, jobs: int = JOBS,
           extra: dict[str, Any] | None = None,
-          checks: list[Check] | None = None,
-          progress: Callable[[Row], None] | None = None) -> Card:
+          checks: list[Check] | None = None) -> Card:
     """The report card of ``target``; ``LoadError`` when it cannot be loaded."""
     checks = all_checks() if checks is None else checks
     extra = extra or {}
@@ -117,10 +118,8 @@ def grade(target: str, *, python: str = sys.executable, jobs: int = JOBS,
         first = Worker(target, python, os.path.join(folder, "0"))
         workers = [first]
         try:
-            rows[0] = first.run(checks[0], extra, site)
-            route = _route(rows[0])
-            if progress is not None:
-                progress(rows[0])
+            probe = rows[0] = first.run(checks[0], extra, site)
+            route = _route(probe)
             pending = list(range(1, len(checks)))
             lock = threading.Lock()
 
@@ -148,8 +147,6 @@ def grade(target: str, *, python: str = sys.executable, jobs: int = JOBS,
                         row = Row(key=check.key, group=check.group, title=check.title,
                                   verdict=FAIL, seen=problem, problems=[problem])
                     rows[at] = row
-                    if progress is not None:
-                        progress(row)
 
             threads = [threading.Thread(target=work, args=(first if index == 0 else None,
                                                            index), daemon=True)
