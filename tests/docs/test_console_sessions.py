@@ -6,8 +6,9 @@ A session is a ```` ```console ```` block: ``$ command`` lines, each followed by
 page promises. A session whose first command starts the mock (``aichat-mock`` or ``make
 serve``; not ``aichat-mock grade``, which runs and exits) is a server: it is started on a free
 port (the page's 8080 is changed to it everywhere), its output must begin with the lines
-shown, and it runs on for the sessions after it, to the end of the page. In the output, ``<port>`` stands for that port and ``...`` for any
-lines. Each page has its own port and servers.
+shown, and it runs on for the sessions after it, to the end of the page. In the output,
+``<port>`` stands for that port and ``...`` for any lines. Each page has its own port and
+servers.
 """
 
 from __future__ import annotations
