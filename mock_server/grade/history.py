@@ -88,8 +88,7 @@ def columns_of(cache: Cache, versions: list[str], jobs: int, say: Any) -> list[C
             column.reason = ("not graded: it calls https://chat-gpt.org itself, and the mock "
                              "here has no --intercept (docs/mock-server.md)")
         columns.append(column)
-    ours = Column("ours", None, {"transport": "requests", "wire": ["the contract's"],
-                                 "working": "True"})
+    ours = Column("ours", None, {"transport": "requests", "wire": ["the contract's"]})
     ours.card = grade(OURS, jobs=jobs, extra=EXTRA)
     return [*columns, ours]
 
@@ -128,15 +127,16 @@ def render(columns: list[Column], versions: list[str]) -> str:
     ]
     for column in columns:
         revision = column.revision
-        shape = column.card.shape if column.card else "-"
+        shape = column.card.shape if column.card else column.facts.get("shape", "?")
         wire = ", ".join(column.facts.get("wire", [])) or "the June module's"
         if revision is None:
             lines.append(f"| {column.name} | g4f-aichat | `aichat/Aichat.py` | - | "
                          f"{column.facts['transport']} | {shape} | {wire} | True |")
             continue
+        paths = ", ".join(f"`{path}`" for path in revision.paths)
         lines.append(
             f"| {column.name} | {runs(revision, versions)} ({len(revision.releases)}) | "
-            f"`{revision.path}` | `{revision.short}` | {column.facts['transport']} | {shape} | "
+            f"{paths} | `{revision.short}` | {column.facts['transport']} | {shape} | "
             f"{wire} | {column.facts['working']} |")
     lines += ["", "## The cards", ""]
     for column in columns:

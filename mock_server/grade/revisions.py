@@ -101,6 +101,11 @@ class Revision:
     releases: list[Release] = field(default_factory=list)
 
     @property
+    def paths(self) -> list[str]:
+        """Where the releases hold the file, in the order it moved."""
+        return list(dict.fromkeys(release.path or "" for release in self.releases))
+
+    @property
     def first(self) -> Release:
         return self.releases[0]
 
@@ -313,7 +318,9 @@ def environment(cache: Cache, revision: Revision) -> Environment:
     environment of its own, with the distributions its file imports at their versions of the
     release's day (``uv pip install --exclude-newer``); made once, then reused."""
     wheel = cache.wheel(revision.first.version)
-    folder = cache.envs / revision.short
+    # One per release installed: the file is the revision's, the g4f modules it imports the
+    # release's own.
+    folder = cache.envs / f"{revision.short}-{revision.first.version}"
     python = folder / "bin" / "python"
     stamp = folder / ".installed"
     declared, undeclared = requirements_for(wheel, third_party_imports(wheel, revision.path))
@@ -361,5 +368,8 @@ def describe_file(source: str) -> dict[str, Any]:
     if re.search(r"""if not .*\[['"]response['"]\]""", source):
         changes.append("raises on a refusal")
     working = re.search(r"working\s*=\s*(True|False)", source)
-    return {"transport": transport, "wire": changes,
+    shape = next((name for name in ("create_async_generator", "create_async",
+                                    "create_completion", "_create_completion")
+                  if re.search(rf"def {name}\(", source)), "?")
+    return {"transport": transport, "wire": changes, "shape": shape,
             "working": working.group(1) if working else "?"}
