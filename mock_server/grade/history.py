@@ -25,7 +25,7 @@ from .revisions import (
     revisions_of,
     walk,
 )
-from .runner import grade, start_mock
+from .runner import JOBS, grade, start_mock
 
 OURS = "aichat.Aichat"
 # Every call gets cookies, as a caller of the releases that require them had to give (without,
@@ -162,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make history", description=__doc__)
     parser.add_argument("--cache", default=".history", help="the downloads and environments")
     parser.add_argument("--doc", default="docs/history.md", help="the page to write")
-    parser.add_argument("--jobs", type=int, default=4, help="checks run at once per card")
+    parser.add_argument("--jobs", type=int, default=JOBS, help="checks run at once per card")
     args = parser.parse_args(argv)
 
     def say(text: str) -> None:

@@ -20,7 +20,9 @@ from .checks import GRACE, Check, Seen, all_checks
 from .client import ClientProcess, LoadError, client_environment
 from .trickle import TricklingSite
 
-JOBS = 4
+# Checks run at once: a client that hangs on every call still gets its card in well under a
+# minute (each check waits its timeout and a grace).
+JOBS = 8
 INTERCEPT = "--intercept"
 CA_ROUTE = "/__mock__/ca.pem"
 
@@ -105,61 +107,89 @@ def _not_applicable(check: Check, route: str) -> str | None:
     return None
 
 
+class _Grading:
+    """One card's checks over ``jobs`` workers. The first check, on the first worker, tells
+    the route the client takes; the checks that depend on it (the trickle) wait for it and are
+    taken last, while the other workers start and run the rest."""
+
+    def __init__(self, target: str, python: str, folder: str, extra: dict[str, Any],
+                 site: TricklingSite, checks: list[Check]) -> None:
+        self.target, self.python, self.folder = target, python, folder
+        self.extra, self.site, self.checks = extra, site, checks
+        self.first = Worker(target, python, os.path.join(folder, "0"))
+        self.workers = [self.first]
+        self.rows: list[Row | None] = [None] * len(checks)
+        self.pending = sorted(range(1, len(checks)), key=lambda at: checks[at].site == "trickle")
+        self.route = ""
+        self.routed = threading.Event()
+        self.lock = threading.Lock()
+
+    def go(self, jobs: int) -> None:
+        threads = [threading.Thread(target=self._work, args=(index,), daemon=True)
+                   for index in range(max(1, min(jobs, len(self.checks))))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def _work(self, index: int) -> None:
+        if index == 0:
+            worker = self.first
+            try:
+                probe = self.rows[0] = self._run(worker, 0)
+                self.route = _route(probe)
+            finally:
+                self.routed.set()
+        else:
+            try:
+                worker = Worker(self.target, self.python, os.path.join(self.folder, str(index)))
+            except (LoadError, RuntimeError):
+                return  # the workers that did start do the checks
+            with self.lock:
+                self.workers.append(worker)
+        while True:
+            with self.lock:
+                if not self.pending:
+                    return
+                at = self.pending.pop(0)
+            self.rows[at] = self._run(worker, at)
+
+    def _run(self, worker: Worker, at: int) -> Row:
+        check = self.checks[at]
+        if check.site == "trickle":
+            self.routed.wait()
+            reason = _not_applicable(check, self.route)
+            if reason is not None:
+                return Row(key=check.key, group=check.group, title=check.title,
+                           verdict=NOT_APPLICABLE, seen=reason)
+        try:
+            return worker.run(check, self.extra, self.site)
+        except Exception as error:  # the mock's admin API failing: say so, go on
+            problem = f"the grader could not run this check: {error}"
+            return Row(key=check.key, group=check.group, title=check.title, verdict=FAIL,
+                       seen=problem, problems=[problem])
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.close()
+
+
 def grade(target: str, *, python: str = sys.executable, jobs: int = JOBS,
           extra: dict[str, Any] | None = None,
           checks: list[Check] | None = None) -> Card:
     """The report card of ``target``; ``LoadError`` when it cannot be loaded."""
     checks = all_checks() if checks is None else checks
-    extra = extra or {}
     started = time.monotonic()
-    rows: list[Row | None] = [None] * len(checks)
     with tempfile.TemporaryDirectory(prefix="aichat-grade-") as folder, \
             TricklingSite() as site:
-        first = Worker(target, python, os.path.join(folder, "0"))
-        workers = [first]
+        grading = _Grading(target, python, folder, extra or {}, site, checks)
         try:
-            probe = rows[0] = first.run(checks[0], extra, site)
-            route = _route(probe)
-            pending = list(range(1, len(checks)))
-            lock = threading.Lock()
-
-            def work(worker: Worker | None, index: int) -> None:
-                if worker is None:
-                    try:
-                        worker = Worker(target, python, os.path.join(folder, str(index)))
-                    except (LoadError, RuntimeError):
-                        return  # the workers that did start do the checks
-                    with lock:
-                        workers.append(worker)
-                while True:
-                    with lock:
-                        if not pending:
-                            return
-                        at = pending.pop(0)
-                    check = checks[at]
-                    reason = _not_applicable(check, route)
-                    try:
-                        row = (Row(key=check.key, group=check.group, title=check.title,
-                                   verdict=NOT_APPLICABLE, seen=reason) if reason is not None
-                               else worker.run(check, extra, site))
-                    except Exception as error:  # the mock's admin API failing: say so, go on
-                        problem = f"the grader could not run this check: {error}"
-                        row = Row(key=check.key, group=check.group, title=check.title,
-                                  verdict=FAIL, seen=problem, problems=[problem])
-                    rows[at] = row
-
-            threads = [threading.Thread(target=work, args=(first if index == 0 else None,
-                                                           index), daemon=True)
-                       for index in range(max(1, min(jobs, len(pending))))]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            grading.go(jobs)
         finally:
-            for worker in workers:
-                worker.close()
-    hello = first.client.hello
+            grading.close()
+    hello = grading.first.client.hello
     return Card(target=target, name=str(hello.get("name")), shape=str(hello.get("shape")),
-                python=str(hello.get("python")), route=route, intercept=first.intercept,
-                rows=[row for row in rows if row is not None],
+                python=str(hello.get("python")), route=grading.route,
+                intercept=grading.first.intercept,
+                rows=[row for row in grading.rows if row is not None],
                 seconds=round(time.monotonic() - started, 1))
