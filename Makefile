@@ -24,7 +24,7 @@ OLDEST_TESTS  := $(addprefix tests/,\
 # When this make started, before any install: make bench reports the time its installs took.
 STARTED := $(shell date +%s)
 
-.PHONY: install test test-oldest lint serve demo bench soak wrk java browser screenshots mutants mutants-mock clean
+.PHONY: install test test-oldest lint serve demo bench soak wrk java browser screenshots mutants mutants-mock history clean
 
 install: $(STAMP)
 
@@ -115,6 +115,11 @@ bench: $(STAMP) wrk java
 # Bounded reliability runs of the mock and the provider; summarised in docs/benchmarks.md.
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak --doc
+
+# Every distinct Aichat a g4f release shipped, graded unchanged through the intercept beside
+# ours: rewrites docs/history.md. The wheels and environments are cached in .history/.
+history: $(STAMP)
+	$(BIN)/python -m mock_server.grade.history --cache .history --doc docs/history.md
 
 # Mutation testing, not part of make test, in two parts that each stay under 30 minutes on 2
 # cores (together they would not): make mutants runs mutmut over the provider's module (18

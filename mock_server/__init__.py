@@ -3,9 +3,10 @@ site, with a journal of every request and scripted replies and faults, driven th
 ``/__mock__/`` admin API.
 
 ``create_app(config)`` builds the Flask application; ``python -m mock_server`` (or the
-``aichat-mock`` command) serves it. The package is four layers, each importing only those
+``aichat-mock`` command) serves it. The package is five layers, each importing only those
 below it: ``core`` (the behaviour, no Flask), ``web`` (the Flask adapter), ``testing`` (the
-test kit and its fixtures) and ``serve`` (the command, its servers, the demo).
+test kit, its carriers and fixtures), ``grade`` (the grader of clients) and ``serve`` (the
+command, its servers, the demo).
 """
 
 from __future__ import annotations

@@ -250,6 +250,10 @@ def fail(message: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] == ["grade"]:  # aichat-mock grade TARGET: docs/grading.md
+        from ..grade.cli import main as grade
+        return grade(given[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if hasattr(signal, "SIGXFSZ"):

@@ -4,10 +4,11 @@ with what the page shows.
 
 A session is a ```` ```console ```` block: ``$ command`` lines, each followed by the output the
 page promises. A session whose first command starts the mock (``aichat-mock`` or ``make
-serve``) is a server: it is started on a free port (the page's 8080 is changed to it
-everywhere), its output must begin with the lines shown, and it runs on for the sessions after
-it, to the end of the page. In the output, ``<port>`` stands for that port and ``...`` for any
-lines. Each page has its own port and servers.
+serve``; not ``aichat-mock grade``, which runs and exits) is a server: it is started on a free
+port (the page's 8080 is changed to it everywhere), its output must begin with the lines
+shown, and it runs on for the sessions after it, to the end of the page. In the output,
+``<port>`` stands for that port and ``...`` for any lines. Each page has its own port and
+servers.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ README = ROOT / "README.md"
 PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"^```console\n(.*?)^```$", re.DOTALL | re.MULTILINE)
 SERVERS = ("aichat-mock", "make serve")
+# Commands of aichat-mock that run and exit, not servers.
+ONE_SHOT = ("aichat-mock grade",)
 README_PORT = "8080"
 STEP_TIMEOUT = 60
 
@@ -172,7 +175,7 @@ def test_the_console_sessions_print_what_the_page_shows(
         page: Path, port: str, servers: list[subprocess.Popen[str]]) -> None:
     for steps in sessions(page.read_text("utf-8")):
         for step in steps:
-            if step.command.startswith(SERVERS):
+            if step.command.startswith(SERVERS) and not step.command.startswith(ONE_SHOT):
                 start_server(step, port, servers)
             else:
                 run_step(step, port)
