@@ -68,3 +68,9 @@ RETRY_WAIT_CAP = 30
 # entries.
 MOCK_MAX_BODY = 1 * MiB
 MOCK_JOURNAL_CAP = 10_000
+
+# docs/mock-server.md, Matching: message_regex is RE2 syntax, and a pattern compiling to more than
+# 1,000 RE2 instructions is refused.
+MOCK_PATTERN_INSTRUCTIONS = 1000
+# docs/mock-server.md: admin bodies over 8 MiB are refused (413); --replies FILE is read up to it.
+MOCK_ADMIN_BODY = 8 * MiB
