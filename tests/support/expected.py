@@ -74,3 +74,7 @@ MOCK_JOURNAL_CAP = 10_000
 MOCK_PATTERN_INSTRUCTIONS = 1000
 # docs/mock-server.md: admin bodies over 8 MiB are refused (413); --replies FILE is read up to it.
 MOCK_ADMIN_BODY = 8 * MiB
+# docs/mock-server.md, Journal entries: an entry keeps up to the body cap of its body (--body-cap,
+# 65,536 characters by default) and up to the head cap (64 KiB) of its headers.
+MOCK_BODY_CAP = 65_536
+MOCK_HEAD_CAP = 64 * 1024
