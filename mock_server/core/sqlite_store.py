@@ -69,8 +69,8 @@ from .wire import json_bytes
 PRUNE_EVERY = 256
 
 LAST_ID = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'journal'), 0)"
-# The namespaces and paths of which the journal holds an entry.
-_KEYS_HELD = "SELECT namespace, path FROM journal"
+# The rows of the namespaces and paths the journal shows an entry of (id > the first shown).
+_SHOWN = "(namespace, path) IN (SELECT namespace, path FROM journal WHERE {where} id > ?)"
 # Namespaces whose queues and settings a process keeps at most before it starts afresh.
 KEPT_NAMESPACES = 1024
 
@@ -272,26 +272,23 @@ class SQLiteStore:
                            "WHERE namespace = ? AND path = ?", (count, namespace, path))
             db.execute("DELETE FROM journal WHERE id <= ?", (last_dropped,))
             # The counts of paths none of whose entries is left go with them.
-            db.execute(f"DELETE FROM dropped WHERE (namespace, path) NOT IN ({_KEYS_HELD})")
+            db.execute("DELETE FROM dropped WHERE (namespace, path) NOT IN "
+                       "(SELECT namespace, path FROM journal)")
 
     def _first(self, db: sqlite3.Connection) -> int:
-        """The id after which the journal shows its entries: rows up to it are over the cap,
-        waiting for the next prune."""
+        """The id after which the journal shows its entries (rows up to it wait for a prune)."""
         last: int = db.execute(LAST_ID).fetchone()[0]
         return last - self.cap
 
     def _total(self, db: sqlite3.Connection, where: str, values: tuple[str, ...]) -> int:
-        """Entries recorded since the last clear, of the paths (in each namespace) of which
-        the journal shows an entry: those held, and those dropped for the cap. A path none of
-        whose entries is shown any more counts nothing, whether its rows wait for the prune
-        or are gone: what MemoryStore counts."""
-        shown = (f"(namespace, path) IN (SELECT namespace, path FROM journal "
-                 f"WHERE {where} AND id > ?)")
-        first = self._first(db)
+        """Entries recorded since the last clear, held or dropped for the cap, of the paths (in
+        each namespace) the journal shows an entry of: a path none of whose entries is shown
+        counts nothing, as in MemoryStore."""
+        shown, values = _SHOWN.format(where=f"{where} AND"), (*values, self._first(db))
         held: int = db.execute(f"SELECT count(*) FROM journal WHERE {shown}",
-                               (*values, first)).fetchone()[0]
+                               values).fetchone()[0]
         dropped: int = db.execute(f"SELECT coalesce(sum(total), 0) FROM dropped WHERE {shown}",
-                                  (*values, first)).fetchone()[0]
+                                  values).fetchone()[0]
         return held + dropped
 
     def entries(self, *, namespace: str | None = "", path: str | None = None,
@@ -331,19 +328,16 @@ class SQLiteStore:
         def named(name: str) -> dict[str, Any]:
             return found.setdefault(name, {"name": name, "requests": 0, "replies": 0})
 
-        shown = "(namespace, path) IN (SELECT namespace, path FROM journal WHERE id > ?)"
+        shown = _SHOWN.format(where="")
         db.execute("BEGIN")
         try:
             first = (self._first(db),)
             for query, values, field in (
-                    (f"SELECT namespace, count(*) FROM journal WHERE {shown} "
-                     f"GROUP BY namespace", first, "requests"),
-                    (f"SELECT namespace, sum(total) FROM dropped WHERE {shown} "
-                     f"GROUP BY namespace", first, "requests"),
-                    ("SELECT namespace, count(*) FROM replies GROUP BY namespace", (),
-                     "replies"),
+                    (f"SELECT namespace, count(*) FROM journal WHERE {shown}", first, "requests"),
+                    (f"SELECT namespace, sum(total) FROM dropped WHERE {shown}", first, "requests"),
+                    ("SELECT namespace, count(*) FROM replies", (), "replies"),
                     ("SELECT namespace, 0 FROM namespace_settings", (), "replies")):
-                for name, number in db.execute(query, values).fetchall():
+                for name, number in db.execute(query + " GROUP BY namespace", values).fetchall():
                     named(name)[field] += number
         finally:
             db.execute("COMMIT")

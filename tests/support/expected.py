@@ -70,8 +70,8 @@ MOCK_MAX_BODY = 1 * MiB
 MOCK_JOURNAL_CAP = 10_000
 
 # docs/mock-server.md, Matching: message_regex is RE2 syntax, and a pattern compiling to more than
-# 1,000 RE2 instructions is refused.
-MOCK_PATTERN_INSTRUCTIONS = 1000
+# 100 RE2 instructions is refused.
+MOCK_PATTERN_INSTRUCTIONS = 100
 # docs/mock-server.md: admin bodies over 8 MiB are refused (413); --replies FILE is read up to it.
 MOCK_ADMIN_BODY = 8 * MiB
 # docs/mock-server.md, Journal entries: an entry keeps up to the body cap of its body (--body-cap,
