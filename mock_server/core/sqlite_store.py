@@ -284,11 +284,11 @@ class SQLiteStore:
         """Entries recorded since the last clear, held or dropped for the cap, of the paths (in
         each namespace) the journal shows an entry of: a path none of whose entries is shown
         counts nothing, as in MemoryStore."""
-        shown, values = _SHOWN.format(where=f"{where} AND"), (*values, self._first(db))
+        shown, given = _SHOWN.format(where=f"{where} AND"), (*values, self._first(db))
         held: int = db.execute(f"SELECT count(*) FROM journal WHERE {shown}",
-                               values).fetchone()[0]
+                               given).fetchone()[0]
         dropped: int = db.execute(f"SELECT coalesce(sum(total), 0) FROM dropped WHERE {shown}",
-                                  values).fetchone()[0]
+                                  given).fetchone()[0]
         return held + dropped
 
     def entries(self, *, namespace: str | None = "", path: str | None = None,
