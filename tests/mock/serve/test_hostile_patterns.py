@@ -16,7 +16,7 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from mock_server.serve.child_process import MockProcess
+from mock_server import MockProcess
 from support.expected import body
 from support.raw_client import session
 

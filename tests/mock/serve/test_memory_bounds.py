@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mock_server.serve.child_process import MockProcess
+from mock_server import MockProcess
 from support.expected import MOCK_BODY_CAP, MOCK_HEAD_CAP
 from support.raw_client import address
 
