@@ -18,6 +18,7 @@ OLDEST_TESTS  := $(addprefix tests/,\
 	contract/test_cases_socketless.py contract/test_cases_live.py \
 	mock/core/test_fault_catalogue.py mock/core/test_engine.py mock/core/test_journal.py \
 	mock/core/test_stores.py mock/core/test_matching.py mock/core/test_selection_model.py \
+	mock/core/test_selector.py mock/serve/test_hostile_patterns.py \
 	mock/web/test_site_routes.py \
 	kit/test_parity.py kit/test_scenarios.py kit/test_assertions.py kit/test_remote_client.py \
 	distribution/test_floors.py)

@@ -304,9 +304,12 @@ class Engine:
         self.store.put_settings(parse_settings(payload), namespace=namespace)
         return self.settings(namespace=namespace)
 
-    def namespaces(self) -> dict[str, list[dict[str, Any]]]:
-        """Every namespace with entries, replies or settings (the default one always)."""
-        return {"namespaces": self.store.namespaces()}
+    def namespaces(self, *, limit: int | None = None, after: str | None = None
+                   ) -> dict[str, Any]:
+        """The namespaces with entries, replies or settings (the default one always), by
+        name: how many in all, and the first ``limit`` (``None``: all) after ``after``."""
+        total, page = self.store.namespaces(limit=limit, after=after)
+        return {"total": total, "namespaces": page}
 
     def health(self) -> dict[str, Any]:
         """The journal's state: ``{"journal": "ok"}`` or ``"degraded"`` with the reason."""

@@ -4,7 +4,7 @@ A match is a JSON object; every key given must hold. The keys of a scripted repl
 
 - ``message``: the flattened prompt equals this string;
 - ``message_contains``: the flattened prompt contains this string;
-- ``message_regex``: ``re.search`` finds this pattern in the flattened prompt;
+- ``message_regex``: this RE2 pattern (``patterns``) finds something in the flattened prompt;
 - ``last_turn``: the last user turn (what echo mode answers with) equals this string;
 - ``last_turn_contains``: the last user turn contains this string;
 - ``params``: each named body parameter equals the given number (``1 == 1.0``; a parameter the
@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
 from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
-from . import contract
+from . import contract, patterns
 from .errors import MatchError
 from .prompt import last_user_turn
 
@@ -45,7 +44,7 @@ class Facts:
     the journal, the path and the status answered. The last user turn is worked out once,
     when a match first asks for it."""
 
-    __slots__ = ("_last_turn", "body", "headers", "message", "path", "status")
+    __slots__ = ("_encoded", "_last_turn", "body", "headers", "message", "path", "status")
 
     def __init__(self, message: str | None, body: Mapping[str, Any] | None,
                  headers: Mapping[str, str], path: str | None = None,
@@ -56,6 +55,14 @@ class Facts:
         self.path = path
         self.status = status
         self._last_turn: str | None = None
+        self._encoded: bytes | None = None
+
+    @property
+    def encoded(self) -> bytes:
+        """The prompt as the UTF-8 a pattern searches (``b""`` without one), made once."""
+        if self._encoded is None:
+            self._encoded = b"" if self.message is None else patterns.encoded(self.message)
+        return self._encoded
 
     @property
     def last_turn(self) -> str | None:
@@ -146,8 +153,8 @@ class Selector:
     Every match with a guard is filed under it: an exact prompt, last user turn, header value
     or body parameter in a table, a substring in one regular expression of all of them (one
     search says whether any occurs). Matches made of a ``message_regex`` alone are searched
-    for together too, as one alternation, when their patterns allow it (no group, no global
-    flag): when it finds nothing, none of them holds. A request is then tested only against
+    for together too, as one alternation, when it stays within the engine's caps: when it finds
+    nothing, none of them holds. A request is then tested only against
     the matches its own values find and those without a guard, in queue order.
     """
 
@@ -202,7 +209,7 @@ class Selector:
             if text is not None and search.search(text) is not None:
                 found.append(positions)
         if self._patterns is not None and facts.message is not None \
-                and self._patterns[0].search(facts.message) is not None:
+                and patterns.search(self._patterns[0], facts.encoded):
             found.append(self._patterns[1])
         if not found:
             return -1
@@ -214,40 +221,24 @@ class Selector:
         return -1
 
 
-_PLAIN_FLAGS = re.compile("").flags
-
-
 def _patterns_together(matches: list[Match], unguarded: list[int]
-                       ) -> tuple[re.Pattern[str], list[int]] | None:
+                       ) -> tuple[bytes, list[int]] | None:
     """One alternation of the patterns of the unguarded matches made of a ``message_regex``
-    alone, and their positions; ``None`` when fewer than two can be joined. A pattern with a
-    group (a back-reference would point elsewhere once joined) or a global inline flag (it
-    would apply to all) is left out: joined, the others find a text only where one of them
+    alone, and their positions; ``None`` when fewer than two can be joined or their
+    alternation would pass the engine's caps. Joined, they find a text only where one of them
     does."""
-    patterns: list[str] = []
+    found: list[bytes] = []
     positions: list[int] = []
     for index in unguarded:
         spec = matches[index].spec
         if spec is None or set(spec) != {"message_regex"}:
             continue
-        text = spec["message_regex"]
-        try:
-            compiled = re.compile(text)
-        except (re.error, RecursionError, OverflowError):
-            continue
-        if compiled.groups or compiled.flags != _PLAIN_FLAGS:
-            continue
-        patterns.append(text)
+        found.append(patterns.encoded(spec["message_regex"]))
         positions.append(index)
     if len(positions) < 2:
         return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            joined = re.compile("|".join(f"(?:{text})" for text in patterns))
-    except (re.error, RecursionError, OverflowError, Warning):
-        return None
-    return joined, positions
+    alternation = patterns.joined(found)
+    return None if alternation is None else (alternation, positions)
 
 
 def shown(value: Any) -> str:
@@ -295,12 +286,12 @@ def _message_check(where: str, key: str, value: Any) -> tuple[Test, Explain]:
         if len(text) > most:
             raise MatchError(f"{where}.{key} is {len(text)} characters; the most is {most}")
         try:
-            pattern = re.compile(text)
-        except (re.error, RecursionError, OverflowError) as error:
+            pattern = patterns.check(text)
+        except patterns.PatternError as error:
             raise MatchError(f"{where}.{key} is not a valid regular expression: "
                              f"{error}") from None
         return ((lambda facts: facts.message is not None
-                 and pattern.search(facts.message) is not None),
+                 and patterns.search(pattern, facts.encoded)),
                 lambda facts: [f"{key}: {shown(text)} finds nothing in {_got_message(facts)}"])
     text = _text(where, key, value)
     if key == "message":

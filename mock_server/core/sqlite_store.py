@@ -20,7 +20,9 @@ An SQLite database in WAL mode gives that with nothing to run beside the mock:
   which under load put tens of milliseconds on the slowest answers; the busy timeout stays as
   the fallback where ``flock`` does not exist;
 - recording an entry is one INSERT, atomic by itself; the entries over the cap are deleted in
-  batches, and counted per namespace and path in ``dropped`` so that totals still count them;
+  batches, and counted per namespace and path in ``dropped`` so that totals still count them,
+  as long as the journal shows an entry of that namespace and path (as ``MemoryStore`` keeps
+  them): ``dropped`` never has more rows than the journal;
 - each process keeps the reply queues and settings it has read, as long as ``PATH-queue`` keeps
   its size: every change to them (a push, a use, a removal, new settings) grows that file by
   a byte once committed. A request then finds its namespace's replies, their matches already
@@ -56,6 +58,7 @@ from .store import (
     ReplyQueue,
     Taken,
     check_cap,
+    page_of_names,
     queue_full,
     reply_id,
 )
@@ -66,6 +69,8 @@ from .wire import json_bytes
 PRUNE_EVERY = 256
 
 LAST_ID = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'journal'), 0)"
+# The rows of the namespaces and paths the journal shows an entry of (id > the first shown).
+_SHOWN = "(namespace, path) IN (SELECT namespace, path FROM journal WHERE {where} id > ?)"
 # Namespaces whose queues and settings a process keeps at most before it starts afresh.
 KEPT_NAMESPACES = 1024
 
@@ -266,13 +271,24 @@ class SQLiteStore:
                 db.execute("UPDATE dropped SET total = total + ? "
                            "WHERE namespace = ? AND path = ?", (count, namespace, path))
             db.execute("DELETE FROM journal WHERE id <= ?", (last_dropped,))
+            # The counts of paths none of whose entries is left go with them.
+            db.execute("DELETE FROM dropped WHERE (namespace, path) NOT IN "
+                       "(SELECT namespace, path FROM journal)")
+
+    def _first(self, db: sqlite3.Connection) -> int:
+        """The id after which the journal shows its entries (rows up to it wait for a prune)."""
+        last: int = db.execute(LAST_ID).fetchone()[0]
+        return last - self.cap
 
     def _total(self, db: sqlite3.Connection, where: str, values: tuple[str, ...]) -> int:
-        """Entries recorded since the last clear: those held, and those dropped for the cap."""
-        held: int = db.execute(f"SELECT count(*) FROM journal WHERE {where}",
-                               values).fetchone()[0]
-        dropped: int = db.execute(f"SELECT coalesce(sum(total), 0) FROM dropped WHERE {where}",
-                                  values).fetchone()[0]
+        """Entries recorded since the last clear, held or dropped for the cap, of the paths (in
+        each namespace) the journal shows an entry of: a path none of whose entries is shown
+        counts nothing, as in MemoryStore."""
+        shown, given = _SHOWN.format(where=f"{where} AND"), (*values, self._first(db))
+        held: int = db.execute(f"SELECT count(*) FROM journal WHERE {shown}",
+                               given).fetchone()[0]
+        dropped: int = db.execute(f"SELECT coalesce(sum(total), 0) FROM dropped WHERE {shown}",
+                                  given).fetchone()[0]
         return held + dropped
 
     def entries(self, *, namespace: str | None = "", path: str | None = None,
@@ -287,7 +303,7 @@ class SQLiteStore:
         try:
             total = self._total(db, where, values)
             # Rows over the cap that wait for the next prune are not shown, but counted.
-            first = db.execute(LAST_ID).fetchone()[0] - self.cap
+            first = self._first(db)
             below = min(before_id, 1 << 62) if before_id is not None else 1 << 62
             rows = db.execute(f"SELECT id, entry FROM journal WHERE {where} AND id > ? "
                               f"AND id < ? ORDER BY id DESC LIMIT ?",
@@ -304,25 +320,29 @@ class SQLiteStore:
             db.execute(f"DELETE FROM dropped WHERE {where}", values)
         return total
 
-    def namespaces(self) -> list[dict[str, Any]]:
+    def namespaces(self, *, limit: int | None = None, after: str | None = None
+                   ) -> tuple[int, list[dict[str, Any]]]:
         db = self._db()
         found: dict[str, dict[str, Any]] = {"": {"name": "", "requests": 0, "replies": 0}}
 
         def named(name: str) -> dict[str, Any]:
             return found.setdefault(name, {"name": name, "requests": 0, "replies": 0})
 
+        shown = _SHOWN.format(where="")
         db.execute("BEGIN")
         try:
-            for query, field in (
-                    ("SELECT namespace, count(*) FROM journal GROUP BY namespace", "requests"),
-                    ("SELECT namespace, sum(total) FROM dropped GROUP BY namespace", "requests"),
-                    ("SELECT namespace, count(*) FROM replies GROUP BY namespace", "replies"),
-                    ("SELECT namespace, 0 FROM namespace_settings", "replies")):
-                for name, number in db.execute(query).fetchall():
+            first = (self._first(db),)
+            for query, values, field in (
+                    (f"SELECT namespace, count(*) FROM journal WHERE {shown}", first, "requests"),
+                    (f"SELECT namespace, sum(total) FROM dropped WHERE {shown}", first, "requests"),
+                    ("SELECT namespace, count(*) FROM replies", (), "replies"),
+                    ("SELECT namespace, 0 FROM namespace_settings", (), "replies")):
+                for name, number in db.execute(query + " GROUP BY namespace", values).fetchall():
                     named(name)[field] += number
         finally:
             db.execute("COMMIT")
-        return [found[name] for name in sorted(found)]
+        names = sorted(found)
+        return len(names), [found[name] for name in page_of_names(names, limit, after)]
 
     # --- the reply queues and settings -------------------------------------------------------
 

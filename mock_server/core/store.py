@@ -2,7 +2,10 @@
 scripted replies and the reply mode.
 
 ``Store`` is the narrow interface the rest of the mock uses; ``MemoryStore`` keeps everything
-in this process, behind one lock. A store shared by several worker processes only has to
+in this process, behind one lock. What a store keeps is bounded by its journal's cap: the count
+of a path's entries dropped for the cap is kept only while the journal still holds one of that
+path's entries in that namespace, so that clients making up namespaces and paths without end
+cannot grow it. A store shared by several worker processes only has to
 implement the same few methods (``sqlite_store.SQLiteStore``). The mock's own stores also keep
 the journal's raw records (``RawStore``), and the SQLite one writes them in batches when asked
 (``BatchingStore``). ``store_setting.open_store`` makes the one a text setting names.
@@ -10,6 +13,7 @@ the journal's raw records (``RawStore``), and the SQLite one writes them in batc
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
@@ -63,8 +67,9 @@ class Store(Protocol):
                 ) -> tuple[int, list[dict[str, Any]]]:
         """``(total, entries)``: how many entries of ``namespace`` (``None``: of every one)
         matching ``path`` were recorded since that namespace's last clear (those dropped for
-        the cap included), and the most recent ``limit`` of those still held whose id is
-        below ``before_id`` (``None``: any), oldest first."""
+        the cap included, of each path of which an entry is still held), and the most recent
+        ``limit`` of those still held whose id is below ``before_id`` (``None``: any), oldest
+        first."""
         ...
 
     def clear(self, *, namespace: str | None = "") -> int:
@@ -72,10 +77,12 @@ class Store(Protocol):
         how many entries it had recorded since its last clear."""
         ...
 
-    def namespaces(self) -> list[dict[str, Any]]:
-        """Every namespace that has entries held or counted, replies queued or settings of its
-        own, the default one always: ``{"name", "requests", "replies"}`` by name, ``requests``
-        being the namespace's total."""
+    def namespaces(self, *, limit: int | None = None, after: str | None = None
+                   ) -> tuple[int, list[dict[str, Any]]]:
+        """``(total, page)``: how many namespaces have entries held, replies queued or settings
+        of their own, the default one always; and the first ``limit`` (``None``: all) of them
+        by name whose name sorts after ``after`` (``None``: from the first), each
+        ``{"name", "requests", "replies"}``, ``requests`` being the namespace's total."""
         ...
 
     def push_replies(self, replies: Sequence[Mapping[str, Any]], *, namespace: str = ""
@@ -174,6 +181,13 @@ def queue_full(cap: int, bytes_cap: int, held: int, held_bytes: int, adding: int
     return None
 
 
+def page_of_names(names: list[str], limit: int | None, after: str | None) -> list[str]:
+    """The first ``limit`` (``None``: all) of the sorted ``names`` that sort after ``after``
+    (``None``: from the first)."""
+    start = 0 if after is None else bisect.bisect_right(names, after)
+    return names[start:] if limit is None else names[start:start + limit]
+
+
 def reply_id(number: int) -> str:
     """The id of the ``number``-th reply a store queued."""
     return f"r{number}"
@@ -217,9 +231,12 @@ class MemoryStore:
         self._entries: deque[list[Any]] = deque(maxlen=cap)
         self._next_id = 1
         # Per namespace, and per namespace and path, so that a filtered total still counts
-        # the entries dropped for the cap.
+        # the entries dropped for the cap; a path's count goes (and leaves its namespace's)
+        # with the last of its entries held (_held), so that there are never more counters
+        # than entries.
         self._totals: Counter[str] = Counter()
         self._per_path: Counter[tuple[str, str]] = Counter()
+        self._held: Counter[tuple[str, str]] = Counter()
         self._queues: dict[str, ReplyQueue] = {}
         self._queued = 0
         self._next_reply = 1
@@ -230,14 +247,11 @@ class MemoryStore:
 
     def append_then(self, entry: Mapping[str, Any],
                     then: Callable[[int], None] | None) -> int:
-        namespace = str(entry.get("namespace", ""))
+        namespace, path = str(entry.get("namespace", "")), str(entry.get("path"))
         with self._lock:
             entry_id = self._next_id
             self._next_id += 1
-            self._entries.append([entry_id, namespace, str(entry.get("path")),
-                                  {"id": entry_id, **entry}])
-            self._totals[namespace] += 1
-            self._per_path[namespace, str(entry.get("path"))] += 1
+            self._add([entry_id, namespace, path, {"id": entry_id, **entry}])
             if then is not None:
                 then(entry_id)
             return entry_id
@@ -245,16 +259,38 @@ class MemoryStore:
     def append_raw(self, raw: RawRecord, then: Callable[[int], None] | None = None) -> int:
         """Record a raw journal record (``journal.raw_record``); its entry is derived when
         first read."""
-        namespace, path = raw.namespace, raw.path
         with self._lock:
             entry_id = self._next_id
             self._next_id = entry_id + 1
-            self._entries.append([entry_id, namespace, path, raw])
-            self._totals[namespace] += 1
-            self._per_path[namespace, path] += 1
+            self._add([entry_id, raw.namespace, raw.path, raw])
             if then is not None:
                 then(entry_id)
             return entry_id
+
+    def _add(self, item: list[Any]) -> None:
+        """Hold ``item`` ([id, namespace, path, entry]) and count it, under the lock; the
+        oldest item leaves when the journal is full (after ``item`` is counted: a path whose
+        new entry takes the place of its last one keeps its count)."""
+        key = item[1], item[2]
+        self._totals[item[1]] += 1
+        self._per_path[key] += 1
+        self._held[key] += 1
+        entries = self._entries
+        if len(entries) == self.cap:
+            _, gone_namespace, gone_path, _ = entries[0]
+            gone = gone_namespace, gone_path
+            held = self._held[gone] - 1
+            if held:
+                self._held[gone] = held
+            else:
+                # Its path's last entry held: the path's count goes, and leaves the namespace's.
+                del self._held[gone]
+                left = self._totals[gone_namespace] - self._per_path.pop(gone)
+                if left:
+                    self._totals[gone_namespace] = left
+                else:
+                    del self._totals[gone_namespace]
+        entries.append(item)
 
     def entries(self, *, namespace: str | None = "", path: str | None = None,
                 limit: int | None = None, before_id: int | None = None
@@ -284,21 +320,25 @@ class MemoryStore:
                 self._entries.clear()
                 self._totals.clear()
                 self._per_path.clear()
+                self._held.clear()
                 return total
             total = self._totals.pop(namespace, 0)
             for key in [key for key in self._per_path if key[0] == namespace]:
                 del self._per_path[key]
+                del self._held[key]
             kept = [item for item in self._entries if item[1] != namespace]
             self._entries = deque(kept, maxlen=self.cap)
             return total
 
-    def namespaces(self) -> list[dict[str, Any]]:
+    def namespaces(self, *, limit: int | None = None, after: str | None = None
+                   ) -> tuple[int, list[dict[str, Any]]]:
         with self._lock:
-            names = {"", *self._totals, *self._settings,
-                     *(name for name, queue in self._queues.items() if queue.items)}
-            return [{"name": name, "requests": self._totals.get(name, 0),
-                     "replies": len(self._queues[name].items) if name in self._queues else 0}
-                    for name in sorted(names)]
+            names = sorted({"", *self._totals, *self._settings,
+                            *(name for name, queue in self._queues.items() if queue.items)})
+            return len(names), [
+                {"name": name, "requests": self._totals.get(name, 0),
+                 "replies": len(self._queues[name].items) if name in self._queues else 0}
+                for name in page_of_names(names, limit, after)]
 
     def push_replies(self, replies: Sequence[Mapping[str, Any]], *, namespace: str = ""
                      ) -> list[str]:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..core.contract import site_hosts
+from ..core.edge import MAX_ADMIN_BODY
 from ..core.errors import MockError, ReplyError, StoreRefusedError
 from ..core.journal import DEFAULT_BODY_CAP
 from ..core.matching import describe_kind
@@ -216,7 +217,14 @@ def load_replies(path: str) -> list[Any]:
     not, naming the entry (``replies[2]``) and the field."""
     try:
         with open(path, "rb") as file:
-            text = file.read().decode("utf-8")
+            # Read up to the cap and one byte more: /dev/zero, or a huge file, is refused
+            # without being read whole.
+            data = file.read(MAX_ADMIN_BODY + 1)
+        if len(data) > MAX_ADMIN_BODY:
+            raise ReplyFileError(f"it is over {MAX_ADMIN_BODY} bytes, the most a list of "
+                                 f"scripted replies may be (as POST /__mock__/replies takes "
+                                 f"them)")
+        text = data.decode("utf-8")
     except OSError as error:
         raise ReplyFileError(f"cannot read it: {error.strerror or error}") from None
     except UnicodeDecodeError:

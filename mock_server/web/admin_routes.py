@@ -22,10 +22,11 @@ blueprint = Blueprint("admin", __name__, url_prefix=PREFIX)
 
 
 def default_page() -> int:
-    """How many entries GET /__mock__/requests and POST /__mock__/requests/find answer unless
-    ?limit= says otherwise (the admin contract's default): a page of the journal is encoded in
-    one go, and a long one would hold up the site's answers meanwhile. Older entries are read a
-    page at a time with ?before_id=."""
+    """How many entries GET /__mock__/requests and POST /__mock__/requests/find (and namespaces
+    GET /__mock__/namespaces) answer unless ?limit= says otherwise (the admin contract's
+    default): a page is encoded in one go, and a long one would hold up the site's answers
+    meanwhile. Older entries are read a page at a time with ?before_id=, further namespaces
+    with ?after=."""
     return contract.admin_limits().default_page
 
 
@@ -58,6 +59,7 @@ QUERY_PARAMETERS: dict[tuple[str, str], frozenset[str]] = {
     ("admin.requests_", "GET"): frozenset({"path", "limit", "before_id", "namespace"}),
     ("admin.requests_", "DELETE"): frozenset({"namespace"}),
     ("admin.find", "POST"): frozenset({"limit", "before_id"}),
+    ("admin.namespaces_", "GET"): frozenset({"limit", "after"}),
 }
 
 
@@ -215,7 +217,13 @@ def ca_certificate() -> Any:
 
 @blueprint.get("/namespaces")
 def namespaces_() -> Any:
-    return jsonify(_engine().namespaces())
+    """A page of the namespaces, as the journal is paged: a mock with namespaces without end
+    never answers all of them at once. The next page: ``?after=`` the last name of this one."""
+    try:
+        limit = _whole_number("limit", default_page())
+    except ValueError as problem:
+        return error(400, str(problem))
+    return jsonify(_engine().namespaces(limit=limit, after=request.args.get("after")))
 
 
 class _Body:

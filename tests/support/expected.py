@@ -76,3 +76,12 @@ ENTRY_FIELDS = ["id", "time", "namespace", "method", "path", "query", "headers",
                 "headers_truncated", "json", "body", "body_size", "body_truncated",
                 "remote_addr", "host", "scheme", "via", "status", "reply", "violations",
                 "header_diff", "fault", "delay_ms", "scripted", "reply_id"]
+# docs/mock-server.md, Matching: message_regex is RE2 syntax, and a pattern compiling to more than
+# 100 RE2 instructions is refused.
+MOCK_PATTERN_INSTRUCTIONS = 100
+# docs/mock-server.md: admin bodies over 8 MiB are refused (413); --replies FILE is read up to it.
+MOCK_ADMIN_BODY = 8 * MiB
+# docs/mock-server.md, Journal entries: an entry keeps up to the body cap of its body (--body-cap,
+# 65,536 characters by default) and up to the head cap (64 KiB) of its headers.
+MOCK_BODY_CAP = 65_536
+MOCK_HEAD_CAP = 64 * 1024

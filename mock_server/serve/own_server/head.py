@@ -121,9 +121,13 @@ def read_head(method: bytes, url: bytes, raw_headers: list[tuple[bytes, bytes]],
                     named += b":%d" % parsed.port
                 authority = (parsed.schema.decode("latin-1").lower(), named)
         except httptools.HttpParserInvalidURLError:
+            if b"://" in url.partition(b"?")[0]:
+                raise Refused(400, "the request target is not a URL this mock can read; send "
+                                   "a path, or an http:// URL with a valid host") from None
             raw_path, raw_query = url.partition(b"?")[::2]
-    # RFC 9112 3.2: one Host, and one at least in HTTP/1.1.
-    if hosts_named > 1 or (hosts_named == 0 and version == "1.1" and authority is None):
+    # RFC 9112 3.2: one Host, and one at least in HTTP/1.1 (the absolute form and CONNECT
+    # too, though the target names the host then).
+    if hosts_named > 1 or (hosts_named == 0 and version == "1.1"):
         # Not a request the mock can tell the host of: refused as a malformed head is.
         raise Refused(400, "more than one Host header; send one" if hosts_named else
                       "an HTTP/1.1 request names its Host; send a Host header")

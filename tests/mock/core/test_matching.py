@@ -17,6 +17,7 @@ import requests
 
 from mock_server.testing.child_process import MockProcess
 from mock_server.testing.remote import RemoteMock
+from support.expected import MOCK_PATTERN_INSTRUCTIONS
 from support.raw_client import session
 
 ECHO = "You said: "
@@ -134,6 +135,13 @@ REFUSALS: list[tuple[Any, str]] = [
     ({"match": {"message_regex": "("}},
      "reply.match.message_regex is not a valid regular expression"),
     ({"match": {"message_regex": ["a"]}}, "reply.match.message_regex must be a string"),
+    # RE2 syntax: no back-reference, no look-around, \z rather than \Z.
+    ({"match": {"message_regex": r"(a)\1"}},
+     "reply.match.message_regex is not a valid regular expression: RE2 cannot run it"),
+    ({"match": {"message_regex": "wor(?=ld)"}}, "RE2 cannot run it: invalid perl operator"),
+    ({"match": {"message_regex": r"end\Z"}}, "RE2 cannot run it: invalid escape sequence"),
+    ({"match": {"message_regex": ".{20}"}},
+     f"RE2 instructions; the most is {MOCK_PATTERN_INSTRUCTIONS}"),
     ({"match": {"last_turn": 5}}, "reply.match.last_turn must be a string"),
     ({"match": {"last_turn_contains": True}}, "reply.match.last_turn_contains must be a string"),
     ({"match": {"params": [1]}}, "reply.match.params must be an object"),
@@ -317,6 +325,11 @@ def test_find_with_the_match_keys_path_and_status(http: requests.Session,
     assert bad.status_code == 400 and "match has unknown key(s) 'staus'" in bad.json()["error"]
     wrong = admin(http, ns, "POST", "/requests/find", json={"last_turn": "one"})
     assert wrong.status_code == 400 and "it takes one, match" in wrong.json()["error"]
+    unrunnable = admin(http, ns, "POST", "/requests/find",
+                       json={"match": {"message_regex": r"(one)\1"}})
+    assert unrunnable.status_code == 400
+    assert "match.message_regex is not a valid regular expression: RE2 cannot run it" in \
+        unrunnable.json()["error"]
 
 
 def test_reset_empties_the_journal_and_the_queue_at_once(http: requests.Session,

@@ -88,13 +88,20 @@ def test_path_and_limit(make_store: MakeStore) -> None:
 
 def test_the_cap_drops_the_oldest_and_the_totals_still_count_them(make_store: MakeStore
                                                                     ) -> None:
+    """docs/mock-server.md, Journal entries: the totals count the entries dropped for the cap
+    of each path the journal still holds an entry of; a path none of whose entries is held
+    counts nothing (its count is not kept: Limits)."""
     store = make_store(cap=3)
     for index in range(5):
-        store.append(entry("/a" if index < 2 else "/b", n=index))
+        store.append(entry("/a" if index < 3 else "/b", n=index))
     total, held = store.entries()
     assert total == 5
     assert [item["id"] for item in held] == [3, 4, 5]
-    assert store.entries(path="/a") == (2, [])
+    assert store.entries(path="/a") == (3, held[:1])
+    assert store.entries(path="/b") == (2, held[1:])
+    store.append(entry("/b", n=5))
+    assert store.entries() == (3, store.entries(path="/b")[1])
+    assert store.entries(path="/a") == (0, [])
     assert store.entries(path="/b")[0] == 3
 
 
@@ -306,7 +313,7 @@ def test_each_namespace_has_its_own_view_of_the_journal(make_store: MakeStore) -
     assert store.entries(namespace="a", path="/api/text") == (3, store.entries(namespace="a")[1])
     assert store.entries(namespace="b", path="/api/text") == (0, [])
     assert store.entries(namespace="nobody") == (0, [])
-    listed = {item["name"]: item for item in store.namespaces()}
+    listed = {item["name"]: item for item in store.namespaces()[1]}
     assert listed["a"] == {"name": "a", "requests": 3, "replies": 0}
     assert listed[""]["requests"] == 2
     assert store.clear(namespace="a") == 3
@@ -314,7 +321,7 @@ def test_each_namespace_has_its_own_view_of_the_journal(make_store: MakeStore) -
     assert store.entries(namespace="a") == (0, [])
     assert store.clear(namespace=None) == 3
     assert store.entries(namespace=None) == (0, [])
-    assert [item["name"] for item in store.namespaces()] == [""]
+    assert [item["name"] for item in store.namespaces()[1]] == [""]
 
 
 def test_each_namespace_has_its_own_queue_and_settings(make_store: MakeStore) -> None:
@@ -332,7 +339,7 @@ def test_each_namespace_has_its_own_queue_and_settings(make_store: MakeStore) ->
     assert store.settings(namespace="a") == {"reply_mode": "fixed"}
     assert store.take_reply(ANY_REQUEST, namespace="a").settings == {"reply_mode": "fixed"}
     assert store.settings() is None
-    listed = {item["name"]: item for item in store.namespaces()}
+    listed = {item["name"]: item for item in store.namespaces()[1]}
     assert listed["a"]["replies"] == 1 and listed[""]["replies"] == 1
     store.put_settings(None, namespace="a")
     assert store.settings(namespace="a") is None
@@ -475,7 +482,9 @@ def test_a_store_written_by_0_2_0_opens_and_lists_what_0_2_0_listed(tmp_path: Pa
         assert engine.replies(namespace=namespace) == queued, namespace
     for namespace, settings in listed["settings"].items():
         assert engine.settings(namespace=namespace) == settings, namespace
-    assert engine.namespaces() == listed["namespaces"]
+    # 0.2.0 listed every namespace in one piece; now a page of them with their count.
+    page = listed["namespaces"]["namespaces"]
+    assert engine.namespaces() == {"total": len(page), "namespaces": page}
     # And it goes on from there: its standing reply answers, the next id follows 0.2.0's last.
     [standing] = listed["replies"][""]["replies"]
     weather = Facts("user: How is the weather?\nassistant:", {}, {})

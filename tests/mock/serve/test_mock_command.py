@@ -18,6 +18,7 @@ from mock_server import __version__
 from mock_server.serve import cli
 from mock_server.serve.cli import is_loopback
 from mock_server.testing.child_process import LISTENING, MockProcess
+from support.expected import MOCK_ADMIN_BODY
 from support.paths import ROOT
 
 pytestmark = pytest.mark.usefixtures("no_ambient_configuration")
@@ -175,6 +176,36 @@ def test_a_bad_replies_file_exits_2_with_one_line(tmp_path: Path, content: str |
     [line] = err.splitlines()
     assert line.startswith(f"aichat-mock: error: --replies {stubs}: ")
     assert message in line
+
+
+@pytest.mark.parametrize("name", ["/dev/zero", "over-the-cap.json"])
+def test_a_replies_file_over_the_admin_cap_exits_2_unread(tmp_path: Path, name: str) -> None:
+    """docs/mock-server.md: the file is read up to the admin body cap (8 MiB), as POST
+    /__mock__/replies is; /dev/zero, which never ends, is refused in one line, not a
+    MemoryError."""
+    path = Path(name) if name.startswith("/") else tmp_path / name
+    if not name.startswith("/"):
+        # A JSON list one byte over the cap: valid but for its size.
+        path.write_text("[" + " " * (MOCK_ADMIN_BODY - 1) + "]", encoding="utf-8")
+    result = run("--port", "0", "--replies", str(path))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line == (f"aichat-mock: error: --replies {path}: it is over {MOCK_ADMIN_BODY} bytes, "
+                    f"the most a list of scripted replies may be (as POST /__mock__/replies "
+                    f"takes them)")
+
+
+def test_a_replies_file_at_the_admin_cap_is_read(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Up to the cap the file is read whole: the same list padded to exactly 8 MiB gets as far
+    as its contents (an unknown field), not refused for its size."""
+    stubs = tmp_path / "stubs.json"
+    content = json.dumps([{"mesage": "typo"}])
+    stubs.write_text(content + " " * (MOCK_ADMIN_BODY - len(content)), encoding="utf-8")
+    assert cli.main(["--port", "0", "--replies", str(stubs)]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert "replies[0] has unknown field(s) 'mesage'" in line
 
 
 def test_a_missing_replies_file_exits_2(tmp_path: Path) -> None:

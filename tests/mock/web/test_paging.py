@@ -1,6 +1,7 @@
 """GET /__mock__/requests pages the journal (docs/mock-server.md): the most recent 1,000 entries
 unless ?limit= says otherwise, older ones with ?before_id=; POST /__mock__/requests/find pages what
-it finds the same way; the kit reads every page, so that
+it finds the same way; GET /__mock__/namespaces pages the namespaces by name, the next page
+?after= the last name; the kit reads every page, so that
 ``requests``, ``journal()`` and ``find()`` still return everything held."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,6 +40,31 @@ def test_the_journal_is_read_a_page_at_a_time() -> None:
     assert len(everything["requests"]) == 2500
     path = client.get("/__mock__/requests?path=/api/text&before_id=11&limit=3").get_json()
     assert [entry["id"] for entry in path["requests"]] == [8, 9, 10]
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_the_namespaces_are_read_a_page_at_a_time(store: str, tmp_path: Path) -> None:
+    setting = "memory" if store == "memory" else f"sqlite:{tmp_path / 'store.sqlite3'}"
+    app = create_app({"MOCK_STORE": setting})
+    engine = engine_of(app)
+    names = [f"ns{number:04}" for number in range(1500)]
+    for name in names:
+        engine.handle(IncomingRequest("POST", "/api/text", "", {}, SEED, namespace=name))
+    client = app.test_client()
+    first = client.get("/__mock__/namespaces").get_json()
+    # docs/mock-server.md: 1,000 a page by default, the default namespace ("") always, first.
+    assert first["total"] == 1501
+    assert [item["name"] for item in first["namespaces"]] == ["", *names[:999]]
+    assert first["namespaces"][1] == {"name": "ns0000", "requests": 1, "replies": 0}
+    rest = client.get(f"/__mock__/namespaces?after={names[998]}").get_json()
+    assert rest["total"] == 1501
+    assert [item["name"] for item in rest["namespaces"]] == names[999:]
+    some = client.get("/__mock__/namespaces?after=&limit=2").get_json()
+    assert [item["name"] for item in some["namespaces"]] == names[:2]
+    assert client.get("/__mock__/namespaces?after=~").get_json()["namespaces"] == []
+    refused = client.get("/__mock__/namespaces?limit=x")
+    assert refused.status_code == 400 and "limit" in refused.get_json()["error"]
+    engine.close()
 
 
 @pytest.mark.parametrize("value", ["-1", "x", "1.5", ""])

@@ -1,0 +1,86 @@
+"""docs/mock-server.md, Journal entries and Limits: what the mock keeps is bounded by its journal,
+however many namespaces and paths clients make up. An attacker on loopback sends requests to
+thousands of distinct namespaces and 20 KB paths to a mock with a journal cap of 100; the
+mock's resident size (``VmRSS`` of its process) and its listing of namespaces stay within the
+journal's bound. Bounded in count (a few thousand requests) and time."""
+
+from __future__ import annotations
+
+import http.client
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mock_server import MockProcess
+from support.expected import MOCK_BODY_CAP, MOCK_HEAD_CAP
+from support.raw_client import address
+
+CAP = 100
+# Past the cap many times over: before the fix, each kept a counter (and its path) for good.
+ATTACK = 3000
+PATH_BYTES = 20_000
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for process {pid}")
+
+
+def send(url: str, paths: Iterator[str]) -> None:
+    """One request to each path, one after another on a kept-alive connection."""
+    host, port = address(url)
+    connection = http.client.HTTPConnection(host, port, timeout=30)
+    try:
+        for path in paths:
+            connection.request("GET", path)
+            answer = connection.getresponse()
+            answer.read()
+            assert answer.status == 404, path[:80]
+    finally:
+        connection.close()
+
+
+def long_paths(start: int, count: int) -> Iterator[str]:
+    return (f"/p{number:06}/" + "a" * PATH_BYTES for number in range(start, start + count))
+
+
+def test_distinct_long_paths_leave_the_memory_within_the_journal_bound() -> None:
+    with MockProcess(["--journal-cap", str(CAP)]) as process:
+        pid = process.process.pid
+        # The journal filled with entries as large as the attack's, then the attack.
+        send(process.url, long_paths(0, 3 * CAP))
+        before = rss_bytes(pid)
+        send(process.url, long_paths(3 * CAP, ATTACK))
+        after = rss_bytes(pid)
+        page = process.mock.admin.call("GET", "/requests", params={"limit": 1})
+        early = process.mock.admin.call("GET", "/requests",
+                                        params={"path": next(long_paths(0, 1))})
+    # docs/mock-server.md: the journal's memory is bounded by the cap times the body cap and
+    # the head cap; the attack, past a full journal, must not add more than that.
+    bound = CAP * (MOCK_BODY_CAP + MOCK_HEAD_CAP)
+    assert after - before <= bound, (
+        f"RSS grew by {(after - before) / 2**20:.1f} MiB over {ATTACK} distinct paths, "
+        f"past the journal's bound of {bound / 2**20:.1f} MiB")
+    # Each path had one entry: a path none of whose entries is held counts nothing any more,
+    # in its own total and in its namespace's (Limits).
+    assert page["total"] == CAP
+    assert early == {"total": 0, "requests": []}
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_distinct_namespaces_are_listed_only_while_the_journal_holds_them(store: str) -> None:
+    with MockProcess(["--journal-cap", str(CAP), "--store", store]) as process:
+        send(process.url, (f"/ns/n{number:05}/nowhere" for number in range(ATTACK)))
+        listed = process.mock.admin.call("GET", "/namespaces", params={"limit": 5})
+        everything = process.mock.admin.call("GET", "/requests",
+                                             params={"namespace": "*", "limit": 1})
+        gone = process.mock.admin.call("GET", "/requests", params={"namespace": "n00000"})
+    # The default namespace, and those of the CAP entries held.
+    assert listed["total"] == CAP + 1
+    assert [item["name"] for item in listed["namespaces"]] == [
+        "", *(f"n{number:05}" for number in range(ATTACK - CAP, ATTACK - CAP + 4))]
+    assert everything["total"] == CAP
+    assert gone == {"total": 0, "requests": []}
