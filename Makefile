@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+MOCK_STAMP := $(VENV)/.installed-mock
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
@@ -34,6 +35,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip uninstall --quiet --yes aichat 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
+
+# make demo and make serve run the mock and the aichat command alone: the same .venv with the
+# mock extra only (Flask, jsonschema, httptools, uvloop), not the dev extra's test tools, so a
+# first demo from a fresh clone waits seconds, not a minute. An environment make install made
+# has it all already; make install or make test later adds the rest to this one.
+$(MOCK_STAMP): pyproject.toml
+	@if [ -f $(STAMP) ] && [ $(STAMP) -nt pyproject.toml ]; then touch $@; else \
+		set -x; [ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV); \
+		$(BIN)/python -m pip install --quiet -e '.[mock]' && touch $@; fi
 
 # Debian's Chromium for the browser tests (Playwright's own browser download is not used).
 browser:
@@ -74,10 +84,10 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-serve: $(STAMP)
+serve: $(MOCK_STAMP)
 	$(BIN)/python -m mock_server --host $(HOST) --port $(PORT)
 
-demo: $(STAMP)
+demo: $(MOCK_STAMP)
 	$(BIN)/python -m mock_server.serve.demo
 
 # Debian's wrk drives the load runs; where it cannot be installed the benchmarks fall back to
