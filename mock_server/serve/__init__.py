@@ -8,10 +8,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from .. import MOCK_EXTRA as MOCK_EXTRA  # re-exported: serve.cli names it in its messages
+
 #: The start of the first line the command prints on standard output, before its URL.
 LISTENING = "aichat-mock listening on"
-#: What to install for the mock server, for messages that say so.
-MOCK_EXTRA = "g4f-aichat[mock]"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
