@@ -11,6 +11,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from ..core import namespaces
 from ..core.engine import ADMIN_PREFIX, Engine, parse_json
+from ..core.faults import FAULTS
 from ..core.matching import find_payload
 from ..core.replies import ReplyError, SettingsError, UnknownReplyError
 from .environ import namespace_of
@@ -87,7 +88,8 @@ def _known_parameters() -> tuple[Response, int] | None:
 @blueprint.get("/")
 def inspector() -> str:
     from .. import __version__
-    return render_template("inspector.html", version=__version__, namespace=_namespace())
+    return render_template("inspector.html", version=__version__, namespace=_namespace(),
+                           faults=FAULTS.values())
 
 
 @blueprint.get("/health")
