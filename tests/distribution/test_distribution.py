@@ -50,6 +50,7 @@ SHIPPED = ("aichat/Aichat.py", "aichat/py.typed", "mock_server/py.typed",
            "mock_server/contract/openapi.json", "mock_server/contract/cases/01_simple.json",
            "mock_server/web/templates/chat.html", "mock_server/web/templates/inspector.html",
            "mock_server/web/static/chat.js", "mock_server/web/static/inspector.js",
+           "mock_server/web/static/replies.js",
            "mock_server/web/static/style.css")
 
 

@@ -40,6 +40,12 @@
     return parts.join(" · ");
   }
 
+  // The keys of a match (docs/mock-server.md, Matching) as words; the others as they are.
+  const MATCH_WORDS = {
+    message: "prompt is", message_contains: "prompt contains", message_regex: "prompt matches",
+    last_turn: "last turn is", last_turn_contains: "last turn contains",
+  };
+
   // The requests it answers: every one, or those its match holds for.
   function matchOf(reply) {
     const match = reply.match || {};
@@ -47,7 +53,7 @@
     if (keys.length === 0) {
       return "every message";
     }
-    return keys.map((key) => key.replace(/_/g, " ") + " " + quoted(match[key])).join(", ");
+    return keys.map((key) => (MATCH_WORDS[key] || key) + " " + quoted(match[key])).join(", ");
   }
 
   function usesOf(reply) {

@@ -42,6 +42,7 @@ import aichat
 from aichat.Aichat import flatten
 from mock_server.testing.remote import RemoteMock
 from support import png
+from support.paths import project_version
 
 pytestmark = pytest.mark.browser
 
@@ -444,6 +445,7 @@ def test_the_inspector_shows_the_journal_escaped_and_clears_it(tab: Tab,
 def test_the_inspector_shows_every_namespace_the_last_turn_and_what_it_cuts(
         tab: Tab, remote_mock: RemoteMock) -> None:
     other = remote_mock.within("inspected")
+    other.reply("For the namespace", match={"last_turn": "Hi"})
     http = requests.Session()
     http.trust_env = False
     try:
@@ -476,22 +478,47 @@ def test_the_inspector_shows_every_namespace_the_last_turn_and_what_it_cuts(
         expect(newest.locator(".cut-after")).to_have_text("… 60 more characters")
         assert newest.locator(".cut-before").count() == 0
 
+        # The queue shown is a namespace's: the default one's for every namespace.
+        queue = page.locator("#queued tr.queued-reply")
+        expect(page.locator("#queue-namespace")).to_have_text("· default namespace")
+        expect(queue).to_have_count(0)
+
         page.locator("#namespace-filter").select_option("inspected")
         expect(rows).to_have_count(1)
         expect(rows.first.locator("td.namespace")).to_have_text("inspected")
         expect(page.locator("#total")).to_have_text("1")
+        expect(page.locator("#queue-namespace")).to_have_text("· namespace inspected")
+        expect(queue).to_have_count(1)
+        expect(queue.locator(".for")).to_have_text("last turn is “Hi”")
         page.locator("#namespace-filter").select_option("")
         expect(rows).to_have_count(1)
         expect(rows.first.locator("td.namespace")).to_have_text("default")
+        expect(queue).to_have_count(0)
 
-        # The inspector of one namespace shows it alone, with no filter.
+        # The inspector of one namespace shows it alone, with no filter, and its queue, where
+        # the picker queues.
         page.goto(other.url_for("/__mock__/"))
         expect(page.locator("#entries tr.entry")).to_have_count(1)
         assert page.locator("#namespace-filter").count() == 0
         expect(page.locator(".namespace-badge")).to_have_text("namespace inspected")
+        expect(page.locator("#queue-namespace")).to_have_text("· namespace inspected")
+        expect(queue).to_have_count(1)
         page.locator("#clear").click()
         expect(page.locator("#entries tr.entry")).to_have_count(0)
         assert other.requests == [] and len(remote_mock.requests) == 1
+
+        # The namespace's chat page says what its queue holds for the next message.
+        chat = tab.open()
+        chat.goto(other.url_for("/chat"))
+        notice = chat.locator("#scripted")
+        expect(notice).to_have_text("Scripted for some messages only: last turn is “Hi” → "
+                                    "“For the namespace” (1 use left)")
+        queue_fault(page, "html")
+        expect(queue).to_have_count(2)
+        assert [reply["fault"] for reply in other.queued] == [None, "html"]
+        assert remote_mock.queued == []
+        expect(notice).to_have_text("Next answer scripted: fault html · 200 (1 use left) · "
+                                    "1 more queued")
     finally:
         other.reset()
         other.close()
@@ -651,3 +678,63 @@ def test_the_inspector_tells_the_chat_pages_requests_and_leaves_the_browsers_hea
     expect(row["provider"].locator("td.header-diff")).to_have_text("none")
     expect(row["curl"].locator("td.header-diff .count")).to_have_text(
         str(len(from_curl["header_diff"])))
+
+
+# --- the README's screenshots ----------------------------------------------------------------
+
+SYSTEM_PROMPT = "You are a concise travel assistant."
+# The demo's conversation: each visitor's message and the answer scripted for it.
+CONVERSATION = [
+    ("What should I pack for three days in Lisbon in May?",
+     "Light layers, a thin rain jacket and comfortable shoes: the city is built on seven hills."),
+    ("Which neighbourhood is best for a first visit?",
+     "Baixa or Chiado: central, walkable, and close to the trams and the river."),
+]
+SUMMARY = ("Summarise the plan in one line.", "Pack light, stay in Baixa, ride tram 28 early.")
+RATE_LIMITED = "Thanks! Is a day trip to Sintra worth it?"
+
+
+def test_the_readme_screenshots(tab: Tab, remote_mock: RemoteMock,
+                                no_ambient_configuration: None) -> None:
+    """The demo the screenshots show, as a demo-giver runs it (docs/mock-server.md, The pages):
+    answers scripted for the visitor's messages, the provider asking too, a rate limit queued
+    from the inspector that the next message meets, and the next fault waiting in the queue."""
+    version = remote_mock.health()["version"]
+    assert version == project_version(), "the mock serving the pages is this package"
+    for question, answer in [*CONVERSATION, SUMMARY]:
+        remote_mock.reply(answer, match={"last_turn": question})
+
+    chat = open_chat(tab, remote_mock)
+    chat.locator("#system-box summary").click()
+    chat.locator("#system").fill(SYSTEM_PROMPT)
+    expect(chat.locator("#scripted")).to_contain_text("Scripted for some messages only")
+    for question, answer in CONVERSATION:
+        send(chat, question)
+        expect(chat.locator("#conversation .message.assistant .content").last).to_have_text(
+            answer)
+    assert aichat.complete([{"role": "system", "content": SYSTEM_PROMPT},
+                            {"role": "user", "content": SUMMARY[0]}],
+                           base_url=remote_mock.base_url) == SUMMARY[1]
+
+    inspector = open_inspector(tab.open(), remote_mock)
+    queue_fault(inspector, "rate_limit", retry_after="30")
+    expect(inspector.locator("#queued tr.queued-reply")).to_have_count(1)
+
+    chat.bring_to_front()
+    expect(chat.locator("#scripted")).to_contain_text("Next answer scripted: fault rate_limit")
+    send(chat, RATE_LIMITED)
+    expect(chat.locator("#error .error-title")).to_have_text("HTTP 429 Too Many Requests")
+    expect(chat.locator("#scripted")).to_be_hidden()
+    chat.locator("#conversation").evaluate("(node) => { node.scrollTop = 0; }")
+    screenshot(chat, "chat.png", version)
+
+    inspector.bring_to_front()
+    queue_fault(inspector, "unavailable", retry_after="60", match="Sintra")
+    expect(inspector.locator("#queued tr.queued-reply")).to_have_count(1)
+    expect(inspector.locator("#queued .for")).to_have_text("last turn contains “Sintra”")
+    rows = inspector.locator("#entries tr.entry")
+    expect(rows).to_have_count(5)  # GET /chat, three answered, one rate limited
+    expect(rows.first.locator("td.status")).to_contain_text("429")
+    expect(inspector.locator(".version")).to_have_text(version)
+    inspector.locator("#queue-fault").blur()
+    screenshot(inspector, "inspector.png", version)
