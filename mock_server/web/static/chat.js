@@ -239,11 +239,7 @@
   async function showQueue() {
     let replies;
     try {
-      const response = await fetch(REPLIES_URL, { cache: "no-store" });
-      if (!response.ok) {
-        throw new Error("HTTP " + response.status);
-      }
-      replies = (await response.json()).replies;
+      replies = await mockReplies.fetchQueue(REPLIES_URL);
     } catch (ignored) {
       scripted.hidden = true; // a mock without the admin API, or gone: nothing to say
       return;

@@ -492,11 +492,7 @@
     const name = queueChoice();
     queueNamespace.textContent = name === "" ? "· default namespace" : "· namespace " + name;
     try {
-      const response = await fetch(queueUrl(), { cache: "no-store" });
-      if (!response.ok) {
-        throw new Error("HTTP " + response.status);
-      }
-      const replies = (await response.json()).replies;
+      const replies = await mockReplies.fetchQueue(queueUrl());
       const key = name + "\n" + JSON.stringify(replies);
       if (force || key !== queueDrawn) {
         queueDrawn = key;

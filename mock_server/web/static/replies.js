@@ -1,6 +1,7 @@
-// How both pages say what the mock's reply queue holds (GET __mock__/replies, each reply with
-// the fields of docs/mock-server.md, Scripted replies): one wording for the chat page's notice
-// and the inspector's queue. Plain text only: the callers put it in with textContent.
+// How both pages read and say what the mock's reply queue holds (GET __mock__/replies, each
+// reply with the fields of docs/mock-server.md, Scripted replies): one wording for the chat
+// page's notice and the inspector's queue. Plain text only: the callers put it in with
+// textContent.
 "use strict";
 (() => {
   function quoted(value) {
@@ -69,5 +70,14 @@
     return replies.find((reply) => Object.keys(reply.match || {}).length === 0) || null;
   }
 
-  window.mockReplies = Object.freeze({ answerOf, matchOf, usesOf, nextForEvery });
+  // The queue at url (GET .../__mock__/replies), in queue order; rejects when it cannot be read.
+  async function fetchQueue(url) {
+    const response = await fetch(url, { cache: "no-store" });
+    if (!response.ok) {
+      throw new Error("HTTP " + response.status);
+    }
+    return (await response.json()).replies;
+  }
+
+  window.mockReplies = Object.freeze({ answerOf, matchOf, usesOf, nextForEvery, fetchQueue });
 })();
