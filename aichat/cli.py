@@ -21,8 +21,9 @@ examples:
   aichat --base-url http://127.0.0.1:8080 --json "Hello"  # a local mock
   aichat --proxy http://user:pass@proxy.example:3128 "Hello"
 
-The base URL may also come from the AICHAT_BASE_URL environment variable; without
---proxy, the proxy variables of the environment (HTTPS_PROXY, NO_PROXY...) apply.
+The base URL may also come from the AICHAT_BASE_URL environment variable;
+without --proxy, the proxy variables of the environment (HTTPS_PROXY,
+NO_PROXY...) apply.
 Exit status: 0 on a reply, 1 when the request fails, 2 on a usage error
 (standard input that is not text in its encoding included), 141 when standard
 output is a closed pipe.
