@@ -91,7 +91,6 @@ class AichatMock:
         return AichatMock(self.admin.within(namespaces.check(name)),
                           self._base_url + namespaces.prefix(name))
 
-    @shown_from_the_caller
     def url_for(self, path: str) -> str:
         """The full URL of ``path`` (``"/api/text"``, ``"/__mock__/requests?limit=1"``...)."""
         return self._base_url + (path if path.startswith("/") else "/" + path)
