@@ -17,10 +17,11 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypeVar
 
+# The package's name for the class, wherever the core keeps it.
+from .. import UnknownReplyError
 from ..core import contract, namespaces
 from ..core.matching import FIND_KEYS, Facts, Match, compile_match, shown
 from ..core.records import AdminAPI, JournalEntry, JournalPage, QueuedReply, Settings
-from ..core.replies import UnknownReplyError
 from ..core.wire import json_bytes
 
 # How many requests a failed assertion lists.
