@@ -39,11 +39,12 @@ $(STAMP): pyproject.toml
 # make demo and make serve run the mock and the aichat command alone: the same .venv with the
 # mock extra only (Flask, jsonschema, httptools, uvloop), not the dev extra's test tools, so a
 # first demo from a fresh clone waits seconds, not a minute. An environment make install made
-# has it all already; make install or make test later adds the rest to this one.
+# has it all already; make install or make test later adds the rest to this one. The files are
+# not byte-compiled at install: Python does it for the modules the demo imports, as it runs.
 $(MOCK_STAMP): pyproject.toml
 	@if [ -f $(STAMP) ] && [ $(STAMP) -nt pyproject.toml ]; then touch $@; else \
 		set -x; [ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV); \
-		$(BIN)/python -m pip install --quiet -e '.[mock]' && touch $@; fi
+		$(BIN)/python -m pip install --quiet --no-compile -e '.[mock]' && touch $@; fi
 
 # Debian's Chromium for the browser tests (Playwright's own browser download is not used).
 browser:
