@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+MOCK_STAMP := $(VENV)/.installed-mock
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
@@ -37,6 +38,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# make demo and make serve run the mock and the aichat command alone: the same .venv with the
+# mock extra only (Flask, jsonschema, httptools, uvloop), not the dev extra's test tools, so a
+# first demo from a fresh clone waits seconds, not a minute. An environment make install made
+# has it all already; make install or make test later adds the rest to this one. The files are
+# not byte-compiled at install: Python does it for the modules the demo imports, as it runs.
+$(MOCK_STAMP): pyproject.toml
+	@if [ -f $(STAMP) ] && [ $(STAMP) -nt pyproject.toml ]; then touch $@; else \
+		set -x; [ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV); \
+		$(BIN)/python -m pip install --quiet --no-compile -e '.[mock]' && touch $@; fi
+
 # Debian's Chromium for the browser tests (Playwright's own browser download is not used).
 browser:
 	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update -qq && \
@@ -67,19 +78,22 @@ test-oldest: export AICHAT_AT_FLOORS = 1
 test-oldest: $(OLDEST_VENV)/.installed
 	$(OLDEST_VENV)/bin/python -m pytest -q -n auto -p no:cacheprovider $(OLDEST_TESTS)
 
-# Refresh the README's screenshots of the chat page and the inspector.
+# Refresh the README's screenshots of the chat page and the inspector: the browser test that
+# plays the scripted demo they show saves them here, with the version the pages showed in
+# their metadata (tests/docs/test_screenshots.py holds it to the package's).
 screenshots: $(STAMP) browser
-	AICHAT_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q -m browser
+	AICHAT_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q -p no:cacheprovider \
+		tests/mock/web/test_pages_in_chromium.py::test_the_readme_screenshots
 
 lint: $(STAMP)
 	$(BIN)/ruff check aichat mock_server tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-serve: $(STAMP)
+serve: $(MOCK_STAMP)
 	$(BIN)/python -m mock_server --host $(HOST) --port $(PORT)
 
-demo: $(STAMP)
+demo: $(MOCK_STAMP)
 	$(BIN)/python -m mock_server.serve.demo
 
 # An OpenAI client, g4f, the provider and the site on this machine: the mock and g4f's API server

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
-from . import Aichat
+from . import Aichat, __version__
 
 EPILOG = """\
 examples:
@@ -19,8 +19,11 @@ examples:
   echo "Translate to French: good morning" | aichat
   aichat --system "Answer in one word." "Capital of France?"
   aichat --base-url http://127.0.0.1:8080 --json "Hello"  # a local mock
+  aichat --proxy http://user:pass@proxy.example:3128 "Hello"
 
-The base URL may also come from the AICHAT_BASE_URL environment variable.
+The base URL may also come from the AICHAT_BASE_URL environment variable;
+without --proxy, the proxy variables of the environment (HTTPS_PROXY,
+NO_PROXY...) apply.
 Exit status: 0 on a reply, 1 when the request fails, 2 on a usage error
 (standard input that is not text in its encoding included), 141 when standard
 output is a closed pipe.
@@ -67,8 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-retries", type=int, metavar="N",
                         help=f"retries on connection failures, 429 and 502-504 "
                              f"(default {Aichat.DEFAULT_MAX_RETRIES})")
+    parser.add_argument("--proxy", metavar="URL",
+                        help="send the request through this proxy, e.g. "
+                             "http://user:pass@host:3128 (socks5:// needs PySocks)")
     parser.add_argument("--json", action="store_true",
                         help="print the whole response object as JSON instead of the reply text")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
+                        help="print the version of g4f-aichat and exit")
     return parser
 
 
@@ -110,7 +118,7 @@ def _main(argv: Sequence[str] | None) -> int:
     messages.append({"role": "user", "content": prompt})
     options: dict[str, Any] = {
         "base_url": args.base_url, "temperature": args.temperature, "top_p": args.top_p,
-        "timeout": args.timeout, "max_retries": args.max_retries,
+        "timeout": args.timeout, "max_retries": args.max_retries, "proxy": args.proxy,
     }
     try:
         data = Aichat.fetch(messages, **options)

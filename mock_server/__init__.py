@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 
     __version__: str
 
+#: What to install for the mock server, and for the kit and fixtures, for messages that say so.
+MOCK_EXTRA = "g4f-aichat[mock]"
+TESTING_EXTRA = "g4f-aichat[testing]"
+
 # The exports are imported on first use (PEP 562): pytest imports this package at every start
 # in any environment that has it installed (the plugin of the pytest11 entry point lives in
 # it), and Flask alone would add some 150 ms to each run, used or not.
@@ -69,6 +73,8 @@ _EXPORTS = {
     "InProcessMock": "testing.socketless",
     "LiveServer": "testing.thread_server",
 }
+# The extra each export needs, where it is not the mock's: the kit on responses.
+_EXTRAS = {"InProcessMock": TESTING_EXTRA}
 
 __all__ = [
     "CONFIG_DEFAULTS",
@@ -109,12 +115,27 @@ def _installed_version() -> str:
         return "0.0.0"
 
 
+def _export(name: str) -> Any:
+    """The export ``name``, imported; without the libraries of its extra, one line that says
+    which extra to install instead of the import error of whichever library came first."""
+    try:
+        module = importlib.import_module(f".{_EXPORTS[name]}", __name__)
+    except ModuleNotFoundError as error:
+        missing = error.name or ""
+        if missing.partition(".")[0] in (__name__, ""):
+            raise
+        raise ModuleNotFoundError(
+            f"{__name__}.{name} needs {missing}, which is not installed: "
+            f"pip install '{_EXTRAS.get(name, MOCK_EXTRA)}'", name=missing) from None
+    return getattr(module, name)
+
+
 if not TYPE_CHECKING:  # type checkers see the imports above, and no catch-all for typos
     def __getattr__(name: str) -> Any:
         if name == "__version__":
             value: Any = _installed_version()
         elif name in _EXPORTS:
-            value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+            value = _export(name)
         else:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
         globals()[name] = value  # found once; later lookups skip this function

@@ -9,8 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-#: What to install for the mock server, for messages that say so.
-MOCK_EXTRA = "g4f-aichat[mock]"
+from .. import MOCK_EXTRA as MOCK_EXTRA  # re-exported: serve.cli names it in its messages
 
 
 def main(argv: Sequence[str] | None = None) -> int:

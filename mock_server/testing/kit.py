@@ -12,10 +12,13 @@ those answers.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ParamSpec, TypeVar
 
+# The package's name for the class, wherever the core keeps it.
+from .. import UnknownReplyError
 from ..core import contract, namespaces
 from ..core.matching import FIND_KEYS, Facts, Match, compile_match, shown
 from ..core.records import AdminAPI, JournalEntry, JournalPage, QueuedReply, Settings
@@ -25,6 +28,32 @@ from ..core.wire import json_bytes
 SHOWN_REQUESTS = 3
 LISTED_REQUESTS = 10
 PROMPT_CHARS = 200
+
+
+# What a test's own check or mistake raises through the kit: a failed assertion, a value the
+# mock refuses (a bad reply, match, setting or limit: ValueError), an id not queued.
+CALLER_ERRORS = (AssertionError, ValueError, UnknownReplyError)
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def shown_from_the_caller(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """A kit method whose failures point at the line that called it: the error's traceback
+    starts at this wrapper, which pytest hides (``__tracebackhide__``), so a report shows the
+    test's line and the message, not the kit's source or the reply validation's it went
+    through. Other exceptions (a bug, a mock that is gone) keep their whole traceback."""
+
+    @functools.wraps(method)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        __tracebackhide__ = True
+        try:
+            return method(*args, **kwargs)
+        except CALLER_ERRORS as error:
+            # The same error, its frames below here dropped, its cause kept.
+            raise error.with_traceback(None) from error.__cause__
+
+    return wrapper
 
 
 def _plain(data: Any) -> Any:
@@ -56,6 +85,7 @@ class AichatMock:
         """The namespace this mock is on the server (``""``: the default one)."""
         return self.admin.namespace
 
+    @shown_from_the_caller
     def within(self, name: str) -> AichatMock:
         """The same server's namespace ``name``: a private mock at ``base_url/ns/name``, with
         its own journal view, reply queue and settings."""
@@ -74,6 +104,7 @@ class AichatMock:
         ``GET /__mock__/requests`` answers (fresh copies; changing them changes nothing)."""
         return self.journal()["requests"]
 
+    @shown_from_the_caller
     def journal(self, path: str | None = None, limit: int | None = None) -> JournalPage:
         """``{"total": N, "requests": [...]}`` as ``GET /__mock__/requests?path=&limit=``."""
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
@@ -94,6 +125,7 @@ class AichatMock:
         oldest first."""
         return [entry["json"]["message"] for entry in self.requests if _is_valid_call(entry)]
 
+    @shown_from_the_caller
     def find(self, **match: Any) -> list[JournalEntry]:
         """The entries the match finds, oldest first: ``POST /__mock__/requests/find``. The
         keys are a reply's (``message``, ``message_contains``, ``message_regex``,
@@ -104,6 +136,7 @@ class AichatMock:
 
     # --- the replies -----------------------------------------------------------------------
 
+    @shown_from_the_caller
     def reply(self, message: str | None = None, *, match: Mapping[str, Any] | None = None,
               times: int | None = 1, **fields: Any) -> str:
         """Queue one scripted reply and return its id: ``message`` (``None``: what the reply
@@ -115,6 +148,7 @@ class AichatMock:
         return self._queue_one({"message": message, "match": _plain_match(match),
                                 "times": times, **fields})
 
+    @shown_from_the_caller
     def fault(self, name: str, *, match: Mapping[str, Any] | None = None,
               **fields: Any) -> str:
         """Queue one fault of the catalogue by name (``"rate_limit"``, ``"disconnect"``...)
@@ -126,11 +160,13 @@ class AichatMock:
         ids: list[str] = self.admin.queue_replies(reply)["ids"]
         return ids[0]
 
+    @shown_from_the_caller
     def queue(self, *replies: dict[str, Any]) -> int:
         """Queue scripted reply objects as ``POST /__mock__/replies`` takes them, in order,
         all or none; returns how many were queued."""
         return self.admin.queue_replies(list(replies))["queued"]
 
+    @shown_from_the_caller
     def remove(self, reply_id: str) -> None:
         """Take a queued reply out by its id; an id that is not queued (used up, removed, or
         of another namespace) raises ``mock_server.UnknownReplyError`` (a ``LookupError``)."""
@@ -149,6 +185,7 @@ class AichatMock:
         current: Settings = _plain(self.admin.settings())
         return current
 
+    @shown_from_the_caller
     def configure(self, *, reply_mode: str | None = None, reply_text: str | None = None
                   ) -> Settings:
         """Set the reply mode (``"echo"`` or ``"fixed"``) and the fixed text of this mock's
@@ -171,6 +208,7 @@ class AichatMock:
 
     # --- assertions ------------------------------------------------------------------------
 
+    @shown_from_the_caller
     def assert_called(self, times: int | None = None, **match: Any) -> None:
         """Pass when at least one entry matches (``times``: exactly that many do). The
         failure lists the closest requests and how each differs from the match."""
@@ -192,6 +230,7 @@ class AichatMock:
             + "".join(_entry_lines(entry) for entry in found[:LISTED_REQUESTS])
             + _more(len(found), LISTED_REQUESTS))
 
+    @shown_from_the_caller
     def assert_not_called(self, **match: Any) -> None:
         """Pass when no entry matches; the failure lists those that do."""
         found = self.find(**match)
@@ -202,6 +241,7 @@ class AichatMock:
                 + "".join(_entry_lines(entry) for entry in found[:LISTED_REQUESTS])
                 + _more(len(found), LISTED_REQUESTS))
 
+    @shown_from_the_caller
     def assert_no_violations(self, *, header_diff: bool = True) -> None:
         """Pass when no entry has ``violations`` (contract breaches of its body) nor, unless
         ``header_diff=False``, a ``header_diff`` (headers missing or different from the
@@ -216,6 +256,7 @@ class AichatMock:
                           for entry in bad[:LISTED_REQUESTS])
                 + _more(len(bad), LISTED_REQUESTS))
 
+    @shown_from_the_caller
     def assert_all_used(self) -> None:
         """Pass when no reply with a finite ``times`` is left in the queue (standing replies,
         ``times=None``, are never used up and do not count)."""

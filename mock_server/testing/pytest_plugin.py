@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from .. import TESTING_EXTRA
+
 if TYPE_CHECKING:
     from .kit import AichatMock
     from .remote import RemoteMock
@@ -41,7 +43,6 @@ BASE_URL_ENV = "AICHAT_BASE_URL"
 NO_PROXY_VARIABLES = ("NO_PROXY", "no_proxy")
 LOOPBACK = "127.0.0.1"
 KINDS = ("aichat_server", "aichat_responses", "aichat_intercept")
-TESTING_EXTRA = "g4f-aichat[testing]"
 # Where a run finds a mock to share (--aichat-server-url, else this variable, else the ini).
 SERVER_URL_OPTION = "--aichat-server-url"
 SERVER_URL_ENV = "AICHAT_MOCK_URL"

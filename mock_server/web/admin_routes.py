@@ -13,6 +13,7 @@ from ..core import contract, namespaces
 from ..core.edge import ADMIN_PREFIX as PREFIX
 from ..core.edge import MAX_ADMIN_BODY, MAX_SMALL_BODY
 from ..core.errors import ReplyError, SettingsError, UnknownReplyError
+from ..core.faults import FAULTS
 from ..core.matching import find_payload
 from ..core.wire import parse_json
 from .environ import READ_CHUNK, namespace_of
@@ -80,7 +81,8 @@ def _known_parameters() -> tuple[Response, int] | None:
 @blueprint.get("/")
 def inspector() -> str:
     from .. import __version__
-    return render_template("inspector.html", version=__version__, namespace=_namespace())
+    return render_template("inspector.html", version=__version__, namespace=_namespace(),
+                           faults=FAULTS.values())
 
 
 @blueprint.get("/health")
@@ -259,6 +261,12 @@ def _json_body(what: str, *, empty_allowed: bool = False, cap: int = MAX_SMALL_B
     (refused while it is read, not after). A cross-site form cannot send JSON without a CORS
     preflight."""
     if not request.is_json:
+        # A body-less POST (curl -X POST) may leave the type out where no body is needed;
+        # one sent by a web page carries an Origin, and a page elsewhere must not reset the
+        # mock with a request a browser sends without a preflight.
+        if (empty_allowed and request.content_type is None and "Origin" not in request.headers
+                and _read_capped(0) == b""):
+            return _Body(None, empty=True)
         return error(415, f"send {what} as JSON, with Content-Type: application/json")
     if (request.content_length or 0) > cap:
         return _too_large(cap)

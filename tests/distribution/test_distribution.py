@@ -50,6 +50,7 @@ SHIPPED = ("aichat/Aichat.py", "aichat/py.typed", "mock_server/py.typed",
            "mock_server/contract/openapi.json", "mock_server/contract/cases/01_simple.json",
            "mock_server/web/templates/chat.html", "mock_server/web/templates/inspector.html",
            "mock_server/web/static/chat.js", "mock_server/web/static/inspector.js",
+           "mock_server/web/static/replies.js",
            "mock_server/web/static/style.css")
 
 
@@ -205,6 +206,45 @@ def test_the_provider_alone_brings_requests_and_no_web_server(
     assert refused.stdout == ""
     [line] = refused.stderr.splitlines()
     assert "pip install 'g4f-aichat[mock]'" in line
+
+
+# README.md, Install: the mock's classes name the extra to install (the socketless kit's is the
+# testing extra, which brings the mock's too).
+EXTRA_OF_EXPORT = {"InProcessMock": "g4f-aichat[testing]"}
+
+
+def test_the_mock_classes_without_their_extra_say_which_to_install(
+        built: tuple[Path, Path, str], tmp_path: Path) -> None:
+    python = environment_with(tmp_path, "provider", built[1], None)
+    env = clean_environment()
+    # The docs' "Without pytest" import, as a script: its traceback ends in the one line.
+    script = run([str(python), "-c", "from mock_server import LiveServer"], tmp_path, env,
+                 check=False)
+    assert script.returncode == 1
+    assert re.fullmatch(r"ModuleNotFoundError: mock_server\.LiveServer needs \w+, which is not "
+                        r"installed: pip install 'g4f-aichat\[mock\]'",
+                        script.stderr.splitlines()[-1]), script.stderr
+    # Every export but the version, each in a fresh process.
+    exports = run([str(python), "-c", "import mock_server; print(*mock_server.__all__)"],
+                  tmp_path, env).stdout.split()
+    refused = []
+    for name in exports:
+        found = run([str(python), "-c", textwrap.dedent(f"""
+            try:
+                from mock_server import {name}
+            except ModuleNotFoundError as error:
+                print(error)
+            else:
+                print("imported")
+        """)], tmp_path, env).stdout.strip()
+        if found != "imported":  # plain data types need no library
+            extra = EXTRA_OF_EXPORT.get(name, "g4f-aichat[mock]")
+            assert re.fullmatch(rf"mock_server\.{name} needs \w+, which is not installed: "
+                                rf"pip install '{re.escape(extra)}'", found), (name, found)
+            refused.append(name)
+    # The classes the docs have users import all need the mock's libraries.
+    assert {"AichatMock", "Engine", "InProcessMock", "LiveServer", "MockProcess", "RemoteMock",
+            "create_app"} <= set(refused)
 
 
 def test_the_mock_extra_runs_the_mock_server(built: tuple[Path, Path, str],

@@ -165,6 +165,114 @@ def test_the_marker_is_listed(tmp_path: Path) -> None:
         in completed.stdout
 
 
+# --- what a failing test shows -----------------------------------------------------------------
+
+# A downstream suite whose every test fails through the kit, on each of its carriers: each line
+# that fails ends in "# fails", and its message is the one docs/testing-your-code.md shows.
+FAILING_SUITE = '''
+import aichat, pytest, requests
+
+HELLO = [{"role": "user", "content": "Hello"}]
+
+
+@pytest.fixture(params=["aichat_server", "aichat_responses"])
+def mock(request):
+    return request.getfixturevalue(request.param)
+
+
+def test_assert_called(mock):
+    aichat.complete(HELLO)
+    mock.assert_called(last_turn="Goodbye")  # fails
+
+
+def test_assert_not_called(mock):
+    aichat.complete(HELLO)
+    mock.assert_not_called(last_turn="Hello")  # fails
+
+
+def test_assert_no_violations(mock):
+    requests.post(mock.url_for("/api/text"), json={"message": 1}, timeout=30)
+    mock.assert_no_violations(header_diff=False)  # fails
+
+
+def test_assert_all_used(mock):
+    mock.reply("never asked for")
+    mock.assert_all_used()  # fails
+
+
+def test_a_mistyped_match_key(mock):
+    mock.reply("Hi", match={"last_trun": "Hello"})  # fails
+
+
+def test_a_mistyped_search_key(mock):
+    mock.find(staus=200)  # fails
+
+
+def test_an_id_that_is_not_queued(mock):
+    mock.remove("r0")  # fails
+'''
+
+# The start of each failure's message (docs/testing-your-code.md, Verify what was sent, and
+# the reference table of the fixtures; docs/mock-server.md, Matching).
+FAILURE_MESSAGES = {
+    "test_assert_called": "AssertionError: expected a request matching last_turn='Goodbye', "
+                          "found none",
+    "test_assert_not_called": "AssertionError: expected no request matching "
+                              "last_turn='Hello', found 1",
+    "test_assert_no_violations": "AssertionError: 1 request(s) with violations",
+    "test_assert_all_used": "AssertionError: 1 scripted reply(ies) not used up",
+    "test_a_mistyped_match_key": "ReplyError: reply.match has unknown key(s) 'last_trun'",
+    "test_a_mistyped_search_key": "MatchError: match has unknown key(s) 'staus'",
+    "test_an_id_that_is_not_queued": "UnknownReplyError: ",
+}
+
+
+def failure_sections(output: str) -> dict[str, list[str]]:
+    """The lines of each test's report in pytest's FAILURES section, by test id."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in output.splitlines():
+        header = re.fullmatch(r"_{3,} (test_\S+) _{3,}", line)
+        if header:
+            current = sections.setdefault(header.group(1), [])
+        elif line.startswith("=") and current is not None:
+            current = None
+        elif current is not None:
+            current.append(line)
+    return sections
+
+
+@pytest.mark.parametrize("carrier", ["the fixtures' own", "a shared mock"])
+def test_a_failure_through_the_kit_shows_the_tests_line_and_the_message(
+        tmp_path: Path, carrier: str, mock_command: MockProcess) -> None:
+    """docs/testing-your-code.md: a failing assert_* or a refused reply is reported at the
+    test's line, with the message, and none of the kit's or the mock's source."""
+    (tmp_path / "test_downstream.py").write_text(FAILING_SUITE, "utf-8")
+    shared = ("--aichat-server-url", mock_command.url) if carrier == "a shared mock" else ()
+    outcomes, output = run_pytest(tmp_path, *shared)
+
+    assert {outcome for outcome, _ in outcomes.values()} == {"failure"}, output
+    sections = failure_sections(output)
+    assert len(sections) == len(outcomes) == 2 * len(FAILURE_MESSAGES), output
+    failing_lines = [line.strip() for line in FAILING_SUITE.splitlines()
+                     if line.endswith("# fails")]
+    for test_id, lines in sections.items():
+        name = test_id.partition("[")[0]
+        report = "\n".join(lines)
+        # The test's own line, marked, and the message right under it.
+        marked = [line for line in lines if line.startswith(">")]
+        assert len(marked) == 1 and marked[0][1:].strip() in failing_lines, report
+        # (Python 3.11 and later point at the call with a line of carets.)
+        after = next(line for line in lines[lines.index(marked[0]) + 1:]
+                     if line.strip(" ^"))
+        assert after.startswith("E   ") and FAILURE_MESSAGES[name] in after, report
+        # Nothing but the test file is quoted: no frame of the kit, the replies or requests.
+        assert re.findall(r"^(\S+):\d+: \w+$", report, re.M) == ["test_downstream.py"], report
+        assert "mock_server" + os.sep not in report and "def " not in report.replace(
+            f"def {name}(mock):", ""), report
+        assert len(lines) < 25, report
+
+
 # --- parallel runs against one mock ------------------------------------------------------------
 
 CROSS_TALK_SUITE = '''

@@ -3,6 +3,7 @@ against the loopback server: what it prints, its exit status, and the request it
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 from aichat import Aichat
 from support.expected import BASE_URL_ENV, DEFAULTS, HEADERS
 from support.fake_site import LoopbackServer, Reply, closed_port, serving
+from support.paths import project_version
 
 SCRIPT = Path(sys.executable).with_name("aichat")
 COMMANDS = {
@@ -23,7 +25,7 @@ COMMANDS = {
     "aichat": [str(SCRIPT)],
 }
 OPTIONS = ("--base-url", "--system", "--temperature", "--top-p", "--timeout", "--json",
-           "--max-retries")
+           "--max-retries", "--proxy", "--version")
 
 
 @pytest.fixture
@@ -122,6 +124,27 @@ def test_the_base_url_from_the_environment(command: list[str], server: LoopbackS
     assert len(server.requests) == 1
 
 
+def test_version_prints_the_distributions_version(command: list[str]) -> None:
+    result = run(command, "--version")
+    assert (result.returncode, result.stderr) == (0, b"")
+    assert result.stdout.decode() == f"aichat {project_version()}\n"
+
+
+def test_a_proxy_carries_the_request(command: list[str], server: LoopbackServer) -> None:
+    """docs/provider.md, The command line: --proxy is the provider's proxy keyword."""
+    with LoopbackServer(default=lambda _: Reply(action="forward")) as proxy:
+        result = run(command, "--base-url", server.base_url, "--proxy",
+                     f"http://user:s3cret@127.0.0.1:{proxy.port}", "Hi")
+        assert result.returncode == 0, result.stderr
+        [via] = proxy.requests
+    assert result.stdout.decode() == "echo: user: Hi\nassistant:\n"
+    assert via.target == server.base_url + "/api/text"  # the absolute form of a proxy request
+    assert via.header("Proxy-Authorization") == "Basic " + base64.b64encode(
+        b"user:s3cret").decode()
+    [arrived] = server.requests
+    assert arrived.body == via.body == body(message="user: Hi\nassistant:")
+
+
 def test_a_timeout_is_one_line_and_exit_1(command: list[str], server: LoopbackServer) -> None:
     server.script(Reply.json({"message": "too late"}, delay=10))
     result = run(command, "--base-url", server.base_url, "--timeout", "0.3", "Hi")
@@ -163,6 +186,7 @@ def test_a_refused_connection_is_exit_1(command: list[str]) -> None:
     ["--timeout", "-1", "Hi"],
     ["--max-retries", "-1", "Hi"],
     ["--base-url", "ftp://127.0.0.1", "Hi"],
+    ["--proxy", "ftp://127.0.0.1:21", "Hi"],
     ["--no-such-option", "Hi"],
 ], ids=lambda args: " ".join(args) or "nothing")
 def test_usage_errors_exit_2_before_any_request(server: LoopbackServer, args: list[str]) -> None:

@@ -9,6 +9,8 @@ so a stream this misjudges is parsed just the same, in other pieces.
 
 from __future__ import annotations
 
+import re
+
 # httptools accepts only the methods llhttp knows, in upper case. Any other method token
 # reaches the engine too (RFC 9110 9.1: methods are case-sensitive, "post" is not POST): the
 # parser is handed a known one in its place.
@@ -21,13 +23,16 @@ _TOKEN_BYTES = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 MAX_METHOD = 64
 # A chunk size line (or a trailer) longer than this is not followed to find the body's end.
 MAX_CHUNK_LINE = 8192
+# RFC 9112 3: method SP request-target SP HTTP-version, one space each (the parser lets more
+# through; a server should not read such a line by guessing: RFC 9112 3, 400).
+_REQUEST_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^ \t\r\n]+ HTTP/[0-9]\.[0-9]")
 
 
 class Framing:
     """One connection's place in its request stream."""
 
     __slots__ = ("chunk_left", "chunk_line", "chunk_trailer", "chunked", "head_tail",
-                 "method", "pending", "remaining")
+                 "line", "line_done", "method", "pending", "remaining")
 
     def __init__(self) -> None:
         # The last bytes of the head read so far: its end (an empty line) may straddle reads.
@@ -45,6 +50,9 @@ class Framing:
         # whole yet.
         self.method: bytes | None = None
         self.pending = b""
+        # The request line read so far, until it is whole and checked.
+        self.line = b""
+        self.line_done = False
 
     def head_end(self, data: bytes, starting: bool) -> int:
         """Where in ``data`` the head being read ends (after its empty line), or -1; a new
@@ -55,6 +63,24 @@ class Framing:
         end = seen.find(b"\r\n\r\n")
         self.head_tail = seen[-3:]
         return -1 if end < 0 else end + 4 - (len(seen) - len(data))
+
+    def bad_line(self, data: bytes, starting: bool) -> str | None:
+        """Why the request line ``data`` starts or goes on is not one RFC 9112 reads, once it
+        is whole (``None``: it is, or it is not whole yet); a new request's when ``starting``.
+        Empty lines before it are passed over, as the parser does (RFC 9112 2.2)."""
+        if starting and not self.pending:
+            self.line, self.line_done = b"", False
+        if self.line_done:
+            return None
+        line = (self.line + data).lstrip(b"\r\n")
+        end = line.find(b"\r\n")
+        if end < 0 and len(line) <= MAX_CHUNK_LINE and b"\n" not in line:
+            self.line = line
+            return None
+        self.line, self.line_done = b"", True
+        if _REQUEST_LINE.fullmatch(line if end < 0 else line[:end]):
+            return None
+        return "its request line is not method, target and version, one space apart"
 
     def start_body(self, length: int | None, chunked: bool) -> None:
         """A body follows the head: ``length`` bytes of it (Content-Length), or chunked."""

@@ -180,6 +180,10 @@ class Conn(asyncio.Protocol):
             if end >= 0:
                 data, rest = data[:end], data[end:]
             self.head_bytes += len(data)
+            bad = framing.bad_line(data, starting=state == IDLE)
+            if bad is not None:
+                self._bad_message(bad)
+                return b""
             if state == IDLE:
                 data = framing.stand_in(data)
                 if not data:

@@ -2,9 +2,13 @@
 // and posts the provider's JSON body to the site's API. Text only ever goes in as textContent.
 "use strict";
 (() => {
-  // Relative to /chat, so the page works on any host, port or mount point.
+  // Relative to /chat, so the page works on any host, port or mount point (and in a
+  // namespace, /ns/{name}/chat, on that namespace's API and queue).
   const API_URL = "api/text";
+  const REPLIES_URL = "__mock__/replies";
   const DETAIL_CHARS = 200;
+  // How often the page looks at the mock's queue, to say when the next answer is scripted.
+  const QUEUE_INTERVAL_MS = 1500;
 
   // contract/openapi.json: for each message role + ": " + content + "\n", then the literal "assistant:".
   function flatten(messages) {
@@ -32,6 +36,7 @@
   const send = document.getElementById("send");
   const system = document.getElementById("system");
   const status = document.getElementById("status");
+  const scripted = document.getElementById("scripted");
   const HINT = status.textContent;
 
   // Answered turns only: what is on screen is what the next request flattens.
@@ -71,10 +76,13 @@
     const title = document.createElement("strong");
     title.className = "error-title";
     title.textContent = problem.title;
-    const detail = document.createElement("span");
-    detail.className = "error-detail";
-    detail.textContent = problem.detail;
-    errorBox.append(title, detail);
+    errorBox.append(title);
+    if (problem.detail) {
+      const detail = document.createElement("span");
+      detail.className = "error-detail";
+      detail.textContent = problem.detail;
+      errorBox.append(detail);
+    }
     errorBox.dataset.kind = problem.kind;
     errorBox.hidden = false;
   }
@@ -135,6 +143,9 @@
         method: "POST",
         // no-store also makes the browser send the contract's no-cache headers.
         cache: "no-store",
+        // The page's policy sends no Referer; this request sends this page's URL, to this
+        // origin only: the inspector tells the chat page's requests by it from others.
+        referrerPolicy: "same-origin",
         headers: { "accept": "*/*", "content-type": "application/json" },
         body: JSON.stringify(requestBody(message)),
         signal: signal,
@@ -149,12 +160,14 @@
     }
     const contentType = response.headers.get("content-type") || "";
     if (!response.ok) {
-      let detail = describeBody(text, contentType);
+      // Each thing once: a body that only repeats the status's reason adds nothing to it.
+      const body = describeBody(text, contentType);
+      const details = body.toLowerCase() === response.statusText.toLowerCase() ? [] : [body];
       const retryAfter = response.headers.get("retry-after");
       if (retryAfter) {
-        detail += "; retry after " + retryAfter + (/^\d+$/.test(retryAfter) ? " s" : "");
+        details.push("retry after " + retryAfter + (/^\d+$/.test(retryAfter) ? " s" : ""));
       }
-      return { problem: { kind: "http", title: httpTitle(response), detail: detail } };
+      return { problem: { kind: "http", title: httpTitle(response), detail: details.join("; ") } };
     }
     let data;
     try {
@@ -218,6 +231,43 @@
     pending = null;
     status.textContent = HINT;
     updateSend();
+    showQueue();
+  }
+
+  // What the mock's queue holds for this page's next message, said above the input: the
+  // page answers what the mock answers, and a queued fault should not come as a surprise.
+  async function showQueue() {
+    let replies;
+    try {
+      replies = await mockReplies.fetchQueue(REPLIES_URL);
+    } catch (ignored) {
+      scripted.hidden = true; // a mock without the admin API, or gone: nothing to say
+      return;
+    }
+    if (replies.length === 0) {
+      scripted.hidden = true;
+      scripted.replaceChildren();
+      return;
+    }
+    // A reply for every message answers the next one (unless one queued before it matches
+    // it first); replies with a match only answer the messages they match.
+    const next = mockReplies.nextForEvery(replies);
+    const shown = next || replies[0];
+    const head = document.createElement("strong");
+    head.textContent = next ? "Next answer scripted:" : "Scripted for some messages only:";
+    const what = (next ? "" : mockReplies.matchOf(shown) + " → ") +
+      mockReplies.answerOf(shown) + " (" + mockReplies.usesOf(shown) + ")";
+    const more = replies.length > 1 ? " · " + (replies.length - 1) + " more queued" : "";
+    scripted.replaceChildren(head, " " + what + more);
+    scripted.dataset.fault = shown.fault || "";
+    scripted.hidden = false;
+  }
+
+  function watchQueue() {
+    if (document.visibilityState === "visible") {
+      showQueue();
+    }
+    setTimeout(watchQueue, QUEUE_INTERVAL_MS);
   }
 
   function newChat() {
@@ -253,6 +303,13 @@
   });
   document.getElementById("new-chat").addEventListener("click", newChat);
 
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") {
+      showQueue();
+    }
+  });
+
   updateSend();
   prompt.focus();
+  watchQueue();
 })();

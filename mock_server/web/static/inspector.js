@@ -1,7 +1,8 @@
 // The inspector: polls the journal and redraws it as a table, of every namespace or of the one
-// the filter names (the inspector of /ns/{name}/__mock__/ shows its namespace only). Journal
-// entries hold arbitrary client input, so every value reaches the page as textContent, never
-// as markup.
+// the filter names (the inspector of /ns/{name}/__mock__/ shows its namespace only), and is
+// the demo's control panel: the reply queue of the namespace shown, a fault picker, remove
+// and clear, all through the admin API. Journal entries and replies hold arbitrary client
+// input, so every value reaches the page as textContent, never as markup.
 "use strict";
 (() => {
   const LIMIT = 200;
@@ -11,6 +12,9 @@
   const SHOWN_VIOLATIONS = 3;
   const COLUMNS = 10;
   const API_PATH = "/api/text";
+  const CHAT_PATH = "/chat";
+  const REPLIES_PATH = "/__mock__/replies";
+  const NAMESPACE_PREFIX = "/ns/";
   // The flattened prompt: "role: content\n" per message, then "assistant:" (docs/provider.md, What it sends).
   const ROLES = ["system", "user", "assistant", "function", "tool", "developer"];
   const TURN_START = new RegExp("(?:^|\n)(?:" + ROLES.join("|") + "): ", "g");
@@ -25,12 +29,23 @@
   const pollStatus = document.getElementById("poll-status");
   const autoRefresh = document.getElementById("auto-refresh");
   const clearButton = document.getElementById("clear");
+  const repliesUrl = document.body.dataset.repliesUrl;
+  const pageNamespace = document.body.dataset.namespace;
+  const queued = document.getElementById("queued");
+  const queueNamespace = document.getElementById("queue-namespace");
+  const queueStatus = document.getElementById("queue-status");
+  const clearQueueButton = document.getElementById("clear-queue");
+  const faultForm = document.getElementById("fault-form");
+  const faultName = document.getElementById("fault-name");
+  const faultSummary = document.getElementById("fault-summary");
+  const field = (id) => document.getElementById("fault-" + id);
 
   const open = new Set(); // ids whose full entry is shown
   let timer = null;
   let asked = 0; // polls may overlap a clear: only the newest answer is drawn
   let drawn = 0;
   let latest = null; // probeKey of what is drawn; null until the first draw
+  let queueDrawn = null; // the queue as last drawn (its JSON), and whose it was
 
   function element(tag, className, text) {
     const node = document.createElement(tag);
@@ -165,6 +180,30 @@
     return cell;
   }
 
+  // Sent by this mock's own chat page: its requests carry the page's URL as their Referer
+  // (chat.js asks for it, to this origin only), on the host they were sent to. The provider's
+  // Referer is the real site's; a page script cannot set this header itself.
+  // Through the proxy (--intercept) the mock is the real site's host, and the provider's
+  // Referer is the page's too: there, a request whose headers are the contract's is a client
+  // of the site, not a browser on the page.
+  function fromChatPage(entry) {
+    const headers = entry.headers || {};
+    if (typeof headers.referer !== "string" || typeof headers.host !== "string") {
+      return false;
+    }
+    if (entry.via === "proxy" && Object.keys(entry.header_diff || {}).length === 0) {
+      return false;
+    }
+    let referer;
+    try {
+      referer = new URL(headers.referer);
+    } catch (ignored) {
+      return false;
+    }
+    const page = (entry.namespace ? NAMESPACE_PREFIX + entry.namespace : "") + CHAT_PATH;
+    return referer.host === headers.host && referer.pathname === page;
+  }
+
   function headerDiffCell(entry) {
     const cell = element("td", "header-diff");
     const names = Object.keys(entry.header_diff || {});
@@ -172,14 +211,36 @@
       cell.append(muted(entry.path === API_PATH ? "none" : "—"));
       return cell;
     }
-    cell.append(element("span", "count", String(names.length)), " ",
-                element("span", "label", names.length === 1 ? "header differs" : "headers differ"),
-                element("div", "names", names.join(", ")));
-    cell.title = names.map((name) => {
+    const listed = names.map((name) => {
       const diff = entry.header_diff[name] || {};
       return name + ": expected " + JSON.stringify(diff.expected) +
         ", received " + JSON.stringify(diff.received);
     }).join("\n");
+    if (fromChatPage(entry)) {
+      // A browser sends its own headers, not the provider's: no breach of the contract.
+      cell.append(muted("a browser's own"));
+      cell.title = "Sent by the chat page from a browser, whose headers are its own; " +
+        "they are not compared with the provider's.\n" + listed;
+      return cell;
+    }
+    cell.append(element("span", "count", String(names.length)), " ",
+                element("span", "label", names.length === 1 ? "header differs" : "headers differ"),
+                element("div", "names", names.join(", ")));
+    cell.title = listed;
+    return cell;
+  }
+
+  function pathCell(entry) {
+    const cell = element("td", "path", entry.path + (entry.query ? "?" + entry.query : ""));
+    if (fromChatPage(entry)) {
+      cell.append(element("span", "tag source", "chat page"));
+    }
+    if (entry.via === "proxy") {
+      // Came through the mock as an intercepting proxy (aichat-mock --intercept).
+      const tag = element("span", "tag source", "via proxy");
+      tag.title = entry.scheme + "://" + entry.host;
+      cell.append(tag);
+    }
     return cell;
   }
 
@@ -232,9 +293,8 @@
     const namespace = entry.namespace ? element("td", "namespace", entry.namespace)
       : element("td", "namespace muted", "default");
     namespace.title = entry.namespace || "the default namespace";
-    const path = element("td", "path", entry.path + (entry.query ? "?" + entry.query : ""));
     row.append(first, element("td", "id", String(id)), time, namespace,
-               element("td", "method", entry.method), path, statusCell(entry),
+               element("td", "method", entry.method), pathCell(entry), statusCell(entry),
                messageCell(entry), violationsCell(entry), headerDiffCell(entry));
     return [row, details];
   }
@@ -325,6 +385,7 @@
 
   async function refresh(force) {
     const ticket = ++asked;
+    refreshQueue(force);
     try {
       await refreshNamespaces();
       if (!force && latest !== null) {
@@ -379,6 +440,181 @@
       clearButton.disabled = false;
     }
   }
+
+  // --- the control panel: the reply queue and the fault picker ---------------------------
+
+  // The namespace whose queue is shown: this page's, or the one the filter names (the
+  // default one for "all namespaces": the queue is a namespace's, and the chat page's is).
+  function queueChoice() {
+    if (!filter || filter.value === "*" || filter.value === "") {
+      return pageNamespace;
+    }
+    return filter.value;
+  }
+
+  function queueUrl() {
+    const name = queueChoice();
+    if (name === pageNamespace) {
+      return repliesUrl;
+    }
+    const root = repliesUrl.slice(0, repliesUrl.length - REPLIES_PATH.length);
+    return root + NAMESPACE_PREFIX + encodeURIComponent(name) + REPLIES_PATH;
+  }
+
+  function setQueueStatus(text, kind) {
+    queueStatus.textContent = text;
+    queueStatus.dataset.kind = kind;
+  }
+
+  function queueRow(reply) {
+    const row = element("tr", "queued-reply");
+    row.dataset.id = reply.id;
+    const remove = element("button", "button secondary small", "Remove");
+    remove.type = "button";
+    remove.setAttribute("aria-label", "Remove " + reply.id);
+    remove.addEventListener("click", () => removeReply(reply.id, remove));
+    const last = element("td", "remove");
+    last.append(remove);
+    const answer = element("td", "answer", mockReplies.answerOf(reply));
+    if (reply.fault) {
+      answer.classList.add("is-fault");
+    }
+    row.append(element("td", "id", reply.id), answer,
+               element("td", "for", mockReplies.matchOf(reply)),
+               element("td", "uses", reply.times === null ? "standing" : String(reply.times)),
+               last);
+    return row;
+  }
+
+  function drawQueue(replies) {
+    const rows = replies.map(queueRow);
+    if (rows.length === 0) {
+      const row = element("tr", "placeholder");
+      const cell = element("td", "", "Nothing queued: every message gets the reply mode's " +
+                                     "answer. Queue a fault above.");
+      cell.colSpan = 5;
+      row.append(cell);
+      rows.push(row);
+    }
+    queued.replaceChildren(...rows);
+    clearQueueButton.disabled = replies.length === 0;
+  }
+
+  async function refreshQueue(force) {
+    const name = queueChoice();
+    queueNamespace.textContent = name === "" ? "· default namespace" : "· namespace " + name;
+    try {
+      const replies = await mockReplies.fetchQueue(queueUrl());
+      const key = name + "\n" + JSON.stringify(replies);
+      if (force || key !== queueDrawn) {
+        queueDrawn = key;
+        drawQueue(replies);
+      }
+    } catch (error) {
+      setQueueStatus("cannot read the queue (" + error.message + ")", "error");
+    }
+  }
+
+  // The admin API's answer, or an Error with its refusal ({"error": "..."}) as the message.
+  async function admin(method, url, body) {
+    const options = { method: method, cache: "no-store", headers: { "accept": "application/json" } };
+    if (body !== undefined) {
+      options.headers["content-type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    const response = await fetch(url, options);
+    const data = await response.json().catch(() => null);
+    if (!response.ok) {
+      throw new Error(data && typeof data.error === "string" ? data.error
+        : "HTTP " + response.status);
+    }
+    return data;
+  }
+
+  // A field as typed: a whole number where it is one, else the text (the admin API refuses
+  // what does not fit the field, in its own words); nothing when it is left empty.
+  function typed(text) {
+    const value = text.trim();
+    if (value === "") {
+      return undefined;
+    }
+    return /^-?\d+$/.test(value) ? Number(value) : value;
+  }
+
+  function faultReply() {
+    const reply = { fault: faultName.value };
+    const options = {
+      times: field("standing").checked ? null : typed(field("times").value),
+      retry_after: typed(field("retry-after").value),
+      status: typed(field("status").value),
+      message: field("message").value === "" ? undefined : field("message").value,
+      delay_ms: typed(field("delay").value),
+    };
+    for (const [name, value] of Object.entries(options)) {
+      if (value !== undefined) {
+        reply[name] = value;
+      }
+    }
+    const contains = field("match").value;
+    if (contains !== "") {
+      reply.match = { last_turn_contains: contains };
+    }
+    return reply;
+  }
+
+  async function queueFault(event) {
+    event.preventDefault();
+    const button = document.getElementById("queue-fault");
+    button.disabled = true;
+    try {
+      const result = await admin("POST", queueUrl(), faultReply());
+      setQueueStatus("queued " + faultName.value + " as " + result.ids[0], "live");
+      await refreshQueue(true);
+    } catch (error) {
+      setQueueStatus("not queued: " + error.message, "error");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function removeReply(id, button) {
+    button.disabled = true;
+    try {
+      await admin("DELETE", queueUrl() + "/" + encodeURIComponent(id));
+      setQueueStatus("removed " + id, "live");
+    } catch (error) {
+      setQueueStatus("could not remove " + id + ": " + error.message, "error");
+    }
+    await refreshQueue(true);
+  }
+
+  async function clearQueue() {
+    clearQueueButton.disabled = true;
+    try {
+      const result = await admin("DELETE", queueUrl());
+      setQueueStatus("cleared " + result.cleared + (result.cleared === 1 ? " reply" : " replies"),
+                     "live");
+    } catch (error) {
+      setQueueStatus("could not clear the queue: " + error.message, "error");
+    }
+    await refreshQueue(true);
+  }
+
+  // The chosen fault's summary from the catalogue, and its own status as the placeholder.
+  function describeFault() {
+    const option = faultName.selectedOptions[0];
+    faultSummary.textContent = option ? option.dataset.summary : "";
+    field("status").placeholder = option && option.dataset.status ? option.dataset.status
+      : "none";
+  }
+
+  faultName.addEventListener("change", describeFault);
+  field("standing").addEventListener("change", () => {
+    field("times").disabled = field("standing").checked;
+  });
+  faultForm.addEventListener("submit", queueFault);
+  clearQueueButton.addEventListener("click", clearQueue);
+  describeFault();
 
   clearButton.addEventListener("click", clearJournal);
   if (filter) {

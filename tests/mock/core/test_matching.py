@@ -344,7 +344,22 @@ def test_reset_empties_the_journal_and_the_queue_at_once(http: requests.Session,
     assert admin(http, ns, "POST", "/reset", data="",
                  headers={"Content-Type": "application/json"}).json() == {
         "cleared_requests": 0, "cleared_replies": 0}
-    assert admin(http, ns, "POST", "/reset").status_code == 415, "JSON only"
+    # docs/mock-server.md, Routes: no body needs no Content-Type (curl -X POST), but a body
+    # must be JSON, and so must a request a web page sends (it has an Origin).
+    ns.reply("queued again")
+    bare = admin(http, ns, "POST", "/reset")
+    assert (bare.status_code, bare.json()) == (200, {"cleared_requests": 0,
+                                                     "cleared_replies": 1})
+    ns.reply("kept")
+    refused = [admin(http, ns, "POST", "/reset", data="{}",
+                     headers={"Content-Type": "text/plain"}),
+               admin(http, ns, "POST", "/reset", data="{}"),
+               admin(http, ns, "POST", "/reset", headers={"Origin": "https://elsewhere.example"}),
+               admin(http, ns, "POST", "/reset", headers={"Origin": "null"})]
+    assert [response.status_code for response in refused] == [415] * 4
+    assert all("Content-Type: application/json" in response.json()["error"]
+               for response in refused)
+    assert [reply["message"] for reply in ns.queued] == ["kept"]
 
 
 # --- namespaces --------------------------------------------------------------------------------

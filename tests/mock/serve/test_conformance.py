@@ -27,7 +27,7 @@ from urllib.parse import unquote_to_bytes, urlsplit
 
 import h11
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from mock_server.testing.child_process import MockProcess
@@ -411,6 +411,7 @@ QUICK = settings(max_examples=EXAMPLES, deadline=None,
 def test_well_formed_streams_are_read_as_the_reference_reads_them(
         mock: RemoteMock, drawn: tuple[bytes, list[int], bool]) -> None:
     stream, cuts, _ = drawn
+    note(f"the stream {stream!r}, cut at {cuts}")
     agrees(reference(stream), exchange(mock, stream, cuts))
 
 
@@ -419,4 +420,5 @@ def test_well_formed_streams_are_read_as_the_reference_reads_them(
 def test_broken_streams_never_get_more_answers_or_entries_than_requests(
         mock: RemoteMock, drawn: tuple[bytes, list[int], bool]) -> None:
     stream, cuts, _ = drawn
+    note(f"the stream {stream!r}, cut at {cuts}")
     holds_the_invariant(reference(stream), exchange(mock, stream, cuts))

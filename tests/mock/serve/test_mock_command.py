@@ -120,6 +120,23 @@ def test_the_makefile_runs_the_demo_and_the_server() -> None:
                      r"--port \$\(PORT\)$", makefile, re.M)
 
 
+def extras_installed(target: str, folder: Path) -> list[str]:
+    """The extras of the project that ``make -n target`` (nothing is run) would install."""
+    printed = subprocess.run(["make", "-n", target], cwd=folder, capture_output=True, text=True,
+                             timeout=60, check=False).stdout
+    return re.findall(r"pip install .*-e '\.\[(\w+)\]'", printed)
+
+
+def test_make_demo_and_serve_install_the_mock_extra_alone(tmp_path: Path) -> None:
+    """README.md: make demo (and make serve) install only what they run, the mock's extra;
+    make install, and so make test, everything the tests use."""
+    for name in ("Makefile", "pyproject.toml"):
+        (tmp_path / name).write_bytes((ROOT / name).read_bytes())
+    assert extras_installed("demo", tmp_path) == ["mock"]
+    assert extras_installed("serve", tmp_path) == ["mock"]
+    assert extras_installed("install", tmp_path) == ["dev"]
+
+
 # --- --replies FILE.json -----------------------------------------------------------------------
 
 STUBS = [

@@ -4,6 +4,7 @@ gives to bad input."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from mock_server import __version__, create_app
 from mock_server.core import faults
 from mock_server.core.replies import REPLY_FIELDS
 from mock_server.testing.remote import RemoteMock
+from support.contract_data import FAULT_ERRORS
 
 BODY = {"message": "user: Hello\nassistant:"}
 
@@ -47,6 +49,12 @@ def test_the_inspector_page(http: requests.Session, remote_mock: RemoteMock) -> 
                                                             "application/javascript")
     # The table refreshes itself from the journal (docs/mock-server.md).
     assert "fetch(requestsUrl" in script.text
+    assert '<script src="/__mock__/static/replies.js"></script>' in response.text
+    # The control panel's picker: every fault of the catalogue (docs/mock-server.md, Faults),
+    # with its own status.
+    picked = re.findall(r'<option value="(\w+)" data-status="(\d*)"', response.text)
+    assert [(name, int(status) if status else None) for name, status in picked] == [
+        (name, status) for name, (_, status) in FAULT_ERRORS.items()]
 
 
 def test_requests_filtered_by_path_and_limit(http: requests.Session,

@@ -2,10 +2,13 @@
 the live mock server.
 
 The page must flatten the conversation exactly as the provider does (docs/provider.md, What it
-sends) and post the provider's body; its errors must be visible; the inspector must show the journal
-escaped and clear it. The page never reaches beyond loopback: every other request is aborted and
-counted. The chat and inspector tests also take the README's screenshots: into a temporary folder on
-every run, into docs/screenshots/ when AICHAT_SCREENSHOT_DIR names it (`make screenshots`).
+sends) and post the provider's body; its errors must be visible, each thing said once, and it
+must say when the next answer is scripted; the inspector must show the journal escaped, tell
+the chat page's requests from the provider's, clear it, and drive the reply queue as the demo's
+control panel (docs/mock-server.md, The pages). The page never reaches beyond loopback: every
+other request is aborted and counted. A scripted demo takes the README's screenshots, with the
+version the pages showed in their metadata: into a temporary folder on every run, into
+docs/screenshots/ when AICHAT_SCREENSHOT_DIR names it (`make screenshots`).
 """
 
 from __future__ import annotations
@@ -23,11 +26,23 @@ import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from playwright.sync_api import Browser, Page, Request, Response, Route, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Request,
+    Response,
+    Route,
+    expect,
+    sync_playwright,
+)
 from playwright.sync_api import Error as PlaywrightError
 
+import aichat
 from aichat.Aichat import flatten
 from mock_server.testing.remote import RemoteMock
+from support import png
+from support.paths import project_version
 
 pytestmark = pytest.mark.browser
 
@@ -42,7 +57,6 @@ LAUNCH_ARGS = [
     "--disable-partial-raster",
 ]
 VIEWPORT = {"width": 1000, "height": 700}
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 BODY_KEYS = ["message", "temperature", "presence_penalty", "top_p", "frequency_penalty"]
 TIMEOUT_MS = 10_000
 
@@ -62,13 +76,37 @@ def chromium() -> Iterator[Browser]:
 
 @dataclass
 class Tab:
-    """A page in a fresh browser context, and what it tried that it should not have."""
+    """A page in a fresh browser context (and any other page opened in it), and what they
+    tried that they should not have."""
 
-    page: Page
+    context: BrowserContext
+    page: Page = field(init=False)
     blocked: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     failed_loads: list[str] = field(default_factory=list)
     policy_violations: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.page = self.open()
+
+    def open(self) -> Page:
+        """Another page of the context, watched as the first one is."""
+        page = self.context.new_page()
+
+        def watch_load(response: Response) -> None:
+            # /api/text answers errors on purpose, and the admin API refuses what the tests
+            # send it to refuse; a page, file or poll (GET) failing is a broken page.
+            if (response.status >= 400 and response.request.method == "GET"
+                    and urlsplit(response.url).path != "/api/text"):
+                self.failed_loads.append(f"{response.status} {response.url}")
+
+        page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+        # The pages' Content-Security-Policy refusing something the pages themselves do.
+        page.on("console", lambda message: self.policy_violations.append(message.text)
+                if message.type == "error" and "Content Security Policy" in message.text
+                else None)
+        page.on("response", watch_load)
+        return page
 
     def problems(self) -> dict[str, list[str]]:
         return {name: found for name, found in (("blocked", self.blocked),
@@ -83,27 +121,17 @@ def tab(chromium: Browser, remote_mock: RemoteMock) -> Iterator[Tab]:
     context = chromium.new_context(viewport=VIEWPORT, locale="en-US", timezone_id="UTC",
                                    color_scheme="light", service_workers="block")
     context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    tab = Tab(page)
+    blocked: list[str] = []
 
     def loopback_only(route: Route, request: Request) -> None:
         if urlsplit(request.url).hostname == "127.0.0.1":
             route.continue_()
         else:
-            tab.blocked.append(request.url)
+            blocked.append(request.url)
             route.abort("blockedbyclient")
 
-    def watch_load(response: Response) -> None:
-        # /api/text answers errors on purpose; anything else failing is a broken page.
-        if response.status >= 400 and urlsplit(response.url).path != "/api/text":
-            tab.failed_loads.append(f"{response.status} {response.url}")
-
     context.route("**/*", loopback_only)
-    page.on("pageerror", lambda error: tab.page_errors.append(str(error)))
-    # The pages' Content-Security-Policy refusing something the pages themselves do.
-    page.on("console", lambda message: tab.policy_violations.append(message.text)
-            if message.type == "error" and "Content Security Policy" in message.text else None)
-    page.on("response", watch_load)
+    tab = Tab(context, blocked=blocked)
     yield tab
     context.close()
     assert tab.problems() == {}
@@ -160,14 +188,17 @@ def assistant_replies(page: Page) -> list[str]:
     return page.locator("#conversation .message.assistant .content").all_text_contents()
 
 
-def screenshot(page: Page, name: str) -> None:
+def screenshot(page: Page, name: str, version: str) -> Path:
+    """A PNG of the page, with ``version`` (what the page showed) in its metadata."""
     # A test run must not rewrite tracked files; `make screenshots` asks for that explicitly.
     folder = Path(os.environ.get("AICHAT_SCREENSHOT_DIR")
                   or Path(tempfile.gettempdir()) / "aichat-screenshots")
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / name
-    page.screenshot(path=str(target), animations="disabled", caret="hide")
-    assert target.read_bytes().startswith(PNG_SIGNATURE), f"{target} is not a PNG"
+    shot = page.screenshot(animations="disabled", caret="hide")
+    target.write_bytes(png.with_text(shot, png.VERSION_KEY, version))
+    assert png.texts(target.read_bytes())[png.VERSION_KEY] == version
+    return target
 
 
 # --- the flattening rule ----------------------------------------------------------------------
@@ -239,10 +270,6 @@ def test_a_conversation_posts_the_whole_flattened_history(tab: Tab,
     assert len(entries) == 2
     assert_provider_body(entries[1], second)
 
-    page.locator("#prompt").fill("")
-    page.locator("#conversation").evaluate("(node) => { node.scrollTop = 0; }")
-    screenshot(page, "chat.png")
-
     page.locator("#new-chat").click()
     expect(page.locator("#conversation .message")).to_have_count(0)
     send(page, "Fresh start")
@@ -261,9 +288,10 @@ FAULTS = [
     ({"fault": "server_error"}, ["HTTP 500"]),
     ({"fault": "malformed_json"}, ["HTTP 200", "not JSON"]),
     ({"fault": "empty_body"}, ["HTTP 200", "empty"]),
-    # Chromium sends a request again (up to twice) when a reused keep-alive connection closes
-    # without an answer: each of its attempts must meet the fault.
-    ({"fault": "disconnect", "times": 3}, ["Network error"]),
+    # Chromium sends a request again when a reused keep-alive connection closes without an
+    # answer, on each other idle connection it keeps to the host (at most 6) before a new one:
+    # each of its attempts must meet the fault.
+    ({"fault": "disconnect", "times": 7}, ["Network error"]),
 ]
 
 
@@ -292,7 +320,7 @@ def test_faults_are_shown_and_leave_the_conversation_out(tab: Tab,
     attempts = [fault for index, fault in enumerate(faults)
                 if not (fault == "disconnect" and faults[index - 1] == "disconnect")]
     assert attempts == [None] + [reply["fault"] for reply, _ in FAULTS]
-    assert 1 <= faults.count("disconnect") <= 3, faults
+    assert 1 <= faults.count("disconnect") <= 7, faults
 
     send(page, "After the storm")
     expect(page.locator("#conversation .message.assistant")).to_have_count(2)
@@ -311,6 +339,31 @@ def test_an_http_error_shows_the_message_of_its_json_body(tab: Tab,
     send(page, "Anything")
     expect(page.locator("#error")).to_contain_text("HTTP 400")
     expect(page.locator("#error")).to_contain_text("invalid request: nope")
+
+
+# docs/mock-server.md, Faults: each fault's status and reason; the page's banner says the status
+# line, then what the body and Retry-After add to it, each once.
+BANNERS = [
+    ({"fault": "server_error"}, "HTTP 500 Internal Server Error", None),
+    ({"fault": "bad_gateway"}, "HTTP 502 Bad Gateway", None),
+    ({"fault": "rate_limit", "retry_after": 7}, "HTTP 429 Too Many Requests", "retry after 7 s"),
+    ({"fault": "unavailable", "message": "Down for maintenance until noon."},
+     "HTTP 503 Service Unavailable", "Down for maintenance until noon."),
+]
+
+
+def test_an_error_banner_says_each_thing_once(tab: Tab, remote_mock: RemoteMock) -> None:
+    page = open_chat(tab, remote_mock)
+    error = page.locator("#error")
+    for reply, title, detail in BANNERS:
+        remote_mock.queue(reply)
+        send(page, "Hello?")
+        expect(error.locator(".error-title")).to_have_text(title)
+        if detail is None:
+            expect(error.locator(".error-detail")).to_have_count(0)
+            expect(error).to_have_text(title)
+        else:
+            expect(error.locator(".error-detail")).to_have_text(detail)
 
 
 def test_the_pages_policy_and_the_network_guard_keep_a_page_in(tab: Tab,
@@ -366,7 +419,6 @@ def test_the_inspector_shows_the_journal_escaped_and_clears_it(tab: Tab,
     expect(rows.first).to_contain_text("rate_limit")  # newest first
     assert page.locator("#journal img").count() == 0
     assert page.evaluate("() => window.pwned") is None
-    screenshot(page, "inspector.png")
 
     # An entry's full JSON, which stays open while the table redraws for a new request.
     chat_row = rows.filter(has_text="Hi inspector")
@@ -393,6 +445,7 @@ def test_the_inspector_shows_the_journal_escaped_and_clears_it(tab: Tab,
 def test_the_inspector_shows_every_namespace_the_last_turn_and_what_it_cuts(
         tab: Tab, remote_mock: RemoteMock) -> None:
     other = remote_mock.within("inspected")
+    other.reply("For the namespace", match={"last_turn": "Hi"})
     http = requests.Session()
     http.trust_env = False
     try:
@@ -425,23 +478,280 @@ def test_the_inspector_shows_every_namespace_the_last_turn_and_what_it_cuts(
         expect(newest.locator(".cut-after")).to_have_text("… 60 more characters")
         assert newest.locator(".cut-before").count() == 0
 
+        # The queue shown is a namespace's: the default one's for every namespace.
+        queue = page.locator("#queued tr.queued-reply")
+        expect(page.locator("#queue-namespace")).to_have_text("· default namespace")
+        expect(queue).to_have_count(0)
+
         page.locator("#namespace-filter").select_option("inspected")
         expect(rows).to_have_count(1)
         expect(rows.first.locator("td.namespace")).to_have_text("inspected")
         expect(page.locator("#total")).to_have_text("1")
+        expect(page.locator("#queue-namespace")).to_have_text("· namespace inspected")
+        expect(queue).to_have_count(1)
+        expect(queue.locator(".for")).to_have_text("last turn is “Hi”")
         page.locator("#namespace-filter").select_option("")
         expect(rows).to_have_count(1)
         expect(rows.first.locator("td.namespace")).to_have_text("default")
+        expect(queue).to_have_count(0)
 
-        # The inspector of one namespace shows it alone, with no filter.
+        # The inspector of one namespace shows it alone, with no filter, and its queue, where
+        # the picker queues.
         page.goto(other.url_for("/__mock__/"))
         expect(page.locator("#entries tr.entry")).to_have_count(1)
         assert page.locator("#namespace-filter").count() == 0
         expect(page.locator(".namespace-badge")).to_have_text("namespace inspected")
+        expect(page.locator("#queue-namespace")).to_have_text("· namespace inspected")
+        expect(queue).to_have_count(1)
         page.locator("#clear").click()
         expect(page.locator("#entries tr.entry")).to_have_count(0)
         assert other.requests == [] and len(remote_mock.requests) == 1
+
+        # The namespace's chat page says what its queue holds for the next message.
+        chat = tab.open()
+        chat.goto(other.url_for("/chat"))
+        notice = chat.locator("#scripted")
+        expect(notice).to_have_text("Scripted for some messages only: last turn is “Hi” → "
+                                    "“For the namespace” (1 use left)")
+        queue_fault(page, "html")
+        expect(queue).to_have_count(2)
+        assert [reply["fault"] for reply in other.queued] == [None, "html"]
+        assert remote_mock.queued == []
+        expect(notice).to_have_text("Next answer scripted: fault html · 200 (1 use left) · "
+                                    "1 more queued")
     finally:
         other.reset()
         other.close()
         http.close()
+
+
+# --- the inspector as the demo's control panel -----------------------------------------------
+
+# The picker's fields besides the fault (docs/mock-server.md, The pages), by the reply field
+# each fills: the text typed goes to the admin API as it is.
+PICKER_FIELDS = ("times", "retry-after", "status", "message", "delay", "match")
+
+
+def open_inspector(page: Page, mock: RemoteMock) -> Page:
+    page.goto(mock.url_for("/__mock__/"))
+    expect(page.locator("#queued")).not_to_contain_text("Loading")
+    return page
+
+
+def queue_fault(page: Page, fault: str, *, standing: bool = False, **typed: str) -> None:
+    """Queue ``fault`` with the inspector's picker, the fields named in ``typed`` filled in
+    (``retry_after`` is the Retry-After field), the others left empty."""
+    page.locator("#fault-name").select_option(fault)
+    page.locator("#fault-standing").set_checked(False)
+    for name in PICKER_FIELDS:
+        page.locator(f"#fault-{name}").fill(typed.pop(name.replace("-", "_"), ""))
+    assert typed == {}, f"no such field {typed}"
+    page.locator("#fault-standing").set_checked(standing)
+    page.locator("#queue-fault").click()
+
+
+def test_a_rate_limit_queued_in_the_inspector_meets_the_chat_page(
+        tab: Tab, remote_mock: RemoteMock) -> None:
+    """Queue a rate limit from the inspector, send from the chat page: the 429 shows in both
+    pages, and the queue is empty after."""
+    inspector = open_inspector(tab.page, remote_mock)
+    expect(inspector.locator("#queued")).to_contain_text("Nothing queued")
+    queue_fault(inspector, "rate_limit", retry_after="5")
+    queued = inspector.locator("#queued tr.queued-reply")
+    expect(queued).to_have_count(1)
+    [reply] = remote_mock.queued
+    assert {name: reply[name] for name in ("fault", "retry_after", "times", "match")} == {
+        "fault": "rate_limit", "retry_after": 5, "times": 1, "match": None}
+    expect(queued.locator(".id")).to_have_text(reply["id"])
+    expect(queued.locator(".answer")).to_contain_text("fault rate_limit")
+    expect(queued.locator(".uses")).to_have_text("1")
+    expect(inspector.locator("#queue-status")).to_contain_text(
+        f"queued rate_limit as {reply['id']}")
+
+    chat = tab.open()
+    chat.goto(remote_mock.url_for("/chat"))
+    notice = chat.locator("#scripted")
+    expect(notice).to_contain_text("Next answer scripted: fault rate_limit")
+    send(chat, "Are you there?")
+    error = chat.locator("#error")
+    expect(error.locator(".error-title")).to_have_text("HTTP 429 Too Many Requests")
+    expect(error.locator(".error-detail")).to_have_text("retry after 5 s")
+    expect(notice).to_be_hidden()  # used up: the next answer is the reply mode's
+
+    # The inspector, polling, shows the chat page's 429 and an empty queue.
+    inspector.bring_to_front()
+    newest = inspector.locator("#entries tr.entry").first
+    expect(newest.locator("td.status")).to_contain_text("429")
+    expect(newest.locator("td.status .fault")).to_have_text("rate_limit")
+    expect(newest.locator("td.path .source")).to_have_text("chat page")
+    expect(queued).to_have_count(0)
+    expect(inspector.locator("#queued")).to_contain_text("Nothing queued")
+    assert remote_mock.queued == []
+    [entry] = api_entries(remote_mock)
+    assert (entry["status"], entry["fault"]) == (429, "rate_limit")
+
+
+def test_the_control_panel_removes_clears_and_shows_what_the_mock_refuses(
+        tab: Tab, remote_mock: RemoteMock) -> None:
+    page = open_inspector(tab.page, remote_mock)
+    rows = page.locator("#queued tr.queued-reply")
+    queue_fault(page, "server_error", times="2", match="boom")
+    expect(rows).to_have_count(1)
+    queue_fault(page, "cloudflare", delay="250")
+    expect(rows).to_have_count(2)
+    queue_fault(page, "upstream_error", standing=True, message="The model is overloaded.")
+    expect(rows).to_have_count(3)
+    first, second, third = remote_mock.queued
+    assert (first["fault"], first["times"], first["match"]) == (
+        "server_error", 2, {"last_turn_contains": "boom"})
+    assert (second["fault"], second["delay_ms"], second["times"]) == ("cloudflare", 250, 1)
+    assert (third["fault"], third["message"], third["times"]) == (
+        "upstream_error", "The model is overloaded.", None)
+    expect(rows.nth(0).locator(".for")).to_have_text("last turn contains “boom”")
+    expect(rows.nth(0).locator(".uses")).to_have_text("2")
+    expect(rows.nth(1).locator(".for")).to_have_text("every message")
+    expect(rows.nth(2).locator(".uses")).to_have_text("standing")
+    expect(rows.nth(2).locator(".answer")).to_contain_text("The model is overloaded.")
+
+    page.get_by_role("button", name=f"Remove {second['id']}").click()
+    expect(rows).to_have_count(2)
+    assert [reply["id"] for reply in remote_mock.queued] == [first["id"], third["id"]]
+
+    # What the mock refuses is said in its own words, and nothing is queued.
+    http = requests.Session()
+    http.trust_env = False
+    for fault, typed in (("disconnect", {"status": "500"}), ("rate_limit", {"times": "0"}),
+                         ("html", {"delay": "soon"})):
+        payload = {"fault": fault, **{("delay_ms" if name == "delay" else name):
+                                      int(value) if value.isdigit() else value
+                                      for name, value in typed.items()}}
+        refusal = http.post(remote_mock.url_for("/__mock__/replies"), json=payload, timeout=30)
+        assert refusal.status_code == 400
+        queue_fault(page, fault, **typed)
+        expect(page.locator("#queue-status")).to_have_text(
+            "not queued: " + refusal.json()["error"])
+    http.close()
+    expect(rows).to_have_count(2)
+    assert len(remote_mock.queued) == 2
+
+    page.locator("#clear-queue").click()
+    expect(rows).to_have_count(0)
+    expect(page.locator("#queue-status")).to_have_text("cleared 2 replies")
+    expect(page.locator("#clear-queue")).to_be_disabled()
+    assert remote_mock.queued == []
+
+
+def test_the_inspector_tells_the_chat_pages_requests_and_leaves_the_browsers_headers_alone(
+        tab: Tab, remote_mock: RemoteMock, no_ambient_configuration: None) -> None:
+    page = open_chat(tab, remote_mock)
+    send(page, "From the page")
+    expect(page.locator("#conversation .message.assistant")).to_have_count(1)
+    aichat.complete([{"role": "user", "content": "From the provider"}],
+                    base_url=remote_mock.base_url)
+    http = requests.Session()
+    http.trust_env = False
+    # Another client that claims a chat page of another site: its headers are flagged.
+    http.post(remote_mock.url_for("/api/text"), json={"message": "user: From curl\nassistant:"},
+              headers={"Referer": "http://127.0.0.1:1/chat"}, timeout=30)
+    http.close()
+    by_turn = {entry["json"]["message"].split("\n")[0]: entry
+               for entry in api_entries(remote_mock)}
+    from_page, from_provider, from_curl = (by_turn[f"user: From {name}"]
+                                           for name in ("the page", "the provider", "curl"))
+    # The browser's headers do differ from the provider's (its user agent, origin, referer).
+    assert {"user-agent", "origin", "referer"} <= set(from_page["header_diff"])
+    assert from_provider["header_diff"] == {}
+    assert from_curl["header_diff"]
+
+    page.goto(remote_mock.url_for("/__mock__/"))
+    rows = page.locator("#entries tr.entry")
+    expect(rows).to_have_count(4)  # and GET /chat
+    row = {entry_id: rows.filter(has=page.locator(f"td.id:text-is('{entry['id']}')"))
+           for entry_id, entry in (("page", from_page), ("provider", from_provider),
+                                   ("curl", from_curl))}
+    expect(row["page"].locator("td.path .source")).to_have_text("chat page")
+    expect(row["page"].locator("td.header-diff")).to_have_text("a browser's own")
+    expect(row["page"].locator("td.header-diff .count")).to_have_count(0)
+    expect(row["page"].locator("td.violations")).to_have_text("none")
+    for other in ("provider", "curl"):
+        expect(row[other].locator("td.path .source")).to_have_count(0)
+    expect(row["provider"].locator("td.header-diff")).to_have_text("none")
+    expect(row["curl"].locator("td.header-diff .count")).to_have_text(
+        str(len(from_curl["header_diff"])))
+
+
+def test_the_inspector_marks_the_requests_that_came_through_the_proxy(
+        chromium: Browser, aichat_intercept: RemoteMock) -> None:
+    """docs/mock-server.md, the inspector: a request the mock answered as an intercepting
+    proxy (--intercept) is marked "via proxy", with where it went in the tag's title."""
+    aichat.complete([{"role": "user", "content": "Through the proxy"}])
+    context = chromium.new_context(viewport=VIEWPORT, locale="en-US", timezone_id="UTC")
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        page.goto(aichat_intercept.url_for("/__mock__/"))
+        tag = page.locator("#entries tr.entry td.path .source")
+        expect(tag).to_have_text("via proxy")
+        expect(tag).to_have_attribute("title", "https://chat-gpt.org")
+    finally:
+        context.close()
+
+
+# --- the README's screenshots ----------------------------------------------------------------
+
+SYSTEM_PROMPT = "You are a concise travel assistant."
+# The demo's conversation: each visitor's message and the answer scripted for it.
+CONVERSATION = [
+    ("What should I pack for three days in Lisbon in May?",
+     "Light layers, a thin rain jacket and comfortable shoes: the city is built on seven hills."),
+    ("Which neighbourhood is best for a first visit?",
+     "Baixa or Chiado: central, walkable, and close to the trams and the river."),
+]
+SUMMARY = ("Summarise the plan in one line.", "Pack light, stay in Baixa, ride tram 28 early.")
+RATE_LIMITED = "Thanks! Is a day trip to Sintra worth it?"
+
+
+def test_the_readme_screenshots(tab: Tab, remote_mock: RemoteMock,
+                                no_ambient_configuration: None) -> None:
+    """The demo the screenshots show, as a demo-giver runs it (docs/mock-server.md, The pages):
+    answers scripted for the visitor's messages, the provider asking too, a rate limit queued
+    from the inspector that the next message meets, and the next fault waiting in the queue."""
+    version = remote_mock.health()["version"]
+    assert version == project_version(), "the mock serving the pages is this package"
+    for question, answer in [*CONVERSATION, SUMMARY]:
+        remote_mock.reply(answer, match={"last_turn": question})
+
+    chat = open_chat(tab, remote_mock)
+    chat.locator("#system-box summary").click()
+    chat.locator("#system").fill(SYSTEM_PROMPT)
+    expect(chat.locator("#scripted")).to_contain_text("Scripted for some messages only")
+    for question, answer in CONVERSATION:
+        send(chat, question)
+        expect(chat.locator("#conversation .message.assistant .content").last).to_have_text(
+            answer)
+    assert aichat.complete([{"role": "system", "content": SYSTEM_PROMPT},
+                            {"role": "user", "content": SUMMARY[0]}],
+                           base_url=remote_mock.base_url) == SUMMARY[1]
+
+    inspector = open_inspector(tab.open(), remote_mock)
+    queue_fault(inspector, "rate_limit", retry_after="30")
+    expect(inspector.locator("#queued tr.queued-reply")).to_have_count(1)
+
+    chat.bring_to_front()
+    expect(chat.locator("#scripted")).to_contain_text("Next answer scripted: fault rate_limit")
+    send(chat, RATE_LIMITED)
+    expect(chat.locator("#error .error-title")).to_have_text("HTTP 429 Too Many Requests")
+    expect(chat.locator("#scripted")).to_be_hidden()
+    chat.locator("#conversation").evaluate("(node) => { node.scrollTop = 0; }")
+    screenshot(chat, "chat.png", version)
+
+    inspector.bring_to_front()
+    queue_fault(inspector, "unavailable", retry_after="60", match="Sintra")
+    expect(inspector.locator("#queued tr.queued-reply")).to_have_count(1)
+    expect(inspector.locator("#queued .for")).to_have_text("last turn contains “Sintra”")
+    rows = inspector.locator("#entries tr.entry")
+    expect(rows).to_have_count(5)  # GET /chat, three answered, one rate limited
+    expect(rows.first.locator("td.status")).to_contain_text("429")
+    expect(inspector.locator(".version")).to_have_text(version)
+    inspector.locator("#queue-fault").blur()
+    screenshot(inspector, "inspector.png", version)
