@@ -56,7 +56,7 @@ browser:
 # Nothing may be skipped here: a missing dependency fails (tests/conftest.py).
 test: export AICHAT_NO_SKIPS = 1
 # One test process per core (pytest-xdist): the suite runs in about half the time on 2 cores.
-test: $(STAMP) browser curl lint
+test: $(STAMP) browser curl history-envs lint
 	$(BIN)/python -m pytest -n auto
 	$(MAKE) --no-print-directory test-oldest
 
@@ -133,6 +133,13 @@ soak: $(STAMP)
 
 # Every distinct Aichat a g4f release shipped, graded unchanged through the intercept beside
 # ours: rewrites docs/history.md. The wheels and environments are cached in .history/.
+# The g4f releases whose cards make test checks (tests/grade/expected/g4f-VERSION.json),
+# fetched and installed into .history/ before the tests run, which fetch nothing.
+GRADED_RELEASES := $(patsubst tests/grade/expected/g4f-%.json,%,$(wildcard tests/grade/expected/g4f-*.json))
+.PHONY: history-envs
+history-envs: $(STAMP)
+	$(BIN)/python -m mock_server.grade.history --cache .history --prepare $(GRADED_RELEASES)
+
 history: $(STAMP)
 	$(BIN)/python -m mock_server.grade.history --cache .history --doc docs/history.md
 

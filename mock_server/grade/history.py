@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,16 +158,36 @@ def render(columns: list[Column], versions: list[str]) -> str:
     return "\n".join(lines)
 
 
+def prepare(cache: Cache, versions: list[str], say: Callable[[str], None]) -> int:
+    """Fetch ``versions`` and install each one's environment into ``cache``."""
+    try:
+        for version in versions:
+            release = cache.read(version)
+            if release.sha256 is None or release.path is None:
+                raise HistoryError(f"g4f {version} ships no Aichat file")
+            environment(cache, Revision(release.sha256, release.path, [release]))
+            say(f"prepared g4f {version}")
+    except HistoryError as error:
+        print(f"make history: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make history", description=__doc__)
     parser.add_argument("--cache", default=".history", help="the downloads and environments")
     parser.add_argument("--doc", default="docs/history.md", help="the page to write")
     parser.add_argument("--jobs", type=int, default=JOBS, help="checks run at once per card")
+    parser.add_argument("--prepare", nargs="+", metavar="VERSION",
+                        help="only fetch these releases and install their environments (what "
+                             "a test then grades with nothing fetched), and write no page")
     args = parser.parse_args(argv)
 
     def say(text: str) -> None:
         print(f"history: {text}", file=sys.stderr, flush=True)
 
+    if args.prepare:
+        return prepare(Cache(Path(args.cache)), args.prepare, say)
     try:
         versions = released_versions()
         columns = columns_of(Cache(Path(args.cache)), versions, args.jobs, say)

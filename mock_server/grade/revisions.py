@@ -120,10 +120,12 @@ class Revision:
 
 
 class Cache:
-    """The history's folder: ``wheels/``, ``envs/``, ``index.json``."""
+    """The history's folder: ``wheels/``, ``envs/``, ``index.json``. An ``offline`` cache
+    fetches nothing: what is not in it yet is a ``HistoryError`` saying how to get it."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, offline: bool = False) -> None:
         self.root = root
+        self.offline = offline
         self.wheels = root / "wheels"
         self.envs = root / "envs"
         self.index_file = root / "index.json"
@@ -151,6 +153,9 @@ class Cache:
         found = sorted(self.wheels.glob(f"{PACKAGE}-{version}-*.whl"))
         if found:
             return found[0]
+        if self.offline:
+            raise HistoryError(f"{PACKAGE} {version} is not in {self.root} yet: "
+                               f"python -m mock_server.grade.history --prepare {version}")
         _run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
               "--only-binary=:all:", "--dest", str(self.wheels), f"{PACKAGE}=={version}"])
         found = sorted(self.wheels.glob(f"{PACKAGE}-{version}-*.whl"))
@@ -162,6 +167,8 @@ class Cache:
         try:
             wheel = self.wheel(version)
         except HistoryError:
+            if self.offline:
+                raise  # not fetched yet: say so
             return Release(version, None, None, None)  # no wheel for it (an sdist only, say)
         return Release.read(version, wheel)
 
@@ -325,6 +332,10 @@ def environment(cache: Cache, revision: Revision) -> Environment:
     stamp = folder / ".installed"
     declared, undeclared = requirements_for(wheel, third_party_imports(wheel, revision.path))
     requirements = declared + undeclared
+    if not stamp.exists() and cache.offline:
+        raise HistoryError(f"the environment of {PACKAGE} {revision.first.version} is not in "
+                           f"{cache.root} yet: python -m mock_server.grade.history --prepare "
+                           f"{revision.first.version}")
     if not stamp.exists():
         shutil.rmtree(folder, ignore_errors=True)
         day = date.fromisoformat(revision.first.date or "2023-01-01") + timedelta(days=1)

@@ -6,7 +6,7 @@ written from reading that file (tests/grade/expected/, with the reading), never 
 Both call https://chat-gpt.org themselves, so these need the mock's ``--intercept``. Each is
 installed as released, from the package index, into an environment of its own under .history/
 (the same cache make history uses), with what it imports at their versions of its release's
-day."""
+day: make test does that before the tests run, which fetch nothing."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ from mock_server.grade.runner import grade
 from support.paths import ROOT
 
 EXPECTED = Path(__file__).resolve().parent / "expected"
-CACHE = Cache(ROOT / ".history")
+# Prepared by make test before the tests run (the Makefile's history-envs): nothing is fetched
+# here.
+CACHE = Cache(ROOT / ".history", offline=True)
 
 pytestmark = pytest.mark.intercept
 
