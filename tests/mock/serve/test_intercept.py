@@ -89,6 +89,15 @@ def test_curl_through_the_proxy_gets_the_mocks_answer(mock: RemoteMock, ca_file:
     assert proxied(entry) and entry["json"] == BODY
 
 
+def printed_by(script: str, mock: RemoteMock, ca_file: str) -> object:
+    """What ``script`` prints (as JSON), run in a process of its own with the variables the
+    mock prints at start."""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env=environment(mock.base_url, ca_file), timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 def test_requests_and_httpx_through_the_environment(mock: RemoteMock, ca_file: str) -> None:
     script = (
         "import json, sys, requests, httpx\n"
@@ -96,10 +105,7 @@ def test_requests_and_httpx_through_the_environment(mock: RemoteMock, ca_file: s
         f"a = requests.post('{SITE}/api/text', json=body, timeout=10).json()\n"
         f"b = httpx.post('{SITE}/api/text', json=body, timeout=10).json()\n"
         "print(json.dumps([a, b]))\n")
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            env=environment(mock.base_url, ca_file), timeout=60, check=False)
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == [ECHO, ECHO]
+    assert printed_by(script, mock, ca_file) == [ECHO, ECHO]
     entries = mock.requests
     assert len(entries) == 2 and all(proxied(entry) for entry in entries)
 
@@ -137,10 +143,7 @@ def test_curl_cffi_impersonating_chrome_through_the_environment(mock: RemoteMock
         f"answer = requests.post('{SITE}/api/text', json={BODY!r}, "
         f"impersonate='{IMPERSONATE}', timeout=10)\n"
         "print(json.dumps(answer.json()))\n")
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            env=environment(mock.base_url, ca_file), timeout=60, check=False)
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == ECHO
+    assert printed_by(script, mock, ca_file) == ECHO
     [entry] = mock.requests
     assert proxied(entry) and entry["json"] == BODY
     assert impersonated(entry), entry["headers"]
