@@ -48,10 +48,12 @@ $(MOCK_STAMP): pyproject.toml
 		set -x; [ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV); \
 		$(BIN)/python -m pip install --quiet --no-compile -e '.[mock]' && touch $@; fi
 
-# Debian's Chromium for the browser tests (Playwright's own browser download is not used).
+# Debian's Chromium for the browser tests (Playwright's own browser download is not used), and
+# certutil (libnss3-tools), with which a test has Chromium trust the mock's CA as a user would.
 browser:
-	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@[ -x /usr/bin/chromium ] && [ -x /usr/bin/certutil ] || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium libnss3-tools \
+		>/dev/null; }
 
 # Nothing may be skipped here: a missing dependency fails (tests/conftest.py).
 test: export AICHAT_NO_SKIPS = 1

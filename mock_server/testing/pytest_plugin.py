@@ -6,12 +6,14 @@ Installing the package registers this module with pytest (the ``pytest11`` entry
 
 - ``aichat_server``: the real Flask mock served on ``127.0.0.1`` from a background thread (or
   the mock at ``--aichat-server-url``, shared by every process of the run);
-- ``aichat_responses``: the same mock answering in this process through ``responses``.
+- ``aichat_responses``: the same mock answering in this process through ``responses``;
+- ``aichat_intercept``: the ``aichat-mock`` command with ``--intercept``, answering at
+  ``https://chat-gpt.org`` itself for code that has the site's address written in (below).
 
-Both hand the test a ``mock_server.testing.kit.AichatMock`` with the same attributes and the
-same journal entries, on a namespace of its own (``/ns/{name}``) of the session's mock, and
-point ``AICHAT_BASE_URL`` at it for the test, so the provider (and ``aichat.complete``) reaches
-it with no argument. Use one of them per test. ``@pytest.mark.aichat(...)`` configures one
+The first two hand the test a ``mock_server.testing.kit.AichatMock`` with the same attributes
+and the same journal entries, on a namespace of its own (``/ns/{name}``) of the session's mock,
+and point ``AICHAT_BASE_URL`` at it for the test, so the provider (and ``aichat.complete``)
+reaches it with no argument. Use one of them per test. ``@pytest.mark.aichat(...)`` configures one
 test's mock.
 """
 

@@ -335,7 +335,8 @@ def examples() -> dict[str, str]:
 def test_the_examples_are_in_the_documentation() -> None:
     assert set(examples()) == {
         "test_greeter_live.py", "test_greeter_offline.py", "test_greeter_both.py",
-        "test_weather_by_prompt.py", "test_verify.py", "test_marker.py", "test_parallel.py"}
+        "test_weather_by_prompt.py", "test_verify.py", "test_marker.py", "test_parallel.py",
+        "test_site_itself.py"}
 
 
 def test_the_testing_extra_gives_a_project_both_fixtures(built: tuple[Path, Path, str],

@@ -7,7 +7,6 @@ contract/openapi.json describes."""
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,18 +14,15 @@ from pathlib import Path
 from mock_server.testing.remote import RemoteMock
 from support import expected
 from support.g4f_api_server import GuardedApiServer
+from support.markdown import code_blocks
 from support.paths import ROOT
 
-README = ROOT / "README.md"
 # The README's base URL of g4f's API server (python -m aichat.g4f_api's default port).
 API_URL = "http://127.0.0.1:1337/v1"
 
 
 def section_examples(heading: str) -> list[str]:
-    text = README.read_text("utf-8")
-    section = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## )", text, re.DOTALL | re.MULTILINE)
-    assert section is not None, heading
-    return re.findall(r"^```python\n(.*?)^```$", section.group(1), re.DOTALL | re.MULTILINE)
+    return code_blocks("README.md", heading, "python")
 
 
 def test_the_g4f_users_examples_ask_the_mock_they_are_pointed_at(

@@ -16,6 +16,7 @@ from mock_server.core.faults import FAULTS
 from mock_server.core.matching import REPLY_KEYS
 from mock_server.core.records import JournalEntry, QueuedReply, field_names
 from mock_server.serve.cli import build_parser
+from mock_server.testing import pytest_plugin
 from mock_server.web.app import CONFIG_DEFAULTS
 from support import expected
 from support.contract_data import FAULT_ERRORS
@@ -32,6 +33,7 @@ CONFIG_TABLE = ("docs/internals.md", "Python API")
 KEYWORD_TABLE = ("docs/provider.md", "Keywords")
 ERROR_TABLE = ("docs/provider.md", "Errors")
 MOCK_ERROR_TABLE = ("docs/internals.md", "Layout")
+FIXTURE_TABLE = ("docs/testing-your-code.md", "Testing your code with the mock")
 
 def names_in(cell: str) -> list[str]:
     """The field names a first cell lists: each in backquotes (`a`, `b`)."""
@@ -85,6 +87,11 @@ def test_the_option_table_lists_every_option_of_aichat_mock_once() -> None:
                if action.option_strings and action.option_strings[-1] != "--help"
                and action.help != argparse.SUPPRESS]
     assert listed == options, "in the order of aichat-mock --help"
+
+
+def test_the_fixture_table_lists_every_fixture_a_test_asks_for_once() -> None:
+    # KINDS: the fixtures of which a test uses one (their session fixtures are machinery).
+    assert sorted(first_column(the_table(FIXTURE_TABLE))) == sorted(pytest_plugin.KINDS)
 
 
 def test_the_configuration_table_lists_every_key_of_create_app_once() -> None:

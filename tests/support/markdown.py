@@ -36,3 +36,30 @@ def the_table(where: tuple[str, str]) -> Table:
     found = markdown_tables((ROOT / path).read_text("utf-8")).get(heading, [])
     assert len(found) == 1, f"{path}: one table under '{heading}', found {len(found)}"
     return found[0]
+
+
+def code_blocks(path: str, heading: str, language: str) -> list[str]:
+    """The ``language`` code blocks of a page's section ``heading`` (of any level, running to
+    the next heading of its level or above; lines in code blocks are not headings)."""
+    blocks: list[str] = []
+    level: int | None = None  # of the section, once found
+    fence: str | None = None  # the language of the code block being read, if any
+    lines: list[str] = []
+    for line in (ROOT / path).read_text("utf-8").splitlines():
+        if fence is not None:
+            if line == "```":
+                if level is not None and fence == language:
+                    blocks.append("".join(text + "\n" for text in lines))
+                fence, lines = None, []
+            else:
+                lines.append(line)
+        elif line.startswith("```"):
+            fence = line[3:].strip()
+        elif match := re.match(r"(#+)\s+(.*)", line):
+            depth = len(match.group(1))
+            if level is not None and depth <= level:
+                break
+            if match.group(2).strip() == heading:
+                level = depth
+    assert level is not None, f"{path}: no section '{heading}'"
+    return blocks

@@ -1,8 +1,9 @@
 """The mock at the site's own address: ``aichat-mock --intercept`` as an intercepting proxy
 (docs/mock-server.md, "Unmodified clients"), with real clients, unchanged, on loopback: curl,
-requests and httpx through the environment, aiohttp with ``proxy=``, the provider itself with
-no base URL; a CONNECT or absolute-form request for any other host refused with nothing dialled;
-the CA kept, reused and refused when damaged; the limits inside a tunnel."""
+requests and httpx through the environment, aiohttp with ``proxy=``, curl_cffi impersonating
+Chrome 110 (as g4f 0.1.7.2 called the site), the provider itself with no base URL; a CONNECT
+or absolute-form request for any other host refused with nothing dialled; the CA kept, reused
+and refused when damaged; the limits inside a tunnel."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 import requests
+from curl_cffi import requests as curl_requests
 
 import aichat
 from mock_server.testing.child_process import MockProcess
@@ -87,6 +89,15 @@ def test_curl_through_the_proxy_gets_the_mocks_answer(mock: RemoteMock, ca_file:
     assert proxied(entry) and entry["json"] == BODY
 
 
+def printed_by(script: str, mock: RemoteMock, ca_file: str) -> object:
+    """What ``script`` prints (as JSON), run in a process of its own with the variables the
+    mock prints at start."""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env=environment(mock.base_url, ca_file), timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 def test_requests_and_httpx_through_the_environment(mock: RemoteMock, ca_file: str) -> None:
     script = (
         "import json, sys, requests, httpx\n"
@@ -94,10 +105,7 @@ def test_requests_and_httpx_through_the_environment(mock: RemoteMock, ca_file: s
         f"a = requests.post('{SITE}/api/text', json=body, timeout=10).json()\n"
         f"b = httpx.post('{SITE}/api/text', json=body, timeout=10).json()\n"
         "print(json.dumps([a, b]))\n")
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            env=environment(mock.base_url, ca_file), timeout=60, check=False)
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == [ECHO, ECHO]
+    assert printed_by(script, mock, ca_file) == [ECHO, ECHO]
     entries = mock.requests
     assert len(entries) == 2 and all(proxied(entry) for entry in entries)
 
@@ -112,6 +120,51 @@ def test_aiohttp_with_the_proxy_as_an_argument(mock: RemoteMock, ca_file: str) -
     assert asyncio.run(ask()) == ECHO
     [entry] = mock.requests
     assert proxied(entry)
+
+
+# What g4f 0.1.7.2's Aichat asked curl_cffi to look like; Chrome 110 says so in its own headers.
+IMPERSONATE = "chrome110"
+CHROME_110 = '"Chromium";v="110"'
+
+
+def impersonated(entry: dict[str, object]) -> bool:
+    headers = entry["headers"]
+    assert isinstance(headers, dict)
+    return CHROME_110 in headers.get("sec-ch-ua", "") and "Chrome/110." in headers["user-agent"]
+
+
+def test_curl_cffi_impersonating_chrome_through_the_environment(mock: RemoteMock,
+                                                               ca_file: str) -> None:
+    """libcurl takes the proxy from the environment, curl_cffi the CA from
+    ``REQUESTS_CA_BUNDLE`` (else certifi's bundle): the code is as it would be for the site."""
+    script = (
+        "import json\n"
+        "from curl_cffi import requests\n"
+        f"answer = requests.post('{SITE}/api/text', json={BODY!r}, "
+        f"impersonate='{IMPERSONATE}', timeout=10)\n"
+        "print(json.dumps(answer.json()))\n")
+    assert printed_by(script, mock, ca_file) == ECHO
+    [entry] = mock.requests
+    assert proxied(entry) and entry["json"] == BODY
+    assert impersonated(entry), entry["headers"]
+
+
+def test_curl_cffi_with_the_proxy_and_the_ca_as_arguments(mock: RemoteMock, ca_file: str,
+                                                         no_ambient_configuration: None) -> None:
+    """g4f 0.1.7.2's shape (an ``AsyncSession`` given ``proxies``), verifying with the mock's
+    CA; without it the mock's certificate is refused, so the check is not switched off."""
+    async def ask(verify: str | bool) -> object:
+        async with curl_requests.AsyncSession(impersonate=IMPERSONATE, trust_env=False,
+                                              proxies={"https": mock.base_url},
+                                              verify=verify, timeout=10) as client:
+            answer = await client.post(f"{SITE}/api/text", json=BODY)
+            return answer.json()
+
+    assert asyncio.run(ask(ca_file)) == ECHO
+    with pytest.raises(curl_requests.exceptions.CertificateVerifyError):
+        asyncio.run(ask(True))  # certifi's bundle: the mock's CA is not in it
+    [entry] = mock.requests
+    assert proxied(entry) and impersonated(entry)
 
 
 def test_the_provider_called_with_no_base_url_reaches_the_mock(
