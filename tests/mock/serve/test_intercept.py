@@ -352,3 +352,42 @@ def test_no_client_certificate_is_asked_for(mock: RemoteMock, ca_file: str) -> N
     assert parse_response(data).status == 200
     [entry] = mock.requests
     assert entry["path"] == "/chat" and proxied(entry)
+
+
+def test_hundreds_of_held_tunnels_do_not_hold_up_a_normal_request(mock: RemoteMock,
+                                                                 ca_file: str) -> None:
+    """docs/mock-server.md, Limits, inside tunnels in small: 100 tunnels opened and left
+    before their handshake, 100 with half a ClientHello and 100 with TLS made and idle, all
+    held at once; a normal request through the proxy is answered within a second, and the
+    unfinished handshakes are cut at the head timeout."""
+    context = ssl.create_default_context(cafile=ca_file)
+    held: list[socket.socket] = []
+    handshaking: list[socket.socket] = []
+    try:
+        for kind in range(300):
+            sock = open_tunnel(mock)
+            if kind % 3 == 1:
+                sock.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+                handshaking.append(sock)
+            elif kind % 3 == 2:
+                sock = context.wrap_socket(sock, server_hostname="chat-gpt.org")
+            else:
+                handshaking.append(sock)
+            held.append(sock)
+        with session() as http:
+            http.proxies = {"https": mock.base_url}
+            http.verify = ca_file
+            started = time.monotonic()
+            answer = http.post(f"{SITE}/api/text", json=BODY, timeout=10)
+            took = time.monotonic() - started
+        assert answer.status_code == 200 and answer.json() == ECHO
+        assert took < 1.0
+        deadline = time.monotonic() + HEAD_TIMEOUT + 3 * SLACK
+        for sock in handshaking:
+            sock.settimeout(max(0.1, deadline - time.monotonic()))
+            assert sock.recv(1024) == b""  # closed by the mock, none left hanging
+    finally:
+        for sock in held:
+            sock.close()
+    [entry] = mock.requests
+    assert entry["path"] == "/api/text" and proxied(entry)
