@@ -16,7 +16,7 @@ from ...core.wire import wire_text
 
 # Header name of each name seen so far ("" for one that is dropped): the same few dozen come
 # with every request. Bounded, against a client that invents new names on every request.
-_HEADER_NAMES: dict[bytes, str] = {}
+_HEADER_NAMES: dict[str, str] = {}
 _HEADER_NAMES_CAP = 4096
 # A Content-Length of more digits than this is over every limit, whatever its value.
 _LONGEST_LENGTH = 18
@@ -63,35 +63,55 @@ def declared_length(headers: dict[str, str]) -> int:
     return int(digits or "0") if len(digits) <= _LONGEST_LENGTH else sys.maxsize
 
 
-def read_head(method: bytes, url: bytes, raw_headers: list[tuple[bytes, bytes]],
-              version: str) -> Head:
-    """The head the parser read; ``Refused`` when it cannot be served."""
+def field_bytes(url: bytes, fields: list[str]) -> int:
+    """What a head's target and fields count against ``MAX_HEAD``: the target, and each
+    field's name and value and 4 bytes."""
+    size = len(url)
+    for line in fields:
+        name, _, value = line.partition(":")
+        size += len(name) + len(value.lstrip(" \t")) + 4
+    return size
+
+
+def read_head(method: bytes, url: bytes, head: bytes, version: str) -> Head:
+    """The head the parser read (``head``: its bytes as the parser was fed them, up to its
+    empty line); ``Refused`` when it cannot be served.
+
+    The parser has checked every byte of ``head`` by the time this is asked (strictly: each
+    line ends in CRLF, a field name is a token followed by its colon, no line is folded), so
+    its fields are read here in one pass over its text, not one parser callback a field: a
+    field's value is what follows the colon less the spaces and tabs before it, as the parser
+    hands it over (the ones after it are kept)."""
     headers: dict[str, str] = {}
     names = _HEADER_NAMES
     host: bytes | None = None
     hosts_named = 0
-    size = len(url)
-    for name, value in raw_headers:
-        size += len(name) + len(value)
+    # The request line (after any empty lines before it), the fields, and the two empty
+    # strings after the last CRLF.
+    lines = head.decode("latin-1").lstrip("\r\n").split("\r\n")
+    for line in lines[1:-2]:
+        name, _, text = line.partition(":")
         key = names.get(name)
         if key is None:
-            key = name.decode("latin-1").lower()
+            key = name.lower()
             if "_" in key:  # dropped, as WSGI servers do: HTTP_X_A would be x-a or x_a
                 key = ""
             if len(names) < _HEADER_NAMES_CAP:
                 names[name] = key
         if not key:
             continue
-        text = value.decode("latin-1")
-        if not text.isascii():
-            text = wire_text(text)
+        text = text.lstrip(" \t")
         if key == "host":
             hosts_named += 1
-            host = value
+            host = text.encode("latin-1")
+        if not text.isascii():
+            text = wire_text(text)
         if key in headers:  # a repeated header: joined, as WSGI servers do
             text = headers[key] + "," + text
         headers[key] = text
-    if size + 4 * len(raw_headers) > MAX_HEAD:
+    # Each field counts its name, its value and 4 bytes (": " and CRLF): at most its line with
+    # its CRLF and one byte more, so that only a head near the limit is counted field by field.
+    if len(head) + len(lines) > MAX_HEAD and field_bytes(url, lines[1:-2]) > MAX_HEAD:
         raise Refused(431, f"the request line and headers are over {MAX_HEAD // 1024} KiB; "
                            f"send fewer or shorter headers")
     if not version.startswith("1."):

@@ -47,7 +47,8 @@ class Conn(asyncio.Protocol):
         self.state = IDLE
         self.deadline = server.now + server.limits.head_timeout + server.slack
         self.url = b""
-        self.raw_headers: list[tuple[bytes, bytes]] = []
+        # The head being read, as the parser is fed it (its fields are read from it at once).
+        self.head: list[bytes] = []
         self.head_bytes = 0
         # Where each request ends in the bytes (framing.py).
         self.framing = Framing()
@@ -188,6 +189,9 @@ class Conn(asyncio.Protocol):
                 data = framing.stand_in(data)
                 if not data:
                     return rest
+                self.head = [data]
+            else:
+                self.head.append(data)
         elif state == BODY:
             end = framing.body_end(data)
             data, rest = data[:end], data[end:]
@@ -259,22 +263,20 @@ class Conn(asyncio.Protocol):
         self.deadline = self.server.now + self.server.limits.head_timeout + \
             self.server.slack
         self.url = b""
-        self.raw_headers = []
 
     def on_url(self, url: bytes) -> None:
         if not self.made_up:
             self.url += url
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if not self.made_up and self.state == HEAD:  # not a trailer of a chunked body
-            self.raw_headers.append((name, value))
-
     def on_headers_complete(self) -> None:
         if self.made_up:
             return
         self.head_bytes = 0
+        parts = self.head
         head = read_head(self.framing.taken_method() or self.parser.get_method(), self.url,
-                         self.raw_headers, self.parser.get_http_version())
+                         parts[0] if len(parts) == 1 else b"".join(parts),
+                         self.parser.get_http_version())
+        self.head = []
         if head.method == "CONNECT":
             self.proxy.connect(head)  # answered once the parser stops after it
             self.current = None
