@@ -17,7 +17,6 @@ import argparse
 import http.client
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path

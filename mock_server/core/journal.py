@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .journal_file import JournalFile
-from .raw_record import RawRecord, cut, derive
+from .raw_record import RawRecord, derive
 from .store import BatchingStore, RawStore, Store
 from .wire import Answer, IncomingRequest, json_bytes
 
@@ -48,11 +48,10 @@ def kept_headers(headers: Mapping[str, str], *, keep_secrets: bool
     header that crosses it cut to the room left, the rest left out). ``headers`` itself when
     nothing changes: most requests carry no credentials and are far under the cap."""
     kept = headers
-    if not keep_secrets:
-        found = [name for name in SECRET_HEADERS if name in headers]
-        if found:
-            kept = dict(headers)
-            for name in found:
+    if not keep_secrets and not headers.keys().isdisjoint(SECRET_HEADERS):
+        kept = dict(headers)
+        for name in SECRET_HEADERS:
+            if name in headers:
                 kept[name] = redacted(headers[name])
     # Characters first (at most 4 bytes each in UTF-8): most requests are far under the cap.
     if (sum(map(len, kept)) + sum(map(len, kept.values()))) * 4 <= HEADERS_CAP:
@@ -85,8 +84,13 @@ def raw_record(request: IncomingRequest, answer: Answer, *, parsed: Any,
     it is, not copied, unless it has secrets to redact or is cut: a carrier hands the engine
     a dictionary of its own and never changes it after."""
     headers, headers_truncated = kept_headers(request.headers, keep_secrets=keep_secrets)
-    body, body_truncated = cut(request.body.decode("utf-8", errors="replace"), body_cap)
-    body_truncated = body_truncated or request.size > len(request.body)
+    data = request.body
+    body = data.decode("utf-8", errors="replace")
+    body_truncated = len(body) > body_cap
+    if body_truncated:
+        body = body[:body_cap]
+    elif request.size > len(data):
+        body_truncated = True
     if answer.disconnect:
         content_type: str | None = None
         text: bytes | str | None = None

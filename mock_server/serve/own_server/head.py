@@ -47,6 +47,10 @@ class Head(NamedTuple):
     authority: tuple[str, bytes] | None
 
 
+# Made as a tuple is, every field given, without the class's own __new__ (a Python call).
+_new_head = tuple.__new__
+
+
 def decoded_path(raw_path: bytes) -> str:
     """A request target's path as the engine sees it: percent-decoded, UTF-8 where it is."""
     text = (unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path).decode("latin-1")
@@ -152,8 +156,8 @@ def read_head(method: bytes, url: bytes, head: bytes, version: str) -> Head:
         raise Refused(400, "more than one Host header; send one" if hosts_named else
                       "an HTTP/1.1 request names its Host; send a Host header")
     query = raw_query.decode("latin-1")
-    return Head(method.decode("latin-1"), raw_path, raw_query,
-                edge.split(decoded_path(raw_path)),
-                query if query.isascii() else wire_text(query), headers, version,
-                host if authority is None else authority[1], declared_length(headers),
-                coded is not None, authority)
+    return _new_head(Head, (method.decode("latin-1"), raw_path, raw_query,
+                            edge.split(decoded_path(raw_path)),
+                            query if query.isascii() else wire_text(query), headers, version,
+                            host if authority is None else authority[1],
+                            declared_length(headers), coded is not None, authority))
