@@ -77,45 +77,56 @@ def field_bytes(url: bytes, fields: list[str]) -> int:
     return size
 
 
+def _header_key(name: str) -> str:
+    """The header name of a field name, kept for the next requests while there is room."""
+    key = name.lower()
+    if "_" in key:  # dropped, as WSGI servers do: HTTP_X_A would be x-a or x_a
+        key = ""
+    if len(_HEADER_NAMES) < _HEADER_NAMES_CAP:
+        _HEADER_NAMES[name] = key
+    return key
+
+
 def read_head(method: bytes, url: bytes, head: bytes, version: str) -> Head:
     """The head the parser read (``head``: its bytes as the parser was fed them, up to its
     empty line); ``Refused`` when it cannot be served.
 
     The parser has checked every byte of ``head`` by the time this is asked (strictly: each
     line ends in CRLF, a field name is a token followed by its colon, no line is folded), so
-    its fields are read here in one pass over its text, not one parser callback a field: a
+    its fields are read here from its text at once, not in one parser callback a field: a
     field's value is what follows the colon less the spaces and tabs before it, as the parser
     hands it over (the ones after it are kept)."""
     headers: dict[str, str] = {}
     names = _HEADER_NAMES
-    host: bytes | None = None
-    hosts_named = 0
-    # The request line (after any empty lines before it), the fields, and the two empty
-    # strings after the last CRLF.
-    lines = head.decode("latin-1").lstrip("\r\n").split("\r\n")
-    for line in lines[1:-2]:
-        name, _, text = line.partition(":")
+    repeated_host = False
+    sent_host = ""  # the Host field as sent, where it is not ASCII (before wire_text)
+    # Empty lines before the request line are passed over (RFC 9112 2.2), as the parser does.
+    text = head.decode("latin-1").lstrip("\r\n")
+    plain = text.isascii()
+    # The request line, the fields, and the two empty strings after the last CRLF.
+    lines = text.split("\r\n")
+    fields = lines[1:-2]
+    for line in fields:
+        name, _, value = line.partition(":")
         key = names.get(name)
         if key is None:
-            key = name.lower()
-            if "_" in key:  # dropped, as WSGI servers do: HTTP_X_A would be x-a or x_a
-                key = ""
-            if len(names) < _HEADER_NAMES_CAP:
-                names[name] = key
+            key = _header_key(name)
         if not key:
             continue
-        text = text.lstrip(" \t")
-        if key == "host":
-            hosts_named += 1
-            host = text.encode("latin-1")
-        if not text.isascii():
-            text = wire_text(text)
+        value = value.lstrip(" \t")
+        if not plain:
+            if key == "host":
+                sent_host = value
+            value = wire_text(value)
         if key in headers:  # a repeated header: joined, as WSGI servers do
-            text = headers[key] + "," + text
-        headers[key] = text
+            value = headers[key] + "," + value
+            repeated_host = repeated_host or key == "host"
+        headers[key] = value
+    named = headers.get("host")
+    host = None if named is None else (named if plain else sent_host).encode("latin-1")
     # Each field counts its name, its value and 4 bytes (": " and CRLF): at most its line with
     # its CRLF and one byte more, so that only a head near the limit is counted field by field.
-    if len(head) + len(lines) > MAX_HEAD and field_bytes(url, lines[1:-2]) > MAX_HEAD:
+    if len(head) + len(fields) > MAX_HEAD and field_bytes(url, fields) > MAX_HEAD:
         raise Refused(431, f"the request line and headers are over {MAX_HEAD // 1024} KiB; "
                            f"send fewer or shorter headers")
     if not version.startswith("1."):
@@ -151,9 +162,9 @@ def read_head(method: bytes, url: bytes, head: bytes, version: str) -> Head:
             raw_path, raw_query = url.partition(b"?")[::2]
     # RFC 9112 3.2: one Host, and one at least in HTTP/1.1 (the absolute form and CONNECT
     # too, though the target names the host then).
-    if hosts_named > 1 or (hosts_named == 0 and version == "1.1"):
+    if repeated_host or (host is None and version == "1.1"):
         # Not a request the mock can tell the host of: refused as a malformed head is.
-        raise Refused(400, "more than one Host header; send one" if hosts_named else
+        raise Refused(400, "more than one Host header; send one" if repeated_host else
                       "an HTTP/1.1 request names its Host; send a Host header")
     query = raw_query.decode("latin-1")
     return _new_head(Head, (method.decode("latin-1"), raw_path, raw_query,
