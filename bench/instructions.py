@@ -6,9 +6,11 @@ The mock (default server, plus the options given) is started under callgrind twi
 13 headers); the difference of the two runs' totals over the difference of their counts is
 what one request costs once the process has started and warmed up. ``PYTHONHASHSEED`` is
 fixed, so that the same code gives the same figure run after run (within a few tenths of a
-percent). Needs ``valgrind`` (Debian's package); not part of ``make bench``.
+percent). With ``--journal-cap 100`` the journal is full from the first run on, as it is
+after a second of ``make bench``'s load (the default cap is 10,000). Needs ``valgrind``
+(Debian's package); not part of ``make bench``.
 
-    python -m bench.instructions [--first 200] [--then 1200] [-- MOCK OPTIONS...]
+    python -m bench.instructions [--first 200] [--then 1200] [--tree CHECKOUT] [-- OPTIONS]
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ _TOTALS = re.compile(rb"^(?:summary|totals): (\d+)", re.MULTILINE)
 START_TIMEOUT = 600.0
 
 
-def instructions(count: int, mock_args: list[str], out: Path) -> int:
-    """All the instructions of a mock that answered ``count`` seed requests, then stopped."""
+def instructions(count: int, mock_args: list[str], out: Path, tree: Path = common.REPO) -> int:
+    """All the instructions of a mock that answered ``count`` seed requests, then stopped;
+    ``tree``: the checkout whose ``mock_server`` runs."""
     command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
                sys.executable, "-m", "mock_server", "--port", "0", *mock_args]
-    with common.Server("mock under callgrind", command, env={"PYTHONHASHSEED": "0"},
+    with common.Server("mock under callgrind", command, cwd=tree,
+                       env={"PYTHONHASHSEED": "0", "PYTHONPATH": str(tree)},
                        start_timeout=START_TIMEOUT) as server:
         parts = urlsplit(server.url)
         connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port,
@@ -54,14 +58,14 @@ def instructions(count: int, mock_args: list[str], out: Path) -> int:
     return int(found.group(1))
 
 
-def per_request(first: int, then: int, mock_args: list[str],
-                keep: Path | None = None) -> float:
+def per_request(first: int, then: int, mock_args: list[str], keep: Path | None = None,
+                tree: Path = common.REPO) -> float:
     """Instructions per request between ``first`` and ``then`` requests; ``keep``: where to
     leave the longer run's callgrind file (for ``callgrind_annotate``)."""
     with tempfile.TemporaryDirectory(prefix="aichat-callgrind-") as folder:
-        short = instructions(first, mock_args, Path(folder) / "short.out")
+        short = instructions(first, mock_args, Path(folder) / "short.out", tree)
         long_out = keep or Path(folder) / "long.out"
-        long = instructions(then, mock_args, long_out)
+        long = instructions(then, mock_args, long_out, tree)
     return (long - short) / (then - first)
 
 
@@ -71,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--then", type=int, default=1200, help="requests of the second run")
     parser.add_argument("--keep", type=Path, metavar="FILE",
                         help="leave the second run's callgrind file here")
+    parser.add_argument("--tree", type=Path, default=common.REPO,
+                        help="the checkout of the project to measure (another version)")
     parser.add_argument("mock_args", nargs="*", help="options of the mock (after --)")
     args = parser.parse_args(argv)
     if shutil.which("valgrind") is None:
@@ -78,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not 0 <= args.first < args.then:
         parser.error("--then must be more than --first")
-    figure = per_request(args.first, args.then, args.mock_args, args.keep)
+    figure = per_request(args.first, args.then, args.mock_args, args.keep, args.tree)
     print(f"{figure:,.0f} instructions per request "
           f"({' '.join(args.mock_args) or 'default options'})")
     return 0

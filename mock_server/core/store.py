@@ -271,14 +271,20 @@ class MemoryStore:
         """Hold ``item`` ([id, namespace, path, entry]) and count it, under the lock; the
         oldest item leaves when the journal is full (after ``item`` is counted: a path whose
         new entry takes the place of its last one keeps its count)."""
-        key = item[1], item[2]
-        self._totals[item[1]] += 1
+        namespace = item[1]
+        key = namespace, item[2]
+        self._totals[namespace] += 1
         self._per_path[key] += 1
-        self._held[key] += 1
         entries = self._entries
         if len(entries) == self.cap:
             _, gone_namespace, gone_path, _ = entries[0]
             gone = gone_namespace, gone_path
+            if gone == key:
+                # The usual case, a path's entry in place of one of the same path: the
+                # number held stays as it is.
+                entries.append(item)
+                return
+            self._held[key] += 1
             held = self._held[gone] - 1
             if held:
                 self._held[gone] = held
@@ -290,6 +296,8 @@ class MemoryStore:
                     self._totals[gone_namespace] = left
                 else:
                     del self._totals[gone_namespace]
+        else:
+            self._held[key] += 1
         entries.append(item)
 
     def entries(self, *, namespace: str | None = "", path: str | None = None,
