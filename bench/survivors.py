@@ -170,15 +170,18 @@ REASONS: list[tuple[str, str, str]] = [
     ("x_kept_headers", "if room >= name_size:", "a header whose name alone fills the room left "
      "exactly is kept with an empty value instead of left out: within the 64 KiB either way"),
     ("x_kept_headers", 'data[:room - name_size].decode("UTF-8", "ignore")', CODEC),
-    ("x_raw_record", "request.body.decode(errors=", "UTF-8 is the default codec"),
-    ("x_raw_record", 'request.body.decode("UTF-8"', CODEC),
-    ("x_raw_record", 'content_type: str | None = ""', "for a disconnect nothing was answered: "
+    ("xǁJournalǁrecord", "data.decode(errors=", "UTF-8 is the default codec"),
+    ("xǁJournalǁrecord", 'data.decode("UTF-8"', CODEC),
+    ("xǁJournalǁrecord", 'content_type: str | None = ""', "for a disconnect nothing was answered: "
      "the entry's reply is null whatever the content type says"),
-    ("x_raw_record", 'answer.header("content-type")', CASE),
-    ("x_raw_record", 'answer.header("CONTENT-TYPE")', CASE),
-    ("x_raw_record", "_BYTES_PER_CHAR * body_cap - _BYTES_PER_CHAR", "only for an answer over "
+    ("xǁJournalǁrecord", 'answer.header("content-type")', CASE),
+    ("xǁJournalǁrecord", 'answer.header("CONTENT-TYPE")', CASE),
+    *[("xǁJournalǁrecord", f'kinds[0][0] == "{name}"', "the first header's name is a "
+       "shortcut: another name sends the lookup to answer.header, which finds the same "
+       "Content-Type") for name in ("content-type", "CONTENT-TYPE", "XXContent-TypeXX")],
+    ("xǁJournalǁrecord", "_BYTES_PER_CHAR * body_cap - _BYTES_PER_CHAR", "only for an answer over "
      "the body cap made of 4-byte characters: its excerpt a character or two shorter"),
-    ("x_raw_record", "if len(text) >= limit:", "an answer of exactly the limit cut at the "
+    ("xǁJournalǁrecord", "if len(text) >= limit:", "an answer of exactly the limit cut at the "
      "limit is the same answer"),
     ("xǁJournalǁrecord", "entry = derive(None, raw)", "the id is deleted at once: the store "
      "gives the entry its own"),

@@ -77,41 +77,6 @@ _new_record = tuple.__new__
 _BYTES_PER_CHAR = 4
 
 
-def raw_record(request: IncomingRequest, answer: Answer, *, parsed: Any,
-               violations: list[str], reply_id: str | None, body_cap: int,
-               stamp: float, keep_secrets: bool) -> RawRecord:
-    """What is kept of ``request`` and ``answer`` at once. ``request.headers`` is kept as
-    it is, not copied, unless it has secrets to redact or is cut: a carrier hands the engine
-    a dictionary of its own and never changes it after."""
-    headers, headers_truncated = kept_headers(request.headers, keep_secrets=keep_secrets)
-    data = request.body
-    body = data.decode("utf-8", errors="replace")
-    body_truncated = len(body) > body_cap
-    if body_truncated:
-        body = body[:body_cap]
-    elif request.size > len(data):
-        body_truncated = True
-    if answer.disconnect:
-        content_type: str | None = None
-        text: bytes | str | None = None
-    else:
-        content_type = answer.header("Content-Type")
-        text = answer.body
-        limit = _BYTES_PER_CHAR * body_cap + _BYTES_PER_CHAR
-        if len(text) > limit:
-            text = text[:limit]
-    # Every field given, in RawRecord's order: made as a tuple is, without the class's own
-    # __new__ (a Python call of 20 arguments on every request).
-    return _new_record(RawRecord, (
-        stamp, request.namespace, request.method, request.path, request.query, headers, body,
-        request.size, body_truncated, request.remote_addr,
-        # A body too long for the journal is kept as an excerpt only, to bound memory.
-        None if body_truncated else parsed, violations,
-        None if answer.disconnect else answer.status, content_type, text, answer.delay,
-        answer.fault, reply_id, body_cap, headers_truncated, request.host, request.scheme,
-        request.via))
-
-
 class Journal:
     """Records every request outside the admin API exactly once."""
 
@@ -141,9 +106,43 @@ class Journal:
         """Record one request and its answer; ``(id, raw record)``. A store that groups
         its writes (``SQLiteStore`` in batches) gives the id 0: it is known once written.
         A store that fails gives 0 too, and the loss is counted."""
-        raw = raw_record(request, answer, parsed=parsed, violations=violations,
-                         reply_id=reply_id, body_cap=self.body_cap, stamp=time.time(),
-                         keep_secrets=self.keep_secrets)
+        # The raw record, made here (it runs for every request): ``request.headers`` is kept
+        # as it is, not copied, unless it has secrets to redact or is cut (a carrier hands the
+        # engine a dictionary of its own and never changes it after); the body decoded and cut
+        # at the cap, a long answer cut.
+        body_cap = self.body_cap
+        headers, headers_truncated = kept_headers(request.headers,
+                                                  keep_secrets=self.keep_secrets)
+        data = request.body
+        size = request.size
+        body = data.decode("utf-8", errors="replace")
+        body_truncated = len(body) > body_cap
+        if body_truncated:
+            body = body[:body_cap]
+        elif size > len(data):
+            body_truncated = True
+        disconnect = answer.disconnect
+        if disconnect:
+            content_type: str | None = None
+            text: bytes | str | None = None
+        else:
+            kinds = answer.headers
+            content_type = (kinds[0][1] if kinds and kinds[0][0] == "Content-Type"
+                            else answer.header("Content-Type"))
+            text = answer.body
+            limit = _BYTES_PER_CHAR * body_cap + _BYTES_PER_CHAR
+            if len(text) > limit:
+                text = text[:limit]
+        # Every field given, in RawRecord's order: made as a tuple is, without the class's own
+        # __new__ (a Python call of 23 arguments).
+        raw = _new_record(RawRecord, (
+            time.time(), request.namespace, request.method, request.path, request.query,
+            headers, body, size, body_truncated, request.remote_addr,
+            # A body too long for the journal is kept as an excerpt only, to bound memory.
+            None if body_truncated else parsed, violations,
+            None if disconnect else answer.status, content_type, text, answer.delay,
+            answer.fault, reply_id, body_cap, headers_truncated, request.host, request.scheme,
+            request.via))
         then = None if self.file is None else self._line_writer(raw)
         try:
             if self._raw_store is not None:
