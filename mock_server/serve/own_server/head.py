@@ -18,6 +18,11 @@ from ...core.wire import wire_text
 # with every request. Bounded, against a client that invents new names on every request.
 _HEADER_NAMES: dict[str, str] = {}
 _HEADER_NAMES_CAP = 4096
+# The name and value of each short field line seen so far: a client sends the same lines
+# (its User-Agent, its Accept, ...) with every request. Bounded in lines and in their length.
+_FIELDS: dict[str, tuple[str, str]] = {}
+_FIELDS_CAP = 4096
+_FIELD_CHARS = 256
 # A Content-Length of more digits than this is over every limit, whatever its value.
 _LONGEST_LENGTH = 18
 
@@ -77,14 +82,21 @@ def field_bytes(url: bytes, fields: list[str]) -> int:
     return size
 
 
-def _header_key(name: str) -> str:
-    """The header name of a field name, kept for the next requests while there is room."""
-    key = name.lower()
-    if "_" in key:  # dropped, as WSGI servers do: HTTP_X_A would be x-a or x_a
-        key = ""
-    if len(_HEADER_NAMES) < _HEADER_NAMES_CAP:
-        _HEADER_NAMES[name] = key
-    return key
+def _field(line: str, plain: bool) -> tuple[str, str]:
+    """The header name (``""``: dropped) and value of a field line; kept for the next
+    requests while there is room, when the line is short and ASCII."""
+    name, _, value = line.partition(":")
+    key = _HEADER_NAMES.get(name)
+    if key is None:
+        key = name.lower()
+        if "_" in key:  # dropped, as WSGI servers do: HTTP_X_A would be x-a or x_a
+            key = ""
+        if len(_HEADER_NAMES) < _HEADER_NAMES_CAP:
+            _HEADER_NAMES[name] = key
+    field = key, value.lstrip(" \t")
+    if plain and len(line) <= _FIELD_CHARS and len(_FIELDS) < _FIELDS_CAP:
+        _FIELDS[line] = field
+    return field
 
 
 def read_head(method: bytes, url: bytes, head: bytes, version: str) -> Head:
@@ -97,7 +109,6 @@ def read_head(method: bytes, url: bytes, head: bytes, version: str) -> Head:
     field's value is what follows the colon less the spaces and tabs before it, as the parser
     hands it over (the ones after it are kept)."""
     headers: dict[str, str] = {}
-    names = _HEADER_NAMES
     repeated_host = False
     sent_host = ""  # the Host field as sent, where it is not ASCII (before wire_text)
     # Empty lines before the request line are passed over (RFC 9112 2.2), as the parser does.
@@ -106,14 +117,14 @@ def read_head(method: bytes, url: bytes, head: bytes, version: str) -> Head:
     # The request line, the fields, and the two empty strings after the last CRLF.
     lines = text.split("\r\n")
     fields = lines[1:-2]
+    known = _FIELDS
     for line in fields:
-        name, _, value = line.partition(":")
-        key = names.get(name)
-        if key is None:
-            key = _header_key(name)
+        field = known.get(line) if plain else None
+        if field is None:
+            field = _field(line, plain)
+        key, value = field
         if not key:
             continue
-        value = value.lstrip(" \t")
         if not plain:
             if key == "host":
                 sent_host = value
