@@ -23,6 +23,10 @@ _HEADER_NAMES_CAP = 4096
 _FIELDS: dict[str, tuple[str, str]] = {}
 _FIELDS_CAP = 4096
 _FIELD_CHARS = 256
+# What each short request target seen so far says: clients ask for the same few paths.
+_TARGETS: dict[bytes, Place] = {}
+_TARGETS_CAP = 4096
+_TARGET_BYTES = 256
 # A Content-Length of more digits than this is over every limit, whatever its value.
 _LONGEST_LENGTH = 18
 
@@ -99,6 +103,44 @@ def _field(line: str, plain: bool) -> tuple[str, str]:
     return field
 
 
+# What a request target says: its raw path and query, where it goes, its query as text, and
+# its scheme and authority in the absolute form (else None).
+Place = tuple[bytes, bytes, edge.Target, str, "tuple[str, bytes] | None"]
+
+
+def read_target(raw_path: bytes, raw_query: bytes,
+                authority: tuple[str, bytes] | None) -> Place:
+    """What a target of this raw path, query and authority says."""
+    query = raw_query.decode("latin-1")
+    return (raw_path, raw_query, edge.split(decoded_path(raw_path)),
+            query if query.isascii() else wire_text(query), authority)
+
+
+def read_url(url: bytes) -> Place:
+    """What a request target in the origin or the absolute form says (``Refused`` for one
+    that is not a URL); kept for the next requests while there is room, when it is short."""
+    authority: tuple[str, bytes] | None = None
+    try:
+        parsed = httptools.parse_url(url)
+        raw_path, raw_query = parsed.path or b"/", parsed.query or b""
+        if parsed.schema is not None:
+            # The absolute form (to a proxy): the target names the host, not the Host
+            # header (RFC 9112 3.2.2).
+            named = parsed.host or b""
+            if parsed.port is not None:
+                named += b":%d" % parsed.port
+            authority = (parsed.schema.decode("latin-1").lower(), named)
+    except httptools.HttpParserInvalidURLError:
+        if b"://" in url.partition(b"?")[0]:
+            raise Refused(400, "the request target is not a URL this mock can read; send "
+                               "a path, or an http:// URL with a valid host") from None
+        raw_path, raw_query = url.partition(b"?")[::2]
+    place = read_target(raw_path, raw_query, authority)
+    if len(url) <= _TARGET_BYTES and len(_TARGETS) < _TARGETS_CAP:
+        _TARGETS[url] = place
+    return place
+
+
 def read_head(method: bytes, url: bytes, head: bytes, version: str) -> Head:
     """The head the parser read (``head``: its bytes as the parser was fed them, up to its
     empty line); ``Refused`` when it cannot be served.
@@ -150,36 +192,19 @@ def read_head(method: bytes, url: bytes, head: bytes, version: str) -> Head:
         # RFC 9112 6.1 suggests 501; bad input never gets a 5xx from the mock.
         raise Refused(400, f"the transfer coding of {coded!r} is not implemented; send "
                            f"the body as it is, or chunked")
-    authority: tuple[str, bytes] | None = None
     if method == b"CONNECT":
         # The authority form (RFC 9112 3.2.3): the target is the host and port to tunnel to.
-        authority = ("", url)
-        raw_path, raw_query = b"/", b""
+        place = read_target(b"/", b"", ("", url))
     else:
-        try:
-            parsed = httptools.parse_url(url)
-            raw_path, raw_query = parsed.path or b"/", parsed.query or b""
-            if parsed.schema is not None:
-                # The absolute form (to a proxy): the target names the host, not the Host
-                # header (RFC 9112 3.2.2).
-                named = parsed.host or b""
-                if parsed.port is not None:
-                    named += b":%d" % parsed.port
-                authority = (parsed.schema.decode("latin-1").lower(), named)
-        except httptools.HttpParserInvalidURLError:
-            if b"://" in url.partition(b"?")[0]:
-                raise Refused(400, "the request target is not a URL this mock can read; send "
-                                   "a path, or an http:// URL with a valid host") from None
-            raw_path, raw_query = url.partition(b"?")[::2]
+        seen = _TARGETS.get(url)
+        place = read_url(url) if seen is None else seen
     # RFC 9112 3.2: one Host, and one at least in HTTP/1.1 (the absolute form and CONNECT
     # too, though the target names the host then).
     if repeated_host or (host is None and version == "1.1"):
         # Not a request the mock can tell the host of: refused as a malformed head is.
         raise Refused(400, "more than one Host header; send one" if repeated_host else
                       "an HTTP/1.1 request names its Host; send a Host header")
-    query = raw_query.decode("latin-1")
-    return _new_head(Head, (method.decode("latin-1"), raw_path, raw_query,
-                            edge.split(decoded_path(raw_path)),
-                            query if query.isascii() else wire_text(query), headers, version,
-                            host if authority is None else authority[1],
+    raw_path, raw_query, target, query, authority = place
+    return _new_head(Head, (method.decode("latin-1"), raw_path, raw_query, target, query,
+                            headers, version, host if authority is None else authority[1],
                             declared_length(headers), coded is not None, authority))
