@@ -166,6 +166,7 @@ REASONS: list[tuple[str, str, str]] = [
     ("xǁJournalǁ__init__", "file=sys.stderr, )", FLUSH),
     ("x_kept_headers", "kept.values()))) * 5 <= HEADERS_CAP", SHORTCUT),
     ("x_kept_headers", "kept.values()))) * 4 < HEADERS_CAP", SHORTCUT),
+    ("x_kept_headers", 'len("XXXX".join(kept', SHORTCUT),
     ("x_kept_headers", "value.encode(", NO_SURROGATES),
     ("x_kept_headers", "if room >= name_size:", "a header whose name alone fills the room left "
      "exactly is kept with an empty value instead of left out: within the 64 KiB either way"),

@@ -286,7 +286,10 @@ class Conn(asyncio.Protocol):
         request = Request(self, head.method, head.raw_path, head.raw_query, target.path,
                           head.query, target.namespace, head.headers, target.admin,
                           head.version)
-        request.host = None if head.host is None else wire_text(head.host.decode("latin-1"))
+        if head.authority is None:
+            request.host = head.headers.get("host")  # the Host field, as text already
+        else:
+            request.host = wire_text(head.authority[1].decode("latin-1"))
         request.via = via
         if self.proxy.via is not None:
             request.scheme = self.proxy.scheme  # inside a tunnel
