@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
@@ -234,9 +234,10 @@ class MemoryStore:
         # the entries dropped for the cap; a path's count goes (and leaves its namespace's)
         # with the last of its entries held (_held), so that there are never more counters
         # than entries.
-        self._totals: Counter[str] = Counter()
-        self._per_path: Counter[tuple[str, str]] = Counter()
-        self._held: Counter[tuple[str, str]] = Counter()
+        # (Plain dictionaries: the interpreter's fast path for a dict does not take a Counter.)
+        self._totals: dict[str, int] = {}
+        self._per_path: dict[tuple[str, str], int] = {}
+        self._held: dict[tuple[str, str], int] = {}
         self._queues: dict[str, ReplyQueue] = {}
         self._queued = 0
         self._next_reply = 1
@@ -273,8 +274,9 @@ class MemoryStore:
         new entry takes the place of its last one keeps its count)."""
         namespace = item[1]
         key = namespace, item[2]
-        self._totals[namespace] += 1
-        self._per_path[key] += 1
+        totals, per_path, held = self._totals, self._per_path, self._held
+        totals[namespace] = totals.get(namespace, 0) + 1
+        per_path[key] = per_path.get(key, 0) + 1
         entries = self._entries
         if len(entries) == self.cap:
             _, gone_namespace, gone_path, _ = entries[0]
@@ -284,20 +286,20 @@ class MemoryStore:
                 # number held stays as it is.
                 entries.append(item)
                 return
-            self._held[key] += 1
-            held = self._held[gone] - 1
-            if held:
-                self._held[gone] = held
+            held[key] = held.get(key, 0) + 1
+            left = held[gone] - 1
+            if left:
+                held[gone] = left
             else:
                 # Its path's last entry held: the path's count goes, and leaves the namespace's.
-                del self._held[gone]
-                left = self._totals[gone_namespace] - self._per_path.pop(gone)
+                del held[gone]
+                left = totals[gone_namespace] - per_path.pop(gone)
                 if left:
-                    self._totals[gone_namespace] = left
+                    totals[gone_namespace] = left
                 else:
-                    del self._totals[gone_namespace]
+                    del totals[gone_namespace]
         else:
-            self._held[key] += 1
+            held[key] = held.get(key, 0) + 1
         entries.append(item)
 
     def entries(self, *, namespace: str | None = "", path: str | None = None,
