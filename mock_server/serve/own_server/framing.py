@@ -25,6 +25,7 @@ MAX_METHOD = 64
 MAX_CHUNK_LINE = 8192
 # RFC 9112 3: method SP request-target SP HTTP-version, one space each (the parser lets more
 # through; a server should not read such a line by guessing: RFC 9112 3, 400).
+BAD_LINE = "its request line is not method, target and version, one space apart"
 _REQUEST_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^ \t\r\n]+ HTTP/[0-9]\.[0-9]")
 
 
@@ -54,6 +55,37 @@ class Framing:
         self.line = b""
         self.line_done = False
 
+    def start(self, data: bytes) -> tuple[bytes, bytes, str | None]:
+        """A new request's first bytes: what of its head they hold, as the parser takes it
+        (``b""`` while its method token is not whole: ``stand_in``), the bytes after its head,
+        and why its request line is not one RFC 9112 reads (``bad_line``; ``None``: it is, or
+        it is not whole yet). ``head_end``, ``bad_line`` and ``stand_in`` in one call where
+        the request line is whole at the start of ``data``, as it nearly always is."""
+        line_end = data.find(b"\r\n")
+        # An empty line before the request line (CR or LF first) is passed over there.
+        if self.pending or line_end <= 0 or data[0] in (10, 13):
+            end = self.head_end(data, starting=True)
+            rest = b""
+            if end >= 0:
+                data, rest = data[:end], data[end:]
+            bad = self.bad_line(data, starting=True)
+            return (b"" if bad else self.stand_in(data)), rest, bad
+        self.line, self.line_done = b"", True
+        self.head_tail = data[-3:]
+        end = data.find(b"\r\n\r\n", line_end)
+        rest = b""
+        if end >= 0:
+            data, rest = data[:end + 4], data[end + 4:]
+        if not _REQUEST_LINE.fullmatch(data, 0, line_end):
+            return b"", rest, BAD_LINE
+        space = data.find(b" ", 0, MAX_METHOD + 1)
+        token = data[:space]
+        if space < 0 or token in PARSED_METHODS:
+            self.method = None
+            return data, rest, None
+        self.method = token  # a token: the request line is checked
+        return STAND_IN_METHOD + data[space:], rest, None
+
     def head_end(self, data: bytes, starting: bool) -> int:
         """Where in ``data`` the head being read ends (after its empty line), or -1; a new
         request's head when ``starting``."""
@@ -80,7 +112,7 @@ class Framing:
         self.line, self.line_done = b"", True
         if _REQUEST_LINE.fullmatch(line if end < 0 else line[:end]):
             return None
-        return "its request line is not method, target and version, one space apart"
+        return BAD_LINE
 
     def start_body(self, length: int | None, chunked: bool) -> None:
         """A body follows the head: ``length`` bytes of it (Content-Length), or chunked."""

@@ -45,7 +45,7 @@ class Conn(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.remote: str | None = None
         self.state = IDLE
-        self.deadline = server.now + server.limits.head_timeout + server.slack
+        self.deadline = server.now + server.head_wait
         self.url = b""
         # The head being read, as the parser is fed it (its fields are read from it at once).
         self.head: list[bytes] = []
@@ -176,22 +176,26 @@ class Conn(asyncio.Protocol):
         state = self.state
         rest = b""
         framing = self.framing
-        if state in (IDLE, HEAD):
-            end = framing.head_end(data, starting=state == IDLE)
-            if end >= 0:
-                data, rest = data[:end], data[end:]
-            self.head_bytes += len(data)
-            bad = framing.bad_line(data, starting=state == IDLE)
+        if state == IDLE:
+            size = len(data)
+            data, rest, bad = framing.start(data)
+            self.head_bytes += size - len(rest)  # as sent, before any stand-in
             if bad is not None:
                 self._bad_message(bad)
                 return b""
-            if state == IDLE:
-                data = framing.stand_in(data)
-                if not data:
-                    return rest
-                self.head = [data]
-            else:
-                self.head.append(data)
+            if not data:
+                return rest
+            self.head = [data]
+        elif state == HEAD:
+            end = framing.head_end(data, starting=False)
+            if end >= 0:
+                data, rest = data[:end], data[end:]
+            self.head_bytes += len(data)
+            bad = framing.bad_line(data, starting=False)
+            if bad is not None:
+                self._bad_message(bad)
+                return b""
+            self.head.append(data)
         elif state == BODY:
             end = framing.body_end(data)
             data, rest = data[:end], data[end:]
@@ -230,7 +234,7 @@ class Conn(asyncio.Protocol):
         self.parser = new_parser(self)
         self.state = IDLE
         self.head_bytes = 0
-        self.deadline = self.server.now + self.server.limits.head_timeout + self.server.slack
+        self.deadline = self.server.now + self.server.head_wait
 
     def _after_upgrade(self) -> bytes:
         """The parser stopped after a request asking to switch protocols (``Upgrade``, which
@@ -260,8 +264,7 @@ class Conn(asyncio.Protocol):
         if self.made_up:
             return
         self.state = HEAD
-        self.deadline = self.server.now + self.server.limits.head_timeout + \
-            self.server.slack
+        self.deadline = self.server.now + self.server.head_wait
         self.url = b""
 
     def on_url(self, url: bytes) -> None:
@@ -281,7 +284,9 @@ class Conn(asyncio.Protocol):
             self.proxy.connect(head)  # answered once the parser stops after it
             self.current = None
             return
-        via = self.proxy.via_of(head)
+        # Only a request in a tunnel or in the absolute form can be the proxy's.
+        via = None if head.authority is None and self.proxy.via is None else \
+            self.proxy.via_of(head)
         target = head.target
         request = Request(self, head.method, head.raw_path, head.raw_query, target.path,
                           head.query, target.namespace, head.headers, target.admin,
@@ -300,24 +305,24 @@ class Conn(asyncio.Protocol):
             head.chunked and head.version == "1.0")
         self.current = request
         self.state = BODY
-        self.deadline = self.server.now + self.server.limits.body_timeout + \
-            self.server.slack
+        self.deadline = self.server.now + self.server.body_wait
         declared = head.declared
         hosts = self.server.hosts
         if not hosts.allows(head.host):
             self._refuse_read(request, declared, 421, hosts.refusal(head.host or b""))
-        if self.parser.should_upgrade():
+        if "upgrade" in head.headers and self.parser.should_upgrade():
             # The parser ends the request here and skips its body: it is read on after it.
             self.upgrade_body = declared > 0 or head.chunked
         self.framing.start_body(declared if "content-length" in head.headers else None,
-                                chunked=head.chunked)
+                                head.chunked)
         if target.admin and declared > MAX_ADMIN_BODY:
             raise Refused(413, f"the body is over {MAX_ADMIN_BODY} bytes")
         if not target.admin and declared > DRAIN_LIMIT:
             # Not read: answered at once (413) and journaled with the size it announced.
             request.size = declared
             self._answer_unread(request)
-        if head.headers.get("expect", "").lower() == "100-continue" and declared > 0 \
+        if "expect" in head.headers and head.headers["expect"].lower() == "100-continue" \
+                and declared > 0 \
                 and not self.busy and not self.queue and self.transport is not None:
             self._send(b"HTTP/1.1 100 Continue\r\n\r\n")
 
@@ -438,8 +443,7 @@ class Conn(asyncio.Protocol):
             self.close()
             return
         if self.state == IDLE:
-            self.deadline = self.server.now + self.server.limits.keepalive_timeout + \
-                self.server.slack
+            self.deadline = self.server.now + self.server.idle_wait
 
     # --- refusals, timeouts, closing ---------------------------------------------------------
 
