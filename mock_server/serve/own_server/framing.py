@@ -25,6 +25,11 @@ MAX_METHOD = 64
 MAX_CHUNK_LINE = 8192
 # RFC 9112 3: method SP request-target SP HTTP-version, one space each (the parser lets more
 # through; a server should not read such a line by guessing: RFC 9112 3, 400).
+# Request lines seen so far that RFC 9112 reads, each with the method token the parser is
+# handed a stand-in for (b"": none): a client sends the same few. Bounded.
+_LINES: dict[bytes, bytes] = {}
+_LINES_CAP = 4096
+_LINE_BYTES = 256
 BAD_LINE = "its request line is not method, target and version, one space apart"
 _REQUEST_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^ \t\r\n]+ HTTP/[0-9]\.[0-9]")
 
@@ -76,15 +81,23 @@ class Framing:
         rest = b""
         if end >= 0:
             data, rest = data[:end + 4], data[end + 4:]
-        if not _REQUEST_LINE.fullmatch(data, 0, line_end):
-            return b"", rest, BAD_LINE
-        space = data.find(b" ", 0, MAX_METHOD + 1)
-        token = data[:space]
-        if space < 0 or token in PARSED_METHODS:
+        line = data[:line_end]
+        token = _LINES.get(line)
+        if token is None:
+            if not _REQUEST_LINE.fullmatch(line):
+                return b"", rest, BAD_LINE
+            space = line.find(b" ")
+            # The method token the parser is handed a stand-in for (b"": none: it knows the
+            # method, or the token is too long to be taken aside, and the parser refuses it).
+            token = b"" if space > MAX_METHOD or line[:space] in PARSED_METHODS \
+                else line[:space]
+            if line_end <= _LINE_BYTES and len(_LINES) < _LINES_CAP:
+                _LINES[line] = token
+        if not token:
             self.method = None
             return data, rest, None
-        self.method = token  # a token: the request line is checked
-        return STAND_IN_METHOD + data[space:], rest, None
+        self.method = token
+        return STAND_IN_METHOD + data[len(token):], rest, None
 
     def head_end(self, data: bytes, starting: bool) -> int:
         """Where in ``data`` the head being read ends (after its empty line), or -1; a new
