@@ -7,6 +7,7 @@ translate to and from these, so the mock behaves the same whatever carries the b
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -44,7 +45,9 @@ class IncomingRequest:
     the carrier split off ``path`` (``""``: none, the default namespace). ``host`` is the host
     the request named (its ``Host``, or the authority of an absolute-form target), ``scheme``
     ``"https"`` inside a TLS tunnel, and ``via`` ``"proxy"`` for a request the mock answered
-    as an intercepting proxy (``--intercept``).
+    as an intercepting proxy (``--intercept``). ``head_size``, where the carrier knows it, is
+    the size of the request line and headers as received: no more characters than that are in
+    the names and values of ``headers`` (the journal then need not count them).
     """
 
     method: str
@@ -59,6 +62,7 @@ class IncomingRequest:
     host: str | None = None
     scheme: str = "http"
     via: str | None = None
+    head_size: int | None = None
 
     @property
     def size(self) -> int:
@@ -103,7 +107,8 @@ def _finite_float(text: str) -> float:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 
 
-_SCAN = _DECODER.scan_once
+# The decoder's scanner (an attribute its __init__ sets, which typeshed does not name).
+_SCAN: Callable[[str, int], tuple[Any, int]] = vars(_DECODER)["scan_once"]
 
 
 def parse_json(text: str) -> Any:

@@ -24,6 +24,7 @@ class Request:
         "body",
         "complete",
         "conn",
+        "head_size",
         "headers",
         "host",
         "keep",
@@ -59,12 +60,13 @@ class Request:
         self.host: str | None = None  # the host it named
         self.scheme = "http"  # "https" inside a TLS tunnel
         self.via: str | None = None  # "proxy": answered as an intercepting proxy
+        self.head_size: int | None = None  # the bytes of its request line and headers
 
     def incoming(self, body: bytes, size: int) -> IncomingRequest:
         """The request as the engine sees it, with ``body`` (of ``size`` bytes sent)."""
         return IncomingRequest(self.method, self.path, self.query, self.headers, body,
                                self.conn.remote, size, self.complete, self.namespace,
-                               self.host, self.scheme, self.via)
+                               self.host, self.scheme, self.via, self.head_size)
 
     def run(self) -> None:
         """Answer the request: its turn on the connection has come."""

@@ -54,6 +54,7 @@ class Head(NamedTuple):
     # The target's own scheme and authority: an absolute-form target ("http", b"host:80"),
     # a CONNECT's ("", b"host:443"); None: the usual path (origin form).
     authority: tuple[str, bytes] | None
+    size: int  # the head's bytes, as the parser was fed them
 
 
 # Made as a tuple is, every field given, without the class's own __new__ (a Python call).
@@ -207,4 +208,5 @@ def read_head(method: bytes, url: bytes, head: bytes, version: str) -> Head:
     raw_path, raw_query, target, query, authority = place
     return _new_head(Head, (method.decode("latin-1"), raw_path, raw_query, target, query,
                             headers, version, host if authority is None else authority[1],
-                            declared_length(headers), coded is not None, authority))
+                            declared_length(headers), coded is not None, authority,
+                            len(head)))

@@ -296,6 +296,7 @@ class Conn(asyncio.Protocol):
         else:
             request.host = wire_text(head.authority[1].decode("latin-1"))
         request.via = via
+        request.head_size = head.size
         if self.proxy.via is not None:
             request.scheme = self.proxy.scheme  # inside a tunnel
         elif head.authority is not None:
