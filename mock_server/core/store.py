@@ -45,6 +45,10 @@ class Taken(NamedTuple):
     settings: dict[str, Any] | None
 
 
+# Nothing taken, no settings of its own: the usual answer, made once.
+_NOTHING = Taken(None, None)
+
+
 @runtime_checkable
 class Store(Protocol):
     """The journal, and the reply queues and settings of the namespaces. Every method is safe
@@ -378,7 +382,7 @@ class MemoryStore:
             queue = self._queues.get(namespace)
             index = -1 if queue is None else queue.first(facts)
             if index < 0:
-                return Taken(None, own)
+                return _NOTHING if own is None else Taken(None, own)
             assert queue is not None
             reply = queue.items[index].reply
             times = reply["times"]
