@@ -78,11 +78,11 @@ class Request:
             conn.busy = True
             conn.server.loop.run_in_executor(conn.server.pool, self._admin)
             return
-        self.site(send=True)
+        self.site(True)
 
     # --- the site -----------------------------------------------------------------------------
 
-    def site(self, *, send: bool) -> None:
+    def site(self, send: bool) -> None:
         """The engine answers (and journals) the request; ``send``: the answer goes out (not
         when the client has gone)."""
         conn = self.conn
@@ -107,9 +107,9 @@ class Request:
             conn.server.send(conn, b"", True)
             return
         keep = not conn.final(self)
-        conn.server.send(conn, encode_answer(answer, date=conn.server.date, keep=keep,
-                                             version=self.version,
-                                             head=self.method == "HEAD"), not keep)
+        server = conn.server
+        server.send(conn, encode_answer(answer, server.date, keep, self.version,
+                                        self.method == "HEAD"), not keep)
 
     # --- the admin API ------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from .proxy import Interception, Refusal
 from .server import Server
 
 IDLE, HEAD, BODY, DONE = range(4)
+_NEVER = float("inf")  # the deadline of a connection with nothing to wait for
 
 def new_parser(conn: Conn) -> httptools.HttpRequestParser:
     """A request parser calling back ``conn``: strict (llhttp's defaults) but for the version,
@@ -94,7 +95,7 @@ class Conn(asyncio.Protocol):
         if self.state == BODY and request is not None and not request.admin:
             # The client went away in the middle of its body: journaled as cut short.
             request.complete = False
-            request.site(send=False)
+            request.site(False)
         self.current = None
         self.queue.clear()
 
@@ -350,7 +351,12 @@ class Conn(asyncio.Protocol):
         request = self.current
         if request is None or self.upgrade_body or self.made_up:
             return  # the body of an upgrade is read after it (_after_upgrade)
-        self._finish(request)
+        # Read: answered in its turn.
+        self.current = None
+        self.state = IDLE
+        self.head_bytes = 0
+        self.deadline = _NEVER
+        self._enqueue(request)
 
     def _refuse_read(self, request: Request, declared: int, status: int, message: str) -> None:
         """Refuse ``request`` as soon as its head is read, its body unread: journaled as the
@@ -371,14 +377,6 @@ class Conn(asyncio.Protocol):
         self._pause()
         self._enqueue(request)
         raise Refused(0, "")
-
-    def _finish(self, request: Request) -> None:
-        """The request is read (or will not be read further): answer it in its turn."""
-        self.current = None
-        self.state = IDLE
-        self.head_bytes = 0
-        self.deadline = float("inf")
-        self._enqueue(request)
 
     def _enqueue(self, request: Request) -> None:
         if self.closed:
@@ -418,7 +416,10 @@ class Conn(asyncio.Protocol):
             self._end_tunnel()
             transport.close()
             return
-        self._send(data)
+        if self.proxy.tunnel is None:
+            transport.write(data)  # the usual case, _send's first
+        else:
+            self._send(data)
         self.busy = False
         self._next()
 
