@@ -98,8 +98,9 @@ def run(seconds: float = 10.0, rate: int = 500, top: int = TOP,
 
 def rows(result: dict[str, Any]) -> list[list[str]]:
     """The table: rank, the function by self share, by inclusive share."""
-    return [[str(number + 1), f"{own[0]}", f"{own[1]:.1%}", f"{stack[0]}", f"{stack[1]:.1%}"]
-            for number, (own, stack) in enumerate(zip(result["self"], result["inclusive"]))]
+    pairs = zip(result["self"], result["inclusive"], strict=False)
+    return [[str(number + 1), own[0], f"{own[1]:.1%}", stack[0], f"{stack[1]:.1%}"]
+            for number, (own, stack) in enumerate(pairs)]
 
 
 HEADER = ["#", "function (self)", "share", "function (on the stack)", "share"]
