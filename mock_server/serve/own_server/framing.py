@@ -26,8 +26,9 @@ MAX_CHUNK_LINE = 8192
 # RFC 9112 3: method SP request-target SP HTTP-version, one space each (the parser lets more
 # through; a server should not read such a line by guessing: RFC 9112 3, 400).
 # Request lines seen so far that RFC 9112 reads, each with the method token the parser is
-# handed a stand-in for (b"": none): a client sends the same few. Bounded.
-_LINES: dict[bytes, bytes] = {}
+# handed a stand-in for (b"": none), and its method and version: a client sends the same few.
+# Bounded.
+_LINES: dict[bytes, tuple[bytes, tuple[str, str]]] = {}
 _LINES_CAP = 4096
 _LINE_BYTES = 256
 BAD_LINE = "its request line is not method, target and version, one space apart"
@@ -38,7 +39,7 @@ class Framing:
     """One connection's place in its request stream."""
 
     __slots__ = ("chunk_left", "chunk_line", "chunk_trailer", "chunked", "head_tail",
-                 "line", "line_done", "method", "pending", "remaining")
+                 "line", "line_done", "method", "pending", "remaining", "said")
 
     def __init__(self) -> None:
         # The last bytes of the head read so far: its end (an empty line) may straddle reads.
@@ -59,6 +60,8 @@ class Framing:
         # The request line read so far, until it is whole and checked.
         self.line = b""
         self.line_done = False
+        # The method and version of the request line start() read whole (None: it did not).
+        self.said: tuple[str, str] | None = None
 
     def start(self, data: bytes) -> tuple[bytes, bytes, str | None]:
         """A new request's first bytes: what of its head they hold, as the parser takes it
@@ -69,6 +72,7 @@ class Framing:
         line_end = data.find(b"\r\n")
         # An empty line before the request line (CR or LF first) is passed over there.
         if self.pending or line_end <= 0 or data[0] in (10, 13):
+            self.said = None
             end = self.head_end(data, starting=True)
             rest = b""
             if end >= 0:
@@ -82,8 +86,8 @@ class Framing:
         if end >= 0:
             data, rest = data[:end + 4], data[end + 4:]
         line = data[:line_end]
-        token = _LINES.get(line)
-        if token is None:
+        seen = _LINES.get(line)
+        if seen is None:
             if not _REQUEST_LINE.fullmatch(line):
                 return b"", rest, BAD_LINE
             space = line.find(b" ")
@@ -91,8 +95,11 @@ class Framing:
             # method, or the token is too long to be taken aside, and the parser refuses it).
             token = b"" if space > MAX_METHOD or line[:space] in PARSED_METHODS \
                 else line[:space]
+            # The method and the version ("1.1") as the parser reads them: one digit each.
+            seen = token, (line[:space].decode("latin-1"), line[-3:].decode("latin-1"))
             if line_end <= _LINE_BYTES and len(_LINES) < _LINES_CAP:
-                _LINES[line] = token
+                _LINES[line] = seen
+        token, self.said = seen
         if not token:
             self.method = None
             return data, rest, None

@@ -142,7 +142,7 @@ def read_url(url: bytes) -> Place:
     return place
 
 
-def read_head(method: bytes, url: bytes, head: bytes, version: str) -> Head:
+def read_head(method: str, url: bytes, head: bytes, version: str) -> Head:
     """The head the parser read (``head``: its bytes as the parser was fed them, up to its
     empty line); ``Refused`` when it cannot be served.
 
@@ -193,7 +193,7 @@ def read_head(method: bytes, url: bytes, head: bytes, version: str) -> Head:
         # RFC 9112 6.1 suggests 501; bad input never gets a 5xx from the mock.
         raise Refused(400, f"the transfer coding of {coded!r} is not implemented; send "
                            f"the body as it is, or chunked")
-    if method == b"CONNECT":
+    if method == "CONNECT":
         # The authority form (RFC 9112 3.2.3): the target is the host and port to tunnel to.
         place = read_target(b"/", b"", ("", url))
     else:
@@ -206,7 +206,7 @@ def read_head(method: bytes, url: bytes, head: bytes, version: str) -> Head:
         raise Refused(400, "more than one Host header; send one" if repeated_host else
                       "an HTTP/1.1 request names its Host; send a Host header")
     raw_path, raw_query, target, query, authority = place
-    return _new_head(Head, (method.decode("latin-1"), raw_path, raw_query, target, query,
+    return _new_head(Head, (method, raw_path, raw_query, target, query,
                             headers, version, host if authority is None else authority[1],
                             declared_length(headers), coded is not None, authority,
                             len(head)))

@@ -277,9 +277,16 @@ class Conn(asyncio.Protocol):
             return
         self.head_bytes = 0
         parts = self.head
-        head = read_head(self.framing.taken_method() or self.parser.get_method(), self.url,
-                         parts[0] if len(parts) == 1 else b"".join(parts),
-                         self.parser.get_http_version())
+        framing = self.framing
+        said = framing.said
+        if said is None:
+            method = (framing.taken_method() or self.parser.get_method()).decode("latin-1")
+            version = self.parser.get_http_version()
+        else:  # from the request line, as the parser read it
+            method, version = said
+            framing.said = framing.method = None
+        head = read_head(method, self.url, parts[0] if len(parts) == 1 else b"".join(parts),
+                         version)
         self.head = []
         if head.method == "CONNECT":
             self.proxy.connect(head)  # answered once the parser stops after it
