@@ -377,6 +377,10 @@ class MemoryStore:
             return ids
 
     def take_reply(self, facts: Facts, *, namespace: str = "") -> Taken:
+        if not self._queues and not self._settings:
+            # Nothing queued, nothing set, in any namespace (the usual case): nothing to take.
+            # Read without the lock, as a take made just before a push would have read it.
+            return _NOTHING
         with self._lock:
             own = self._settings.get(namespace)
             queue = self._queues.get(namespace)
