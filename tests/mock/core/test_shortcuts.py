@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mock_server.core.prompt import last_user_turn
@@ -25,6 +25,9 @@ VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
 
 @settings(max_examples=300, deadline=None)
 @given(st.text())
+@example("You said: Hello")
+@example("a lone surrogate: \ud800")
+@example("")
 def test_the_echo_answer_is_the_json_the_standard_library_writes(message: str) -> None:
     data = {"response": True, "message": message}
     try:
