@@ -125,8 +125,16 @@ java:
 		>/dev/null; } || echo "Java could not be installed: the bench runs without WireMock"
 
 # Ratios of the provider and the mock measured in one run (it also installs Stoplight Prism and
-# WireMock from npm into bench/.node and times make test); rewrites docs/benchmarks.md.
-bench: $(STAMP) wrk java
+# WireMock from npm into bench/.node, and py-spy, and times make test); rewrites
+# docs/benchmarks.md.
+# py-spy samples the mock for the profile make bench publishes (bench/profile.py).
+PYSPY_STAMP := $(VENV)/.py-spy-installed
+
+$(PYSPY_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet 'py-spy>=0.3.14'
+	touch $@
+
+bench: $(STAMP) $(PYSPY_STAMP) wrk java
 	$(BIN)/python -m bench.report --started $(STARTED)
 
 # Bounded reliability runs of the mock and the provider; summarised in docs/benchmarks.md.

@@ -81,6 +81,8 @@ OLD_RECORDS = ("only for a record of 19 fields, written by a mock from before en
                "whether their headers were cut (an old SQLite store): this one writes 20")
 SMALL_STACK = ("only when a body nested 33 to 256 levels cannot be written out again on the "
                "stack at hand (a small thread stack of a server): every test's stack can")
+CONTENT_TYPE_FIRST = ("every answer the engine makes names its Content-Type first: reading "
+                      "it from the first header or through answer.header finds the same")
 SHORTCUT = ("the count of characters is a shortcut before the count of bytes: a stricter one "
             "leaves more to the exact count, which keeps the same headers")
 NO_SURROGATES = ("every carrier hands the engine header values decoded from bytes (as Latin-1, "
@@ -157,7 +159,10 @@ REASONS: list[tuple[str, str, str]] = [
      "several violations of one body are listed, which neither the docs nor the contract fix"),
     ("xǁEngineǁ_api", 'self.journal.failed("STORE", ', STORE_NAME),
     ("xǁEngineǁhandle", "answer = invalid(404, None)", WORDING),
-    ("xǁEngineǁhandle", "namespaces.refused(request.path) and (", WORDING),
+    ("xǁEngineǁhandle", "refused_namespace(request.path) and (", WORDING),
+    *[("xǁEngineǁ_api", f'self.reply_mode == "{word}"', "the server's own echo worked out in "
+       "_api is a shortcut: any other word sends it to _mode_text, which gives the same text")
+      for word in ("XXechoXX", "ECHO")],
     ("xǁOutcomeǁ__init__", "entry_id: int = 1", "an outcome without a raw record (the journal "
      "off) has no entry, whatever its id"),
     ("xǁEngineǁremove_reply", "where = ", WORDING),
@@ -166,19 +171,37 @@ REASONS: list[tuple[str, str, str]] = [
     ("xǁJournalǁ__init__", "file=sys.stderr, )", FLUSH),
     ("x_kept_headers", "kept.values()))) * 5 <= HEADERS_CAP", SHORTCUT),
     ("x_kept_headers", "kept.values()))) * 4 < HEADERS_CAP", SHORTCUT),
+    ("x_kept_headers", 'len("XXXX".join(kept', SHORTCUT),
+    ("x_kept_headers", "chars * 4 <= HEADERS_CAP) and (len(", SHORTCUT),
+    ("x_kept_headers", "chars * 5 <= HEADERS_CAP", SHORTCUT),
+    ("x_kept_headers", "chars * 4 < HEADERS_CAP", SHORTCUT),
+    ("x_cut", "if len(text) < cap else", "reply_value, cut's one caller, keeps only the "
+     "text: a text of exactly the cap cut at the cap is the same text"),
+    ("x_default_answer", "^text = None$", "the JSON string is a shortcut: without it the "
+     "answer is encoded whole, the same bytes"),
     ("x_kept_headers", "value.encode(", NO_SURROGATES),
     ("x_kept_headers", "if room >= name_size:", "a header whose name alone fills the room left "
      "exactly is kept with an empty value instead of left out: within the 64 KiB either way"),
     ("x_kept_headers", 'data[:room - name_size].decode("UTF-8", "ignore")', CODEC),
-    ("x_raw_record", "request.body.decode(errors=", "UTF-8 is the default codec"),
-    ("x_raw_record", 'request.body.decode("UTF-8"', CODEC),
-    ("x_raw_record", 'content_type: str | None = ""', "for a disconnect nothing was answered: "
+    ("xǁJournalǁrecord", "chars=None)", SHORTCUT),
+    ("xǁJournalǁrecord", "^)$", SHORTCUT),  # the head size left out: the count is made
+    ("xǁJournalǁrecord", "^kinds = None$", CONTENT_TYPE_FIRST),
+    ("xǁJournalǁrecord", '== "Content-Type") and False', CONTENT_TYPE_FIRST),
+    ("xǁJournalǁrecord", 'kinds[0][1] == "Content-Type"', CONTENT_TYPE_FIRST),
+    ("xǁJournalǁrecord", 'kinds[0][0] != "Content-Type"', CONTENT_TYPE_FIRST),
+    ("xǁJournalǁrecord", 'else answer.header("XXContent-TypeXX"))', CONTENT_TYPE_FIRST),
+    ("xǁJournalǁrecord", "data.decode(errors=", "UTF-8 is the default codec"),
+    ("xǁJournalǁrecord", 'data.decode("UTF-8"', CODEC),
+    ("xǁJournalǁrecord", 'content_type: str | None = ""', "for a disconnect nothing was answered: "
      "the entry's reply is null whatever the content type says"),
-    ("x_raw_record", 'answer.header("content-type")', CASE),
-    ("x_raw_record", 'answer.header("CONTENT-TYPE")', CASE),
-    ("x_raw_record", "_BYTES_PER_CHAR * body_cap - _BYTES_PER_CHAR", "only for an answer over "
+    ("xǁJournalǁrecord", 'answer.header("content-type")', CASE),
+    ("xǁJournalǁrecord", 'answer.header("CONTENT-TYPE")', CASE),
+    *[("xǁJournalǁrecord", f'kinds[0][0] == "{name}"', "the first header's name is a "
+       "shortcut: another name sends the lookup to answer.header, which finds the same "
+       "Content-Type") for name in ("content-type", "CONTENT-TYPE", "XXContent-TypeXX")],
+    ("xǁJournalǁrecord", "_BYTES_PER_CHAR * body_cap - _BYTES_PER_CHAR", "only for an answer over "
      "the body cap made of 4-byte characters: its excerpt a character or two shorter"),
-    ("x_raw_record", "if len(text) >= limit:", "an answer of exactly the limit cut at the "
+    ("xǁJournalǁrecord", "if len(text) >= limit:", "an answer of exactly the limit cut at the "
      "limit is the same answer"),
     ("xǁJournalǁrecord", "entry = derive(None, raw)", "the id is deleted at once: the store "
      "gives the entry its own"),

@@ -188,8 +188,12 @@ class Engine:
         except STORAGE_ERRORS as error:  # a broken store still answers, in the reply mode
             self.journal.failed("store", error, lost=False)
             reply, own = None, None
-        # What the reply mode answers: the answer, or a scripted reply's without a message.
-        text = self._mode_text(own, facts)
+        # What the reply mode answers: the answer, or a scripted reply's without a message
+        # (the server's own settings, unless the namespace has its own: _mode_text).
+        if own is None and self.reply_mode == "echo":
+            text = ECHO_PREFIX + (facts.last_turn or "")
+        else:
+            text = self._mode_text(own, facts)
         if reply is None:
             return default_answer(text), data, [], None
         return scripted_answer(reply, text), data, [], reply["id"]

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .journal_file import JournalFile
-from .raw_record import RawRecord, cut, derive
+from .raw_record import RawRecord, derive
 from .store import BatchingStore, RawStore, Store
 from .wire import Answer, IncomingRequest, json_bytes
 
@@ -41,21 +41,25 @@ def redacted(value: str) -> str:
     return f"[redacted: {len(value)} chars]"
 
 
-def kept_headers(headers: Mapping[str, str], *, keep_secrets: bool
-                 ) -> tuple[Mapping[str, str], bool]:
+def kept_headers(headers: Mapping[str, str], *, keep_secrets: bool,
+                 chars: int | None = None) -> tuple[Mapping[str, str], bool]:
     """The headers an entry keeps, and whether they were cut: secrets redacted unless
     ``keep_secrets``; in the order received, until HEADERS_CAP bytes of names and values (the
     header that crosses it cut to the room left, the rest left out). ``headers`` itself when
-    nothing changes: most requests carry no credentials and are far under the cap."""
+    nothing changes: most requests carry no credentials and are far under the cap. ``chars``:
+    at most this many characters are in the names and values (the request's ``head_size``),
+    where the carrier knows it."""
     kept = headers
-    if not keep_secrets:
-        found = [name for name in SECRET_HEADERS if name in headers]
-        if found:
-            kept = dict(headers)
-            for name in found:
+    if not keep_secrets and not headers.keys().isdisjoint(SECRET_HEADERS):
+        kept = dict(headers)
+        for name in SECRET_HEADERS:
+            if name in headers:
                 kept[name] = redacted(headers[name])
+        chars = None  # a redacted value may be longer than the value
     # Characters first (at most 4 bytes each in UTF-8): most requests are far under the cap.
-    if (sum(map(len, kept)) + sum(map(len, kept.values()))) * 4 <= HEADERS_CAP:
+    # (Joined, they are counted in two calls, not two a header.)
+    if (chars is not None and chars * 4 <= HEADERS_CAP) or \
+            (len("".join(kept)) + len("".join(kept.values()))) * 4 <= HEADERS_CAP:
         return kept, False
     room = HEADERS_CAP
     cut_headers: dict[str, str] = {}
@@ -76,36 +80,6 @@ _new_record = tuple.__new__
 # An answer longer than this many bytes per character of the cap is kept cut: 4 bytes per
 # character at most in UTF-8, and a cut sequence at the end is one character more.
 _BYTES_PER_CHAR = 4
-
-
-def raw_record(request: IncomingRequest, answer: Answer, *, parsed: Any,
-               violations: list[str], reply_id: str | None, body_cap: int,
-               stamp: float, keep_secrets: bool) -> RawRecord:
-    """What is kept of ``request`` and ``answer`` at once. ``request.headers`` is kept as
-    it is, not copied, unless it has secrets to redact or is cut: a carrier hands the engine
-    a dictionary of its own and never changes it after."""
-    headers, headers_truncated = kept_headers(request.headers, keep_secrets=keep_secrets)
-    body, body_truncated = cut(request.body.decode("utf-8", errors="replace"), body_cap)
-    body_truncated = body_truncated or request.size > len(request.body)
-    if answer.disconnect:
-        content_type: str | None = None
-        text: bytes | str | None = None
-    else:
-        content_type = answer.header("Content-Type")
-        text = answer.body
-        limit = _BYTES_PER_CHAR * body_cap + _BYTES_PER_CHAR
-        if len(text) > limit:
-            text = text[:limit]
-    # Every field given, in RawRecord's order: made as a tuple is, without the class's own
-    # __new__ (a Python call of 20 arguments on every request).
-    return _new_record(RawRecord, (
-        stamp, request.namespace, request.method, request.path, request.query, headers, body,
-        request.size, body_truncated, request.remote_addr,
-        # A body too long for the journal is kept as an excerpt only, to bound memory.
-        None if body_truncated else parsed, violations,
-        None if answer.disconnect else answer.status, content_type, text, answer.delay,
-        answer.fault, reply_id, body_cap, headers_truncated, request.host, request.scheme,
-        request.via))
 
 
 class Journal:
@@ -137,9 +111,44 @@ class Journal:
         """Record one request and its answer; ``(id, raw record)``. A store that groups
         its writes (``SQLiteStore`` in batches) gives the id 0: it is known once written.
         A store that fails gives 0 too, and the loss is counted."""
-        raw = raw_record(request, answer, parsed=parsed, violations=violations,
-                         reply_id=reply_id, body_cap=self.body_cap, stamp=time.time(),
-                         keep_secrets=self.keep_secrets)
+        # The raw record, made here (it runs for every request): ``request.headers`` is kept
+        # as it is, not copied, unless it has secrets to redact or is cut (a carrier hands the
+        # engine a dictionary of its own and never changes it after); the body decoded and cut
+        # at the cap, a long answer cut.
+        body_cap = self.body_cap
+        headers, headers_truncated = kept_headers(request.headers,
+                                                  keep_secrets=self.keep_secrets,
+                                                  chars=request.head_size)
+        data = request.body
+        size = request.size
+        body = data.decode("utf-8", errors="replace")
+        body_truncated = len(body) > body_cap
+        if body_truncated:
+            body = body[:body_cap]
+        elif size > len(data):
+            body_truncated = True
+        disconnect = answer.disconnect
+        if disconnect:
+            content_type: str | None = None
+            text: bytes | str | None = None
+        else:
+            kinds = answer.headers
+            content_type = (kinds[0][1] if kinds and kinds[0][0] == "Content-Type"
+                            else answer.header("Content-Type"))
+            text = answer.body
+            limit = _BYTES_PER_CHAR * body_cap + _BYTES_PER_CHAR
+            if len(text) > limit:
+                text = text[:limit]
+        # Every field given, in RawRecord's order: made as a tuple is, without the class's own
+        # __new__ (a Python call of 23 arguments).
+        raw = _new_record(RawRecord, (
+            time.time(), request.namespace, request.method, request.path, request.query,
+            headers, body, size, body_truncated, request.remote_addr,
+            # A body too long for the journal is kept as an excerpt only, to bound memory.
+            None if body_truncated else parsed, violations,
+            None if disconnect else answer.status, content_type, text, answer.delay,
+            answer.fault, reply_id, body_cap, headers_truncated, request.host, request.scheme,
+            request.via))
         then = None if self.file is None else self._line_writer(raw)
         try:
             if self._raw_store is not None:

@@ -10,6 +10,7 @@ import re
 ROLES = ("system", "user", "assistant", "function", "tool", "developer")
 _NEXT_TURN = re.compile("\n(?:" + "|".join(ROLES) + "): ")
 PROMPT_END = "assistant:"
+_FIRST = "user: "
 
 
 def last_user_turn(prompt: str) -> str:
@@ -19,6 +20,9 @@ def last_user_turn(prompt: str) -> str:
     newlines, so a turn is taken to end where a line starts with a known role and ``": "``.
     """
     text = prompt[:-len(PROMPT_END)] if prompt.endswith(PROMPT_END) else prompt
+    if text.startswith(_FIRST) and text.find("\n") == len(text) - 1:
+        # One user turn of one line (a conversation of one question): all of it.
+        return text[len(_FIRST):-1]
     marker = "user: "
     start = text.rfind("\n" + marker)
     if start >= 0:

@@ -61,6 +61,11 @@ class RawRecord(NamedTuple):
     via: str | None = None
 
 
+# Where the answer and the parsed body are in a record's list of fields.
+_ANSWER = RawRecord._fields.index("answer")
+_JSON = RawRecord._fields.index("json")
+
+
 def iso_time(stamp: float) -> str:
     """``stamp`` (seconds since the epoch), ISO 8601 in UTC with milliseconds."""
     return datetime.fromtimestamp(stamp, timezone.utc).isoformat(timespec="milliseconds")
@@ -148,13 +153,15 @@ def derive(entry_id: int, raw: RawRecord) -> dict[str, Any]:
 def raw_json(raw: RawRecord) -> bytes:
     """A raw record as one JSON array (for a store in a file); the answer as text. A parsed
     body nested too deep to write out is left out: its entry would not show it anyway."""
+    values = list(raw)  # (not raw._replace: a Python call of its own, for every record)
     answer = raw.answer
     if isinstance(answer, bytes):
-        raw = raw._replace(answer=answer.decode("utf-8", errors="replace"))
+        values[_ANSWER] = answer.decode("utf-8", errors="replace")
     try:
-        return json_bytes(list(raw))
+        return json_bytes(values)
     except (ValueError, RecursionError):
-        return json_bytes(list(raw._replace(json=None)))
+        values[_JSON] = None
+        return json_bytes(values)
 
 
 def from_json(values: Sequence[Any]) -> RawRecord:

@@ -17,7 +17,7 @@ from . import contract, faults
 from .errors import MatchError, ReplyError, SettingsError
 from .matching import compile_match, describe_kind
 from .records import ScriptedReply, Settings, field_names
-from .wire import Answer, json_answer, json_bytes
+from .wire import JSON_HEADERS, Answer, json_answer, json_bytes, json_string
 
 REPLY_MODES = ("echo", "fixed")
 DEFAULT_REPLY_TEXT = "Hello from the aichat mock server."
@@ -56,8 +56,17 @@ def parse_settings(payload: Any) -> dict[str, Any] | None:
     return {name: payload[name] for name in SETTINGS_FIELDS if name in payload} or None
 
 
+# What json_bytes writes of {"response": true, "message": ...} before the message.
+_DEFAULT_START = json_bytes({"response": True, "message": ""})[:-3]
+
+
 def default_answer(message: str) -> Answer:
-    return json_answer(200, {"response": True, "message": message})
+    """``{"response": true, "message": message}``, the bytes ``json_bytes`` writes: put
+    together around the message's JSON string (every echo answer is one), not encoded whole."""
+    text = json_string(message)
+    if text is None:
+        return json_answer(200, {"response": True, "message": message})
+    return Answer(200, JSON_HEADERS, _DEFAULT_START + text + b"}")
 
 
 def parse_replies(payload: Any) -> list[ScriptedReply]:

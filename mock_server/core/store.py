@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
@@ -43,6 +43,10 @@ class Taken(NamedTuple):
 
     reply: dict[str, Any] | None
     settings: dict[str, Any] | None
+
+
+# Nothing taken, no settings of its own: the usual answer, made once.
+_NOTHING = Taken(None, None)
 
 
 @runtime_checkable
@@ -234,9 +238,10 @@ class MemoryStore:
         # the entries dropped for the cap; a path's count goes (and leaves its namespace's)
         # with the last of its entries held (_held), so that there are never more counters
         # than entries.
-        self._totals: Counter[str] = Counter()
-        self._per_path: Counter[tuple[str, str]] = Counter()
-        self._held: Counter[tuple[str, str]] = Counter()
+        # (Plain dictionaries: the interpreter's fast path for a dict does not take a Counter.)
+        self._totals: dict[str, int] = {}
+        self._per_path: dict[tuple[str, str], int] = {}
+        self._held: dict[tuple[str, str], int] = {}
         self._queues: dict[str, ReplyQueue] = {}
         self._queued = 0
         self._next_reply = 1
@@ -271,25 +276,34 @@ class MemoryStore:
         """Hold ``item`` ([id, namespace, path, entry]) and count it, under the lock; the
         oldest item leaves when the journal is full (after ``item`` is counted: a path whose
         new entry takes the place of its last one keeps its count)."""
-        key = item[1], item[2]
-        self._totals[item[1]] += 1
-        self._per_path[key] += 1
-        self._held[key] += 1
+        namespace = item[1]
+        key = namespace, item[2]
+        totals, per_path, held = self._totals, self._per_path, self._held
+        totals[namespace] = totals.get(namespace, 0) + 1
+        per_path[key] = per_path.get(key, 0) + 1
         entries = self._entries
         if len(entries) == self.cap:
             _, gone_namespace, gone_path, _ = entries[0]
             gone = gone_namespace, gone_path
-            held = self._held[gone] - 1
-            if held:
-                self._held[gone] = held
+            if gone == key:
+                # The usual case, a path's entry in place of one of the same path: the
+                # number held stays as it is.
+                entries.append(item)
+                return
+            held[key] = held.get(key, 0) + 1
+            left = held[gone] - 1
+            if left:
+                held[gone] = left
             else:
                 # Its path's last entry held: the path's count goes, and leaves the namespace's.
-                del self._held[gone]
-                left = self._totals[gone_namespace] - self._per_path.pop(gone)
+                del held[gone]
+                left = totals[gone_namespace] - per_path.pop(gone)
                 if left:
-                    self._totals[gone_namespace] = left
+                    totals[gone_namespace] = left
                 else:
-                    del self._totals[gone_namespace]
+                    del totals[gone_namespace]
+        else:
+            held[key] = held.get(key, 0) + 1
         entries.append(item)
 
     def entries(self, *, namespace: str | None = "", path: str | None = None,
@@ -363,12 +377,16 @@ class MemoryStore:
             return ids
 
     def take_reply(self, facts: Facts, *, namespace: str = "") -> Taken:
+        if not self._queues and not self._settings:
+            # Nothing queued, nothing set, in any namespace (the usual case): nothing to take.
+            # Read without the lock, as a take made just before a push would have read it.
+            return _NOTHING
         with self._lock:
             own = self._settings.get(namespace)
             queue = self._queues.get(namespace)
             index = -1 if queue is None else queue.first(facts)
             if index < 0:
-                return Taken(None, own)
+                return _NOTHING if own is None else Taken(None, own)
             assert queue is not None
             reply = queue.items[index].reply
             times = reply["times"]

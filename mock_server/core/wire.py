@@ -7,6 +7,7 @@ translate to and from these, so the mock behaves the same whatever carries the b
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -23,11 +24,16 @@ PAGE_HEADERS: tuple[tuple[str, str], ...] = (
 )
 
 JSON_TYPE = "application/json"
+# The headers of a JSON answer (most of the mock's answers): one tuple, made once.
+JSON_HEADERS: tuple[tuple[str, str], ...] = (("Content-Type", JSON_TYPE),)
 HTML_TYPE = "text/html; charset=utf-8"
 TEXT_TYPE = "text/plain; charset=utf-8"
 
 
-@dataclass(frozen=True)
+# Neither type is frozen: a frozen dataclass sets each field through object.__setattr__, which
+# cost 0.7 µs (Answer) and 1.3 µs (IncomingRequest) a request, a tenth of the server's own work.
+# Nothing changes one after it is made.
+@dataclass(slots=True)
 class IncomingRequest:
     """What the mock needs to know about a request.
 
@@ -39,7 +45,9 @@ class IncomingRequest:
     the carrier split off ``path`` (``""``: none, the default namespace). ``host`` is the host
     the request named (its ``Host``, or the authority of an absolute-form target), ``scheme``
     ``"https"`` inside a TLS tunnel, and ``via`` ``"proxy"`` for a request the mock answered
-    as an intercepting proxy (``--intercept``).
+    as an intercepting proxy (``--intercept``). ``head_size``, where the carrier knows it, is
+    the size of the request line and headers as received: no more characters than that are in
+    the names and values of ``headers`` (the journal then need not count them).
     """
 
     method: str
@@ -54,13 +62,14 @@ class IncomingRequest:
     host: str | None = None
     scheme: str = "http"
     via: str | None = None
+    head_size: int | None = None
 
     @property
     def size(self) -> int:
         return len(self.body) if self.body_size is None else self.body_size
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Answer:
     """What to send back.
 
@@ -77,7 +86,10 @@ class Answer:
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()
-        return next((value for key, value in self.headers if key.lower() == lowered), None)
+        for key, value in self.headers:
+            if key.lower() == lowered:
+                return value
+        return None
 
 
 def _reject_constant(name: str) -> Any:
@@ -95,8 +107,23 @@ def _finite_float(text: str) -> float:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 
 
+# The decoder's scanner (an attribute its __init__ sets, which typeshed does not name).
+_SCAN: Callable[[str, int], tuple[Any, int]] = vars(_DECODER)["scan_once"]
+
+
 def parse_json(text: str) -> Any:
     """Strict JSON: no NaN or Infinity, no number that overflows to infinity."""
+    if text[:1] == "{":
+        # An object with nothing around it, as clients send: read by the decoder's scanner
+        # at once (what decode does after skipping whitespace, less two calls and two regex
+        # matches); anything else, and every error, is decode's.
+        try:
+            value, end = _SCAN(text, 0)
+        except StopIteration:
+            pass
+        else:
+            if end == len(text):
+                return value
     if text.startswith("\ufeff"):  # what json.loads says of it
         raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
     return _DECODER.decode(text)
@@ -115,7 +142,20 @@ def json_bytes(data: Any) -> bytes:
 
 
 def json_answer(status: int, data: Any, *, extra: tuple[tuple[str, str], ...] = ()) -> Answer:
-    return Answer(status, (("Content-Type", JSON_TYPE), *extra), json_bytes(data))
+    return Answer(status, JSON_HEADERS + extra if extra else JSON_HEADERS, json_bytes(data))
+
+
+# The encoder's own function for a string (the C one where the module has it).
+_ENCODE_STRING = json.encoder.encode_basestring
+
+
+def json_string(text: str) -> bytes | None:
+    """``text`` as the JSON string ``json_bytes`` writes inside a value, or ``None`` for text
+    UTF-8 cannot carry (lone surrogates), which ``json_bytes`` writes escaped."""
+    try:
+        return _ENCODE_STRING(text).encode("utf-8")
+    except UnicodeEncodeError:
+        return None
 
 
 # Status lines made so far, per status: the engine answers with a few dozen at most.

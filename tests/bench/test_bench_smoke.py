@@ -117,3 +117,24 @@ def test_soak_checks_all_pass(runs: dict[str, dict[str, Any]]) -> None:
     conformance = checks["HTTP conformance against h11"]["data"]
     # The corpus, each stream whole and in pieces, and 20 of each hypothesis kind.
     assert conformance["streams"] >= 2 * 20 + 50 and conformance["requests"] > 0
+
+
+def test_the_profile_ranks_functions_by_their_own_samples_and_those_under_the_server() -> None:
+    from bench import profile
+
+    # py-spy's raw lines: a stack (outermost first) and its samples.
+    raw = "\n".join([
+        "main (/x/mock_server/serve/cli.py:1);Conn.data_received (/x/mock_server/p.py:2);"
+        "read_head (/x/mock_server/h.py:3) 6",
+        "main (/x/mock_server/serve/cli.py:1);Conn.data_received (/x/mock_server/p.py:2) 3",
+        "main (/x/mock_server/serve/cli.py:1);_serve_one (/x/mock_server/r.py:9) 1",
+    ])
+    ranked = profile.rank(raw, top=3)
+    assert ranked["samples"] == 10
+    assert ranked["self"] == [("read_head (mock_server/h.py)", 0.6),
+                              ("Conn.data_received (mock_server/p.py)", 0.3),
+                              ("_serve_one (mock_server/r.py)", 0.1)]
+    # From the server's entry down; the command's frames above it are on every stack.
+    assert ranked["inclusive"] == [("Conn.data_received (mock_server/p.py)", 0.9),
+                                   ("read_head (mock_server/h.py)", 0.6),
+                                   ("_serve_one (mock_server/r.py)", 0.1)]

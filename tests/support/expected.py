@@ -85,3 +85,7 @@ MOCK_ADMIN_BODY = 8 * MiB
 # 65,536 characters by default) and up to the head cap (64 KiB) of its headers.
 MOCK_BODY_CAP = 65_536
 MOCK_HEAD_CAP = 64 * 1024
+# docs/mock-server.md, Limits: the request lines, targets and header lines the server keeps
+# of past requests, and the longest it keeps.
+MOCK_SEEN_KEPT = 4096
+MOCK_SEEN_BYTES = 256

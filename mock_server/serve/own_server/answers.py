@@ -13,6 +13,11 @@ _LINES: dict[tuple[tuple[str, str], ...], bytes] = {}
 _LINES_CAP = 256
 
 
+# Content-Length lines of the body sizes seen so far, up to this size.
+_LENGTHS: dict[int, bytes] = {}
+_LENGTHS_KEPT = 1 << 16
+
+
 def header_lines(headers: Iterable[tuple[str, str]]) -> bytes:
     """The header lines of an answer; the few sets the engine answers with are kept."""
     key = headers if isinstance(headers, tuple) else None
@@ -39,16 +44,27 @@ def encode(line: bytes, headers: bytes, length: int, body: bytes, *, date: bytes
            version: str) -> bytes:
     """An answer of status ``line``, header lines ``headers`` and ``body`` (left out by the
     caller for a HEAD; ``length`` is still the body's)."""
-    return b"".join((line, headers, b"Content-Length: %d\r\n" % length, date,
+    return b"".join((line, headers, content_length(length), date,
                      connection_header(keep, version), b"\r\n", body))
 
 
-def encode_answer(answer: Answer, *, date: bytes, keep: bool, version: str,
+def content_length(size: int) -> bytes:
+    """The Content-Length line of a body of ``size`` bytes (the short ones' made once)."""
+    line = _LENGTHS.get(size)
+    if line is None:
+        line = b"Content-Length: %d\r\n" % size
+        if size < _LENGTHS_KEPT:
+            _LENGTHS[size] = line
+    return line
+
+
+def encode_answer(answer: Answer, date: bytes, keep: bool, version: str,
                   head: bool = False) -> bytes:
     """The engine's ``Answer`` on the wire; ``head``: to a HEAD request, without its body.
     (``encode``'s bytes, written out: this runs for every answer of the site.)"""
     body = answer.body
+    size = len(body)
     return b"".join((status_line(answer.status), header_lines(answer.headers),
-                     b"Content-Length: %d\r\n" % len(body), date,
+                     _LENGTHS.get(size) or content_length(size), date,
                      b"" if keep and version != "1.0" else connection_header(keep, version),
                      b"\r\n", b"" if head else body))

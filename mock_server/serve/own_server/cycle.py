@@ -24,6 +24,7 @@ class Request:
         "body",
         "complete",
         "conn",
+        "head_size",
         "headers",
         "host",
         "keep",
@@ -59,12 +60,13 @@ class Request:
         self.host: str | None = None  # the host it named
         self.scheme = "http"  # "https" inside a TLS tunnel
         self.via: str | None = None  # "proxy": answered as an intercepting proxy
+        self.head_size: int | None = None  # the bytes of its request line and headers
 
     def incoming(self, body: bytes, size: int) -> IncomingRequest:
         """The request as the engine sees it, with ``body`` (of ``size`` bytes sent)."""
         return IncomingRequest(self.method, self.path, self.query, self.headers, body,
                                self.conn.remote, size, self.complete, self.namespace,
-                               self.host, self.scheme, self.via)
+                               self.host, self.scheme, self.via, self.head_size)
 
     def run(self) -> None:
         """Answer the request: its turn on the connection has come."""
@@ -76,11 +78,11 @@ class Request:
             conn.busy = True
             conn.server.loop.run_in_executor(conn.server.pool, self._admin)
             return
-        self.site(send=True)
+        self.site(True)
 
     # --- the site -----------------------------------------------------------------------------
 
-    def site(self, *, send: bool) -> None:
+    def site(self, send: bool) -> None:
         """The engine answers (and journals) the request; ``send``: the answer goes out (not
         when the client has gone)."""
         conn = self.conn
@@ -105,9 +107,9 @@ class Request:
             conn.server.send(conn, b"", True)
             return
         keep = not conn.final(self)
-        conn.server.send(conn, encode_answer(answer, date=conn.server.date, keep=keep,
-                                             version=self.version,
-                                             head=self.method == "HEAD"), not keep)
+        server = conn.server
+        server.send(conn, encode_answer(answer, server.date, keep, self.version,
+                                        self.method == "HEAD"), not keep)
 
     # --- the admin API ------------------------------------------------------------------------
 

@@ -25,6 +25,13 @@ MAX_METHOD = 64
 MAX_CHUNK_LINE = 8192
 # RFC 9112 3: method SP request-target SP HTTP-version, one space each (the parser lets more
 # through; a server should not read such a line by guessing: RFC 9112 3, 400).
+# Request lines seen so far that RFC 9112 reads, each with the method token the parser is
+# handed a stand-in for (b"": none), and its method and version: a client sends the same few.
+# Bounded.
+_LINES: dict[bytes, tuple[bytes, tuple[str, str]]] = {}
+_LINES_CAP = 4096
+_LINE_BYTES = 256
+BAD_LINE = "its request line is not method, target and version, one space apart"
 _REQUEST_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^ \t\r\n]+ HTTP/[0-9]\.[0-9]")
 
 
@@ -32,7 +39,7 @@ class Framing:
     """One connection's place in its request stream."""
 
     __slots__ = ("chunk_left", "chunk_line", "chunk_trailer", "chunked", "head_tail",
-                 "line", "line_done", "method", "pending", "remaining")
+                 "line", "line_done", "method", "pending", "remaining", "said")
 
     def __init__(self) -> None:
         # The last bytes of the head read so far: its end (an empty line) may straddle reads.
@@ -53,6 +60,51 @@ class Framing:
         # The request line read so far, until it is whole and checked.
         self.line = b""
         self.line_done = False
+        # The method and version of the request line start() read whole (None: it did not).
+        self.said: tuple[str, str] | None = None
+
+    def start(self, data: bytes) -> tuple[bytes, bytes, str | None]:
+        """A new request's first bytes: what of its head they hold, as the parser takes it
+        (``b""`` while its method token is not whole: ``stand_in``), the bytes after its head,
+        and why its request line is not one RFC 9112 reads (``bad_line``; ``None``: it is, or
+        it is not whole yet). ``head_end``, ``bad_line`` and ``stand_in`` in one call where
+        the request line is whole at the start of ``data``, as it nearly always is."""
+        line_end = data.find(b"\r\n")
+        # An empty line before the request line (CR or LF first) is passed over there.
+        if self.pending or line_end <= 0 or data[0] in (10, 13):
+            self.said = None
+            end = self.head_end(data, starting=True)
+            rest = b""
+            if end >= 0:
+                data, rest = data[:end], data[end:]
+            bad = self.bad_line(data, starting=True)
+            return (b"" if bad else self.stand_in(data)), rest, bad
+        self.line, self.line_done = b"", True
+        self.head_tail = data[-3:]
+        end = data.find(b"\r\n\r\n", line_end)
+        rest = b""
+        if end >= 0:
+            data, rest = data[:end + 4], data[end + 4:]
+        line = data[:line_end]
+        seen = _LINES.get(line)
+        if seen is None:
+            if not _REQUEST_LINE.fullmatch(line):
+                return b"", rest, BAD_LINE
+            space = line.find(b" ")
+            # The method token the parser is handed a stand-in for (b"": none: it knows the
+            # method, or the token is too long to be taken aside, and the parser refuses it).
+            token = b"" if space > MAX_METHOD or line[:space] in PARSED_METHODS \
+                else line[:space]
+            # The method and the version ("1.1") as the parser reads them: one digit each.
+            seen = token, (line[:space].decode("latin-1"), line[-3:].decode("latin-1"))
+            if line_end <= _LINE_BYTES and len(_LINES) < _LINES_CAP:
+                _LINES[line] = seen
+        token, self.said = seen
+        if not token:
+            self.method = None
+            return data, rest, None
+        self.method = token
+        return STAND_IN_METHOD + data[len(token):], rest, None
 
     def head_end(self, data: bytes, starting: bool) -> int:
         """Where in ``data`` the head being read ends (after its empty line), or -1; a new
@@ -80,7 +132,7 @@ class Framing:
         self.line, self.line_done = b"", True
         if _REQUEST_LINE.fullmatch(line if end < 0 else line[:end]):
             return None
-        return "its request line is not method, target and version, one space apart"
+        return BAD_LINE
 
     def start_body(self, length: int | None, chunked: bool) -> None:
         """A body follows the head: ``length`` bytes of it (Content-Length), or chunked."""

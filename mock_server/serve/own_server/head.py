@@ -16,8 +16,17 @@ from ...core.wire import wire_text
 
 # Header name of each name seen so far ("" for one that is dropped): the same few dozen come
 # with every request. Bounded, against a client that invents new names on every request.
-_HEADER_NAMES: dict[bytes, str] = {}
+_HEADER_NAMES: dict[str, str] = {}
 _HEADER_NAMES_CAP = 4096
+# The name and value of each short field line seen so far: a client sends the same lines
+# (its User-Agent, its Accept, ...) with every request. Bounded in lines and in their length.
+_FIELDS: dict[str, tuple[str, str]] = {}
+_FIELDS_CAP = 4096
+_FIELD_CHARS = 256
+# What each short request target seen so far says: clients ask for the same few paths.
+_TARGETS: dict[bytes, Place] = {}
+_TARGETS_CAP = 4096
+_TARGET_BYTES = 256
 # A Content-Length of more digits than this is over every limit, whatever its value.
 _LONGEST_LENGTH = 18
 
@@ -45,6 +54,11 @@ class Head(NamedTuple):
     # The target's own scheme and authority: an absolute-form target ("http", b"host:80"),
     # a CONNECT's ("", b"host:443"); None: the usual path (origin form).
     authority: tuple[str, bytes] | None
+    size: int  # the head's bytes, as the parser was fed them
+
+
+# Made as a tuple is, every field given, without the class's own __new__ (a Python call).
+_new_head = tuple.__new__
 
 
 def decoded_path(raw_path: bytes) -> str:
@@ -63,35 +77,110 @@ def declared_length(headers: dict[str, str]) -> int:
     return int(digits or "0") if len(digits) <= _LONGEST_LENGTH else sys.maxsize
 
 
-def read_head(method: bytes, url: bytes, raw_headers: list[tuple[bytes, bytes]],
-              version: str) -> Head:
-    """The head the parser read; ``Refused`` when it cannot be served."""
-    headers: dict[str, str] = {}
-    names = _HEADER_NAMES
-    host: bytes | None = None
-    hosts_named = 0
+def field_bytes(url: bytes, fields: list[str]) -> int:
+    """What a head's target and fields count against ``MAX_HEAD``: the target, and each
+    field's name and value and 4 bytes."""
     size = len(url)
-    for name, value in raw_headers:
-        size += len(name) + len(value)
-        key = names.get(name)
-        if key is None:
-            key = name.decode("latin-1").lower()
-            if "_" in key:  # dropped, as WSGI servers do: HTTP_X_A would be x-a or x_a
-                key = ""
-            if len(names) < _HEADER_NAMES_CAP:
-                names[name] = key
+    for line in fields:
+        name, _, value = line.partition(":")
+        size += len(name) + len(value.lstrip(" \t")) + 4
+    return size
+
+
+def _field(line: str, plain: bool) -> tuple[str, str]:
+    """The header name (``""``: dropped) and value of a field line; kept for the next
+    requests while there is room, when the line is short and ASCII."""
+    name, _, value = line.partition(":")
+    key = _HEADER_NAMES.get(name)
+    if key is None:
+        key = name.lower()
+        if "_" in key:  # dropped, as WSGI servers do: HTTP_X_A would be x-a or x_a
+            key = ""
+        if len(_HEADER_NAMES) < _HEADER_NAMES_CAP:
+            _HEADER_NAMES[name] = key
+    field = key, value.lstrip(" \t")
+    if plain and len(line) <= _FIELD_CHARS and len(_FIELDS) < _FIELDS_CAP:
+        _FIELDS[line] = field
+    return field
+
+
+# What a request target says: its raw path and query, where it goes, its query as text, and
+# its scheme and authority in the absolute form (else None).
+Place = tuple[bytes, bytes, edge.Target, str, "tuple[str, bytes] | None"]
+
+
+def read_target(raw_path: bytes, raw_query: bytes,
+                authority: tuple[str, bytes] | None) -> Place:
+    """What a target of this raw path, query and authority says."""
+    query = raw_query.decode("latin-1")
+    return (raw_path, raw_query, edge.split(decoded_path(raw_path)),
+            query if query.isascii() else wire_text(query), authority)
+
+
+def read_url(url: bytes) -> Place:
+    """What a request target in the origin or the absolute form says (``Refused`` for one
+    that is not a URL); kept for the next requests while there is room, when it is short."""
+    authority: tuple[str, bytes] | None = None
+    try:
+        parsed = httptools.parse_url(url)
+        raw_path, raw_query = parsed.path or b"/", parsed.query or b""
+        if parsed.schema is not None:
+            # The absolute form (to a proxy): the target names the host, not the Host
+            # header (RFC 9112 3.2.2).
+            named = parsed.host or b""
+            if parsed.port is not None:
+                named += b":%d" % parsed.port
+            authority = (parsed.schema.decode("latin-1").lower(), named)
+    except httptools.HttpParserInvalidURLError:
+        if b"://" in url.partition(b"?")[0]:
+            raise Refused(400, "the request target is not a URL this mock can read; send "
+                               "a path, or an http:// URL with a valid host") from None
+        raw_path, raw_query = url.partition(b"?")[::2]
+    place = read_target(raw_path, raw_query, authority)
+    if len(url) <= _TARGET_BYTES and len(_TARGETS) < _TARGETS_CAP:
+        _TARGETS[url] = place
+    return place
+
+
+def read_head(method: str, url: bytes, head: bytes, version: str) -> Head:
+    """The head the parser read (``head``: its bytes as the parser was fed them, up to its
+    empty line); ``Refused`` when it cannot be served.
+
+    The parser has checked every byte of ``head`` by the time this is asked (strictly: each
+    line ends in CRLF, a field name is a token followed by its colon, no line is folded), so
+    its fields are read here from its text at once, not in one parser callback a field: a
+    field's value is what follows the colon less the spaces and tabs before it, as the parser
+    hands it over (the ones after it are kept)."""
+    headers: dict[str, str] = {}
+    repeated_host = False
+    sent_host = ""  # the Host field as sent, where it is not ASCII (before wire_text)
+    # Empty lines before the request line are passed over (RFC 9112 2.2), as the parser does.
+    text = head.decode("latin-1").lstrip("\r\n")
+    plain = text.isascii()
+    # The request line, the fields, and the two empty strings after the last CRLF.
+    lines = text.split("\r\n")
+    fields = lines[1:-2]
+    known = _FIELDS
+    for line in fields:
+        field = known.get(line) if plain else None
+        if field is None:
+            field = _field(line, plain)
+        key, value = field
         if not key:
             continue
-        text = value.decode("latin-1")
-        if not text.isascii():
-            text = wire_text(text)
-        if key == "host":
-            hosts_named += 1
-            host = value
+        if not plain:
+            if key == "host":
+                sent_host = value
+            value = wire_text(value)
         if key in headers:  # a repeated header: joined, as WSGI servers do
-            text = headers[key] + "," + text
-        headers[key] = text
-    if size + 4 * len(raw_headers) > MAX_HEAD:
+            value = headers[key] + "," + value
+            repeated_host = repeated_host or key == "host"
+        headers[key] = value
+    named = headers.get("host")
+    host = None if named is None else (named if plain else sent_host).encode("latin-1")
+    # Each field counts its name, its value and 4 bytes (": " and CRLF): at most its line with
+    # its CRLF and one byte more, so that only a head near the limit is counted field by field.
+    if len(head) + len(fields) > MAX_HEAD and field_bytes(url, fields) > MAX_HEAD:
         raise Refused(431, f"the request line and headers are over {MAX_HEAD // 1024} KiB; "
                            f"send fewer or shorter headers")
     if not version.startswith("1."):
@@ -104,36 +193,20 @@ def read_head(method: bytes, url: bytes, raw_headers: list[tuple[bytes, bytes]],
         # RFC 9112 6.1 suggests 501; bad input never gets a 5xx from the mock.
         raise Refused(400, f"the transfer coding of {coded!r} is not implemented; send "
                            f"the body as it is, or chunked")
-    authority: tuple[str, bytes] | None = None
-    if method == b"CONNECT":
+    if method == "CONNECT":
         # The authority form (RFC 9112 3.2.3): the target is the host and port to tunnel to.
-        authority = ("", url)
-        raw_path, raw_query = b"/", b""
+        place = read_target(b"/", b"", ("", url))
     else:
-        try:
-            parsed = httptools.parse_url(url)
-            raw_path, raw_query = parsed.path or b"/", parsed.query or b""
-            if parsed.schema is not None:
-                # The absolute form (to a proxy): the target names the host, not the Host
-                # header (RFC 9112 3.2.2).
-                named = parsed.host or b""
-                if parsed.port is not None:
-                    named += b":%d" % parsed.port
-                authority = (parsed.schema.decode("latin-1").lower(), named)
-        except httptools.HttpParserInvalidURLError:
-            if b"://" in url.partition(b"?")[0]:
-                raise Refused(400, "the request target is not a URL this mock can read; send "
-                                   "a path, or an http:// URL with a valid host") from None
-            raw_path, raw_query = url.partition(b"?")[::2]
+        seen = _TARGETS.get(url)
+        place = read_url(url) if seen is None else seen
     # RFC 9112 3.2: one Host, and one at least in HTTP/1.1 (the absolute form and CONNECT
     # too, though the target names the host then).
-    if hosts_named > 1 or (hosts_named == 0 and version == "1.1"):
+    if repeated_host or (host is None and version == "1.1"):
         # Not a request the mock can tell the host of: refused as a malformed head is.
-        raise Refused(400, "more than one Host header; send one" if hosts_named else
+        raise Refused(400, "more than one Host header; send one" if repeated_host else
                       "an HTTP/1.1 request names its Host; send a Host header")
-    query = raw_query.decode("latin-1")
-    return Head(method.decode("latin-1"), raw_path, raw_query,
-                edge.split(decoded_path(raw_path)),
-                query if query.isascii() else wire_text(query), headers, version,
-                host if authority is None else authority[1], declared_length(headers),
-                coded is not None, authority)
+    raw_path, raw_query, target, query, authority = place
+    return _new_head(Head, (method, raw_path, raw_query, target, query,
+                            headers, version, host if authority is None else authority[1],
+                            declared_length(headers), coded is not None, authority,
+                            len(head)))

@@ -26,6 +26,7 @@ from .proxy import Interception, Refusal
 from .server import Server
 
 IDLE, HEAD, BODY, DONE = range(4)
+_NEVER = float("inf")  # the deadline of a connection with nothing to wait for
 
 def new_parser(conn: Conn) -> httptools.HttpRequestParser:
     """A request parser calling back ``conn``: strict (llhttp's defaults) but for the version,
@@ -45,9 +46,10 @@ class Conn(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.remote: str | None = None
         self.state = IDLE
-        self.deadline = server.now + server.limits.head_timeout + server.slack
+        self.deadline = server.now + server.head_wait
         self.url = b""
-        self.raw_headers: list[tuple[bytes, bytes]] = []
+        # The head being read, as the parser is fed it (its fields are read from it at once).
+        self.head: list[bytes] = []
         self.head_bytes = 0
         # Where each request ends in the bytes (framing.py).
         self.framing = Framing()
@@ -93,7 +95,7 @@ class Conn(asyncio.Protocol):
         if self.state == BODY and request is not None and not request.admin:
             # The client went away in the middle of its body: journaled as cut short.
             request.complete = False
-            request.site(send=False)
+            request.site(False)
         self.current = None
         self.queue.clear()
 
@@ -175,19 +177,26 @@ class Conn(asyncio.Protocol):
         state = self.state
         rest = b""
         framing = self.framing
-        if state in (IDLE, HEAD):
-            end = framing.head_end(data, starting=state == IDLE)
-            if end >= 0:
-                data, rest = data[:end], data[end:]
-            self.head_bytes += len(data)
-            bad = framing.bad_line(data, starting=state == IDLE)
+        if state == IDLE:
+            size = len(data)
+            data, rest, bad = framing.start(data)
+            self.head_bytes += size - len(rest)  # as sent, before any stand-in
             if bad is not None:
                 self._bad_message(bad)
                 return b""
-            if state == IDLE:
-                data = framing.stand_in(data)
-                if not data:
-                    return rest
+            if not data:
+                return rest
+            self.head = [data]
+        elif state == HEAD:
+            end = framing.head_end(data, starting=False)
+            if end >= 0:
+                data, rest = data[:end], data[end:]
+            self.head_bytes += len(data)
+            bad = framing.bad_line(data, starting=False)
+            if bad is not None:
+                self._bad_message(bad)
+                return b""
+            self.head.append(data)
         elif state == BODY:
             end = framing.body_end(data)
             data, rest = data[:end], data[end:]
@@ -226,7 +235,7 @@ class Conn(asyncio.Protocol):
         self.parser = new_parser(self)
         self.state = IDLE
         self.head_bytes = 0
-        self.deadline = self.server.now + self.server.limits.head_timeout + self.server.slack
+        self.deadline = self.server.now + self.server.head_wait
 
     def _after_upgrade(self) -> bytes:
         """The parser stopped after a request asking to switch protocols (``Upgrade``, which
@@ -256,36 +265,46 @@ class Conn(asyncio.Protocol):
         if self.made_up:
             return
         self.state = HEAD
-        self.deadline = self.server.now + self.server.limits.head_timeout + \
-            self.server.slack
+        self.deadline = self.server.now + self.server.head_wait
         self.url = b""
-        self.raw_headers = []
 
     def on_url(self, url: bytes) -> None:
         if not self.made_up:
             self.url += url
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if not self.made_up and self.state == HEAD:  # not a trailer of a chunked body
-            self.raw_headers.append((name, value))
-
     def on_headers_complete(self) -> None:
         if self.made_up:
             return
         self.head_bytes = 0
-        head = read_head(self.framing.taken_method() or self.parser.get_method(), self.url,
-                         self.raw_headers, self.parser.get_http_version())
+        parts = self.head
+        framing = self.framing
+        said = framing.said
+        if said is None:
+            method = (framing.taken_method() or self.parser.get_method()).decode("latin-1")
+            version = self.parser.get_http_version()
+        else:  # from the request line, as the parser read it
+            method, version = said
+            framing.said = framing.method = None
+        head = read_head(method, self.url, parts[0] if len(parts) == 1 else b"".join(parts),
+                         version)
+        self.head = []
         if head.method == "CONNECT":
             self.proxy.connect(head)  # answered once the parser stops after it
             self.current = None
             return
-        via = self.proxy.via_of(head)
+        # Only a request in a tunnel or in the absolute form can be the proxy's.
+        via = None if head.authority is None and self.proxy.via is None else \
+            self.proxy.via_of(head)
         target = head.target
         request = Request(self, head.method, head.raw_path, head.raw_query, target.path,
                           head.query, target.namespace, head.headers, target.admin,
                           head.version)
-        request.host = None if head.host is None else wire_text(head.host.decode("latin-1"))
+        if head.authority is None:
+            request.host = head.headers.get("host")  # the Host field, as text already
+        else:
+            request.host = wire_text(head.authority[1].decode("latin-1"))
         request.via = via
+        request.head_size = head.size
         if self.proxy.via is not None:
             request.scheme = self.proxy.scheme  # inside a tunnel
         elif head.authority is not None:
@@ -295,24 +314,24 @@ class Conn(asyncio.Protocol):
             head.chunked and head.version == "1.0")
         self.current = request
         self.state = BODY
-        self.deadline = self.server.now + self.server.limits.body_timeout + \
-            self.server.slack
+        self.deadline = self.server.now + self.server.body_wait
         declared = head.declared
         hosts = self.server.hosts
         if not hosts.allows(head.host):
             self._refuse_read(request, declared, 421, hosts.refusal(head.host or b""))
-        if self.parser.should_upgrade():
+        if "upgrade" in head.headers and self.parser.should_upgrade():
             # The parser ends the request here and skips its body: it is read on after it.
             self.upgrade_body = declared > 0 or head.chunked
         self.framing.start_body(declared if "content-length" in head.headers else None,
-                                chunked=head.chunked)
+                                head.chunked)
         if target.admin and declared > MAX_ADMIN_BODY:
             raise Refused(413, f"the body is over {MAX_ADMIN_BODY} bytes")
         if not target.admin and declared > DRAIN_LIMIT:
             # Not read: answered at once (413) and journaled with the size it announced.
             request.size = declared
             self._answer_unread(request)
-        if head.headers.get("expect", "").lower() == "100-continue" and declared > 0 \
+        if "expect" in head.headers and head.headers["expect"].lower() == "100-continue" \
+                and declared > 0 \
                 and not self.busy and not self.queue and self.transport is not None:
             self._send(b"HTTP/1.1 100 Continue\r\n\r\n")
 
@@ -339,7 +358,12 @@ class Conn(asyncio.Protocol):
         request = self.current
         if request is None or self.upgrade_body or self.made_up:
             return  # the body of an upgrade is read after it (_after_upgrade)
-        self._finish(request)
+        # Read: answered in its turn.
+        self.current = None
+        self.state = IDLE
+        self.head_bytes = 0
+        self.deadline = _NEVER
+        self._enqueue(request)
 
     def _refuse_read(self, request: Request, declared: int, status: int, message: str) -> None:
         """Refuse ``request`` as soon as its head is read, its body unread: journaled as the
@@ -360,14 +384,6 @@ class Conn(asyncio.Protocol):
         self._pause()
         self._enqueue(request)
         raise Refused(0, "")
-
-    def _finish(self, request: Request) -> None:
-        """The request is read (or will not be read further): answer it in its turn."""
-        self.current = None
-        self.state = IDLE
-        self.head_bytes = 0
-        self.deadline = float("inf")
-        self._enqueue(request)
 
     def _enqueue(self, request: Request) -> None:
         if self.closed:
@@ -407,7 +423,10 @@ class Conn(asyncio.Protocol):
             self._end_tunnel()
             transport.close()
             return
-        self._send(data)
+        if self.proxy.tunnel is None:
+            transport.write(data)  # the usual case, _send's first
+        else:
+            self._send(data)
         self.busy = False
         self._next()
 
@@ -433,8 +452,7 @@ class Conn(asyncio.Protocol):
             self.close()
             return
         if self.state == IDLE:
-            self.deadline = self.server.now + self.server.limits.keepalive_timeout + \
-                self.server.slack
+            self.deadline = self.server.now + self.server.idle_wait
 
     # --- refusals, timeouts, closing ---------------------------------------------------------
 

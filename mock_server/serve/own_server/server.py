@@ -34,6 +34,10 @@ class Server:
         self.limits = limits
         # Each deadline's slack: the sweep's clock lags by up to one period.
         self.slack = limits.sweep
+        # What each deadline adds to the clock, slack included (set on every request).
+        self.head_wait = limits.head_timeout + self.slack
+        self.body_wait = limits.body_timeout + self.slack
+        self.idle_wait = limits.keepalive_timeout + self.slack
         self.loop = asyncio.get_running_loop()
         self.now = self.loop.time()
         self.conns: set[Conn] = set()

@@ -679,3 +679,17 @@ def test_every_breach_of_a_body_is_in_the_refusal_separated_by_semicolons() -> N
     assert outcome.answer.status == 400
     assert json.loads(outcome.answer.body) == {
         "response": False, "message": "invalid request: " + "; ".join(violations)}
+
+
+@pytest.mark.parametrize("namespace", ["", "alice"])
+def test_a_prompt_without_a_user_turn_is_echoed_as_nothing(namespace: str) -> None:
+    """docs/mock-server.md, POST /api/text: no user turn gives "You said: ", under the
+    server's reply mode and under a namespace's own settings alike."""
+    # The server answers in fixed mode unless the namespace says echo (its own settings);
+    # the default namespace takes the server's echo.
+    engine = Engine(reply_mode="echo" if not namespace else "fixed", reply_text="The server's.")
+    engine.admin("alice").put_settings({"reply_mode": "echo"})
+    answer = engine.handle(IncomingRequest(
+        "POST", "/api/text", namespace=namespace,
+        body=json.dumps({"message": "system: be brief\nassistant:"}).encode())).answer
+    assert json.loads(answer.body) == {"response": True, "message": "You said: "}

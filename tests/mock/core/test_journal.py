@@ -635,3 +635,32 @@ def test_the_journal_stays_readable_whatever_a_recorded_body_nests(
         entries.append({key: value for key, value in entry.items() if key != "time"})
         engine.close()
     assert entries[0] == entries[1]
+
+
+def test_headers_over_64_kib_of_utf_8_are_cut_whatever_the_head_size_says() -> None:
+    """docs/mock-server.md, Journal entries: cut at 64 KiB of names and values. A carrier's
+    head_size bounds the characters; 40,000 characters of two UTF-8 bytes each are 80,000
+    bytes, over the cap, though 40,000 is under it."""
+    headers = {"x-wide": "é" * 30_000, "x-wider": "é" * 10_000}
+    engine = Engine()
+    engine.handle(IncomingRequest("POST", "/api/text", headers=headers,
+                                  body=json.dumps(BODY).encode(), head_size=40_100))
+    [entry] = engine.requests()["requests"]
+    assert entry["headers_truncated"] is True
+    kept = sum(len(name.encode()) + len(value.encode())
+               for name, value in entry["headers"].items())
+    assert (64 << 10) - 2 <= kept <= 64 << 10
+
+
+def test_only_a_store_that_writes_in_batches_is_asked_to(tmp_path: Path) -> None:
+    """An SQLite store is set to batch its writes; the memory store cannot, and says so."""
+    from mock_server.core.sqlite_store import SQLiteStore
+
+    with pytest.raises(ValueError, match="MemoryStore"):
+        Engine(store=MemoryStore()).batch_writes()
+    store = SQLiteStore(str(tmp_path / "journal.db"))
+    try:
+        Engine(store=store).batch_writes()
+        assert store.batch is True
+    finally:
+        store.close()

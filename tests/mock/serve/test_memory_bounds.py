@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mock_server import MockProcess
-from support.expected import MOCK_BODY_CAP, MOCK_HEAD_CAP
+from support.expected import MOCK_BODY_CAP, MOCK_HEAD_CAP, MOCK_SEEN_BYTES, MOCK_SEEN_KEPT
 from support.raw_client import address
 
 CAP = 100
@@ -84,3 +84,35 @@ def test_distinct_namespaces_are_listed_only_while_the_journal_holds_them(store:
         "", *(f"n{number:05}" for number in range(ATTACK - CAP, ATTACK - CAP + 4))]
     assert everything["total"] == CAP
     assert gone == {"total": 0, "requests": []}
+
+
+def send_distinct_heads(url: str, start: int, count: int) -> None:
+    """Requests whose request line, target and one header line are each new, all of them
+    just short enough for the server to keep."""
+    host, port = address(url)
+    connection = http.client.HTTPConnection(host, port, timeout=30)
+    try:
+        for number in range(start, start + count):
+            connection.request("GET", f"/q{number:07}/" + "b" * (MOCK_SEEN_BYTES - 30),
+                               headers={"X-Marker": f"{number:07}" + "c" * (MOCK_SEEN_BYTES - 30)})
+            answer = connection.getresponse()
+            answer.read()
+            assert answer.status == 404
+    finally:
+        connection.close()
+
+
+def test_distinct_request_lines_targets_and_header_lines_leave_memory_bounded() -> None:
+    with MockProcess(["--journal-cap", "10"]) as process:
+        pid = process.process.pid
+        # Past what the server keeps of past heads (docs/mock-server.md, Limits), then as many
+        # again: the second half must leave nothing more behind it than the journal's bound.
+        send_distinct_heads(process.url, 0, MOCK_SEEN_KEPT + 500)
+        before = rss_bytes(pid)
+        send_distinct_heads(process.url, MOCK_SEEN_KEPT + 500, MOCK_SEEN_KEPT + 500)
+        after = rss_bytes(pid)
+    # Kept for good, they would add a kilobyte or more a request: megabytes.
+    bound = 10 * (MOCK_BODY_CAP + MOCK_HEAD_CAP)
+    assert after - before <= bound, (
+        f"RSS grew by {(after - before) / 2**20:.1f} MiB over {MOCK_SEEN_KEPT + 500} more "
+        f"distinct heads, past the journal's bound of {bound / 2**20:.1f} MiB")

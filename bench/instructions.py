@@ -1,0 +1,94 @@
+"""Machine instructions the mock's server executes per seed request, counted by valgrind's
+callgrind: a figure the machine's load cannot move, to compare two versions of the code.
+
+The mock (default server, plus the options given) is started under callgrind twice, once for
+``--first`` and once for ``--then`` kept-alive seed requests (``http.client``, the provider's
+13 headers); the difference of the two runs' totals over the difference of their counts is
+what one request costs once the process has started and warmed up. ``PYTHONHASHSEED`` is
+fixed, so that the same code gives the same figure run after run (within a few tenths of a
+percent). With ``--journal-cap 100`` the journal is full from the first run on, as it is
+after a second of ``make bench``'s load (the default cap is 10,000). Needs ``valgrind``
+(Debian's package); not part of ``make bench``.
+
+    python -m bench.instructions [--first 200] [--then 1200] [--tree CHECKOUT] [-- OPTIONS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from bench import common
+
+# callgrind's totals line in the file it writes when the program exits.
+_TOTALS = re.compile(rb"^(?:summary|totals): (\d+)", re.MULTILINE)
+START_TIMEOUT = 600.0
+
+
+def instructions(count: int, mock_args: list[str], out: Path, tree: Path = common.REPO) -> int:
+    """All the instructions of a mock that answered ``count`` seed requests, then stopped;
+    ``tree``: the checkout whose ``mock_server`` runs."""
+    command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+               sys.executable, "-m", "mock_server", "--port", "0", *mock_args]
+    with common.Server("mock under callgrind", command, cwd=tree,
+                       env={"PYTHONHASHSEED": "0", "PYTHONPATH": str(tree)},
+                       start_timeout=START_TIMEOUT) as server:
+        parts = urlsplit(server.url)
+        connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port,
+                                                timeout=120)
+        body, headers = common.seed_body_bytes(), common.contract_headers()
+        try:
+            for _ in range(count):
+                connection.request("POST", common.API_PATH, body=body, headers=headers)
+                answer = connection.getresponse()
+                answer.read()
+                if answer.status != 200:
+                    raise RuntimeError(f"the seed request was answered {answer.status}")
+        finally:
+            connection.close()
+    found = _TOTALS.search(out.read_bytes())
+    if found is None:
+        raise RuntimeError(f"callgrind wrote no totals to {out}")
+    return int(found.group(1))
+
+
+def per_request(first: int, then: int, mock_args: list[str], keep: Path | None = None,
+                tree: Path = common.REPO) -> float:
+    """Instructions per request between ``first`` and ``then`` requests; ``keep``: where to
+    leave the longer run's callgrind file (for ``callgrind_annotate``)."""
+    with tempfile.TemporaryDirectory(prefix="aichat-callgrind-") as folder:
+        short = instructions(first, mock_args, Path(folder) / "short.out", tree)
+        long_out = keep or Path(folder) / "long.out"
+        long = instructions(then, mock_args, long_out, tree)
+    return (long - short) / (then - first)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--first", type=int, default=200, help="requests of the first run")
+    parser.add_argument("--then", type=int, default=1200, help="requests of the second run")
+    parser.add_argument("--keep", type=Path, metavar="FILE",
+                        help="leave the second run's callgrind file here")
+    parser.add_argument("--tree", type=Path, default=common.REPO,
+                        help="the checkout of the project to measure (another version)")
+    parser.add_argument("mock_args", nargs="*", help="options of the mock (after --)")
+    args = parser.parse_args(argv)
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
+        return 2
+    if not 0 <= args.first < args.then:
+        parser.error("--then must be more than --first")
+    figure = per_request(args.first, args.then, args.mock_args, args.keep, args.tree)
+    print(f"{figure:,.0f} instructions per request "
+          f"({' '.join(args.mock_args) or 'default options'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
