@@ -350,10 +350,13 @@ def run_wrk(url: str, connections: int, seconds: float, workdir: Path,
 
 
 def run_python_load(url: str, connections: int, seconds: float,
-                    max_requests: int | None = None) -> LoadResult:
+                    max_requests: int | None = None,
+                    connect: Callable[[], http.client.HTTPConnection] | None = None
+                    ) -> LoadResult:
     """The fallback load generator: ``connections`` threads, each posting the seed request on
     one kept-alive ``http.client`` connection until the time or request budget is spent.
-    It shares the GIL with itself, so it measures less than wrk would."""
+    It shares the GIL with itself, so it measures less than wrk would. ``connect`` makes each
+    thread's connection (a TLS tunnel through a proxy, say); by default, to ``url``."""
     parts = urlsplit(url)
     body, headers = seed_body_bytes(), contract_headers()
     deadline = time.monotonic() + seconds
@@ -375,7 +378,7 @@ def run_python_load(url: str, connections: int, seconds: float,
         try:
             while time.monotonic() < deadline and take():
                 if connection is None:
-                    connection = http.client.HTTPConnection(
+                    connection = connect() if connect else http.client.HTTPConnection(
                         parts.hostname or "127.0.0.1", parts.port, timeout=30)
                 start = time.perf_counter()
                 try:

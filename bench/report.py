@@ -17,7 +17,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from bench import common, memory, mock_load, prism, profile, provider, wiremock
+from bench import common, memory, mock_load, prism, profile, provider, tunnel, wiremock
 
 # The memory run's time at most: a million requests at a few thousand per second.
 MEMORY_BUDGET_S = 300.0
@@ -120,6 +120,8 @@ def run(quick: bool, make_test: bool, started_at: float | None = None) -> dict[s
         result["provider"] = phase("provider", lambda: provider.run(8, 1.0, 1 << 30, []))
         result["load"] = phase("mock load", lambda: mock_load.run(3.0, 2.0, False, use_wrk,
                                                                   rounds=3))
+    result["tunnel"] = phase("tunnel", lambda: tunnel.run(1.0 if quick else 3.0,
+                                                          1 if quick else 3, quick))
     if not quick:
         result["profile"] = phase("profile", lambda: profile.run(10.0, use_wrk=use_wrk))
         # A million requests at the measured rate, before make test: the memory goal is
@@ -364,6 +366,18 @@ def detail_tables(result: dict[str, Any]) -> list[str]:
                                    provider.rows(result["provider"])),
              "", "Mock load (`POST /api/text`):", "",
              common.markdown_table(mock_load.HEADER, mock_load.rows(result["load"]))]
+    through = result.get("tunnel")
+    if through:
+        found_ratios = tunnel.ratios(through)
+        lines += ["", "The mock at the site's own address (`--intercept`) beside its plain port, "
+                  "on one server, from the same Python load generator (wrk cannot speak "
+                  f"through a proxy; median of {through['rounds']} interleaved rounds, "
+                  "`bench/tunnel.py`). A tunnel's request costs "
+                  f"{tunnel.ratio_text(found_ratios['kept_alive_cpu'])} the plain port's "
+                  "server CPU kept alive; a new tunnel (CONNECT, a full TLS handshake, one "
+                  f"request) {tunnel.ratio_text(found_ratios['new_cpu'])} a new plain "
+                  "connection's.", "",
+                  common.markdown_table(tunnel.HEADER, tunnel.rows(through))]
     found = result.get("profile")
     if found and "unavailable" not in found:
         lines += ["", "Where the mock spends its time (`bench/profile.py`): py-spy, "

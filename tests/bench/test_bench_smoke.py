@@ -17,7 +17,7 @@ import pytest
 
 from support.paths import ROOT as REPO
 
-SCRIPTS = ("provider", "mock_load", "memory", "soak")
+SCRIPTS = ("provider", "mock_load", "memory", "soak", "tunnel")
 RUN_TIMEOUT = 180
 
 pytestmark = pytest.mark.usefixtures("no_ambient_configuration")
@@ -80,6 +80,21 @@ def test_mock_load_counts_what_it_sends(runs: dict[str, dict[str, Any]]) -> None
     journal_on = subjects["mock"]["runs"]["16"]
     assert journal_on["tool"] in ("wrk", "python")
     assert journal_on["recorded"] == journal_on["sent"]
+
+
+def test_tunnel_run_journals_every_request_the_way_it_came(
+        runs: dict[str, dict[str, Any]]) -> None:
+    """bench/tunnel.py: the seed request through a TLS tunnel and on the plain port, kept alive
+    and on new connections; every one answered and journaled (``via`` checked by the run)."""
+    data = result_of(runs, "tunnel")
+    assert data["journal_ok"] is True
+    for part in ("kept_alive", "new"):
+        assert set(data[part]) == {"plain", "tunnel"}
+    for run in data["kept_alive"].values():
+        assert run["sent"] == run["completed"] == run["recorded"] > 0 and run["errors"] == 0
+    for run in data["new"].values():
+        assert run["connections"] == run["recorded"] > 0 and run["errors"] == 0
+    assert "tunnel / plain" in runs["tunnel"]["output"]
 
 
 def test_memory_run_reaches_its_checkpoints_and_counts_exactly(
