@@ -89,3 +89,5 @@ MOCK_HEAD_CAP = 64 * 1024
 # of past requests, and the longest it keeps.
 MOCK_SEEN_KEPT = 4096
 MOCK_SEEN_BYTES = 256
+# ... and the longest whole head (request line and headers) it keeps (1,024 of them).
+MOCK_HEAD_BYTES_KEPT = 2048

@@ -27,6 +27,12 @@ _FIELD_CHARS = 256
 _TARGETS: dict[bytes, Place] = {}
 _TARGETS_CAP = 4096
 _TARGET_BYTES = 256
+# What each whole head seen so far says: a client sends the same head again and again (the
+# same headers, a body of the same length). Fewer and longer than the lines above; a head's
+# answer is kept only when it is served (a refused head is read anew each time).
+_HEADS: dict[bytes, Head] = {}
+_HEADS_CAP = 1024
+_HEAD_BYTES = 2048
 # A Content-Length of more digits than this is over every limit, whatever its value.
 _LONGEST_LENGTH = 18
 
@@ -143,6 +149,20 @@ def read_url(url: bytes) -> Place:
 
 
 def read_head(method: str, url: bytes, head: bytes, version: str) -> Head:
+    """The head the parser read (``head``: its bytes as the parser was fed them, up to its
+    empty line); ``Refused`` when it cannot be served. A head read before is not read again:
+    its bytes hold its request line, so they say all the rest (the method aside, which may
+    have reached the parser as a stand-in)."""
+    seen = _HEADS.get(head)
+    if seen is not None and seen.method == method:
+        return seen
+    read = _read_head(method, url, head, version)
+    if len(head) <= _HEAD_BYTES and len(_HEADS) < _HEADS_CAP:
+        _HEADS[head] = read
+    return read
+
+
+def _read_head(method: str, url: bytes, head: bytes, version: str) -> Head:
     """The head the parser read (``head``: its bytes as the parser was fed them, up to its
     empty line); ``Refused`` when it cannot be served.
 

@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from mock_server import MockProcess
-from support.expected import MOCK_BODY_CAP, MOCK_HEAD_CAP, MOCK_SEEN_BYTES, MOCK_SEEN_KEPT
+from support.expected import (
+    MOCK_BODY_CAP,
+    MOCK_HEAD_BYTES_KEPT,
+    MOCK_HEAD_CAP,
+    MOCK_SEEN_BYTES,
+    MOCK_SEEN_KEPT,
+)
 from support.raw_client import address
 
 CAP = 100
@@ -86,15 +92,21 @@ def test_distinct_namespaces_are_listed_only_while_the_journal_holds_them(store:
     assert gone == {"total": 0, "requests": []}
 
 
+# Header lines the same in every request, which bring each head near the longest kept whole.
+PADDING = {f"X-Pad-{number}": "d" * (MOCK_SEEN_BYTES - 20) for number in range(
+    (MOCK_HEAD_BYTES_KEPT - 3 * MOCK_SEEN_BYTES) // MOCK_SEEN_BYTES)}
+
+
 def send_distinct_heads(url: str, start: int, count: int) -> None:
-    """Requests whose request line, target and one header line are each new, all of them
-    just short enough for the server to keep."""
+    """Requests whose request line, target, one header line and whole head are each new, all
+    of them just short enough for the server to keep."""
     host, port = address(url)
     connection = http.client.HTTPConnection(host, port, timeout=30)
     try:
         for number in range(start, start + count):
             connection.request("GET", f"/q{number:07}/" + "b" * (MOCK_SEEN_BYTES - 30),
-                               headers={"X-Marker": f"{number:07}" + "c" * (MOCK_SEEN_BYTES - 30)})
+                               headers={"X-Marker": f"{number:07}" + "c" * (MOCK_SEEN_BYTES - 30),
+                                        **PADDING})
             answer = connection.getresponse()
             answer.read()
             assert answer.status == 404
@@ -105,8 +117,9 @@ def send_distinct_heads(url: str, start: int, count: int) -> None:
 def test_distinct_request_lines_targets_and_header_lines_leave_memory_bounded() -> None:
     with MockProcess(["--journal-cap", "10"]) as process:
         pid = process.process.pid
-        # Past what the server keeps of past heads (docs/mock-server.md, Limits), then as many
-        # again: the second half must leave nothing more behind it than the journal's bound.
+        # Past what the server keeps of past heads (docs/mock-server.md, Limits: lines and
+        # targets, and the fewer whole heads), then as many again: the second half must leave
+        # nothing more behind it than the journal's bound.
         send_distinct_heads(process.url, 0, MOCK_SEEN_KEPT + 500)
         before = rss_bytes(pid)
         send_distinct_heads(process.url, MOCK_SEEN_KEPT + 500, MOCK_SEEN_KEPT + 500)
@@ -116,3 +129,30 @@ def test_distinct_request_lines_targets_and_header_lines_leave_memory_bounded() 
     assert after - before <= bound, (
         f"RSS grew by {(after - before) / 2**20:.1f} MiB over {MOCK_SEEN_KEPT + 500} more "
         f"distinct heads, past the journal's bound of {bound / 2**20:.1f} MiB")
+
+
+def test_distinct_long_heads_are_not_kept() -> None:
+    """Longer heads than the server keeps whole (docs/mock-server.md, Limits) leave nothing
+    behind them, however few: kept, 1,024 heads of 8 KB would be megabytes."""
+    with MockProcess(["--journal-cap", "10"]) as process:
+        pid = process.process.pid
+        host, port = address(process.url)
+        connection = http.client.HTTPConnection(host, port, timeout=30)
+        # Heads of 8 KB: four times the longest kept whole.
+        padding = {f"X-Long-{number}": "e" * (MOCK_HEAD_BYTES_KEPT // 2) for number in range(8)}
+        try:
+            for number in range(1200):
+                if number == 100:  # the journal full, the connection's buffers grown
+                    before = rss_bytes(pid)
+                connection.request("GET", "/nowhere", headers={
+                    "X-Marker": f"{number:07}", **padding})
+                answer = connection.getresponse()
+                answer.read()
+                assert answer.status == 404
+        finally:
+            connection.close()
+        after = rss_bytes(pid)
+    bound = 10 * (MOCK_BODY_CAP + MOCK_HEAD_CAP)
+    assert after - before <= bound, (
+        f"RSS grew by {(after - before) / 2**20:.1f} MiB over 1,100 distinct heads of 8 KB, past "
+        f"the journal's bound of {bound / 2**20:.1f} MiB")
