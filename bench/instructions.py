@@ -3,20 +3,24 @@ callgrind: a figure the machine's load cannot move, to compare two versions of t
 
 The mock (default server, plus the options given) is started under callgrind twice, once for
 ``--first`` and once for ``--then`` kept-alive seed requests (``http.client``, the provider's
-13 headers); the difference of the two runs' totals over the difference of their counts is
+13 headers; with ``--distinct``, each request's question one character longer than the last,
+so that no request's head or body was seen before); the difference of the two runs' totals
+over the difference of their counts is
 what one request costs once the process has started and warmed up. ``PYTHONHASHSEED`` is
 fixed, so that the same code gives the same figure run after run (within a few tenths of a
 percent). With ``--journal-cap 100`` the journal is full from the first run on, as it is
 after a second of ``make bench``'s load (the default cap is 10,000). Needs ``valgrind``
 (Debian's package); not part of ``make bench``.
 
-    python -m bench.instructions [--first 200] [--then 1200] [--tree CHECKOUT] [-- OPTIONS]
+    python -m bench.instructions [--first 200] [--then 1200] [--distinct] [--tree CHECKOUT]
+                                 [-- OPTIONS]
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import re
 import shutil
 import sys
@@ -31,9 +35,20 @@ _TOTALS = re.compile(rb"^(?:summary|totals): (\d+)", re.MULTILINE)
 START_TIMEOUT = 600.0
 
 
-def instructions(count: int, mock_args: list[str], out: Path, tree: Path = common.REPO) -> int:
-    """All the instructions of a mock that answered ``count`` seed requests, then stopped;
-    ``tree``: the checkout whose ``mock_server`` runs."""
+def bodies(count: int, distinct: bool) -> list[bytes]:
+    """The bodies of ``count`` requests: the seed request's, or (``distinct``) the seed
+    request's with a question one character longer each time."""
+    if not distinct:
+        return [common.seed_body_bytes()] * count
+    seed = common.seed_body()
+    return [json.dumps({**seed, "message": f"user: Hello{'!' * number}\nassistant:"}).encode()
+            for number in range(count)]
+
+
+def instructions(count: int, mock_args: list[str], out: Path, tree: Path = common.REPO,
+                 distinct: bool = False) -> int:
+    """All the instructions of a mock that answered ``count`` seed requests (``bodies``),
+    then stopped; ``tree``: the checkout whose ``mock_server`` runs."""
     command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
                sys.executable, "-m", "mock_server", "--port", "0", *mock_args]
     with common.Server("mock under callgrind", command, cwd=tree,
@@ -42,9 +57,9 @@ def instructions(count: int, mock_args: list[str], out: Path, tree: Path = commo
         parts = urlsplit(server.url)
         connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port,
                                                 timeout=120)
-        body, headers = common.seed_body_bytes(), common.contract_headers()
+        headers = common.contract_headers()
         try:
-            for _ in range(count):
+            for body in bodies(count, distinct):
                 connection.request("POST", common.API_PATH, body=body, headers=headers)
                 answer = connection.getresponse()
                 answer.read()
@@ -59,13 +74,13 @@ def instructions(count: int, mock_args: list[str], out: Path, tree: Path = commo
 
 
 def per_request(first: int, then: int, mock_args: list[str], keep: Path | None = None,
-                tree: Path = common.REPO) -> float:
+                tree: Path = common.REPO, distinct: bool = False) -> float:
     """Instructions per request between ``first`` and ``then`` requests; ``keep``: where to
     leave the longer run's callgrind file (for ``callgrind_annotate``)."""
     with tempfile.TemporaryDirectory(prefix="aichat-callgrind-") as folder:
-        short = instructions(first, mock_args, Path(folder) / "short.out", tree)
+        short = instructions(first, mock_args, Path(folder) / "short.out", tree, distinct)
         long_out = keep or Path(folder) / "long.out"
-        long = instructions(then, mock_args, long_out, tree)
+        long = instructions(then, mock_args, long_out, tree, distinct)
     return (long - short) / (then - first)
 
 
@@ -75,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--then", type=int, default=1200, help="requests of the second run")
     parser.add_argument("--keep", type=Path, metavar="FILE",
                         help="leave the second run's callgrind file here")
+    parser.add_argument("--distinct", action="store_true",
+                        help="a new question of a new length in every request")
     parser.add_argument("--tree", type=Path, default=common.REPO,
                         help="the checkout of the project to measure (another version)")
     parser.add_argument("mock_args", nargs="*", help="options of the mock (after --)")
@@ -84,9 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not 0 <= args.first < args.then:
         parser.error("--then must be more than --first")
-    figure = per_request(args.first, args.then, args.mock_args, args.keep, args.tree)
+    figure = per_request(args.first, args.then, args.mock_args, args.keep, args.tree,
+                         args.distinct)
     print(f"{figure:,.0f} instructions per request "
-          f"({' '.join(args.mock_args) or 'default options'})")
+          f"({' '.join(args.mock_args) or 'default options'}"
+          f"{'; each request new' if args.distinct else ''})")
     return 0
 
 
