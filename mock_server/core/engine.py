@@ -142,8 +142,7 @@ class Engine:
                     f"chat page GET {CHAT_PATH}"))
         if not self.journal_enabled:
             return Outcome(answer)
-        entry_id, raw = self.journal.record(request, answer, parsed=parsed,
-                                            violations=violations, reply_id=reply_id)
+        entry_id, raw = self.journal.record(request, answer, parsed, violations, reply_id)
         return Outcome(answer, entry_id, raw)
 
     def refuse(self, request: IncomingRequest, status: int, message: str) -> Answer:

@@ -106,27 +106,35 @@ class Journal:
                   f"({file.repaired} bytes, the mock stopped while writing it): it is kept on "
                   f"a line of its own, marked \"torn_line\"", file=sys.stderr, flush=True)
 
-    def record(self, request: IncomingRequest, answer: Answer, *, parsed: Any,
+    def record(self, request: IncomingRequest, answer: Answer, parsed: Any,
                violations: list[str], reply_id: str | None) -> tuple[int, RawRecord]:
         """Record one request and its answer; ``(id, raw record)``. A store that groups
         its writes (``SQLiteStore`` in batches) gives the id 0: it is known once written.
         A store that fails gives 0 too, and the loss is counted."""
         # The raw record, made here (it runs for every request): ``request.headers`` is kept
         # as it is, not copied, unless it has secrets to redact or is cut (a carrier hands the
-        # engine a dictionary of its own and never changes it after); the body decoded and cut
-        # at the cap, a long answer cut.
+        # engine a dictionary that nothing changes after); a body that may be over the cap
+        # decoded and cut (one within it in bytes is within it in characters: kept as it is,
+        # decoded when read), a long answer cut.
         body_cap = self.body_cap
-        headers, headers_truncated = kept_headers(request.headers,
-                                                  keep_secrets=self.keep_secrets,
-                                                  chars=request.head_size)
+        headers: Mapping[str, str] = request.headers
+        chars = request.head_size
+        # kept_headers' usual answer without the call: a head too short to reach the cap,
+        # without credentials (or with them kept).
+        if chars is not None and chars * _BYTES_PER_CHAR <= HEADERS_CAP and (
+                self.keep_secrets or headers.keys().isdisjoint(SECRET_HEADERS)):
+            headers_truncated = False
+        else:
+            headers, headers_truncated = kept_headers(headers, keep_secrets=self.keep_secrets,
+                                                      chars=chars)
         data = request.body
         size = request.size
-        body = data.decode("utf-8", errors="replace")
-        body_truncated = len(body) > body_cap
-        if body_truncated:
-            body = body[:body_cap]
-        elif size > len(data):
-            body_truncated = True
+        body: bytes | str = data
+        body_truncated = size > len(data)
+        if len(data) > body_cap:
+            body = data.decode("utf-8", errors="replace")
+            if len(body) > body_cap:
+                body, body_truncated = body[:body_cap], True
         disconnect = answer.disconnect
         if disconnect:
             content_type: str | None = None

@@ -41,7 +41,7 @@ class RawRecord(NamedTuple):
     path: str
     query: str
     headers: Mapping[str, str]  # as the entry keeps them: secrets redacted, cut at the cap
-    body: str  # decoded and cut at body_cap
+    body: bytes | str  # decoded and cut at body_cap (bytes: within it, decoded when read)
     body_size: int
     body_truncated: bool
     remote_addr: str | None
@@ -61,7 +61,8 @@ class RawRecord(NamedTuple):
     via: str | None = None
 
 
-# Where the answer and the parsed body are in a record's list of fields.
+# Where the body, the answer and the parsed body are in a record's list of fields.
+_BODY = RawRecord._fields.index("body")
 _ANSWER = RawRecord._fields.index("answer")
 _JSON = RawRecord._fields.index("json")
 
@@ -123,7 +124,8 @@ def derive(entry_id: int, raw: RawRecord) -> dict[str, Any]:
         "headers": dict(raw.headers),
         "headers_truncated": raw.headers_truncated,
         "json": raw.json,
-        "body": raw.body,
+        "body": body if isinstance(body := raw.body, str) else body.decode(
+            "utf-8", errors="replace"),
         "body_size": raw.body_size,
         "body_truncated": raw.body_truncated,
         "remote_addr": raw.remote_addr,
@@ -151,12 +153,13 @@ def derive(entry_id: int, raw: RawRecord) -> dict[str, Any]:
 
 
 def raw_json(raw: RawRecord) -> bytes:
-    """A raw record as one JSON array (for a store in a file); the answer as text. A parsed
-    body nested too deep to write out is left out: its entry would not show it anyway."""
+    """A raw record as one JSON array (for a store in a file); the body and the answer as
+    text. A parsed body nested too deep to write out is left out: its entry would not show it
+    anyway."""
     values = list(raw)  # (not raw._replace: a Python call of its own, for every record)
-    answer = raw.answer
-    if isinstance(answer, bytes):
-        values[_ANSWER] = answer.decode("utf-8", errors="replace")
+    for where in (_BODY, _ANSWER):
+        if isinstance(value := values[where], bytes):
+            values[where] = value.decode("utf-8", errors="replace")
     try:
         return json_bytes(values)
     except (ValueError, RecursionError):

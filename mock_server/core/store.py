@@ -264,10 +264,21 @@ class MemoryStore:
     def append_raw(self, raw: RawRecord, then: Callable[[int], None] | None = None) -> int:
         """Record a raw journal record (``journal.raw_record``); its entry is derived when
         first read."""
+        namespace, path = raw[1], raw[3]
         with self._lock:
             entry_id = self._next_id
             self._next_id = entry_id + 1
-            self._add([entry_id, raw.namespace, raw.path, raw])
+            entries = self._entries
+            if len(entries) == self.cap and entries[0][1] == namespace and \
+                    entries[0][2] == path:
+                # _add's usual case without the call: the oldest entry, of the same path,
+                # leaves; what is held of the path stays as it is.
+                totals, per_path, key = self._totals, self._per_path, (namespace, path)
+                totals[namespace] += 1
+                per_path[key] += 1
+                entries.append([entry_id, namespace, path, raw])
+            else:
+                self._add([entry_id, namespace, path, raw])
             if then is not None:
                 then(entry_id)
             return entry_id

@@ -97,10 +97,9 @@ class Witness(Journal):
 
     expected: list[dict[str, Any]]
 
-    def record(self, request: IncomingRequest, answer: Answer, *, parsed: Any,
+    def record(self, request: IncomingRequest, answer: Answer, parsed: Any,
                violations: list[str], reply_id: str | None) -> tuple[int, RawRecord]:
-        entry_id, raw = super().record(request, answer, parsed=parsed,
-                                       violations=list(violations), reply_id=reply_id)
+        entry_id, raw = super().record(request, answer, parsed, list(violations), reply_id)
         self.expected.append(eager_entry(self, request, answer, parsed=parsed,
                                          violations=list(violations), reply_id=reply_id,
                                          time=iso_time(raw[0])))
