@@ -15,6 +15,7 @@ from mock_server.core import faults
 from mock_server.core.replies import REPLY_FIELDS
 from mock_server.testing.remote import RemoteMock
 from support.contract_data import FAULT_ERRORS
+from support.paths import CONTRACT
 
 BODY = {"message": "user: Hello\nassistant:"}
 
@@ -222,3 +223,20 @@ def test_whole_numbers_written_with_a_fraction_are_taken_as_integers(
     assert all(type(reply[name]) is int for name in ("status", "times", "retry_after"))
     refused = admin(http, remote_mock, "POST", "/replies", json={"status": 201.5})
     assert refused.status_code == 400
+
+
+def test_the_longest_list_the_contract_allows_is_queued_and_one_more_refused() -> None:
+    """contract/admin.openapi.json: a list of replies is at most ``maxItems`` long, the queue's
+    cap (docs/mock-server.md): that many fit an empty queue, one more is refused whole."""
+    contract = json.loads((CONTRACT / "admin.openapi.json").read_text("utf-8"))
+    schema = contract["paths"]["/__mock__/replies"]["post"][
+        "requestBody"]["content"]["application/json"]["schema"]
+    longest = next(option for option in schema["anyOf"] if option.get("type") == "array")[
+        "maxItems"]
+    client = create_app().test_client()
+    over = client.post("/__mock__/replies", json=[{}] * (longest + 1))
+    assert over.status_code == 400
+    assert f"the reply queue holds at most {longest} replies" in over.get_json()["error"]
+    assert client.get("/__mock__/replies").get_json() == {"replies": []}
+    fits = client.post("/__mock__/replies", json=[{}] * longest)
+    assert (fits.status_code, fits.get_json()["queued"]) == (201, longest)
