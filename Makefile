@@ -57,9 +57,11 @@ browser:
 
 # Nothing may be skipped here: a missing dependency fails (tests/conftest.py).
 test: export AICHAT_NO_SKIPS = 1
-# One test process per core (pytest-xdist): the suite runs in about half the time on 2 cores.
+# One test process per core (pytest-xdist): the suite runs in about half the time on 2 cores;
+# then the tests marked serial (pyproject.toml; all in tests/contract), in one process.
 test: $(STAMP) browser curl history-envs lint
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n auto -m 'not serial'
+	$(BIN)/python -m pytest -q -p no:xdist -m serial tests/contract
 	$(MAKE) --no-print-directory test-oldest
 
 # With the oldest versions claimed, too: each dependency of the provider, the mock and the

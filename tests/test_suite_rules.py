@@ -140,3 +140,16 @@ def test_every_hand_made_constant_change_finds_its_line_once() -> None:
         text = (root / change.path).read_text(encoding="utf-8")
         assert text.count(change.old) == 1, f"{change.name}: {change.path} no longer holds it once"
         assert change.new != change.old
+
+
+def test_every_serial_test_is_where_make_test_runs_them() -> None:
+    """make test leaves the tests marked serial out of its parallel run and runs them in
+    tests/contract only: one marked anywhere else would run nowhere."""
+    marked = sorted(path.relative_to(HERE).as_posix() for path in HERE.rglob("test_*.py")
+                    if "pytest.mark.serial" in path.read_text("utf-8")
+                    and path != Path(__file__).resolve())
+    assert marked, "make test runs a serial part: something must be marked"
+    assert all(path.startswith("contract/") for path in marked), marked
+    makefile = (ROOT / "Makefile").read_text("utf-8")
+    assert "pytest -n auto -m 'not serial'" in makefile
+    assert "-p no:xdist -m serial tests/contract" in makefile

@@ -16,6 +16,7 @@ import socket
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import jsonschema
 import pytest
@@ -47,6 +48,10 @@ SCHEMA.config.generation.update(modes=list(GenerationMode), max_examples=30, det
 SCHEMA.config.phases.update(phases=["examples", "fuzzing"])
 CHECKS_RUN = CHECKS.get_all()
 
+# The fuzzing and the check that it reached every operation share SEEN, and schemathesis gives
+# the items of every operation one node id, which pytest-xdist cannot tell apart: make test
+# runs these in one process (the "serial" mark).
+pytestmark = pytest.mark.serial
 SEEN: Counter[tuple[str, str, int]] = Counter()
 DOCUMENT = json.loads(ADMIN_OPENAPI_FILE.read_text("utf-8"))
 SCHEMAS = DOCUMENT["components"]["schemas"]
@@ -115,6 +120,41 @@ def client() -> Iterator[requests.Session]:
         yield client
 
 
+def only_the_query_is_negative(case: schemathesis.Case) -> bool:
+    components = case.meta.components if case.meta is not None else {}
+    negative = {str(location.value) for location, info in components.items()
+                if info.mode == GenerationMode.NEGATIVE}
+    return negative == {"query"}
+
+
+def query_is_valid(case: schemathesis.Case, url: str) -> bool:
+    """Whether the query string of ``url`` is one the contract calls valid for the case's
+    operation: each parameter given once, as its schema asks (an integer's digits read as
+    one)."""
+    sent: dict[str, list[str]] = {}
+    for name, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
+        sent.setdefault(name, []).append(value)
+    for parameter in case.operation.definition.raw.get("parameters", []):
+        if parameter["in"] != "query":
+            continue
+        values = sent.pop(parameter["name"], None)
+        if values is None:
+            if parameter.get("required"):
+                return False
+            continue
+        if len(values) != 1:
+            return False
+        schema = parameter["schema"]
+        value: Any = values[0]
+        if schema.get("type") == "integer":
+            if not value.isascii() or not value.lstrip("-").isdigit():
+                return False
+            value = int(value)
+        if not jsonschema.Draft202012Validator(schema).is_valid(value):
+            return False
+    return not sent
+
+
 @SCHEMA.parametrize()
 @settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                   HealthCheck.too_slow,
@@ -124,7 +164,12 @@ def test_the_admin_api_honours_its_contract(case: schemathesis.Case, remote_mock
                                             client: requests.Session) -> None:
     base = remote_mock.base_url + "/ns/" + NAMESPACE
     response = case.call(base_url=base, session=client, timeout=30)
-    case.validate_response(response, checks=CHECKS_RUN)
+    checks = CHECKS_RUN
+    if only_the_query_is_negative(case) and query_is_valid(case, response.request.url or ""):
+        # What was sent is valid after all: a value drawn as invalid (an object, an empty
+        # array) was written into the URL as a valid one (nothing, or ``namespace=``).
+        checks = [check for check in checks if check.__name__ != "negative_data_rejection"]
+    case.validate_response(response, checks=checks)
     SEEN[(case.operation.method.upper(), case.operation.path, response.status_code)] += 1
     assert response.status_code < 500, response.text[:300]
     content_type = (response.headers.get("content-type") or [""])[0]
