@@ -484,7 +484,9 @@ class _StrictResponse(_DeadlineResponse):
                 raise http.client.RemoteDisconnected(
                     'Remote end closed connection without response')
             if len(line) > MAX_FRAMING_LINE:
-                raise http.client.LineTooLong('status line')
+                # (Not http.client's LineTooLong, whose text names its own bound of 64 KiB.)
+                raise http.client.BadStatusLine(
+                    f'a status line longer than {MAX_FRAMING_LINE} bytes')
             match = _STATUS_LINE.fullmatch(line)
             if match is None:
                 raise http.client.BadStatusLine(line.decode('latin-1'))

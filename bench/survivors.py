@@ -91,6 +91,20 @@ NO_SURROGATES = ("every carrier hands the engine header values decoded from byte
 FLUSH = ("Python's stderr is line-buffered, and the notice is a whole line: flushing it again "
          "changes nothing")
 
+# The provider's strict reading of an answer (round 0.3).
+MESSAGE_CASE = ("the answer's fields are http.client's message, whose look-ups ignore the "
+                "name's case")
+LONGER_READ = ("one byte more read of a line that is already too long: refused the same, with "
+               "the same words")
+LINE_EXCERPT = ("the length of the excerpt of a malformed line or label in the message (60 "
+                "or 40 characters, or the default 200): the docs ask for the fault to be "
+                "named, which the start of the excerpt does")
+EXTRA_READ = ("one read more at the end of a body of known length, which returns nothing at "
+              "once: the same body, the connection given back the same")
+UNREACHABLE_UNICODE = ("only a codec whose decoding fails with a UnicodeError that is not a "
+                       "UnicodeDecodeError reaches it: of Python's codecs only idna, punycode "
+                       "and undefined do, and _codec refuses those first")
+
 REASONS: list[tuple[str, str, str]] = [
     # --- mock_server/core/engine.py ---
     ("x__never", "return True", "the fallback for a request schema fast_accept cannot "
@@ -430,4 +444,53 @@ REASONS: list[tuple[str, str, str]] = [
     ("x__url_parts", "unquote(secret or 'XXXX')", "the check only encodes the text: 'XXXX' "
      "encodes in Latin-1 as the empty text does"),
     ("x__url_parts", "encode('LATIN-1')", CODEC),
+    # --- aichat/Aichat.py: the strict reading of an answer (round 0.3) ---
+    ("x__codec", "return 'UTF-8-SIG', None", CODEC),
+    ("x__content_length", "length.lstrip('XX0XX')", "a Content-Length is digits by then: "
+     "stripping X as well as 0 strips the same"),
+    ("x__decodes_text", "b'XXaXX'.decode(codec)", "any ASCII text probes a codec the same: a "
+     "character encoding reads it (or, UTF-16 and UTF-32, fails on its length), the others "
+     "refuse it"),
+    ("x__decodes_text", "b'A'.decode(codec)", "any ASCII text probes a codec the same: a "
+     "character encoding reads it (or, UTF-16 and UTF-32, fails on its length), the others "
+     "refuse it"),
+    ("x__framing", "fields.get_all('CONTENT-LENGTH')", MESSAGE_CASE),
+    ("x__framing", "fields.get_all('TRANSFER-ENCODING')", MESSAGE_CASE),
+    ("x__framing", "fields.get('CONTENT-LENGTH')", MESSAGE_CASE),
+    ("x__read_body", "headers.get('CONTENT-LENGTH')", CASE_DICT),
+    ("x__read_body", "^length = None$", "a status without a body: _StrictResponse has set its "
+     "length to 0 already, so the first read returns nothing either way"),
+    ("x__read_body", "^wire = None$", EXTRA_READ),
+    ("x__read_body", "wire = None if (delegated) or True else length", EXTRA_READ),
+    ("x__read_body", "raw.tell() <= wire", EXTRA_READ),
+    ("x__read_body", "wire = None if (delegated) and False else length", "only a coding "
+     "urllib3 decodes itself can hold decoded bytes back past the wire's end: zstd, with the "
+     "zstandard package, which the provider does not depend on (an unknown coding passes "
+     "through as it came)"),
+    ("x__read_body", "{length + raw.tell()} bytes short", URLLIB3_SHORT),
+    ("x__text", "_one_line(label, )", LINE_EXCERPT),
+    ("x__text", "_one_line(label, 41)", LINE_EXCERPT),
+    ("x__unicode_reason", "return _one_line(", UNREACHABLE_UNICODE),
+    ("xǁ_StrictResponseǁ_read_status", "readline(MAX_FRAMING_LINE + 2)", LONGER_READ),
+    ("xǁ_StrictResponseǁ_chunk_size", "readline(MAX_FRAMING_LINE + 2)", LONGER_READ),
+    ("xǁ_StrictResponseǁ_skip_trailer", "readline(MAX_FRAMING_LINE + 2)", LONGER_READ),
+    ("xǁ_StrictResponseǁ_read_status", "line.decode('LATIN-1')", CODEC),
+    ("xǁ_StrictResponseǁ_read_status", ".decode('LATIN-1')", CODEC),
+    ("xǁ_StrictResponseǁ_read_status", "(match[3] or b'XXXX')", "the reason phrase of a status "
+     "line without one: nothing reads a reason phrase (the messages name the status code)"),
+    ("xǁ_StrictResponseǁ_chunk_size", "IncompleteRead(b'XXXX')", "the byte count in "
+     "http.client's IncompleteRead text: the docs say only that the connection broke before "
+     "a complete answer, which the message says either way"),
+    ("xǁ_StrictResponseǁ_chunk_size", "_one_line(repr(line), )", LINE_EXCERPT),
+    ("xǁ_StrictResponseǁ_chunk_size", "_one_line(repr(line), 61)", LINE_EXCERPT),
+    ("xǁ_StrictResponseǁ_skip_trailer", "_one_line(repr(line), )", LINE_EXCERPT),
+    ("xǁ_StrictResponseǁ_skip_trailer", "_one_line(repr(line), 61)", LINE_EXCERPT),
+    ("xǁ_StrictResponseǁ_get_chunk_left", "self.chunk_left = None", "http.client's "
+     "_read_chunked sets chunk_left itself from the size this returns, before it reads again"),
+    ("xǁ_StrictResponseǁ_get_chunk_left", 'self.chunk_left = ""', "http.client's "
+     "_read_chunked sets chunk_left itself from the size this returns, before it reads again"),
+    ("xǁ_StrictResponseǁbegin", "('TRANSFER-ENCODING', 'content-length')", MESSAGE_CASE),
+    ("xǁ_StrictResponseǁbegin", "('transfer-encoding', 'CONTENT-LENGTH')", MESSAGE_CASE),
+    ("xǁ_StrictResponseǁbegin", 'self.chunk_left = ""', "an empty text is falsy and not 0, as "
+     "None is: the first _get_chunk_left reads a chunk-size line either way"),
 ]

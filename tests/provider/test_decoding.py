@@ -271,3 +271,24 @@ def test_other_statuses_keep_their_own_error_whatever_the_charset(charset: str) 
             aichat.complete(HI, base_url=BASE, max_retries=0)
     assert failed.value.status_code == 500
     assert failed.value.body  # an excerpt, with what cannot be decoded replaced
+
+
+def test_another_status_reads_its_excerpt_in_its_own_charset_with_what_cannot_be_replaced(
+        ) -> None:
+    """docs/provider.md, Charsets: other statuses keep their own error, the body's excerpt
+    read (in its charset) with what cannot be decoded replaced: here UTF-16 ending in half a
+    character."""
+    body = "Überlastet".encode("utf-16-le") + b"\x00"
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, URL, status=503, body=body,
+                 content_type="text/plain; charset=utf-16-le")
+        with pytest.raises(Aichat.AichatHTTPError) as failed:
+            aichat.complete(HI, base_url=BASE, max_retries=0)
+    assert failed.value.body == "Überlastet\ufffd"
+
+
+def test_a_body_that_is_not_text_in_its_charset_names_the_url_on_the_error() -> None:
+    """docs/provider.md, Errors: every AichatError has ``.url``."""
+    outcome = call(b'{"message": "\xff"}', None)
+    assert type(outcome) is Aichat.AichatResponseError
+    assert outcome.url == URL_SHOWN

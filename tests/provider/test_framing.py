@@ -123,67 +123,90 @@ def test_a_well_framed_answer_is_read(server: LoopbackServer, raw: bytes) -> Non
 
 # --- framings the docs refuse --------------------------------------------------------------------
 
+MALFORMED_SIZE = "a malformed chunk-size line"
+
 REFUSED = {
     "transfer-encoding-and-content-length": (
         answer(b"Transfer-Encoding: chunked", b"Content-Length: 21",
                body=SIZE + b"\r\n" + REPLY + b"\r\n0\r\n\r\n"),
-        "both Transfer-Encoding and Content-Length"),
+        "both Transfer-Encoding and Content-Length (RFC 9112)"),
     "transfer-encoding-in-http-1.0": (
         answer(b"Transfer-Encoding: chunked", status=b"HTTP/1.0 200 OK",
                body=SIZE + b"\r\n" + REPLY + b"\r\n0\r\n\r\n"),
-        "Transfer-Encoding in an HTTP/1.0 answer"),
+        "Transfer-Encoding in an HTTP/1.0 answer (RFC 9112)"),
     "another-transfer-coding": (answer(b"Transfer-Encoding: gzip"), "Transfer-Encoding 'gzip'"),
     "chunked-after-another-coding": (answer(b"Transfer-Encoding: gzip, chunked"),
                                      "Transfer-Encoding 'gzip, chunked'"),
     "chunked-twice": (answer(b"Transfer-Encoding: chunked", b"Transfer-Encoding: chunked"),
                       "Transfer-Encoding 'chunked, chunked'"),
-    "content-length-minus-one": (answer(b"Content-Length: -1"), "Content-Length '-1'"),
-    "content-length-with-a-sign": (answer(b"Content-Length: +21"), "Content-Length '+21'"),
+    "content-length-minus-one": (answer(b"Content-Length: -1"),
+                                 "a malformed Content-Length '-1'"),
+    "content-length-with-a-sign": (answer(b"Content-Length: +21"),
+                                   "a malformed Content-Length '+21'"),
     "content-length-with-an-underscore": (answer(b"Content-Length: 2_1"),
-                                          "Content-Length '2_1'"),
-    "content-length-in-hex": (answer(b"Content-Length: 0x15"), "Content-Length '0x15'"),
-    "content-length-empty": (answer(b"Content-Length: "), "Content-Length"),
-    "content-length-superscript-digit": (answer(b"Content-Length: 2\xb2"), "Content-Length"),
-    "two-lengths-in-one-field": (answer(b"Content-Length: 21, 22"), "two lengths"),
+                                          "a malformed Content-Length '2_1'"),
+    "content-length-in-hex": (answer(b"Content-Length: 0x15"),
+                              "a malformed Content-Length '0x15'"),
+    "content-length-empty": (answer(b"Content-Length: "), "a malformed Content-Length"),
+    "content-length-superscript-digit": (answer(b"Content-Length: 2\xb2"),
+                                         "a malformed Content-Length"),
+    # Field lines of one name are one list, joined by ", " (RFC 9110 5.3).
+    "content-length-malformed-beside-a-good-one": (
+        answer(b"Content-Length: 21", b"Content-Length: x"),
+        "a malformed Content-Length '21, x'"),
+    # OWS is spaces and tabs only (RFC 9110 5.6.3): a form feed is part of the value.
+    "content-length-with-a-form-feed": (answer(b"Content-Length: 21\x0c"),
+                                        "a malformed Content-Length"),
+    "two-lengths-in-one-field": (answer(b"Content-Length: 21, 22"),
+                                 "two lengths in Content-Length '21, 22'"),
     "two-lengths-in-two-fields": (answer(b"Content-Length: 21", b"Content-Length: 20"),
-                                  "two lengths"),
+                                  "two lengths in Content-Length '21, 20'"),
     "content-length-past-2-63": (answer(b"Content-Length: %d" % (LARGEST_LENGTH + 1)),
-                                 f"more than {LARGEST_LENGTH}"),
-    "chunk-size-minus-one": (chunked(b"-1", REPLY, b"0", b""), "chunk-size line b'-1"),
-    "chunk-size-with-a-sign": (chunked(b"+" + SIZE, REPLY, b"0", b""), "chunk-size line"),
-    "chunk-size-0x": (chunked(b"0x" + SIZE, REPLY, b"0", b""), "chunk-size line"),
-    "chunk-size-with-an-underscore": (chunked(b"1_5", REPLY, b"0", b""), "chunk-size line"),
-    "chunk-size-after-a-space": (chunked(b" " + SIZE, REPLY, b"0", b""), "chunk-size line"),
-    "chunk-size-before-a-space": (chunked(SIZE + b" ", REPLY, b"0", b""), "chunk-size line"),
-    "chunk-size-not-hex": (chunked(b"zz", REPLY, b"0", b""), "chunk-size line"),
-    "chunk-size-empty": (chunked(b"", REPLY, b"0", b""), "chunk-size line"),
+                                 f"a Content-Length of '{LARGEST_LENGTH + 1}', more than "
+                                 f"{LARGEST_LENGTH}"),
+    "a-coding-named-xchunked": (answer(b"Transfer-Encoding: Xchunked"),
+                                "Transfer-Encoding 'Xchunked', where only chunked is read"),
+    "chunked-then-a-coding-named-x": (answer(b"Transfer-Encoding: chunked, X"),
+                                      "Transfer-Encoding 'chunked, X'"),
+    "chunked-with-a-vertical-tab": (answer(b"Transfer-Encoding: chunked\x0b"),
+                                    "Transfer-Encoding 'chunked\\x0b'"),
+    "chunk-size-minus-one": (chunked(b"-1", REPLY, b"0", b""),
+                             "a malformed chunk-size line b'-1\\r\\n'"),
+    "chunk-size-with-a-sign": (chunked(b"+" + SIZE, REPLY, b"0", b""), MALFORMED_SIZE),
+    "chunk-size-0x": (chunked(b"0x" + SIZE, REPLY, b"0", b""), MALFORMED_SIZE),
+    "chunk-size-with-an-underscore": (chunked(b"1_5", REPLY, b"0", b""), MALFORMED_SIZE),
+    "chunk-size-after-a-space": (chunked(b" " + SIZE, REPLY, b"0", b""), MALFORMED_SIZE),
+    "chunk-size-before-a-space": (chunked(SIZE + b" ", REPLY, b"0", b""), MALFORMED_SIZE),
+    "chunk-size-not-hex": (chunked(b"zz", REPLY, b"0", b""), MALFORMED_SIZE),
+    "chunk-size-empty": (chunked(b"", REPLY, b"0", b""), MALFORMED_SIZE),
     "chunk-size-of-17-digits": (chunked(b"0" * (DIGITS + 1 - len(SIZE)) + SIZE, REPLY, b"0", b""),
-                                "17 hex digits"),
+                                "a chunk size of 17 hex digits, more than 16"),
     "chunk-size-overflowing-64-bits": (chunked(b"1" + b"0" * DIGITS, REPLY, b"0", b""),
-                                       "17 hex digits"),
-    "chunk-extension-without-a-name": (chunked(SIZE + b";=x", REPLY, b"0", b""), "chunk-size line"),
-    "chunk-extension-value-missing": (chunked(SIZE + b";a=", REPLY, b"0", b""), "chunk-size line"),
+                                       "a chunk size of 17 hex digits"),
+    "chunk-extension-without-a-name": (chunked(SIZE + b";=x", REPLY, b"0", b""), MALFORMED_SIZE),
+    "chunk-extension-value-missing": (chunked(SIZE + b";a=", REPLY, b"0", b""), MALFORMED_SIZE),
     "chunk-extension-unclosed-quote": (chunked(SIZE + b';a="x', REPLY, b"0", b""),
-                                       "chunk-size line"),
+                                       MALFORMED_SIZE),
     "chunk-extension-with-a-control-byte": (chunked(SIZE + b";a\x01", REPLY, b"0", b""),
-                                            "chunk-size line"),
+                                            MALFORMED_SIZE),
     "chunk-size-line-ended-by-a-bare-lf": (
         answer(b"Transfer-Encoding: chunked", body=SIZE + b"\n" + REPLY + b"\r\n0\r\n\r\n"),
-        "chunk-size line"),
+        MALFORMED_SIZE),
     "chunk-data-without-its-crlf": (
         answer(b"Transfer-Encoding: chunked", body=SIZE + b"\r\n" + REPLY + b"XX0\r\n\r\n"),
-        "not followed by CRLF"),
-    "chunk-longer-than-its-size": (chunked(b"14", REPLY, b"0", b""), "not followed by CRLF"),
+        "a chunk's data is not followed by CRLF"),
+    "chunk-longer-than-its-size": (chunked(b"14", REPLY, b"0", b""),
+                                   "a chunk's data is not followed by CRLF"),
     "chunk-size-line-of-4097-bytes": (chunked(padded_extension(LINE + 1), REPLY, b"0", b""),
-                                      f"longer than {LINE} bytes"),
+                                      f"a chunk-size line longer than {LINE} bytes"),
     "trailer-of-101-fields": (chunked(SIZE, REPLY, b"0",
                                       *[b"X-T: %d" % n for n in range(TRAILER_FIELDS + 1)],
                                       b""),
                               f"more than {TRAILER_FIELDS} trailer fields"),
     "trailer-line-of-4097-bytes": (chunked(SIZE, REPLY, b"0", b"X-T: " + b"t" * (LINE - 6), b""),
-                                   f"longer than {LINE} bytes"),
+                                   f"a trailer line longer than {LINE} bytes"),
     "trailer-line-without-a-colon": (chunked(SIZE, REPLY, b"0", b"no colon", b""),
-                                     "trailer line"),
+                                     "a malformed trailer line b'no colon\\r\\n'"),
 }
 
 
@@ -193,8 +216,8 @@ def test_a_framing_the_docs_refuse_is_a_response_error_naming_it(
     error = outcome(server, raw)
     assert type(error) is aichat.AichatResponseError, error
     url = server.base_url + "/api/text"
-    assert str(error).startswith(f"POST {url} answered with broken framing: ")
-    assert fault in str(error)
+    # The fault named from its first word (docs/provider.md: naming the fault).
+    assert str(error).startswith(f"POST {url} answered with broken framing: {fault}")
     assert "\n" not in str(error) and "please report" not in str(error)
     assert len(server.requests) == 1  # not sent again
 
@@ -308,3 +331,80 @@ def test_a_204_that_announces_a_body_costs_its_connection(server: LoopbackServer
         aichat.complete(HELLO, base_url=server.base_url)
     assert aichat.complete(HELLO, base_url=server.base_url) == "echo: user: Hello\nassistant:"
     assert server.connections == 2
+
+
+# --- the bound of a line holds while the server keeps sending it -------------------------------
+
+# A line the server goes on sending (no line end within 4097 bytes) on a connection it keeps
+# open for longer than the call's timeout: refused once 4097 bytes of it have come, not read
+# until the server stops.
+ENDLESS = b"K" * (LINE + 100)
+HELD = 30.0  # seconds the server holds the connection after what it sent
+CALL_TIMEOUT = 8.0
+
+
+@pytest.mark.parametrize(("raw", "kind", "fault"), [
+    (b"HTTP/1.1 200 " + ENDLESS, aichat.AichatConnectionError,
+     f"a status line longer than {LINE} bytes"),
+    (answer(b"Transfer-Encoding: chunked", body=SIZE + b";pad=" + ENDLESS),
+     aichat.AichatResponseError, f"a chunk-size line longer than {LINE} bytes"),
+    (chunked(SIZE, REPLY, b"0") + b"X-T: " + ENDLESS, aichat.AichatResponseError,
+     f"a trailer line longer than {LINE} bytes"),
+], ids=["status-line", "chunk-size-line", "trailer-line"])
+def test_a_line_past_its_bound_is_refused_while_the_server_holds_the_connection(
+        server: LoopbackServer, raw: bytes, kind: type[aichat.AichatError], fault: str) -> None:
+    server.script(Reply.raw_bytes(raw, linger=HELD))
+    with pytest.raises(aichat.AichatError) as caught:
+        aichat.complete(HELLO, base_url=server.base_url, max_retries=0, timeout=CALL_TIMEOUT)
+    assert type(caught.value) is kind, caught.value
+    assert fault in str(caught.value)
+
+
+def test_a_status_line_that_is_not_http_1_is_named_in_the_error(server: LoopbackServer) -> None:
+    error = outcome(server, answer(b"Content-Length: 21", status=b"HTTP/2.0 200 OK"))
+    assert type(error) is aichat.AichatConnectionError
+    assert "HTTP/2.0 200 OK" in str(error)
+
+
+# --- the connection after an answer without a body (RFC 9112 9.3, 9.6; docs/provider.md) -------
+
+SECOND = "echo: user: Hello\nassistant:"  # what the stand-in answers the next request
+
+
+def after(server: LoopbackServer, raw: bytes, error: type[aichat.AichatError]) -> int:
+    """The connections two calls took: the first answered ``raw`` by a server that keeps the
+    connection open after it, the second answered as usual."""
+    server.script(Reply.raw_bytes(raw, keep=True))
+    with pytest.raises(error):
+        aichat.complete(HELLO, base_url=server.base_url, max_retries=0)
+    assert aichat.complete(HELLO, base_url=server.base_url, max_retries=0) == SECOND
+    return server.connections
+
+
+def test_a_204_without_framing_fields_keeps_its_connection(server: LoopbackServer) -> None:
+    assert after(server, answer(status=b"HTTP/1.1 204 No Content", body=b""),
+                 aichat.AichatResponseError) == 1
+
+
+def test_a_304_with_a_content_length_keeps_its_connection(server: LoopbackServer) -> None:
+    """A 304's Content-Length describes the representation it stands for, not a body."""
+    assert after(server, answer(b"Content-Length: 21", status=b"HTTP/1.1 304 Not Modified",
+                                body=b""), aichat.AichatHTTPError) == 1
+
+
+def test_a_204_announced_as_chunked_costs_its_connection(server: LoopbackServer) -> None:
+    raw = answer(b"Transfer-Encoding: chunked", status=b"HTTP/1.1 204 No Content",
+                 body=SIZE + b"\r\n" + REPLY + b"\r\n0\r\n\r\n")
+    assert after(server, raw, aichat.AichatResponseError) == 2
+
+
+def test_a_204_that_says_connection_close_costs_its_connection(server: LoopbackServer) -> None:
+    """The server here keeps the connection open all the same: the client does not use it."""
+    raw = answer(b"Connection: close", status=b"HTTP/1.1 204 No Content", body=b"")
+    assert after(server, raw, aichat.AichatResponseError) == 2
+
+
+def test_a_101_without_framing_fields_costs_its_connection(server: LoopbackServer) -> None:
+    raw = answer(b"Upgrade: h2c", b"Connection: Upgrade",
+                 status=b"HTTP/1.1 101 Switching Protocols", body=b"")
+    assert after(server, raw, aichat.AichatHTTPError) == 2

@@ -56,9 +56,10 @@ class Reply:
     headers: list[tuple[str, str]] = field(default_factory=list)
     delay: float = 0.0  # seconds to wait before answering
     action: str = "answer"  # answer | drop | raw | stall | forward | stream
-    raw: bytes = b""  # for "raw": written as is, then the connection is closed
+    raw: bytes = b""  # for "raw": written as is, then the connection is closed (unless keep)
     close: bool = False  # close the connection after answering, without saying so
-    linger: float = 0.0  # with close: wait this long first, reading nothing more
+    linger: float = 0.0  # with close or raw: wait this long first, reading nothing more
+    keep: bool = False  # for "raw": the connection stays open for the next request
     # For "stream": the bytes to write, head included, made as they are sent; ``pace`` seconds
     # before each piece. The connection is closed after the last piece or when the client hangs up.
     pieces: Callable[[], Iterable[bytes]] | None = None
@@ -82,8 +83,10 @@ class Reply:
         return cls(action="drop")
 
     @classmethod
-    def raw_bytes(cls, raw: bytes) -> Reply:
-        return cls(action="raw", raw=raw)
+    def raw_bytes(cls, raw: bytes, *, keep: bool = False, linger: float = 0.0) -> Reply:
+        """Write ``raw`` as is; then read the next request on the connection (``keep``), or
+        close it, after ``linger`` seconds (or the server's stop) without reading."""
+        return cls(action="raw", raw=raw, keep=keep, linger=linger)
 
     @classmethod
     def stream(cls, pieces: Callable[[], Iterable[bytes]], pace: float = 0.0) -> Reply:
@@ -156,7 +159,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _raw(self, reply: Reply, _: Recorded) -> None:
         self.wfile.write(reply.raw)
         self.wfile.flush()
-        self.close_connection = True
+        if reply.linger:
+            self.server.stopping.wait(reply.linger)
+        self.close_connection = not reply.keep
 
     def _stall(self, reply: Reply, _: Recorded) -> None:
         body = b'{"response": true, "message": "half an answer"}'
