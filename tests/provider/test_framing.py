@@ -81,6 +81,9 @@ READ = {
     "content-length-list": answer(b"Content-Length: 21, 21"),
     "content-length-leading-zeros": answer(b"Content-Length: 0021"),
     "until-the-close": answer(),
+    # The same length written with leading zeros (digits: RFC 9112 6.3).
+    "content-length-repeated-with-leading-zeros": answer(b"Content-Length: 21",
+                                                         b"Content-Length: 0021"),
     "http-1.0-until-the-close": answer(status=b"HTTP/1.0 200 OK"),
     "http-1.0-content-length": answer(b"Content-Length: 21", status=b"HTTP/1.0 200 OK"),
     "chunked": chunked(SIZE, REPLY, b"0", b""),
