@@ -171,6 +171,8 @@ REFUSED = {
                                 "Transfer-Encoding 'Xchunked', where only chunked is read"),
     "chunked-then-a-coding-named-x": (answer(b"Transfer-Encoding: chunked, X"),
                                       "Transfer-Encoding 'chunked, X'"),
+    "a-coding-that-is-a-vertical-tab": (answer(b"Transfer-Encoding: \x0b, chunked"),
+                                        "Transfer-Encoding '\\x0b, chunked'"),
     "chunked-with-a-vertical-tab": (answer(b"Transfer-Encoding: chunked\x0b"),
                                     "Transfer-Encoding 'chunked\\x0b'"),
     "chunk-size-minus-one": (chunked(b"-1", REPLY, b"0", b""),
