@@ -227,6 +227,16 @@ REASONS: list[tuple[str, str, str]] = [
     ("xǁJournalǁrecord", "return 1, raw", "the id handed back for an entry the store lost: the "
      "journal holds no such entry, and nothing of the mock reads it (only Outcome.entry, for "
      "a caller of the engine)"),
+    ("x_raw_json", 'value.decode(errors="replace")', "UTF-8 is the default codec"),
+    ("x_raw_json", 'value.decode("UTF-8", errors="replace")', CODEC),
+    ("x_derive", '^errors="replace"),$', "UTF-8 is the default codec"),
+    ("x_derive", '"UTF-8", errors="replace"),', CODEC),
+    ("xǁJournalǁrecord", "^chars = None$", SHORTCUT),
+    ("xǁJournalǁrecord", "chars * _BYTES_PER_CHAR < HEADERS_CAP", SHORTCUT),
+    ("xǁJournalǁrecord", "self.keep_secrets and headers.keys().isdisjoint(SECRET_HEADERS)",
+     "the shortcut past kept_headers taken less often: kept_headers keeps the same headers"),
+    ("xǁJournalǁrecord", "if len(data) >= body_cap:", "a body of exactly the cap in bytes "
+     "decoded when recorded rather than when read: the same text, not cut"),
     ("x_raw_json", 'answer.decode(errors="replace")', "UTF-8 is the default codec"),
     ("x_raw_json", 'answer.decode("UTF-8", errors="replace")', CODEC),
     ("x_reply_value", 'answer.decode(errors="replace")', "UTF-8 is the default codec"),

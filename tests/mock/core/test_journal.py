@@ -664,3 +664,42 @@ def test_only_a_store_that_writes_in_batches_is_asked_to(tmp_path: Path) -> None
         assert store.batch is True
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("keep", [False, True], ids=["redacted", "kept"])
+def test_a_request_whose_carrier_gives_its_head_size_keeps_its_headers_the_same_way(
+        keep: bool) -> None:
+    """The mock's own server gives each request's head size (IncomingRequest.head_size),
+    which spares the journal a count of the headers: the entry is the same, its headers not
+    cut, its secrets redacted unless kept (docs/mock-server.md, Journal entries)."""
+    engine = Engine(keep_secrets=keep)
+    for headers in (HEADERS, {**HEADERS, **SECRETS}):
+        engine.handle(IncomingRequest("POST", "/api/text", headers=headers,
+                                      body=json.dumps(BODY).encode(), head_size=2_000))
+    plain, secret = engine.requests()["requests"]
+    assert (plain["headers"], plain["headers_truncated"]) == (HEADERS, False)
+    assert secret["headers_truncated"] is False
+    for name, value in SECRETS.items():
+        assert secret["headers"][name] == (value if keep else f"[redacted: {len(value)} chars]")
+
+
+def test_a_body_over_the_cap_that_is_not_utf_8_keeps_an_excerpt_with_it_replaced() -> None:
+    """docs/mock-server.md, Journal entries: the body as text, what is not UTF-8 replaced,
+    cut at the body cap."""
+    body = b'{"message": "\xff\xfe over the cap"}'
+    engine = Engine(body_cap=16)
+    engine.handle(IncomingRequest("POST", "/api/text", headers=HEADERS, body=body))
+    [entry] = engine.requests()["requests"]
+    assert (entry["body"], entry["body_truncated"]) == ('{"message": "\ufffd\ufffd ', True)
+
+
+def test_a_body_of_the_cap_in_characters_but_more_in_bytes_is_kept_whole() -> None:
+    """The body cap counts characters: a body of exactly that many, of two bytes each in
+    UTF-8 here and there, is not cut."""
+    text = json.dumps({"message": "été"}, ensure_ascii=False)
+    engine = Engine(body_cap=len(text))
+    engine.handle(IncomingRequest("POST", "/api/text", headers=HEADERS,
+                                  body=text.encode("utf-8")))
+    [entry] = engine.requests()["requests"]
+    assert (entry["body"], entry["body_truncated"], entry["json"]) == (
+        text, False, {"message": "été"})
