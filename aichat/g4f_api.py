@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import sys
 from collections.abc import Iterator, Sequence
@@ -198,6 +199,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Once the socket listens a client's connection waits in its backlog until uvicorn serves.
     print(f"{LISTENING}http://{shown_host}:{port}/v1", flush=True)
     print(f"aichat.g4f_api: provider {NAME} (the default) asks {base_url}", flush=True)
+    # Ctrl-C ends it with 130 however it was started. A shell starts a background job with
+    # SIGINT ignored: uvicorn takes the signal over all the same while it serves, but puts
+    # the ignoring back before it raises the signal again, which would then end it with 0.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         uvicorn.Server(config).run(sockets=[listener])
     except KeyboardInterrupt:

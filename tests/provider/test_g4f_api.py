@@ -54,6 +54,20 @@ def api(mock_command: MockProcess, tmp_path_factory: pytest.TempPathFactory
     server.assert_nothing_left_the_machine()
 
 
+def test_ctrl_c_stops_it_with_130_when_it_was_started_with_ctrl_c_ignored(
+        mock_command: MockProcess, tmp_path: Path) -> None:
+    """docs/provider.md: Ctrl-C stops it, exit status 130; also as a shell's background job,
+    which starts with SIGINT ignored (the child inherits that)."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        server = GuardedApiServer(mock_command.url, tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    with server:
+        status = server.stop(signal.SIGINT)
+    assert status == 130, server.tail()
+
+
 @pytest.fixture
 def client(api: GuardedApiServer) -> Iterator[OpenAI]:
     with OpenAI(base_url=api.url, api_key="none", max_retries=0, timeout=30) as sdk:
