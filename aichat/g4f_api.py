@@ -196,15 +196,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     host, port = listener.getsockname()[:2]
     shown_host = f"[{host}]" if ":" in host else host
     config = uvicorn.Config(app, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
-    # Once the socket listens a client's connection waits in its backlog until uvicorn serves.
-    print(f"{LISTENING}http://{shown_host}:{port}/v1", flush=True)
-    print(f"aichat.g4f_api: provider {NAME} (the default) asks {base_url}", flush=True)
-    # Ctrl-C ends it with 130 however it was started. A shell starts a background job with
-    # SIGINT ignored: uvicorn takes the signal over all the same while it serves, but puts
-    # the ignoring back before it raises the signal again, which would then end it with 0.
+    # Ctrl-C ends it with 130 however it was started, from the line that says it listens on.
+    # A shell starts a background job with SIGINT ignored: uvicorn takes the signal over all
+    # the same while it serves, but puts the ignoring back before it raises the signal again,
+    # which would then end it with 0 (and one that came before uvicorn took it over would be
+    # lost).
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
+        # Once the socket listens a client's connection waits in its backlog until uvicorn
+        # serves.
+        print(f"{LISTENING}http://{shown_host}:{port}/v1", flush=True)
+        print(f"aichat.g4f_api: provider {NAME} (the default) asks {base_url}", flush=True)
         uvicorn.Server(config).run(sockets=[listener])
     except KeyboardInterrupt:
         # uvicorn raises the Ctrl-C it took over again once it has shut down (or it came
