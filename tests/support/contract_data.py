@@ -177,6 +177,17 @@ def header_diff(sent: dict[str, str]) -> dict[str, dict[str, str | None]]:
 # Bodies POST /api/text refuses with 400, and words its refusal must hold: over HTTP
 # (mock/web/test_site_routes.py) and in this process (mock/core/test_engine.py), where make
 # mutants-mock reaches them.
+def short_id(value: object) -> str | None:
+    """A test id for a long body: pytest's own id for one of 200 KB would go into
+    PYTEST_CURRENT_TEST, whose value a child process started by the test then cannot take
+    (Linux refuses an environment string over 128 KiB)."""
+    if isinstance(value, bytes) and len(value) > 40:
+        start = "".join(char if char.isascii() and char.isalnum() else "_"
+                        for char in value[:12].decode("latin-1"))
+        return f"{start}-{len(value)}-bytes"
+    return None
+
+
 BAD_BODIES = [
     (b"not json", ["the body is not JSON"]),
     (b"", ["the body is not JSON"]),

@@ -18,7 +18,7 @@ from mock_server.core.matching import Facts
 from mock_server.core.prompt import last_user_turn
 from mock_server.core.replies import parse_reply
 from mock_server.core.store import Store
-from support.contract_data import BAD_BODIES, FAULT_ERRORS
+from support.contract_data import BAD_BODIES, FAULT_ERRORS, short_id
 from support.expected import HEADERS, MOCK_MAX_BODY
 
 BODY = {"message": "user: Hello\nassistant:", "temperature": 1, "presence_penalty": 0,
@@ -416,7 +416,7 @@ def test_retry_after_is_whole_seconds_or_a_short_printable_string(retry_after: A
     # A violation quoting a long value is still a 400 (docs/mock-server.md: bad input never gets a
     # 500).
     (json.dumps({"message": "x", "temperature": "9" * 1000}).encode(), ["temperature: '999"]),
-])
+], ids=short_id)
 def test_bad_bodies_are_refused_in_process(data: bytes, fragments: list[str]) -> None:
     """mock/web/test_site_routes.py's refusals (docs/mock-server.md: 400 {"response": false,
     "message": "invalid request: ..."}), through the engine itself."""

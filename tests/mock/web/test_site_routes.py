@@ -12,7 +12,7 @@ import requests
 
 from mock_server.core import contract
 from mock_server.testing.remote import RemoteMock
-from support.contract_data import BAD_BODIES
+from support.contract_data import BAD_BODIES, short_id
 from support.expected import MOCK_MAX_BODY as MAX_BODY
 
 SEED_BODY = {"message": "user: Hello, how are you?\nassistant:", "temperature": 1,
@@ -194,7 +194,7 @@ def test_disconnect_closes_the_connection_without_a_byte(http: requests.Session,
 
 
 
-@pytest.mark.parametrize(("data", "fragments"), BAD_BODIES)
+@pytest.mark.parametrize(("data", "fragments"), BAD_BODIES, ids=short_id)
 def test_bad_bodies_get_a_400_in_the_refusal_shape(http: requests.Session,
                                                    remote_mock: RemoteMock, data: bytes,
                                                    fragments: list[str]) -> None:
