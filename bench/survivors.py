@@ -186,9 +186,6 @@ REASONS: list[tuple[str, str, str]] = [
     ("x_kept_headers", "kept.values()))) * 5 <= HEADERS_CAP", SHORTCUT),
     ("x_kept_headers", "kept.values()))) * 4 < HEADERS_CAP", SHORTCUT),
     ("x_kept_headers", 'len("XXXX".join(kept', SHORTCUT),
-    ("x_kept_headers", "chars * 4 <= HEADERS_CAP) and (len(", SHORTCUT),
-    ("x_kept_headers", "chars * 5 <= HEADERS_CAP", SHORTCUT),
-    ("x_kept_headers", "chars * 4 < HEADERS_CAP", SHORTCUT),
     ("x_cut", "if len(text) < cap else", "reply_value, cut's one caller, keeps only the "
      "text: a text of exactly the cap cut at the cap is the same text"),
     ("x_default_answer", "^text = None$", "the JSON string is a shortcut: without it the "
@@ -197,7 +194,6 @@ REASONS: list[tuple[str, str, str]] = [
     ("x_kept_headers", "if room >= name_size:", "a header whose name alone fills the room left "
      "exactly is kept with an empty value instead of left out: within the 64 KiB either way"),
     ("x_kept_headers", 'data[:room - name_size].decode("UTF-8", "ignore")', CODEC),
-    ("xǁJournalǁrecord", "chars=None)", SHORTCUT),
     ("xǁJournalǁrecord", "^)$", SHORTCUT),  # the head size left out: the count is made
     ("xǁJournalǁrecord", "^kinds = None$", CONTENT_TYPE_FIRST),
     ("xǁJournalǁrecord", '== "Content-Type") and False', CONTENT_TYPE_FIRST),

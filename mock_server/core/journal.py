@@ -41,25 +41,21 @@ def redacted(value: str) -> str:
     return f"[redacted: {len(value)} chars]"
 
 
-def kept_headers(headers: Mapping[str, str], *, keep_secrets: bool,
-                 chars: int | None = None) -> tuple[Mapping[str, str], bool]:
+def kept_headers(headers: Mapping[str, str], *, keep_secrets: bool
+                 ) -> tuple[Mapping[str, str], bool]:
     """The headers an entry keeps, and whether they were cut: secrets redacted unless
     ``keep_secrets``; in the order received, until HEADERS_CAP bytes of names and values (the
     header that crosses it cut to the room left, the rest left out). ``headers`` itself when
-    nothing changes: most requests carry no credentials and are far under the cap. ``chars``:
-    at most this many characters are in the names and values (the request's ``head_size``),
-    where the carrier knows it."""
+    nothing changes: most requests carry no credentials and are far under the cap."""
     kept = headers
     if not keep_secrets and not headers.keys().isdisjoint(SECRET_HEADERS):
         kept = dict(headers)
         for name in SECRET_HEADERS:
             if name in headers:
                 kept[name] = redacted(headers[name])
-        chars = None  # a redacted value may be longer than the value
     # Characters first (at most 4 bytes each in UTF-8): most requests are far under the cap.
     # (Joined, they are counted in two calls, not two a header.)
-    if (chars is not None and chars * 4 <= HEADERS_CAP) or \
-            (len("".join(kept)) + len("".join(kept.values()))) * 4 <= HEADERS_CAP:
+    if (len("".join(kept)) + len("".join(kept.values()))) * 4 <= HEADERS_CAP:
         return kept, False
     room = HEADERS_CAP
     cut_headers: dict[str, str] = {}
@@ -119,14 +115,14 @@ class Journal:
         body_cap = self.body_cap
         headers: Mapping[str, str] = request.headers
         chars = request.head_size
-        # kept_headers' usual answer without the call: a head too short to reach the cap,
-        # without credentials (or with them kept).
+        # kept_headers' usual answer without the call or its count: a head whose size the
+        # carrier gives (its characters bound those of the names and values) too short to
+        # reach the cap, without credentials (or with them kept).
         if chars is not None and chars * _BYTES_PER_CHAR <= HEADERS_CAP and (
                 self.keep_secrets or headers.keys().isdisjoint(SECRET_HEADERS)):
             headers_truncated = False
         else:
-            headers, headers_truncated = kept_headers(headers, keep_secrets=self.keep_secrets,
-                                                      chars=chars)
+            headers, headers_truncated = kept_headers(headers, keep_secrets=self.keep_secrets)
         data = request.body
         size = request.size
         body: bytes | str = data

@@ -23,8 +23,6 @@ _TOKEN_BYTES = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 MAX_METHOD = 64
 # A chunk size line (or a trailer) longer than this is not followed to find the body's end.
 MAX_CHUNK_LINE = 8192
-# RFC 9112 3: method SP request-target SP HTTP-version, one space each (the parser lets more
-# through; a server should not read such a line by guessing: RFC 9112 3, 400).
 # Request lines seen so far that RFC 9112 reads, each with the method token the parser is
 # handed a stand-in for (b"": none), and its method and version: a client sends the same few.
 # Bounded.
@@ -32,6 +30,8 @@ _LINES: dict[bytes, tuple[bytes, tuple[str, str]]] = {}
 _LINES_CAP = 4096
 _LINE_BYTES = 256
 BAD_LINE = "its request line is not method, target and version, one space apart"
+# RFC 9112 3: method SP request-target SP HTTP-version, one space each (the parser lets more
+# through; a server should not read such a line by guessing: RFC 9112 3, 400).
 _REQUEST_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^ \t\r\n]+ HTTP/[0-9]\.[0-9]")
 
 
