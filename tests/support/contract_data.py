@@ -178,10 +178,12 @@ def header_diff(sent: dict[str, str]) -> dict[str, dict[str, str | None]]:
 # (mock/web/test_site_routes.py) and in this process (mock/core/test_engine.py), where make
 # mutants-mock reaches them.
 def short_id(value: object) -> str | None:
-    """A test id for a long body: pytest's own id for one of 200 KB would go into
-    PYTEST_CURRENT_TEST, whose value a child process started by the test then cannot take
-    (Linux refuses an environment string over 128 KiB)."""
-    if isinstance(value, bytes) and len(value) > 40:
+    """A test id for a long body, or one with bytes pytest writes escaped: pytest's own id for
+    one of 200 KB would go into PYTEST_CURRENT_TEST, whose value a child process started by
+    the test then cannot take (Linux refuses an environment string over 128 KiB); and an id
+    with a backslash is not found again by its node id (mutmut runs tests by theirs)."""
+    if isinstance(value, bytes) and (len(value) > 40 or any(
+            byte < 0x20 or byte > 0x7E or byte == 0x5C for byte in value)):
         start = "".join(char if char.isascii() and char.isalnum() else "_"
                         for char in value[:12].decode("latin-1"))
         return f"{start}-{len(value)}-bytes"
