@@ -713,6 +713,19 @@ class _Adapter(HTTPAdapter):
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         return _keep_deadlines(super().proxy_manager_for(proxy, **proxy_kwargs))
 
+    def build_response(self, req: Any, resp: Any) -> requests.Response:
+        # requests (2.32 and before) reads a charset parameter without a value
+        # ("application/json; charset") as True and fails on it while it guesses an encoding
+        # the provider never uses (_text reads the charset itself, and reads such a parameter
+        # as none): the parameter is left out first.
+        content_type = resp.headers.get('content-type')
+        if content_type is not None and ';' in content_type:
+            parts = content_type.split(';')
+            kept = [parts[0], *(part for part in parts[1:] if part.strip().lower() != 'charset')]
+            if len(kept) < len(parts):
+                resp.headers['Content-Type'] = ';'.join(kept)
+        return super().build_response(req, resp)
+
 
 class _Session(requests.Session):
     """requests' session, minus the look at where a redirect leads: redirects are not followed,

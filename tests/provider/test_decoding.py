@@ -292,3 +292,10 @@ def test_a_body_that_is_not_text_in_its_charset_names_the_url_on_the_error() -> 
     outcome = call(b'{"message": "\xff"}', None)
     assert type(outcome) is Aichat.AichatResponseError
     assert outcome.url == URL_SHOWN
+
+
+def test_a_charset_parameter_without_a_value_names_no_charset() -> None:
+    """docs/provider.md, Charsets: a body is read in the charset its Content-Type names, else
+    in UTF-8; ``charset`` alone names none (requests up to 2.32 failed on it)."""
+    assert call(REPLY, None, "application/json; charset") == "decoded"
+    assert call(REPLY, None, "application/json; CHARSET ; x=1") == "decoded"
