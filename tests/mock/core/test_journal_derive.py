@@ -196,3 +196,36 @@ def test_derived_entries_equal_the_eager_ones(tmp_path: Path, kind: str,
             assert json_bytes({key: entry[key] for key in eager}) == json_bytes(eager)  # type: ignore[literal-required]
     finally:
         engine.close()
+
+
+def test_requests_sharing_a_header_dictionary_are_derived_as_the_eager_ones(
+        tmp_path: Path) -> None:
+    """The own server hands the requests of one head one header dictionary, whose JSON a store
+    in a file writes once (``raw_record``): every entry is still what the eager code wrote,
+    for a shared dictionary, an equal one, one too long to keep, and after more dictionaries
+    than are kept."""
+    from mock_server.core import raw_record
+
+    shared = dict(HEADERS)
+    long = {**HEADERS, "x-long": "v" * raw_record.KEPT_HEADER_BYTES}
+    body = json.dumps(SEED).encode()
+    sent = [IncomingRequest("POST", contract.API_PATH, "", headers, body, "127.0.0.1",
+                            len(body), True, "")
+            for headers in [shared, shared, dict(shared), long, long, shared]]
+    distinct = [IncomingRequest("POST", "/chat", "", {"x-n": str(number)}, b"", None, 0, True,
+                                "") for number in range(raw_record.KEPT_HEADER_TEXTS + 76)]
+    store = SQLiteStore(tmp_path / "store.sqlite3", cap=2 * len(sent) + len(distinct))
+    engine = Engine(store=store, body_cap=65_536, chat_page=b"<html>chat</html>",
+                    owns_store=True)
+    witness = Witness(store, body_cap=65_536, keep_secrets=False)
+    witness.expected = []
+    engine.journal = witness
+    try:
+        run(engine, witness, [], sent + distinct + sent, "")
+        assert len(raw_record._HEADER_TEXTS) <= raw_record.KEPT_HEADER_TEXTS
+        derived = engine.requests(namespace=None, limit=None)["requests"]
+        assert len(derived) == len(witness.expected) == 2 * len(sent) + len(distinct)
+        for entry, eager in zip(derived, witness.expected, strict=True):
+            assert {key: entry[key] for key in eager} == eager  # type: ignore[literal-required]
+    finally:
+        engine.close()

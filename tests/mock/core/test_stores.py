@@ -261,6 +261,24 @@ def test_many_entries_over_a_small_cap(make_store: MakeStore) -> None:
     assert store.entries(path="/a") == (0, [])
 
 
+@pytest.mark.parametrize(("dropped_only", "others"), [(246, 10), (250, 6)])
+def test_a_path_whose_last_entry_is_dropped_counts_afresh(make_store: MakeStore,
+                                                           dropped_only: int,
+                                                           others: int) -> None:
+    """docs/mock-server.md, Journal entries: once the last entry of a path is dropped for the
+    cap, its count goes with it; while one is held, the dropped ones still count. 256 entries
+    over a cap of 10 take the SQLite store past a batch delete of one path's entries
+    (``/b``'s first 246): with 246 of them, ``/b`` has none left; with 250, four."""
+    store = make_store(cap=10)
+    for index in range(dropped_only + others):
+        store.append(entry("/b" if index < dropped_only else "/a"))
+    held = 250 - 246 if dropped_only == 250 else 0
+    assert store.entries(path="/b")[0] == (dropped_only if held else 0)
+    store.append(entry("/b"))
+    assert store.entries(path="/b")[0] == (dropped_only + 1 if held else 1)
+    assert store.entries(path="/a")[0] == others
+
+
 def test_the_engine_closes_the_store_create_app_opened_and_no_other(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     closed: list[str] = []
