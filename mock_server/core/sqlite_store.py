@@ -49,7 +49,15 @@ except ImportError:  # Windows: SQLite's busy timeout alone keeps the writers ap
 
 from .matching import Facts
 from .raw_record import RawRecord, raw_json
-from .sqlite_file import FILE_MODE, connect, entry_of_row, immediate, prepare, where_clause
+from .sqlite_file import (
+    FILE_MODE,
+    connect,
+    entry_of_row,
+    immediate,
+    prepare,
+    prune,
+    where_clause,
+)
 from .store import (
     DEFAULT_JOURNAL_CAP,
     DEFAULT_QUEUE_BYTES,
@@ -231,7 +239,7 @@ class SQLiteStore:
             if then is not None:
                 then(entry_id)
             if entry_id % PRUNE_EVERY == 0:
-                self._prune(db, entry_id - self.cap)
+                prune(db, entry_id - self.cap)
         return entry_id
 
     @property
@@ -257,35 +265,8 @@ class SQLiteStore:
                     row[3](first + offset)
             # The batch crossed a multiple of PRUNE_EVERY: drop what is over the cap.
             if last // PRUNE_EVERY > (first - 1) // PRUNE_EVERY:
-                self._prune(db, last - self.cap)
+                prune(db, last - self.cap)
         return len(rows)
-
-    def _prune(self, db: sqlite3.Connection, last_dropped: int) -> None:
-        """Delete the entries up to id ``last_dropped``, counting them in ``dropped``."""
-        with immediate(db):
-            groups = db.execute("SELECT namespace, path, count(*) FROM journal WHERE id <= ? "
-                                "GROUP BY namespace, path", (last_dropped,)).fetchall()
-            for namespace, path, count in groups:
-                db.execute("INSERT OR IGNORE INTO dropped (namespace, path, total) "
-                           "VALUES (?, ?, 0)", (namespace, path))
-                db.execute("UPDATE dropped SET total = total + ? "
-                           "WHERE namespace = ? AND path = ?", (count, namespace, path))
-            db.execute("DELETE FROM journal WHERE id <= ?", (last_dropped,))
-            # The counts of paths none of whose entries is left go with them. Only the paths
-            # of this batch can have lost their last entry. Most batches are of one path,
-            # whose next entry is one of the first rows left: looked for alone, it is found at
-            # once, where the question for every count reads the whole table (its entries
-            # too, some 12 MB at the default cap: a third of what a request cost the store).
-            if len(groups) == 1:
-                namespace, path, _ = groups[0]
-                if db.execute("SELECT 1 FROM journal WHERE id > ? AND namespace = ? "
-                              "AND path = ? LIMIT 1",
-                              (last_dropped, namespace, path)).fetchone() is None:
-                    db.execute("DELETE FROM dropped WHERE namespace = ? AND path = ?",
-                               (namespace, path))
-            elif groups:
-                db.execute("DELETE FROM dropped WHERE (namespace, path) NOT IN "
-                           "(SELECT namespace, path FROM journal)")
 
     def _first(self, db: sqlite3.Connection) -> int:
         """The id after which the journal shows its entries (rows up to it wait for a prune)."""
