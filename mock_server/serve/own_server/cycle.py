@@ -12,6 +12,7 @@ from . import wsgi_bridge
 from .answers import encode, encode_answer, header_lines
 
 if TYPE_CHECKING:
+    from .head import Head
     from .protocol import Conn
 
 
@@ -61,6 +62,13 @@ class Request:
         self.scheme = "http"  # "https" inside a TLS tunnel
         self.via: str | None = None  # "proxy": answered as an intercepting proxy
         self.head_size: int | None = None  # the bytes of its request line and headers
+
+    @classmethod
+    def of_head(cls, conn: Conn, head: Head) -> Request:
+        """A request of ``head`` on ``conn``, its body still to be read."""
+        target = head.target
+        return cls(conn, head.method, head.raw_path, head.raw_query, target.path, head.query,
+                   target.namespace, head.headers, target.admin, head.version)
 
     def incoming(self, body: bytes, size: int) -> IncomingRequest:
         """The request as the engine sees it, with ``body`` (of ``size`` bytes sent)."""

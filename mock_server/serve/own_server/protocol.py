@@ -20,7 +20,7 @@ from ...core.wire import Answer, json_answer, wire_text
 from .answers import encode_answer
 from .cycle import Request
 from .framing import Framing
-from .head import Refused, decoded_path, read_head
+from .head import Head, Refused, decoded_path, keep_plain, plain_head, read_head
 from .limits import LINGER_BYTES, LINGER_SECONDS, PIPELINE_DEPTH, WRITE_HIGH_WATER
 from .proxy import Interception, Refusal
 from .server import Server
@@ -186,6 +186,11 @@ class Conn(asyncio.Protocol):
                 return b""
             if not data:
                 return rest
+            if framing.method is None and self.proxy.via is None:
+                plain = plain_head(data)
+                if plain is not None and len(rest) >= plain.declared \
+                        and self.server.hosts.allows(plain.host):
+                    return self._plain(plain, rest)
             self.head = [data]
         elif state == HEAD:
             end = framing.head_end(data, starting=False)
@@ -226,6 +231,22 @@ class Conn(asyncio.Protocol):
                               f"{MAX_HEAD // 1024} KiB; send fewer or shorter headers")
             return b""
         return rest
+
+    def _plain(self, head: Head, rest: bytes) -> bytes:
+        """A request of a head whose requests need nothing more of the parser
+        (``head.plain_head``), its body whole in ``rest``: what ``on_headers_complete``,
+        ``on_body`` and ``on_message_complete`` do, at once; the bytes after the body."""
+        request = Request.of_head(self, head)
+        request.host = head.headers.get("host")
+        request.head_size = head.size
+        declared = head.declared
+        if declared:
+            request.body.append(rest[:declared])
+            request.size = declared
+        self.head_bytes = 0
+        self.deadline = _NEVER
+        self._enqueue(request)
+        return rest[declared:]
 
     def _open_tunnel(self) -> None:
         """Answer a CONNECT and become its tunnel: a new parser reads the requests inside,
@@ -278,6 +299,7 @@ class Conn(asyncio.Protocol):
         self.head_bytes = 0
         parts = self.head
         framing = self.framing
+        stand_in = framing.method is not None
         said = framing.said
         if said is None:
             method = (framing.taken_method() or self.parser.get_method()).decode("latin-1")
@@ -285,8 +307,8 @@ class Conn(asyncio.Protocol):
         else:  # from the request line, as the parser read it
             method, version = said
             framing.said = framing.method = None
-        head = read_head(method, self.url, parts[0] if len(parts) == 1 else b"".join(parts),
-                         version)
+        fed = parts[0] if len(parts) == 1 else b"".join(parts)
+        head = read_head(method, self.url, fed, version)
         self.head = []
         if head.method == "CONNECT":
             self.proxy.connect(head)  # answered once the parser stops after it
@@ -296,9 +318,7 @@ class Conn(asyncio.Protocol):
         via = None if head.authority is None and self.proxy.via is None else \
             self.proxy.via_of(head)
         target = head.target
-        request = Request(self, head.method, head.raw_path, head.raw_query, target.path,
-                          head.query, target.namespace, head.headers, target.admin,
-                          head.version)
+        request = Request.of_head(self, head)
         if head.authority is None:
             request.host = head.headers.get("host")  # the Host field, as text already
         else:
@@ -330,10 +350,14 @@ class Conn(asyncio.Protocol):
             # Not read: answered at once (413) and journaled with the size it announced.
             request.size = declared
             self._answer_unread(request)
-        if "expect" in head.headers and head.headers["expect"].lower() == "100-continue" \
-                and declared > 0 \
-                and not self.busy and not self.queue and self.transport is not None:
-            self._send(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if "expect" in head.headers:
+            if head.headers["expect"].lower() == "100-continue" and declared > 0 \
+                    and not self.busy and not self.queue and self.transport is not None:
+                self._send(b"HTTP/1.1 100 Continue\r\n\r\n")
+        elif request.keep and not (stand_in or target.admin or head.chunked
+                                   or self.proxy.via is not None or head.authority
+                                   or declared > MAX_BODY or "upgrade" in head.headers):
+            keep_plain(fed, head)
 
     def on_body(self, chunk: bytes) -> None:
         request = self.current

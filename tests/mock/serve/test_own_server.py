@@ -137,6 +137,58 @@ def test_pipelined_requests_are_answered_in_order(remote_mock: RemoteMock) -> No
     assert [entry["id"] for entry in entries] == sorted(entry["id"] for entry in entries)
 
 
+def test_a_head_sent_again_is_read_as_it_was_the_first_time(remote_mock: RemoteMock) -> None:
+    """A head the server has read before is not read again (docs/mock-server.md, Limits: what
+    the server keeps of past requests): its requests, one at a time or pipelined, their bodies
+    whole or in pieces, over HTTP/1.1 or a kept-alive HTTP/1.0, are answered and journaled
+    as the first one was; after one that closes the connection, nothing more is read."""
+    marker = f"X-Run: {time.monotonic_ns()}\r\n"  # a head this server has not read yet
+    other = json.dumps({"message": "user: Howdy\nassistant:", "temperature": 1,
+                        "presence_penalty": 0, "top_p": 1, "frequency_penalty": 1}).encode()
+    assert len(other) == len(SEED)  # the same head carries either body
+    for version, keep in (("1.1", ""), ("1.0", "Connection: keep-alive\r\n")):
+        remote_mock.clear()
+        sent = [SEED, SEED, other, SEED, other, SEED]
+        with connect(remote_mock.base_url) as sock:
+            one = post(extra=marker + keep, version=version)
+            sock.sendall(one)
+            answers = [read_response(sock)]
+            sock.sendall(one)
+            answers.append(read_response(sock))
+            sock.sendall(one.replace(SEED, other) + one + one.replace(SEED, other))
+            answers += [read_response(sock) for _ in range(3)]
+            head_end = one.index(b"\r\n\r\n") + 4
+            sock.sendall(one[:head_end + 7])  # the body in two pieces
+            time.sleep(0.05)
+            sock.sendall(one[head_end + 7:])
+            answers.append(read_response(sock))
+            # One that closes the connection: the known head after it is not read.
+            closing = post(extra=marker, keep=False, version=version)
+            sock.sendall(closing + one)
+            last = read_response(sock)
+            assert closed_without_a_byte(sock)
+        with connect(remote_mock.base_url) as sock:  # and its head closes it again
+            sock.sendall(closing)
+            assert read_response(sock).headers["connection"] == "close"
+            assert closed_without_a_byte(sock)
+        expected = ["You said: Howdy" if body == other else "You said: Hello" for body in sent]
+        assert [answer.json()["message"] for answer in answers] == expected
+        assert [answer.headers.get("connection") for answer in answers] == (
+            [None] * 6 if version == "1.1" else ["keep-alive"] * 6)
+        assert last.status == 200 and last.headers["connection"] == "close"
+        entries = remote_mock.requests
+        assert len(entries) == len(sent) + 2
+        entries = entries[:-1]
+        assert [entry["body"] for entry in entries[:-1]] == [body.decode() for body in sent]
+        varying = ("id", "time", "body", "json", "reply")
+        first = {name: value for name, value in entries[0].items() if name not in varying}
+        for entry in entries[1:-1]:
+            assert {name: value for name, value in entry.items()
+                    if name not in varying} == first
+        assert first["headers"]["x-run"] == marker[7:-2]
+        assert entries[-1]["headers"]["connection"] == "close"
+
+
 def test_head_has_the_length_of_the_body_it_leaves_out(remote_mock: RemoteMock) -> None:
     with connect(remote_mock.base_url) as sock:
         sock.sendall(b"HEAD /chat HTTP/1.1\r\nHost: localhost\r\n\r\n")
