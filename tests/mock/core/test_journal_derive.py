@@ -221,7 +221,12 @@ def test_requests_sharing_a_header_dictionary_are_derived_as_the_eager_ones(
     witness.expected = []
     engine.journal = witness
     try:
-        run(engine, witness, [], sent + distinct + sent, "")
+        raw_record._HEADER_TEXTS.clear()
+        run(engine, witness, [], distinct[:raw_record.KEPT_HEADER_TEXTS], "")
+        assert len(raw_record._HEADER_TEXTS) == raw_record.KEPT_HEADER_TEXTS  # all kept
+        run(engine, witness, [], distinct[raw_record.KEPT_HEADER_TEXTS:][:1], "")
+        assert len(raw_record._HEADER_TEXTS) == 1  # started afresh
+        run(engine, witness, [], sent + distinct[raw_record.KEPT_HEADER_TEXTS + 1:] + sent, "")
         assert len(raw_record._HEADER_TEXTS) <= raw_record.KEPT_HEADER_TEXTS
         derived = engine.requests(namespace=None, limit=None)["requests"]
         assert len(derived) == len(witness.expected) == 2 * len(sent) + len(distinct)
