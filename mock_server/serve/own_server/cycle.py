@@ -116,8 +116,11 @@ class Request:
             return
         keep = not conn.final(self)
         server = conn.server
-        server.send(conn, encode_answer(answer, server.date, keep, self.version,
-                                        self.method == "HEAD"), not keep)
+        data = encode_answer(answer, server.date, keep, self.version, self.method == "HEAD")
+        if server.batched:
+            server.send(conn, data, not keep)
+        else:
+            conn.write(data, not keep)  # Server.send's first case, without the call
 
     # --- the admin API ------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
-"""Where each request ends in a connection's bytes, so that the parser is fed one request at a
-time: a head up to its empty line, a body framed by Content-Length up to its length, a chunked
-body up to the empty line after its trailers. Each request then starts a piece of its own, and
-a method the parser does not know is taken aside for every one of them (``stand_in``).
+"""Where each request ends in a connection's bytes, so that the parser (``new_parser``) is fed
+one request at a time: a head up to its empty line, a body framed by Content-Length up to its
+length, a chunked body up to the empty line after its trailers. Each request then starts a
+piece of its own, and a method the parser does not know is taken aside for every one of them
+(``stand_in``).
 
 Only where to stop feeding is worked out here; the parser still reads and checks every byte,
 so a stream this misjudges is parsed just the same, in other pieces.
@@ -10,6 +11,8 @@ so a stream this misjudges is parsed just the same, in other pieces.
 from __future__ import annotations
 
 import re
+
+import httptools
 
 # httptools accepts only the methods llhttp knows, in upper case. Any other method token
 # reaches the engine too (RFC 9110 9.1: methods are case-sensitive, "post" is not POST): the
@@ -33,6 +36,16 @@ BAD_LINE = "its request line is not method, target and version, one space apart"
 # RFC 9112 3: method SP request-target SP HTTP-version, one space each (the parser lets more
 # through; a server should not read such a line by guessing: RFC 9112 3, 400).
 _REQUEST_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^ \t\r\n]+ HTTP/[0-9]\.[0-9]")
+
+
+def new_parser(conn: object) -> httptools.HttpRequestParser:
+    """A request parser calling back ``conn`` (the connection protocol's ``on_*`` methods):
+    strict (llhttp's defaults) but for the version, so that a later HTTP/1 minor version
+    reaches ``on_headers_complete``, which reads it as 1.1 (RFC 9110 2.5) and refuses any other
+    major version."""
+    parser = httptools.HttpRequestParser(conn)
+    parser.set_dangerous_leniencies(lenient_version=True)
+    return parser
 
 
 class Framing:

@@ -33,9 +33,6 @@ _TARGET_BYTES = 256
 _HEADS: dict[bytes, Head] = {}
 _HEADS_CAP = 1024
 _HEAD_BYTES = 2048
-# The heads among those kept whole whose requests need nothing of the parser once it has read
-# them (see ``plain_head``).
-_PLAIN: dict[bytes, Head] = {}
 # A Content-Length of more digits than this is over every limit, whatever its value.
 _LONGEST_LENGTH = 18
 
@@ -165,24 +162,10 @@ def read_head(method: str, url: bytes, head: bytes, version: str) -> Head:
     return read
 
 
-def plain_head(head: bytes) -> Head | None:
-    """What ``head`` (its bytes, the request line first) says, when a request of that head was
-    read and served before and needs nothing more of the parser than its body's bytes
-    (``keep_plain``); else ``None``. The parser has checked these very bytes, takes a body
-    framed by Content-Length as it comes, and is where a request ends either way. (After a
-    request that closes the connection it would refuse what follows; the requests read without
-    it then are dropped unanswered and unjournaled all the same: ``Request.run``.)"""
-    return _PLAIN.get(head)
-
-
-def keep_plain(head: bytes, read: Head) -> None:
-    """Note that the requests of ``head`` (read as ``read``) need nothing more of the parser
-    once it has checked ``head``'s bytes: to the site, in the origin form, the method one the
-    parser knows, the body framed by Content-Length and within what is read, no ``Expect``, no
-    ``Upgrade``, the connection kept open after them (the caller knows). Only heads kept whole
-    are noted, so as many as those."""
-    if _HEADS.get(head) is read:
-        _PLAIN[head] = read
+def kept_whole(head: bytes, read: Head) -> bool:
+    """Whether what ``head`` (its bytes) says is kept as ``read`` (at most 1,024 heads are:
+    what a server keeps of each of them is bounded with them)."""
+    return _HEADS.get(head) is read
 
 
 def _read_head(method: str, url: bytes, head: bytes, version: str) -> Head:

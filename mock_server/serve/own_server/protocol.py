@@ -19,23 +19,14 @@ from ...core.engine import invalid
 from ...core.wire import Answer, json_answer, wire_text
 from .answers import encode_answer
 from .cycle import Request
-from .framing import Framing
-from .head import Head, Refused, decoded_path, keep_plain, plain_head, read_head
+from .framing import Framing, new_parser
+from .head import Head, Refused, decoded_path, kept_whole, read_head
 from .limits import LINGER_BYTES, LINGER_SECONDS, PIPELINE_DEPTH, WRITE_HIGH_WATER
 from .proxy import Interception, Refusal
 from .server import Server
 
 IDLE, HEAD, BODY, DONE = range(4)
 _NEVER = float("inf")  # the deadline of a connection with nothing to wait for
-
-def new_parser(conn: Conn) -> httptools.HttpRequestParser:
-    """A request parser calling back ``conn``: strict (llhttp's defaults) but for the version,
-    so that a later HTTP/1 minor version reaches ``on_headers_complete``, which reads it as
-    1.1 (RFC 9110 2.5) and refuses any other major version."""
-    parser = httptools.HttpRequestParser(conn)
-    parser.set_dangerous_leniencies(lenient_version=True)
-    return parser
-
 
 class Conn(asyncio.Protocol):
     """One client connection: its parser, the request being read, the answers it waits for."""
@@ -187,9 +178,8 @@ class Conn(asyncio.Protocol):
             if not data:
                 return rest
             if framing.method is None and self.proxy.via is None:
-                plain = plain_head(data)
-                if plain is not None and len(rest) >= plain.declared \
-                        and self.server.hosts.allows(plain.host):
+                plain = self.server.plain.get(data)
+                if plain is not None and len(rest) >= plain.declared:
                     return self._plain(plain, rest)
             self.head = [data]
         elif state == HEAD:
@@ -234,9 +224,11 @@ class Conn(asyncio.Protocol):
 
     def _plain(self, head: Head, rest: bytes) -> bytes:
         """A request of a head whose requests need nothing more of the parser
-        (``head.plain_head``), its body whole in ``rest``: what ``on_headers_complete``,
+        (``Server.plain``), its body whole in ``rest``: what ``on_headers_complete``,
         ``on_body`` and ``on_message_complete`` do, at once; the bytes after the body."""
-        request = Request.of_head(self, head)
+        target = head.target
+        request = Request(self, head.method, head.raw_path, head.raw_query, target.path,
+                          head.query, target.namespace, head.headers, False, head.version)
         request.host = head.headers.get("host")
         request.head_size = head.size
         declared = head.declared
@@ -245,7 +237,10 @@ class Conn(asyncio.Protocol):
             request.size = declared
         self.head_bytes = 0
         self.deadline = _NEVER
-        self._enqueue(request)
+        if self.busy or self.queue or not self.writing or self.closed:
+            self._enqueue(request)
+        else:
+            request.site(True)  # its turn has come: run()'s way for a site's request kept open
         return rest[declared:]
 
     def _open_tunnel(self) -> None:
@@ -356,8 +351,9 @@ class Conn(asyncio.Protocol):
                 self._send(b"HTTP/1.1 100 Continue\r\n\r\n")
         elif request.keep and not (stand_in or target.admin or head.chunked
                                    or self.proxy.via is not None or head.authority
-                                   or declared > MAX_BODY or "upgrade" in head.headers):
-            keep_plain(fed, head)
+                                   or declared > MAX_BODY or "upgrade" in head.headers) \
+                and kept_whole(fed, head):
+            self.server.plain[fed] = head
 
     def on_body(self, chunk: bytes) -> None:
         request = self.current

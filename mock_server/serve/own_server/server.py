@@ -16,6 +16,7 @@ from .limits import ADMIN_THREADS, Limits
 
 if TYPE_CHECKING:
     from ..certificates import Authority
+    from .head import Head
     from .protocol import Conn
 
 
@@ -41,6 +42,15 @@ class Server:
         self.loop = asyncio.get_running_loop()
         self.now = self.loop.time()
         self.conns: set[Conn] = set()
+        # The heads (their bytes) whose next requests need nothing more of the parser, once it
+        # has read one and this server has served it: to the site, in the origin form, a
+        # method the parser knows, a body framed by Content-Length within what is read, no
+        # Expect, no Upgrade, the connection kept open (see Conn._plain). The parser has checked
+        # those very bytes, takes such a body as it comes, and is where a request ends either
+        # way. (After a request that closes the connection it would refuse what follows; the
+        # requests read without it then are dropped unanswered and unjournaled all the same:
+        # Request.run.) Only heads kept whole (head.kept_whole) are noted, so as many as those.
+        self.plain: dict[bytes, Head] = {}
         self.pool = ThreadPoolExecutor(ADMIN_THREADS, thread_name_prefix="aichat-mock-admin")
         self.batched = batched
         # Answers of this turn of the loop, written once the turn's records are committed.
