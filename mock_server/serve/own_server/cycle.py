@@ -67,8 +67,10 @@ class Request:
     def of_head(cls, conn: Conn, head: Head) -> Request:
         """A request of ``head`` on ``conn``, its body still to be read."""
         target = head.target
-        return cls(conn, head.method, head.raw_path, head.raw_query, target.path, head.query,
-                   target.namespace, head.headers, target.admin, head.version)
+        request = cls(conn, head.method, head.raw_path, head.raw_query, target.path,
+                      head.query, target.namespace, head.headers, target.admin, head.version)
+        request.head_size = head.size
+        return request
 
     def incoming(self, body: bytes, size: int) -> IncomingRequest:
         """The request as the engine sees it, with ``body`` (of ``size`` bytes sent)."""

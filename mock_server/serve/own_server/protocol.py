@@ -226,11 +226,8 @@ class Conn(asyncio.Protocol):
         """A request of a head whose requests need nothing more of the parser
         (``Server.plain``), its body whole in ``rest``: what ``on_headers_complete``,
         ``on_body`` and ``on_message_complete`` do, at once; the bytes after the body."""
-        target = head.target
-        request = Request(self, head.method, head.raw_path, head.raw_query, target.path,
-                          head.query, target.namespace, head.headers, False, head.version)
+        request = Request.of_head(self, head)
         request.host = head.headers.get("host")
-        request.head_size = head.size
         declared = head.declared
         if declared:
             request.body.append(rest[:declared])
@@ -319,7 +316,6 @@ class Conn(asyncio.Protocol):
         else:
             request.host = wire_text(head.authority[1].decode("latin-1"))
         request.via = via
-        request.head_size = head.size
         if self.proxy.via is not None:
             request.scheme = self.proxy.scheme  # inside a tunnel
         elif head.authority is not None:
