@@ -7,7 +7,7 @@ translate to and from these, so the mock behaves the same whatever carries the b
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -130,13 +130,28 @@ def parse_json(text: str) -> Any:
 
 
 # Made once: json.dumps with options builds an encoder on every call.
-_ENCODE_TEXT = json.JSONEncoder(ensure_ascii=False).encode
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+# The C encoder JSONEncoder.encode ends in, where the module has it. encode makes a Python
+# closure (its fallback's float writer) and goes through iterencode around every call: three
+# quarters of what a short value costs (4.4 against 1.1 µs for a record's first five fields).
+_MAKE_C_ENCODER: Callable[..., Callable[[Any, int], Sequence[str]]] | None = getattr(
+    json.encoder, "c_make_encoder", None)
+
+
+def _encode_text(data: Any) -> str:
+    """``_ENCODER.encode(data)``, by the C encoder made as encode makes it: a fresh dictionary
+    of the containers being written (the circular reference check) for every call."""
+    if _MAKE_C_ENCODER is None:
+        return _ENCODER.encode(data)
+    return "".join(_MAKE_C_ENCODER({}, _ENCODER.default, json.encoder.encode_basestring, None,
+                                   _ENCODER.key_separator, _ENCODER.item_separator,
+                                   False, False, True)(data, 0))
 
 
 def json_bytes(data: Any) -> bytes:
     """Compact UTF-8 JSON; text with lone surrogates (valid in JSON escapes) is kept escaped."""
     try:
-        return _ENCODE_TEXT(data).encode("utf-8")
+        return _encode_text(data).encode("utf-8")
     except UnicodeEncodeError:
         return json.dumps(data).encode("ascii")
 
