@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import mmap
 import os
 import sqlite3
 import urllib.parse
@@ -242,6 +243,34 @@ def _set_up(db: sqlite3.Connection, path: str) -> None:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+class ChangeCount:
+    """The count of changes to a store's replies and settings: the first 8 bytes of the file
+    ``path`` (``PATH-queue``), which every process that opens the store maps. A request finds
+    whether what its process read of them still holds with a load from memory, where the size
+    of a file that grew a byte a change took a ``stat``, a system call (2.6 µs here) every
+    request. Writers add one while they hold the store's write lock, once their change is
+    committed. A file of an earlier version, a byte a change, serves as it is: its first 8
+    bytes are a count like any other."""
+
+    def __init__(self, path: str) -> None:
+        marker = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        try:
+            # Only ever made longer, never cut: a count another process wrote stays.
+            if os.fstat(marker).st_size < 8:
+                os.ftruncate(marker, 8)
+            self._map = mmap.mmap(marker, 8)
+        finally:
+            os.close(marker)
+        # One aligned 8-byte word: read and written whole.
+        self._count = memoryview(self._map).cast("Q")
+
+    def read(self) -> int:
+        return self._count[0]
+
+    def add_one(self) -> None:
+        self._count[0] = (self._count[0] + 1) & 0xFFFF_FFFF_FFFF_FFFF
 
 
 def where_clause(namespace: str | None, path: str | None) -> tuple[str, tuple[str, ...]]:

@@ -23,12 +23,13 @@ An SQLite database in WAL mode gives that with nothing to run beside the mock:
   batches, and counted per namespace and path in ``dropped`` so that totals still count them,
   as long as the journal shows an entry of that namespace and path (as ``MemoryStore`` keeps
   them): ``dropped`` never has more rows than the journal;
-- each process keeps the reply queues and settings it has read, as long as ``PATH-queue`` keeps
-  its size: every change to them (a push, a use, a removal, new settings) grows that file by
-  a byte once committed. A request then finds its namespace's replies, their matches already
-  checked, with one ``stat``; a standing reply answers with no write at all, and using up a
-  finite one is a ``BEGIN IMMEDIATE`` transaction, which holds the write lock from its first
-  read and chooses again from the queue as it is then.
+- each process keeps the reply queues and settings it has read, as long as the count of
+  changes in ``PATH-queue`` (``ChangeCount``, mapped in memory) stays the same: every change to
+  them (a push, a use, a removal, new settings) adds one to it once committed. A request then
+  finds its namespace's replies, their matches already checked, with one read of memory; a
+  standing reply answers with no write at all, and using up a finite one is a ``BEGIN
+  IMMEDIATE`` transaction, which holds the write lock from its first read and chooses again
+  from the queue as it is then.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from .matching import Facts
 from .raw_record import RawRecord, raw_json
 from .sqlite_file import (
     FILE_MODE,
+    ChangeCount,
     connect,
     entry_of_row,
     immediate,
@@ -101,7 +103,7 @@ class _Link:
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.connection = connection
-        self.pid = os.getpid()
+        self.pid = _PROCESS[0]
 
 
 # Connections open in this process, and those inherited over a fork. The inherited ones are
@@ -112,9 +114,13 @@ _INHERITED: list[_Link] = []
 
 
 _STORES: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
+# This process's id, set again in a forked child: os.getpid is a system call, and a flush
+# asks it every time.
+_PROCESS = [os.getpid()]
 
 
 def _keep_inherited() -> None:
+    _PROCESS[0] = os.getpid()
     _INHERITED.extend(_LIVE)
     _LIVE.clear()
     for store in _STORES:
@@ -144,11 +150,8 @@ class SQLiteStore:
         self._links: weakref.WeakSet[_Link] = weakref.WeakSet()
         self._thread_lock = threading.Lock()
         self._lock_file: int | None = None
-        # PATH-queue grows by a byte after each change to the replies or settings: what a
-        # process read of them holds as long as the file keeps the size it had before.
-        self._queue_marker = self.path + "-queue"
-        # (the marker's size, what was read of each namespace at that size): replaced whole,
-        # never changed but by adding a namespace, so threads read it without a lock.
+        # (the count of changes, what was read of each namespace at that count): replaced
+        # whole, never changed but by adding a namespace, so threads read it without a lock.
         self._cache: tuple[int, dict[str, _Namespace]] = (-1, {})
         # Replies never change but for their times: each is read and its match checked once.
         self._known: dict[int, Queued] = {}
@@ -158,14 +161,13 @@ class SQLiteStore:
         self._pending: list[tuple[str, str, bytes, Callable[[int], None] | None]] = []
         _STORES.add(self)
         prepare(self.path)
-        # There from the start: a request finds its size with a stat that does not fail.
-        os.close(os.open(self._queue_marker, os.O_WRONLY | os.O_APPEND | os.O_CREAT,
-                         FILE_MODE))
+        # What a process read of the replies and settings holds while this count stays.
+        self._changes = ChangeCount(self.path + "-queue")
 
     def _db(self) -> sqlite3.Connection:
         """This thread's connection, opened on first use in this process."""
         link: _Link | None = getattr(self._local, "link", None)
-        if link is not None and link.pid == os.getpid():
+        if link is not None and link.pid == _PROCESS[0]:
             return link.connection
         connection = connect(self.path)
         link = _Link(connection)
@@ -258,7 +260,9 @@ class SQLiteStore:
             with immediate(db):
                 db.executemany("INSERT INTO journal (namespace, path, entry) VALUES (?, ?, ?)",
                                [row[:3] for row in rows])
-                last = db.execute(LAST_ID).fetchone()[0]
+                # The id of the last row this connection inserted (not sqlite_sequence's
+                # row, another table's page to look up).
+                last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
             first = last - len(rows) + 1
             for offset, row in enumerate(rows):
                 if row[3] is not None:
@@ -342,12 +346,7 @@ class SQLiteStore:
     def _changed(self) -> None:
         """Tell every process that the replies or settings changed: called after the commit,
         with the write lock still held."""
-        marker = os.open(self._queue_marker, os.O_WRONLY | os.O_APPEND | os.O_CREAT,
-                         FILE_MODE)
-        try:
-            os.write(marker, b".")
-        finally:
-            os.close(marker)
+        self._changes.add_one()
 
     def _item(self, seq: int, reply: bytes, times: int | None) -> Queued:
         """The queued reply ``seq``, read and its match checked once in this process."""
@@ -362,18 +361,15 @@ class SQLiteStore:
     def _namespace(self, namespace: str) -> _Namespace:
         """What this process knows of ``namespace``'s queue and settings, read again from the
         database when another change was made since."""
-        try:
-            version = os.stat(self._queue_marker).st_size
-        except FileNotFoundError:  # removed from under the mock: read the tables every time
-            version = -1
+        version = self._changes.read()
         cache = self._cache
-        if cache[0] == version and version >= 0:
+        if cache[0] == version:
             state = cache[1].get(namespace)
             if state is not None:
                 return state
         else:
             cache = self._cache = (version, {})
-        # The size was read before the tables: a change the read misses has grown the file.
+        # The count was read before the tables: a change the read misses has added to it.
         db = self._db()
         db.execute("BEGIN")
         try:
@@ -482,7 +478,7 @@ class SQLiteStore:
 
     def close(self) -> None:
         """Close the connections this process opened; the store opens new ones if used again."""
-        pid = os.getpid()
+        pid = _PROCESS[0]
         for link in list(self._links):
             if link.pid == pid:
                 link.connection.close()

@@ -393,6 +393,28 @@ def test_a_store_sees_what_another_on_the_file_changed(tmp_path: Path) -> None:
     other.close()
 
 
+@pytest.mark.parametrize("marker", [None, b"...", b"." * 300, b"\xff" * 8],
+                         ids=["new", "3 changes of 0.2", "300 changes of 0.2", "largest count"])
+def test_the_count_of_changes_is_8_bytes_and_any_earlier_marker_serves(
+        tmp_path: Path, marker: bytes | None) -> None:
+    """docs/internals.md, SQLite store: PATH-queue holds the count of changes to the replies
+    and settings in 8 bytes, whatever the number of changes. A file of an earlier version
+    (a byte a change) serves as it is, and a count at its largest goes on from 0."""
+    path = tmp_path / "s.sqlite3"
+    queue = tmp_path / "s.sqlite3-queue"
+    if marker is not None:
+        queue.write_bytes(marker)
+    one, other = SQLiteStore(path), SQLiteStore(path)
+    for number in range(50):
+        [standing] = one.push_replies([reply(message=f"standing {number}", times=None)])
+        assert take(other) is not None
+        one.remove_reply(standing)
+        assert take(other) is None
+    assert queue.stat().st_size == max(8, len(marker or b""))
+    one.close()
+    other.close()
+
+
 # The layout a store of the mock's version 0.1 made (user_version 0).
 SCHEMA_1 = """
 CREATE TABLE journal (id INTEGER PRIMARY KEY AUTOINCREMENT, path TEXT NOT NULL,
