@@ -41,7 +41,7 @@ import sqlite3
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 try:
     import fcntl
@@ -52,6 +52,7 @@ from .matching import Facts
 from .raw_record import RawRecord, raw_json
 from .sqlite_file import (
     FILE_MODE,
+    LAST_ID,
     ChangeCount,
     connect,
     entry_of_row,
@@ -78,21 +79,17 @@ from .wire import json_bytes
 # the table holds at most cap + PRUNE_EVERY rows and recording is one INSERT otherwise.
 PRUNE_EVERY = 256
 
-LAST_ID = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'journal'), 0)"
 # The rows of the namespaces and paths the journal shows an entry of (id > the first shown).
 _SHOWN = "(namespace, path) IN (SELECT namespace, path FROM journal WHERE {where} id > ?)"
 # Namespaces whose queues and settings a process keeps at most before it starts afresh.
 KEPT_NAMESPACES = 1024
 
 
-class _Namespace:
+class _Namespace(NamedTuple):
     """What a process keeps of one namespace: its queue (matches checked) and settings."""
 
-    __slots__ = ("queue", "settings")
-
-    def __init__(self, queue: ReplyQueue, settings: dict[str, Any] | None) -> None:
-        self.queue = queue
-        self.settings = settings
+    queue: ReplyQueue
+    settings: dict[str, Any] | None
 
 
 class _Link:
@@ -111,8 +108,6 @@ class _Link:
 # lock this process holds on it, the ones of its own connections included.
 _LIVE: weakref.WeakSet[_Link] = weakref.WeakSet()
 _INHERITED: list[_Link] = []
-
-
 _STORES: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
 # This process's id, set again in a forked child: os.getpid is a system call, and a flush
 # asks it every time.
@@ -155,6 +150,10 @@ class SQLiteStore:
         self._cache: tuple[int, dict[str, _Namespace]] = (-1, {})
         # Replies never change but for their times: each is read and its match checked once.
         self._known: dict[int, Queued] = {}
+        # The count of changes at which this process found that the journal's greatest row
+        # holds its greatest id, so that SQLite's next id (one past it) is the right one: until
+        # the next clear, which adds to the count (-1: not found yet). Set once rows are in.
+        self._ids_follow = -1
         # With batch set (the mock's own server, one transaction per turn of its event loop),
         # raw records wait here until flush() writes them.
         self.batch = False
@@ -202,12 +201,14 @@ class SQLiteStore:
             finally:
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """The write lock, and one ``BEGIN IMMEDIATE`` transaction: committed when the block
-        ends, rolled back when it raises."""
-        with self._writing() as db, immediate(db):
-            yield db
+    def _next_id(self, db: sqlite3.Connection) -> int | None:
+        """The id the next row must be given, with the write lock held; ``None`` when it is
+        SQLite's own (one past the greatest row), as it is but after a clear."""
+        if self._changes.read() == self._ids_follow:
+            return None
+        greatest, given = db.execute(f"SELECT coalesce(max(id), 0), ({LAST_ID}) "
+                                     f"FROM journal").fetchone()
+        return None if greatest == given else given + 1
 
     # --- the journal -------------------------------------------------------------------------
 
@@ -235,8 +236,10 @@ class SQLiteStore:
                 then: Callable[[int], None] | None) -> int:
         """One row of the journal, under the lock of every process; then ``then(id)``."""
         with self._writing() as db:
-            entry_id = db.execute("INSERT INTO journal (namespace, path, entry) "
-                                  "VALUES (?, ?, ?)", (namespace, path, stored)).lastrowid
+            entry_id = db.execute("INSERT INTO journal (id, namespace, path, entry) "
+                                  "VALUES (?, ?, ?, ?)",
+                                  (self._next_id(db), namespace, path, stored)).lastrowid
+            self._ids_follow = self._changes.read()
             assert entry_id is not None
             if then is not None:
                 then(entry_id)
@@ -258,11 +261,13 @@ class SQLiteStore:
             return 0
         with self._writing() as db:
             with immediate(db):
-                db.executemany("INSERT INTO journal (namespace, path, entry) VALUES (?, ?, ?)",
-                               [row[:3] for row in rows])
-                # The id of the last row this connection inserted (not sqlite_sequence's
-                # row, another table's page to look up).
+                start = self._next_id(db)
+                db.executemany("INSERT INTO journal (id, namespace, path, entry) "
+                               "VALUES (?, ?, ?, ?)",
+                               [(None, *row[:3]) for row in rows] if start is None else
+                               [(start + offset, *row[:3]) for offset, row in enumerate(rows)])
                 last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
+            self._ids_follow = self._changes.read()
             first = last - len(rows) + 1
             for offset, row in enumerate(rows):
                 if row[3] is not None:
@@ -311,10 +316,16 @@ class SQLiteStore:
 
     def clear(self, *, namespace: str | None = "") -> int:
         where, values = where_clause(namespace, None)
-        with self._transaction() as db:
-            total = self._total(db, where, values)
-            db.execute(f"DELETE FROM journal WHERE {where}", values)
-            db.execute(f"DELETE FROM dropped WHERE {where}", values)
+        with self._writing() as db:
+            with immediate(db):
+                total = self._total(db, where, values)
+                # The next ids go on from the last one given, whichever rows are left.
+                floor = db.execute(LAST_ID).fetchone()[0]
+                db.execute(f"DELETE FROM journal WHERE {where}", values)
+                db.execute(f"DELETE FROM dropped WHERE {where}", values)
+                db.execute("DELETE FROM journal_floor")
+                db.execute("INSERT INTO journal_floor (last) VALUES (?)", (floor,))
+            self._changed()
         return total
 
     def namespaces(self, *, limit: int | None = None, after: str | None = None
@@ -344,8 +355,8 @@ class SQLiteStore:
     # --- the reply queues and settings -------------------------------------------------------
 
     def _changed(self) -> None:
-        """Tell every process that the replies or settings changed: called after the commit,
-        with the write lock still held."""
+        """Tell every process that the replies or settings changed, or the journal was cleared:
+        called after the commit, with the write lock still held."""
         self._changes.add_one()
 
     def _item(self, seq: int, reply: bytes, times: int | None) -> Queued:
