@@ -56,9 +56,6 @@ ADVICE_WORDS = ("the words around an advice the tests do check (the command to r
 NO_CODING = "a missing Content-Encoding read as None is no coding, as the empty text is"
 
 # The mock's core (make mutants-mock).
-HEADER_TEXTS = ("the JSON of a header set kept for the next records of its head: without it, "
-                "or never found again, the same JSON is written out anew, only slower "
-                "(bench.instructions)")
 WORDING = ("the words of an error message, which neither the docs nor the contract fix; the "
            "status, the answer's shape and the field it names are tested")
 MARKER = ("the torn-line marker's other fields, a time and a note for a reader: "
@@ -231,11 +228,6 @@ REASONS: list[tuple[str, str, str]] = [
     ("xǁJournalǁrecord", "return 1, raw", "the id handed back for an entry the store lost: the "
      "journal holds no such entry, and nothing of the mock reads it (only Outcome.entry, for "
      "a caller of the engine)"),
-    *[("x__header_text", piece, HEADER_TEXTS) for piece in (
-        "kept = None", "_HEADER_TEXTS.get(None)", "_HEADER_TEXTS.get(id(None))",
-        "_HEADER_TEXTS[id(headers)] = None", "_HEADER_TEXTS[id(None)]")],
-    ("x__header_text", "if len(text) < KEPT_HEADER_BYTES:", "a header set's JSON of exactly "
-     "the bound not kept: written out anew, the same bytes"),
     ("x_raw_json", 'value.decode(errors="replace")', "UTF-8 is the default codec"),
     ("x_raw_json", 'value.decode("UTF-8", errors="replace")', CODEC),
     ("x_derive", '^errors="replace"),$', "UTF-8 is the default codec"),

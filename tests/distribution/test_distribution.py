@@ -194,7 +194,8 @@ def test_the_provider_alone_brings_requests_and_no_web_server(
         from importlib import metadata
         print(metadata.distribution("g4f-aichat").metadata["Name"])
         print(sorted(name for name in ("flask", "werkzeug", "gunicorn", "gevent", "jsonschema",
-                                       "httptools", "uvloop", "responses", "pytest")
+                                       "httptools", "uvloop", "orjson", "responses",
+                                       "pytest")
                      if importlib.util.find_spec(name) is not None))
         print(aichat.Aichat.url)
     """)], tmp_path, env).stdout.splitlines()

@@ -198,39 +198,39 @@ def test_derived_entries_equal_the_eager_ones(tmp_path: Path, kind: str,
         engine.close()
 
 
-def test_requests_sharing_a_header_dictionary_are_derived_as_the_eager_ones(
-        tmp_path: Path) -> None:
-    """The own server hands the requests of one head one header dictionary, whose JSON a store
-    in a file writes once (``raw_record``): every entry is still what the eager code wrote,
-    for a shared dictionary, an equal one, one too long to keep, and after more dictionaries
-    than are kept."""
-    from mock_server.core import raw_record
-
+@pytest.mark.parametrize("batch", [False, True])
+def test_records_orjson_refuses_are_written_by_the_standard_encoder(tmp_path: Path,
+                                                                    batch: bool) -> None:
+    """A store in a file writes its records with orjson, and what orjson refuses with the
+    standard encoder (``raw_record.raw_json``): a lone surrogate, an integer past 64 bits,
+    nesting past orjson's 254 levels but within what an entry shows. Every entry is still
+    what the eager code wrote; so are those of requests that share one header dictionary,
+    as the own server's requests of one head do."""
     shared = dict(HEADERS)
-    long = {**HEADERS, "x-long": "v" * raw_record.KEPT_HEADER_BYTES}
-    body = json.dumps(SEED).encode()
+    bodies = [json.dumps(SEED).encode(), b'{"message": "\\ud800 alone"}',
+              b'{"message": "big", "n": 123456789012345678901234567890}',
+              b"[" * 255 + b"]" * 255, b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1)]
     sent = [IncomingRequest("POST", contract.API_PATH, "", headers, body, "127.0.0.1",
                             len(body), True, "")
-            for headers in [shared, shared, dict(shared), long, long, shared]]
-    distinct = [IncomingRequest("POST", "/chat", "", {"x-n": str(number)}, b"", None, 0, True,
-                                "") for number in range(raw_record.KEPT_HEADER_TEXTS + 76)]
-    store = SQLiteStore(tmp_path / "store.sqlite3", cap=2 * len(sent) + len(distinct))
+            for body in bodies for headers in (shared, shared, dict(shared))]
+    store = SQLiteStore(tmp_path / "store.sqlite3")
+    store.batch = batch
     engine = Engine(store=store, body_cap=65_536, chat_page=b"<html>chat</html>",
                     owns_store=True)
     witness = Witness(store, body_cap=65_536, keep_secrets=False)
     witness.expected = []
     engine.journal = witness
     try:
-        raw_record._HEADER_TEXTS.clear()
-        run(engine, witness, [], distinct[:raw_record.KEPT_HEADER_TEXTS], "")
-        assert len(raw_record._HEADER_TEXTS) == raw_record.KEPT_HEADER_TEXTS  # all kept
-        run(engine, witness, [], distinct[raw_record.KEPT_HEADER_TEXTS:][:1], "")
-        assert len(raw_record._HEADER_TEXTS) == 1  # started afresh
-        run(engine, witness, [], sent + distinct[raw_record.KEPT_HEADER_TEXTS + 1:] + sent, "")
-        assert len(raw_record._HEADER_TEXTS) <= raw_record.KEPT_HEADER_TEXTS
+        run(engine, witness, [], sent, "")
         derived = engine.requests(namespace=None, limit=None)["requests"]
-        assert len(derived) == len(witness.expected) == 2 * len(sent) + len(distinct)
+        assert len(derived) == len(witness.expected) == len(sent)
         for entry, eager in zip(derived, witness.expected, strict=True):
             assert {key: entry[key] for key in eager} == eager  # type: ignore[literal-required]
+        # What each kind of body shows: the surrogate, the integer, the 255 levels, and
+        # nothing of a body nested past what entries show.
+        shown = [entry["json"] for entry in derived[::3]]
+        assert shown[1] == {"message": "\ud800 alone"}
+        assert shown[2]["n"] == 123456789012345678901234567890
+        assert nesting(shown[3]) == 255 and shown[4] is None
     finally:
         engine.close()

@@ -117,8 +117,8 @@ def send_distinct_heads(url: str, start: int, count: int) -> None:
 @pytest.mark.parametrize("store", ["memory", "sqlite"])
 def test_distinct_request_lines_targets_and_header_lines_leave_memory_bounded(
         store: str) -> None:
-    """With the SQLite store, the JSON of the header sets written out is kept too
-    (docs/mock-server.md, Limits)."""
+    """On either store: the SQLite store's records go to its file, not to the process's
+    memory (docs/mock-server.md, Limits)."""
     with MockProcess(["--journal-cap", "10", "--store", store]) as process:
         pid = process.process.pid
         # Past what the server keeps of past heads (docs/mock-server.md, Limits: lines and
