@@ -42,8 +42,8 @@ SCHEMA = (
     # Ids are never reused, not even after a clear: SQLite gives one past the greatest row,
     # and journal_floor keeps the greatest id given when the journal was last cleared, which
     # ids given after it go on from (LAST_ID). Not AUTOINCREMENT, which writes its counter's
-    # page (sqlite_sequence) again with every commit: a sixth of what a batch of two records
-    # cost the store.
+    # page (sqlite_sequence) again with every commit: a WAL frame more (two of the eight
+    # pwrites of a commit of two records) and a page read after another process's commit.
     """CREATE TABLE IF NOT EXISTS journal (
         id INTEGER PRIMARY KEY,
         path TEXT NOT NULL,
@@ -272,7 +272,8 @@ def _set_up(db: sqlite3.Connection, path: str) -> None:
 
 
 class ChangeCount:
-    """The count of changes to a store's replies and settings: the first 8 bytes of the file
+    """The count of changes to a store's replies and settings and of clears of its journal
+    (after which the next ids are checked again): the first 8 bytes of the file
     ``path`` (``PATH-queue``), which every process that opens the store maps. A request finds
     whether what its process read of them still holds with a load from memory, where the size
     of a file that grew a byte a change took a ``stat``, a system call (2.6 µs here) every

@@ -24,12 +24,12 @@ An SQLite database in WAL mode gives that with nothing to run beside the mock:
   as long as the journal shows an entry of that namespace and path (as ``MemoryStore`` keeps
   them): ``dropped`` never has more rows than the journal;
 - each process keeps the reply queues and settings it has read, as long as the count of
-  changes in ``PATH-queue`` (``ChangeCount``, mapped in memory) stays the same: every change to
-  them (a push, a use, a removal, new settings) adds one to it once committed. A request then
-  finds its namespace's replies, their matches already checked, with one read of memory; a
-  standing reply answers with no write at all, and using up a finite one is a ``BEGIN
-  IMMEDIATE`` transaction, which holds the write lock from its first read and chooses again
-  from the queue as it is then.
+  changes in ``PATH-queue`` (``ChangeCount``, mapped in memory) stays the same: each change to
+  them (a push, a use, a removal, new settings) and each clear of the journal adds one to it,
+  once committed. A request finds its namespace's replies, their matches already checked, with
+  one read of memory; a standing reply answers with no write at all, and using up a finite one
+  is a ``BEGIN IMMEDIATE`` transaction, which holds the write lock from its first read and
+  chooses again from the queue as it is then.
 """
 
 from __future__ import annotations
