@@ -17,7 +17,7 @@ import pytest
 
 from support.paths import ROOT as REPO
 
-SCRIPTS = ("provider", "mock_load", "memory", "soak", "tunnel")
+SCRIPTS = ("provider", "mock_load", "memory", "soak", "tunnel", "compare")
 RUN_TIMEOUT = 180
 
 pytestmark = pytest.mark.usefixtures("no_ambient_configuration")
@@ -80,6 +80,40 @@ def test_mock_load_counts_what_it_sends(runs: dict[str, dict[str, Any]]) -> None
     journal_on = subjects["mock"]["runs"]["16"]
     assert journal_on["tool"] in ("wrk", "python")
     assert journal_on["recorded"] == journal_on["sent"]
+
+
+def test_compare_runs_each_variant_with_its_own_options(runs: dict[str, dict[str, Any]]
+                                                        ) -> None:
+    """bench/compare.py in its quick mode: this checkout as it is and with --no-journal, a
+    round each; what each variant ran with and what it answered, never how fast."""
+    data = result_of(runs, "compare")
+    assert [(item["label"], item["options"]) for item in data["variants"]] == [
+        ("a", []), ("b", ["--no-journal"])]
+    # The options reached the server: it says whether it journals when it starts.
+    on, off = data["variants"]
+    assert "journal off" in off["server"] and "journal off" not in on["server"], data
+    for item in data["variants"]:
+        assert item["checkout"] == str(REPO)
+        (sample,) = item["samples"]
+        assert sample["completed"] > 0 and sample["errors"] == 0, item
+        assert item["cpu_us"] == sample["cpu_us"] > 0
+    assert data["tool"] in ("wrk", "python")
+
+
+@pytest.mark.parametrize(("variants", "reason"), [
+    (["a=."], "give two variants or more"),
+    (["a=.", "a=. --no-journal"], "each with a label of its own"),
+    (["a=.", "b=/nonexistent"], "is no checkout of the mock"),
+    (["a=.", "no-label"], "is not LABEL=CHECKOUT"),
+], ids=["one", "same label", "no checkout", "no label"])
+def test_compare_refuses_what_it_cannot_compare_in_one_line(variants: list[str],
+                                                            reason: str) -> None:
+    completed = subprocess.run([sys.executable, "-m", "bench.compare", *variants], cwd=REPO,
+                               capture_output=True, text=True, timeout=60, check=False)
+    assert completed.returncode == 2
+    last = completed.stderr.strip().splitlines()[-1]
+    assert "error: " in last and reason in last, completed.stderr
+    assert "Traceback" not in completed.stderr
 
 
 def test_tunnel_run_journals_every_request_the_way_it_came(
