@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler
 
 from ..core import contract, namespaces
 from ..web.app import create_app, engine_of
@@ -39,19 +39,20 @@ def join_timeout() -> float:
 
 
 class _Connections:
-    """The connections being served and the threads serving them."""
+    """The connections being served and the threads serving them, each noted by the thread
+    that accepted it before its own thread starts: a thread not yet in its handler, or past
+    it but not yet ended, is waited for all the same (noted from the handler itself, such a
+    thread outlived stop() now and then)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._open: dict[threading.Thread, socket.socket] = {}
 
-    def add(self, connection: socket.socket) -> None:
+    def add(self, thread: threading.Thread, connection: socket.socket) -> None:
         with self._lock:
-            self._open[threading.current_thread()] = connection
-
-    def remove(self) -> None:
-        with self._lock:
-            self._open.pop(threading.current_thread(), None)
+            # The ended ones go here, so that as many are held as are running.
+            self._open = {held: kept for held, kept in self._open.items() if held.is_alive()}
+            self._open[thread] = connection
 
     def close_all(self, timeout: float) -> list[threading.Thread]:
         """Shut every connection down, wait for its thread; the threads still running."""
@@ -65,23 +66,31 @@ class _Connections:
         return [thread for thread, _ in held if thread.is_alive()]
 
 
-def _handler_class(connections: _Connections) -> type[WSGIRequestHandler]:
+class _Server(ThreadedWSGIServer):
+    """werkzeug's threaded server, whose request threads (daemons, which ``socketserver``
+    does not keep) are noted in ``connections`` before they start."""
+
+    def __init__(self, app: Any, connections: _Connections) -> None:
+        super().__init__(HOST, 0, app, _handler_class())
+        self.connections = connections
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        thread = threading.Thread(target=self.process_request_thread,
+                                  args=(request, client_address), daemon=True)
+        self.connections.add(thread, request)
+        thread.start()
+
+
+def _handler_class() -> type[WSGIRequestHandler]:
     class Handler(WSGIRequestHandler):
         # werkzeug would switch its shared handler class to HTTP/1.1 itself; say it here.
         protocol_version = "HTTP/1.1"
 
         def setup(self) -> None:
             super().setup()
-            connections.add(self.connection)
             # Head and body go out in separate writes: no Nagle wait for the client's ACK.
             with contextlib.suppress(OSError):
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def finish(self) -> None:
-            try:
-                super().finish()
-            finally:
-                connections.remove()
 
         def make_environ(self) -> WSGIEnvironment:
             environ = super().make_environ()
@@ -111,8 +120,7 @@ class LiveServer(AichatMock):
         self.app = app
         self.engine = engine_of(app)
         self._connections = _Connections()
-        self._server: BaseWSGIServer = make_server(
-            HOST, 0, app, threaded=True, request_handler=_handler_class(self._connections))
+        self._server: BaseWSGIServer = _Server(app, self._connections)
         self.port: int = self._server.server_port
         super().__init__(self.engine.admin(), f"http://{HOST}:{self.port}")
         self._thread = threading.Thread(target=self._server.serve_forever,
