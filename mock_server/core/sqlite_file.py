@@ -282,14 +282,19 @@ class ChangeCount:
     bytes are a count like any other."""
 
     def __init__(self, path: str) -> None:
-        marker = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
         try:
-            # Only ever made longer, never cut: a count another process wrote stays.
-            if os.fstat(marker).st_size < 8:
-                os.ftruncate(marker, 8)
-            self._map = mmap.mmap(marker, 8)
-        finally:
-            os.close(marker)
+            marker = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+            try:
+                # Only ever made longer, never cut: a count another process wrote stays.
+                if os.fstat(marker).st_size < 8:
+                    os.ftruncate(marker, 8)
+                self._map = mmap.mmap(marker, 8)
+            finally:
+                os.close(marker)
+        except (OSError, ValueError) as error:  # a folder in its place, no right to write...
+            raise StoreRefusedError(f"cannot open {path!r}, the SQLite store's count of "
+                                    f"changes: {error}; remove it or give --store another "
+                                    f"path") from error
         # One aligned 8-byte word: read and written whole.
         self._count = memoryview(self._map).cast("Q")
 

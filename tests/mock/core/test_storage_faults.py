@@ -188,6 +188,19 @@ def test_a_store_in_a_folder_that_is_not_there_is_refused_in_one_line(tmp_path: 
     assert not path.parent.exists()
 
 
+def test_a_count_of_changes_that_cannot_be_opened_is_refused_in_one_line(tmp_path: Path
+                                                                         ) -> None:
+    """PATH-queue beside the store (docs/internals.md) is a folder here: the mock cannot map
+    its count of changes, and says so at start in one line, not a traceback."""
+    path = tmp_path / "store.sqlite3"
+    (tmp_path / "store.sqlite3-queue").mkdir()
+    completed = start_with_store(path)
+    assert completed.returncode == 2
+    [line] = [text for text in completed.stderr.splitlines() if text.strip()]
+    assert f"{path}-queue" in line and "--store" in line
+    assert "Traceback" not in completed.stderr
+
+
 def test_a_damaged_store_is_refused_at_start(tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite3"
     store = SQLiteStore(path)
