@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import statistics
 import sys
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -52,7 +51,7 @@ def start(chosen: Variant) -> common.Server:
 def run(variants: list[Variant], rounds: int, connections: int, seconds: float,
         warmup: float, use_wrk: bool) -> dict[str, Any]:
     """Every server started and warmed up first, then ``rounds`` rounds going round them."""
-    samples: dict[str, list[dict[str, float]]] = {chosen.label: [] for chosen in variants}
+    samples: dict[str, list[dict[str, Any]]] = {chosen.label: [] for chosen in variants}
     said: dict[str, str] = {}
     with common.workdir("aichat-compare-") as folder:
         servers = []
@@ -69,10 +68,8 @@ def run(variants: list[Variant], rounds: int, connections: int, seconds: float,
                     before = mock_load.cpu_seconds(pids)
                     load = common.run_load(server.url, connections, seconds, folder, use_wrk)
                     cpu = mock_load.cpu_seconds(pids) - before
-                    samples[chosen.label].append({
-                        "cpu_us": cpu * 1e6 / max(load.completed, 1), "rps": load.rps,
-                        "p99_ms": load.p99_ms, "completed": load.completed,
-                        "errors": load.errors + load.non_2xx})
+                    samples[chosen.label].append(
+                        {**load.as_dict(), "cpu_us": cpu * 1e6 / max(load.completed, 1)})
         finally:
             for chosen, server in zip(variants, servers, strict=False):
                 said[chosen.label] = server.tail()  # what it said when it started
@@ -82,9 +79,8 @@ def run(variants: list[Variant], rounds: int, connections: int, seconds: float,
             "variants": [{"label": chosen.label, "checkout": str(chosen.checkout),
                           "options": chosen.options, "server": said.get(chosen.label, ""),
                           "samples": samples[chosen.label],
-                          **{name: statistics.median(sample[name]
-                                                     for sample in samples[chosen.label])
-                             for name in ("cpu_us", "rps", "p99_ms")}}
+                          # The medians of the rates and percentiles, the sums of the counts.
+                          **mock_load.combine(samples[chosen.label])}
                          for chosen in variants]}
 
 
@@ -92,7 +88,7 @@ def rows(result: dict[str, Any]) -> list[list[str]]:
     return [[item["label"], " ".join(item["options"]) or "-", f"{item['cpu_us']:.1f}",
              ", ".join(f"{sample['cpu_us']:.0f}" for sample in item["samples"]),
              f"{item['rps']:,.0f}", f"{item['p99_ms']:.2f}",
-             str(sum(sample["errors"] for sample in item["samples"]))]
+             str(item["errors"] + item["non_2xx"])]
             for item in result["variants"]]
 
 

@@ -206,9 +206,9 @@ class SQLiteStore:
         SQLite's own (one past the greatest row), as it is but after a clear."""
         if self._changes.read() == self._ids_follow:
             return None
-        greatest, given = db.execute(f"SELECT coalesce(max(id), 0), ({LAST_ID}) "
-                                     f"FROM journal").fetchone()
-        return None if greatest == given else given + 1
+        greatest, floor = db.execute("SELECT coalesce(max(id), 0), (SELECT coalesce(max(last), "
+                                     "0) FROM journal_floor) FROM journal").fetchone()
+        return None if greatest >= floor else floor + 1
 
     # --- the journal -------------------------------------------------------------------------
 
@@ -264,8 +264,8 @@ class SQLiteStore:
                 start = self._next_id(db)
                 db.executemany("INSERT INTO journal (id, namespace, path, entry) "
                                "VALUES (?, ?, ?, ?)",
-                               [(None, *row[:3]) for row in rows] if start is None else
-                               [(start + offset, *row[:3]) for offset, row in enumerate(rows)])
+                               [(None if start is None else start + offset, *row[:3])
+                                for offset, row in enumerate(rows)])
                 last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
             self._ids_follow = self._changes.read()
             first = last - len(rows) + 1
