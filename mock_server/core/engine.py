@@ -21,7 +21,7 @@ from .matching import FIND_KEYS, Facts, compile_match, describe_kind
 from .namespaces import DEFAULT as DEFAULT_NAMESPACE
 from .namespaces import check as check_namespace
 from .namespaces import refused as refused_namespace
-from .raw_record import RawRecord, derive
+from .raw_record import Recorded, derive, realized
 from .records import AdminAPI, JournalEntry, JournalPage, Queued, QueuedReply, Settings
 from .replies import (
     DEFAULT_REPLY_TEXT,
@@ -46,14 +46,14 @@ class Outcome:
 
     __slots__ = ("_entry_id", "_raw", "answer")
 
-    def __init__(self, answer: Answer, entry_id: int = 0, raw: RawRecord | None = None) -> None:
+    def __init__(self, answer: Answer, entry_id: int = 0, raw: Recorded | None = None) -> None:
         self.answer = answer
         self._entry_id = entry_id
         self._raw = raw
 
     @property
     def entry(self) -> dict[str, Any]:
-        return {} if self._raw is None else derive(self._entry_id, self._raw)
+        return {} if self._raw is None else derive(self._entry_id, realized(self._raw))
 
 
 def invalid(status: int, reason: str, *, extra: tuple[tuple[str, str], ...] = ()) -> Answer:

@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .journal_file import JournalFile
-from .raw_record import RawRecord, derive
-from .store import BatchingStore, RawStore, Store
+from .raw_record import RawRecord, Recorded, derive
+from .store import BatchingStore, PendingStore, RawStore, Store
 from .wire import Answer, IncomingRequest, json_bytes
 
 DEFAULT_BODY_CAP = 65_536
@@ -89,6 +89,14 @@ class Journal:
         self.keep_secrets = keep_secrets
         # Stores that keep raw records (the mock's own); any other Store gets entries.
         self._raw_store = store if isinstance(store, RawStore) else None
+        # A store in memory with no file to write takes the usual request's record unmade
+        # (record); any other store needs it made at once, to write it.
+        self._later = (store.append_pending
+                       if isinstance(store, PendingStore) and file is None else None)
+        # A head of at most this many characters has at most HEADERS_CAP bytes of names and
+        # values; a made record keeps at most this many bytes of an answer.
+        self._head_chars = HEADERS_CAP // _BYTES_PER_CHAR
+        self._answer_bytes = _BYTES_PER_CHAR * body_cap + _BYTES_PER_CHAR
         # Stores that write in batches when asked to (the SQLite one): flush() writes them.
         self._batching = store if isinstance(store, BatchingStore) else None
         self._health_lock = threading.Lock()
@@ -103,22 +111,57 @@ class Journal:
                   f"a line of its own, marked \"torn_line\"", file=sys.stderr, flush=True)
 
     def record(self, request: IncomingRequest, answer: Answer, parsed: Any,
-               violations: list[str], reply_id: str | None) -> tuple[int, RawRecord]:
-        """Record one request and its answer; ``(id, raw record)``. A store that groups
-        its writes (``SQLiteStore`` in batches) gives the id 0: it is known once written.
-        A store that fails gives 0 too, and the loss is counted."""
-        # The raw record, made here (it runs for every request): ``request.headers`` is kept
-        # as it is, not copied, unless it has secrets to redact or is cut (a carrier hands the
-        # engine a dictionary that nothing changes after); a body that may be over the cap
-        # decoded and cut (one within it in bytes is within it in characters: kept as it is,
-        # decoded when read), a long answer cut.
+               violations: list[str], reply_id: str | None) -> tuple[int, Recorded]:
+        """Record one request and its answer; ``(id, record)``, the record a ``RawRecord`` or
+        one still to be made (``raw_record.realized`` makes it). A store that groups its
+        writes (``SQLiteStore`` in batches) gives the id 0: it is known once written. A store
+        that fails gives 0 too, and the loss is counted."""
+        later = self._later
+        if later is not None:
+            chars = request.head_size
+            # The usual request (it runs for every one): nothing to cut or redact, so the
+            # values are kept as they came and the raw record is made from them when first
+            # read, by the code below (raw_of). Kept bounded as a made record is: a head
+            # whose size the carrier gives (its characters bound those of the names and
+            # values) short of the cap, a body within the cap in bytes (so in characters), an
+            # answer within the bytes a made record keeps, no credentials (or kept).
+            if chars is not None and chars <= self._head_chars and \
+                    len(request.body) <= self.body_cap and \
+                    len(answer.body) <= self._answer_bytes and \
+                    (self.keep_secrets or request.headers.keys().isdisjoint(SECRET_HEADERS)):
+                pending = (self.raw_of, time.time(), request, answer, parsed, violations,
+                           reply_id)
+                return later(pending, request.namespace, request.path), pending
+        raw = self.raw_of(time.time(), request, answer, parsed, violations, reply_id)
+        then = None if self.file is None else self._line_writer(raw)
+        try:
+            if self._raw_store is not None:
+                entry_id = self._raw_store.append_raw(raw, then)
+            else:
+                entry = derive(0, raw)
+                del entry["id"]
+                entry_id = self.store.append_then(entry, then)
+        except STORAGE_ERRORS as error:  # a full disk must not turn answers into 500s
+            self.failed("store", error)
+            return 0, raw
+        # A store that batches its writes (id 0) has written nothing yet: its flush tells.
+        if self.failing is not None and then is None and entry_id:
+            self._worked()
+        return entry_id, raw
+
+    def raw_of(self, stamp: float, request: IncomingRequest, answer: Answer, parsed: Any,
+               violations: list[str], reply_id: str | None) -> RawRecord:
+        """The raw record of a request and its answer, recorded at ``stamp``: its headers
+        redacted and cut, a body over the cap decoded and cut, a long answer cut."""
+        # ``request.headers`` is kept as it is, not copied, unless it has secrets to redact or
+        # is cut (a carrier hands the engine a dictionary that nothing changes after); a body
+        # that may be over the cap decoded and cut (one within it in bytes is within it in
+        # characters: kept as it is, decoded when read), a long answer cut.
         body_cap = self.body_cap
         headers: Mapping[str, str] = request.headers
         chars = request.head_size
-        # kept_headers' usual answer without the call or its count: a head whose size the
-        # carrier gives (its characters bound those of the names and values) too short to
-        # reach the cap, without credentials (or with them kept).
-        if chars is not None and chars * _BYTES_PER_CHAR <= HEADERS_CAP and (
+        # kept_headers' usual answer without the call or its count (as in record).
+        if chars is not None and chars <= self._head_chars and (
                 self.keep_secrets or headers.keys().isdisjoint(SECRET_HEADERS)):
             headers_truncated = False
         else:
@@ -140,34 +183,18 @@ class Journal:
             content_type = (kinds[0][1] if kinds and kinds[0][0] == "Content-Type"
                             else answer.header("Content-Type"))
             text = answer.body
-            limit = _BYTES_PER_CHAR * body_cap + _BYTES_PER_CHAR
-            if len(text) > limit:
-                text = text[:limit]
+            if len(text) > self._answer_bytes:
+                text = text[:self._answer_bytes]
         # Every field given, in RawRecord's order: made as a tuple is, without the class's own
         # __new__ (a Python call of 23 arguments).
-        raw = _new_record(RawRecord, (
-            time.time(), request.namespace, request.method, request.path, request.query,
+        return _new_record(RawRecord, (
+            stamp, request.namespace, request.method, request.path, request.query,
             headers, body, size, body_truncated, request.remote_addr,
             # A body too long for the journal is kept as an excerpt only, to bound memory.
             None if body_truncated else parsed, violations,
             None if disconnect else answer.status, content_type, text, answer.delay,
             answer.fault, reply_id, body_cap, headers_truncated, request.host, request.scheme,
             request.via))
-        then = None if self.file is None else self._line_writer(raw)
-        try:
-            if self._raw_store is not None:
-                entry_id = self._raw_store.append_raw(raw, then)
-            else:
-                entry = derive(0, raw)
-                del entry["id"]
-                entry_id = self.store.append_then(entry, then)
-        except STORAGE_ERRORS as error:  # a full disk must not turn answers into 500s
-            self.failed("store", error)
-            return 0, raw
-        # A store that batches its writes (id 0) has written nothing yet: its flush tells.
-        if self.failing is not None and then is None and entry_id:
-            self._worked()
-        return entry_id, raw
 
     def batch_writes(self) -> None:
         """Have the store keep the records for ``flush`` to write in one go (``ValueError``

@@ -15,9 +15,9 @@ before entries said how the request came (``host``, ``scheme``, ``via``) 20.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import orjson
 
@@ -61,6 +61,19 @@ class RawRecord(NamedTuple):
     host: str | None = None
     scheme: str = "http"
     via: str | None = None
+
+
+# A record of the journal as kept: a RawRecord, or one still to be made when first read (a
+# plain tuple: the function that makes it, ``Journal.raw_of``, then its arguments).
+Recorded = RawRecord | tuple[Any, ...]
+
+
+def realized(record: Recorded) -> RawRecord:
+    """The raw record of ``record``, made now if it was kept unmade."""
+    if type(record) is RawRecord:
+        return record
+    make = cast("Callable[..., RawRecord]", record[0])
+    return make(*record[1:])
 
 
 # Where the body, the answer and the parsed body are in a record's fields.

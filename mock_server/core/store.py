@@ -21,7 +21,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from .errors import QueueFullError
 from .matching import Facts, Match, Selector, compile_match
-from .raw_record import RawRecord, derive
+from .raw_record import RawRecord, Recorded, derive, realized
 from .wire import json_bytes
 
 DEFAULT_JOURNAL_CAP = 10_000
@@ -139,6 +139,18 @@ class RawStore(Protocol):
     def append_raw(self, raw: RawRecord, then: Callable[[int], None] | None = None) -> int:
         """``append_then`` of a raw record: its id, after ``then(id)``. A store that is
         batching gives 0: the id is known once ``flush`` writes it."""
+        ...
+
+
+@runtime_checkable
+class PendingStore(Protocol):
+    """A store in memory that can keep a record still to be made (``raw_record.realized``):
+    nothing of it is written, so it is made only when first read."""
+
+    def append_pending(self, record: Recorded, namespace: str, path: str,
+                       then: Callable[[int], None] | None = None) -> int:
+        """``append_raw`` of a record, made or not, of a request to ``path`` in
+        ``namespace``."""
         ...
 
 
@@ -264,21 +276,25 @@ class MemoryStore:
     def append_raw(self, raw: RawRecord, then: Callable[[int], None] | None = None) -> int:
         """Record a raw journal record (``journal.raw_record``); its entry is derived when
         first read."""
-        namespace, path = raw[1], raw[3]
+        return self.append_pending(raw, raw[1], raw[3], then)
+
+    def append_pending(self, record: Recorded, namespace: str, path: str,
+                       then: Callable[[int], None] | None = None) -> int:
+        """Record a raw record, or one still to be made (``raw_record.realized``), of a request
+        to ``path`` in ``namespace``; it is made and its entry derived when first read."""
         with self._lock:
             entry_id = self._next_id
             self._next_id = entry_id + 1
             entries = self._entries
-            if len(entries) == self.cap and entries[0][1] == namespace and \
-                    entries[0][2] == path:
+            if len(entries) == self.cap and (oldest := entries[0])[1] == namespace and \
+                    oldest[2] == path:
                 # _add's usual case without the call: the oldest entry, of the same path,
                 # leaves; what is held of the path stays as it is.
-                totals, per_path, key = self._totals, self._per_path, (namespace, path)
-                totals[namespace] += 1
-                per_path[key] += 1
-                entries.append([entry_id, namespace, path, raw])
+                self._totals[namespace] += 1
+                self._per_path[namespace, path] += 1
+                entries.append([entry_id, namespace, path, record])
             else:
-                self._add([entry_id, namespace, path, raw])
+                self._add([entry_id, namespace, path, record])
             if then is not None:
                 then(entry_id)
             return entry_id
@@ -458,7 +474,7 @@ class MemoryStore:
 def _entry_of(item: list[Any]) -> dict[str, Any]:
     """The entry of a held item, derived from its raw record on first read and kept."""
     payload = item[3]
-    if type(payload) is RawRecord:
-        payload = item[3] = derive(item[0], payload)
+    if isinstance(payload, tuple):  # a RawRecord, or one to make (realized)
+        payload = item[3] = derive(item[0], realized(payload))
     entry: dict[str, Any] = payload
     return entry

@@ -23,10 +23,12 @@ from mock_server.core.raw_record import (
     CHECKED_DEPTH,
     MAX_JSON_DEPTH,
     RawRecord,
+    Recorded,
     cut,
     header_diff,
     iso_time,
     nesting,
+    realized,
 )
 from mock_server.core.sqlite_store import SQLiteStore
 from mock_server.core.store import MemoryStore
@@ -96,13 +98,22 @@ class Witness(Journal):
     """The engine's journal, also writing down what the eager code would have recorded."""
 
     expected: list[dict[str, Any]]
+    unmade = 0  # records kept to be made when read (the usual request's, in memory)
 
     def record(self, request: IncomingRequest, answer: Answer, parsed: Any,
-               violations: list[str], reply_id: str | None) -> tuple[int, RawRecord]:
+               violations: list[str], reply_id: str | None) -> tuple[int, Recorded]:
         entry_id, raw = super().record(request, answer, parsed, list(violations), reply_id)
         self.expected.append(eager_entry(self, request, answer, parsed=parsed,
                                          violations=list(violations), reply_id=reply_id,
-                                         time=iso_time(raw[0])))
+                                         time=iso_time(realized(raw).stamp)))
+        if type(raw) is not RawRecord:
+            # Kept unmade only when making it changes nothing: no value cut or redacted, so
+            # that it holds no more than a made record and no credential.
+            self.unmade += 1
+            made = realized(raw)
+            assert made.headers is request.headers and not made.headers_truncated
+            assert made.body is request.body
+            assert made.answer is None or made.answer is answer.body
         return entry_id, raw
 
 
@@ -134,15 +145,27 @@ header_sets = st.builds(
     lambda keep, extra: {**{name: value for name, value in HEADERS.items()
                             if name in keep}, **extra},
     st.sets(st.sampled_from(sorted(HEADERS))),
-    st.dictionaries(st.sampled_from(["x-one", "accept", "cookie"]), texts, max_size=2))
+    st.dictionaries(st.sampled_from(["x-one", "accept", "cookie"]),
+                    texts | st.just("v" * 17_000), max_size=2))
+
+
+def head_size(method: str, path: str, query: str, headers: dict[str, str]) -> int:
+    """The bytes of a request line and headers as a carrier receives them."""
+    line = f"{method} {path}{'?' if query else ''}{query} HTTP/1.1\r\n"
+    fields = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    return len((line + fields + "\r\n").encode("utf-8", "surrogatepass"))
+
+
+# A carrier that gives the head's size (the mock's own server) or not (WSGI).
 requests_ = st.builds(
-    lambda method, path, namespace, query, headers, body, more, complete, remote: (
+    lambda method, path, namespace, query, headers, body, more, complete, remote, sized: (
         IncomingRequest(method, path, query, headers, body, remote,
-                        len(body) + more, complete or more == 0, namespace)),
+                        len(body) + more, complete or more == 0, namespace,
+                        head_size=head_size(method, path, query, headers) if sized else None)),
     st.sampled_from(["POST", "POST", "GET", "HEAD", "post", "PUT"]), paths,
     st.sampled_from(["", "alice"]), st.sampled_from(["", "a=1&b=%20"]), header_sets, bodies,
     st.sampled_from([0, 0, 0, 5, 2 << 20]), st.booleans(),
-    st.sampled_from(["127.0.0.1", None]))
+    st.sampled_from(["127.0.0.1", None]), st.booleans())
 replies = st.fixed_dictionaries({}, optional={
     "fault": st.sampled_from(list(faults.FAULTS)),
     "message": st.none() | texts | st.just("z" * 200),
@@ -168,19 +191,20 @@ def run(engine: Engine, witness: Witness, script: list[dict[str, Any]],
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(sent=st.lists(requests_, min_size=1, max_size=6), script=st.lists(replies, max_size=3),
-       body_cap=st.sampled_from([16, 65_536]), batch=st.booleans())
+       body_cap=st.sampled_from([16, 65_536]), batch=st.booleans(),
+       keep_secrets=st.booleans())
 def test_derived_entries_equal_the_eager_ones(tmp_path: Path, kind: str,
                                               sent: list[IncomingRequest],
                                               script: list[dict[str, Any]], body_cap: int,
-                                              batch: bool) -> None:
+                                              batch: bool, keep_secrets: bool) -> None:
     if kind == "memory":
         store: Any = MemoryStore()
     else:
         store = SQLiteStore(tmp_path / f"store-{len(list(tmp_path.iterdir()))}.sqlite3")
         store.batch = batch
     engine = Engine(store=store, body_cap=body_cap, chat_page=b"<html>chat</html>",
-                    owns_store=True)
-    witness = Witness(store, body_cap=body_cap, keep_secrets=False)
+                    owns_store=True, keep_secrets=keep_secrets)
+    witness = Witness(store, body_cap=body_cap, keep_secrets=keep_secrets)
     witness.expected = []
     engine.journal = witness
     try:
@@ -234,3 +258,29 @@ def test_records_orjson_refuses_are_written_by_the_standard_encoder(tmp_path: Pa
         assert nesting(shown[3]) == 255 and shown[4] is None
     finally:
         engine.close()
+
+
+def test_the_usual_request_is_kept_unmade_and_the_rest_made_at_once() -> None:
+    """In memory with no file, a request with nothing to cut or redact is kept as it came
+    and made when read; a body over the cap, a head over the cap or a credential (unless
+    kept) is made at once. Either way its entry is the eager one."""
+    store = MemoryStore()
+    engine = Engine(store=store, body_cap=200, owns_store=True)
+    witness = Witness(store, body_cap=200, keep_secrets=False)
+    witness.expected = []
+    engine.journal = witness
+    seed = json.dumps(SEED).encode()
+
+    def sent(headers: dict[str, str], body: bytes) -> IncomingRequest:
+        return IncomingRequest("POST", contract.API_PATH, "", headers, body, "127.0.0.1",
+                               len(body), head_size=head_size("POST", contract.API_PATH, "",
+                                                              headers))
+    usual = [sent(HEADERS, seed), sent({**HEADERS, "x-one": "é" * 40}, seed)]
+    made_at_once = [sent(HEADERS, seed + b" " * 200), sent({**HEADERS, "cookie": "a=b"}, seed),
+                    sent({**HEADERS, "x-one": "v" * 17_000}, seed)]
+    for request in usual + made_at_once:
+        engine.handle(request)
+    assert witness.unmade == len(usual)
+    derived = engine.requests()["requests"]
+    assert [{key: entry[key] for key in eager}  # type: ignore[literal-required]
+            for entry, eager in zip(derived, witness.expected, strict=True)] == witness.expected
