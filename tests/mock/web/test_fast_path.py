@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import jsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -145,6 +146,58 @@ def test_the_quick_check_never_accepts_what_the_validator_refuses(data: Any) -> 
             type(value) in (int, float) for key, value in data.items()
             if key not in ("message", "other")):
         assert QUICK(data), "plain valid bodies take the quick path"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({field: NUMBERS | st.text(max_size=3) for field in FIELDS[:-1]},
+                             optional={"other": NUMBERS}))
+def test_a_body_of_every_field_is_checked_like_any_other(data: dict[str, Any]) -> None:
+    """A body of every field of the schema (a client's usual body) takes the
+    quick check's first case: it accepts only what the validator does, and every plain one."""
+    assert QUICK is not None
+    valid = not list(contract.request_validator().iter_errors(data))
+    assert QUICK(data) == (valid and type(data["message"]) is str and all(
+        type(value) in (int, float) for key, value in data.items()
+        if key not in ("message", "other")))
+
+
+NAMES = ["a", "b", "c"]
+BOUND_VALUES = st.integers(-3, 3) | st.floats(-3, 3, allow_nan=False)
+PROPERTY_SCHEMAS = st.sampled_from(["string", "boolean"]).map(lambda kind: {"type": kind}) | \
+    st.builds(lambda kind, bounds: {"type": kind, **bounds},
+              st.sampled_from(["number", "integer"]),
+              st.dictionaries(st.sampled_from(list(fast_accept.BOUNDS)), BOUND_VALUES,
+                              max_size=2))
+FLAT_SCHEMAS = st.builds(
+    lambda properties, required: {"type": "object", "properties": properties,
+                                  **({"required": required} if required is not None else {})},
+    st.dictionaries(st.sampled_from(NAMES), PROPERTY_SCHEMAS, max_size=3),
+    st.none() | st.lists(st.sampled_from([*NAMES, "d"]), unique=True, max_size=3))
+VALUES = st.integers(-4, 4) | st.floats(-4, 4, allow_nan=False) | st.booleans() | st.none() | \
+    st.text(max_size=2) | st.just(2.0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(FLAT_SCHEMAS, st.dictionaries(st.sampled_from([*NAMES, "d"]), VALUES, max_size=4))
+def test_the_quick_check_of_any_flat_schema_agrees_with_the_validator(
+        schema: dict[str, Any], data: dict[str, Any]) -> None:
+    """For any flat schema it understands (bounds open or closed, names required that it
+    does not describe): the quick check accepts only what the validator accepts, and every
+    valid body whose values are of its types exactly (1.0 is an integer to the validator,
+    not to the quick check)."""
+    check = fast_accept.build(schema)
+    assert check is not None
+    valid = jsonschema.Draft202012Validator(schema).is_valid(data)
+    plain = all(type(value) in fast_accept.TYPES[schema["properties"][name]["type"]]
+                for name, value in data.items() if name in schema["properties"])
+    assert check(data) == (valid and plain)
+    # The same body with every property filled in (the first case's shape).
+    full = {name: data.get(name, "") if schema["properties"][name]["type"] == "string"
+            else data.get(name, 0) for name in schema["properties"]}
+    valid = jsonschema.Draft202012Validator(schema).is_valid(full)
+    plain = all(type(value) in fast_accept.TYPES[schema["properties"][name]["type"]]
+                for name, value in full.items())
+    assert check(full) == (valid and plain)
 
 
 @pytest.mark.parametrize("schema", [
