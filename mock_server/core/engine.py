@@ -9,7 +9,7 @@ kit reuses it as is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from . import contract, edge, fast_accept
@@ -38,6 +38,8 @@ from .wire import HTML_TYPE, PAGE_HEADERS, Answer, IncomingRequest, json_answer,
 VIOLATION_CHARS = 300
 # Entries a search reads from the store at a time.
 FIND_CHUNK = 500
+# The violations of a request that broke no rule: one tuple for all (a record keeps it).
+NONE_BROKEN: tuple[str, ...] = ()
 
 
 class Outcome:
@@ -123,7 +125,7 @@ class Engine:
     def handle(self, request: IncomingRequest) -> Outcome:
         """Answer one request to the site and record it in the journal."""
         parsed: Any = None
-        violations: list[str] = []
+        violations: Sequence[str] = NONE_BROKEN
         reply_id: str | None = None
         if not request.body_complete:
             # Whatever it asked, an unfinished request is not answered as if it were whole:
@@ -151,14 +153,15 @@ class Engine:
         is journaled with it (its body, if any, is not read: left out)."""
         answer = json_answer(status, {"response": False, "message": message})
         if self.journal_enabled and not edge.is_admin(request.path):
-            self.journal.record(request, answer, parsed=None, violations=[], reply_id=None)
+            self.journal.record(request, answer, parsed=None, violations=NONE_BROKEN,
+                                reply_id=None)
         return answer
 
-    def _api(self, request: IncomingRequest) -> tuple[Answer, Any, list[str], str | None]:
+    def _api(self, request: IncomingRequest) -> tuple[Answer, Any, Sequence[str], str | None]:
         if request.method != "POST":
             return (invalid(405, f"method {request.method} is not allowed on "
                                  f"{contract.API_PATH}; use POST", extra=(("Allow", "POST"),)),
-                    self._lenient_json(request), [], None)
+                    self._lenient_json(request), NONE_BROKEN, None)
         if request.size > MAX_BODY:
             reason = f"the body is {request.size} bytes, over the limit of {MAX_BODY} (1 MiB)"
             return invalid(413, reason), None, [reason], None
@@ -194,8 +197,8 @@ class Engine:
         else:
             text = self._mode_text(own, facts)
         if reply is None:
-            return default_answer(text), data, [], None
-        return scripted_answer(reply, text), data, [], reply["id"]
+            return default_answer(text), data, NONE_BROKEN, None
+        return scripted_answer(reply, text), data, NONE_BROKEN, reply["id"]
 
     def _mode_text(self, own: Mapping[str, Any] | None, facts: Facts) -> str:
         """What the reply mode answers, with a namespace's own settings (``own``) if any."""

@@ -19,7 +19,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .journal_file import JournalFile
@@ -97,6 +97,8 @@ class Journal:
         # values; a made record keeps at most this many bytes of an answer.
         self._head_chars = HEADERS_CAP // _BYTES_PER_CHAR
         self._answer_bytes = _BYTES_PER_CHAR * body_cap + _BYTES_PER_CHAR
+        # raw_of bound once, not once a record (each record keeps it).
+        self._make = self.raw_of
         # Stores that write in batches when asked to (the SQLite one): flush() writes them.
         self._batching = store if isinstance(store, BatchingStore) else None
         self._health_lock = threading.Lock()
@@ -111,7 +113,7 @@ class Journal:
                   f"a line of its own, marked \"torn_line\"", file=sys.stderr, flush=True)
 
     def record(self, request: IncomingRequest, answer: Answer, parsed: Any,
-               violations: list[str], reply_id: str | None) -> tuple[int, Recorded]:
+               violations: Sequence[str], reply_id: str | None) -> tuple[int, Recorded]:
         """Record one request and its answer; ``(id, record)``, the record a ``RawRecord`` or
         one still to be made (``raw_record.realized`` makes it). A store that groups its
         writes (``SQLiteStore`` in batches) gives the id 0: it is known once written. A store
@@ -129,7 +131,7 @@ class Journal:
                     len(request.body) <= self.body_cap and \
                     len(answer.body) <= self._answer_bytes and \
                     (self.keep_secrets or request.headers.keys().isdisjoint(SECRET_HEADERS)):
-                pending = (self.raw_of, time.time(), request, answer, parsed, violations,
+                pending = (self._make, time.time(), request, answer, parsed, violations,
                            reply_id)
                 return later(pending, request.namespace, request.path), pending
         raw = self.raw_of(time.time(), request, answer, parsed, violations, reply_id)
@@ -150,7 +152,7 @@ class Journal:
         return entry_id, raw
 
     def raw_of(self, stamp: float, request: IncomingRequest, answer: Answer, parsed: Any,
-               violations: list[str], reply_id: str | None) -> RawRecord:
+               violations: Sequence[str], reply_id: str | None) -> RawRecord:
         """The raw record of a request and its answer, recorded at ``stamp``: its headers
         redacted and cut, a body over the cap decoded and cut, a long answer cut."""
         # ``request.headers`` is kept as it is, not copied, unless it has secrets to redact or

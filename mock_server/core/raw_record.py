@@ -48,7 +48,7 @@ class RawRecord(NamedTuple):
     body_truncated: bool
     remote_addr: str | None
     json: Any  # the parsed body; None when cut
-    violations: list[str]
+    violations: Sequence[str]
     status: int | None  # None: the connection was closed without an answer
     content_type: str | None
     answer: bytes | str | None  # the answer's body (text once read back from a file)

@@ -8,6 +8,7 @@ headers, namespaces."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,7 @@ class Witness(Journal):
     unmade = 0  # records kept to be made when read (the usual request's, in memory)
 
     def record(self, request: IncomingRequest, answer: Answer, parsed: Any,
-               violations: list[str], reply_id: str | None) -> tuple[int, Recorded]:
+               violations: Sequence[str], reply_id: str | None) -> tuple[int, Recorded]:
         entry_id, raw = super().record(request, answer, parsed, list(violations), reply_id)
         self.expected.append(eager_entry(self, request, answer, parsed=parsed,
                                          violations=list(violations), reply_id=reply_id,
