@@ -88,6 +88,8 @@ SHORTCUT = ("the count of characters is a shortcut before the count of bytes: a 
 NO_SURROGATES = ("every carrier hands the engine header values decoded from bytes (as Latin-1, "
                  "or as strict UTF-8), never with a lone surrogate: encoding them never errs, "
                  "whatever the error handler is called (UTF-8 being the same codec anyway)")
+UNMADE = ("the usual request's record kept unmade less often: a request at the bound is made "
+          "at once by the same code, into the same entry")
 FLUSH = ("Python's stderr is line-buffered, and the notice is a whole line: flushing it again "
          "changes nothing")
 
@@ -200,24 +202,25 @@ REASONS: list[tuple[str, str, str]] = [
      "exactly is kept with an empty value instead of left out: within the 64 KiB either way"),
     ("x_kept_headers", 'data[:room - name_size].decode("UTF-8", "ignore")', CODEC),
     ("xǁJournalǁrecord", "^)$", SHORTCUT),  # the head size left out: the count is made
-    ("xǁJournalǁrecord", "^kinds = None$", CONTENT_TYPE_FIRST),
-    ("xǁJournalǁrecord", '== "Content-Type") and False', CONTENT_TYPE_FIRST),
-    ("xǁJournalǁrecord", 'kinds[0][1] == "Content-Type"', CONTENT_TYPE_FIRST),
-    ("xǁJournalǁrecord", 'kinds[0][0] != "Content-Type"', CONTENT_TYPE_FIRST),
-    ("xǁJournalǁrecord", 'else answer.header("XXContent-TypeXX"))', CONTENT_TYPE_FIRST),
-    ("xǁJournalǁrecord", "data.decode(errors=", "UTF-8 is the default codec"),
-    ("xǁJournalǁrecord", 'data.decode("UTF-8"', CODEC),
-    ("xǁJournalǁrecord", 'content_type: str | None = ""', "for a disconnect nothing was answered: "
+    ("xǁJournalǁraw_of", "^kinds = None$", CONTENT_TYPE_FIRST),
+    ("xǁJournalǁraw_of", '== "Content-Type") and False', CONTENT_TYPE_FIRST),
+    ("xǁJournalǁraw_of", 'kinds[0][1] == "Content-Type"', CONTENT_TYPE_FIRST),
+    ("xǁJournalǁraw_of", 'kinds[0][0] != "Content-Type"', CONTENT_TYPE_FIRST),
+    ("xǁJournalǁraw_of", 'else answer.header("XXContent-TypeXX"))', CONTENT_TYPE_FIRST),
+    ("xǁJournalǁraw_of", "data.decode(errors=", "UTF-8 is the default codec"),
+    ("xǁJournalǁraw_of", 'data.decode("UTF-8"', CODEC),
+    ("xǁJournalǁraw_of", 'content_type: str | None = ""', "for a disconnect nothing was answered: "
      "the entry's reply is null whatever the content type says"),
-    ("xǁJournalǁrecord", 'answer.header("content-type")', CASE),
-    ("xǁJournalǁrecord", 'answer.header("CONTENT-TYPE")', CASE),
-    *[("xǁJournalǁrecord", f'kinds[0][0] == "{name}"', "the first header's name is a "
+    ("xǁJournalǁraw_of", 'answer.header("content-type")', CASE),
+    ("xǁJournalǁraw_of", 'answer.header("CONTENT-TYPE")', CASE),
+    *[("xǁJournalǁraw_of", f'kinds[0][0] == "{name}"', "the first header's name is a "
        "shortcut: another name sends the lookup to answer.header, which finds the same "
        "Content-Type") for name in ("content-type", "CONTENT-TYPE", "XXContent-TypeXX")],
-    ("xǁJournalǁrecord", "_BYTES_PER_CHAR * body_cap - _BYTES_PER_CHAR", "only for an answer over "
-     "the body cap made of 4-byte characters: its excerpt a character or two shorter"),
-    ("xǁJournalǁrecord", "if len(text) >= limit:", "an answer of exactly the limit cut at the "
-     "limit is the same answer"),
+    ("xǁJournalǁ__init__", "_BYTES_PER_CHAR * body_cap - _BYTES_PER_CHAR", "only for an "
+     "answer over the body cap made of 4-byte characters: its excerpt a character or two "
+     "shorter"),
+    ("xǁJournalǁraw_of", "if len(text) >= self._answer_bytes:", "an answer of exactly the "
+     "limit cut at the limit is the same answer"),
     ("xǁJournalǁrecord", "entry = derive(None, raw)", "the id is deleted at once: the store "
      "gives the entry its own"),
     ("xǁJournalǁrecord", "entry = derive(1, raw)", "the id is deleted at once: the store gives "
@@ -232,11 +235,16 @@ REASONS: list[tuple[str, str, str]] = [
     ("x_raw_json", 'value.decode("UTF-8", errors="replace")', CODEC),
     ("x_derive", '^errors="replace"),$', "UTF-8 is the default codec"),
     ("x_derive", '"UTF-8", errors="replace"),', CODEC),
-    ("xǁJournalǁrecord", "^chars = None$", SHORTCUT),
-    ("xǁJournalǁrecord", "chars * _BYTES_PER_CHAR < HEADERS_CAP", SHORTCUT),
-    ("xǁJournalǁrecord", "self.keep_secrets and headers.keys().isdisjoint(SECRET_HEADERS)",
+    ("xǁJournalǁraw_of", "^chars = None$", SHORTCUT),
+    ("xǁJournalǁraw_of", "chars < self._head_chars and (", SHORTCUT),
+    ("xǁJournalǁ__init__", "HEADERS_CAP / _BYTES_PER_CHAR", "16384.0 bounds a head's size as "
+     "16384 does"),
+    *[("xǁJournalǁrecord", bound, UNMADE) for bound in (
+        "chars < self._head_chars and \\", "len(request.body) < self.body_cap and \\",
+        "len(answer.body) < self._answer_bytes and \\")],
+    ("xǁJournalǁraw_of", "self.keep_secrets and headers.keys().isdisjoint(SECRET_HEADERS)",
      "the shortcut past kept_headers taken less often: kept_headers keeps the same headers"),
-    ("xǁJournalǁrecord", "if len(data) >= body_cap:", "a body of exactly the cap in bytes "
+    ("xǁJournalǁraw_of", "if len(data) >= body_cap:", "a body of exactly the cap in bytes "
      "decoded when recorded rather than when read: the same text, not cut"),
     ("x_raw_json", 'answer.decode(errors="replace")', "UTF-8 is the default codec"),
     ("x_raw_json", 'answer.decode("UTF-8", errors="replace")', CODEC),

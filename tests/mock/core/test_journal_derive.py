@@ -282,6 +282,11 @@ def test_the_usual_request_is_kept_unmade_and_the_rest_made_at_once() -> None:
     for request in usual + made_at_once:
         engine.handle(request)
     assert witness.unmade == len(usual)
+    # Filed under its namespace and path as a made record is: found by both, counted by both.
+    sent_all = len(usual) + len(made_at_once)
+    for page in (engine.requests(path=contract.API_PATH), engine.requests()):
+        assert page["total"] == len(page["requests"]) == sent_all
+    assert engine.requests(path="/chat")["total"] == 0
     derived = engine.requests()["requests"]
     assert [{key: entry[key] for key in eager}  # type: ignore[literal-required]
             for entry, eager in zip(derived, witness.expected, strict=True)] == witness.expected
