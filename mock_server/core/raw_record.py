@@ -15,9 +15,9 @@ before entries said how the request came (``host``, ``scheme``, ``via``) 20.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -70,10 +70,10 @@ Recorded = RawRecord | tuple[Any, ...]
 
 def realized(record: Recorded) -> RawRecord:
     """The raw record of ``record``, made now if it was kept unmade."""
-    if type(record) is RawRecord:
+    if isinstance(record, RawRecord):
         return record
-    make = cast("Callable[..., RawRecord]", record[0])
-    return make(*record[1:])
+    made: RawRecord = record[0](*record[1:])
+    return made
 
 
 # Where the body, the answer and the parsed body are in a record's fields.
