@@ -9,7 +9,7 @@ kit reuses it as is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 from . import contract, edge, fast_accept
@@ -32,7 +32,7 @@ from .replies import (
     parse_settings,
     scripted_answer,
 )
-from .store import DEFAULT_JOURNAL_CAP, MemoryStore, Store, check_cap
+from .store import DEFAULT_JOURNAL_CAP, MemoryStore, QuietStore, Store, check_cap
 from .wire import HTML_TYPE, PAGE_HEADERS, Answer, IncomingRequest, json_answer, parse_json
 
 VIOLATION_CHARS = 300
@@ -44,14 +44,17 @@ NONE_BROKEN: tuple[str, ...] = ()
 
 class Outcome:
     """An answer, and the journal entry that records it (empty when the journal is off),
-    derived from the raw record when asked for."""
+    derived from the raw record when asked for. ``again``: the parsed body, when the answer
+    is one the same request may be given again (``Engine.repeat``), else ``None``."""
 
-    __slots__ = ("_entry_id", "_raw", "answer")
+    __slots__ = ("_entry_id", "_raw", "again", "answer")
 
-    def __init__(self, answer: Answer, entry_id: int = 0, raw: Recorded | None = None) -> None:
+    def __init__(self, answer: Answer, entry_id: int = 0, raw: Recorded | None = None,
+                 again: Any = None) -> None:
         self.answer = answer
         self._entry_id = entry_id
         self._raw = raw
+        self.again = again
 
     @property
     def entry(self) -> dict[str, Any]:
@@ -65,6 +68,10 @@ def invalid(status: int, reason: str, *, extra: tuple[tuple[str, str], ...] = ()
 
 
 def _never(data: Any) -> bool:
+    return False
+
+
+def _quiet_never() -> bool:
     return False
 
 
@@ -115,6 +122,10 @@ class Engine:
                              f"{error.strerror or error}") from error
         self.journal = Journal(self.store, file=file, body_cap=body_cap,
                                keep_secrets=bool(keep_secrets))
+        # Whether the store holds nothing a request could take (repeat); never, for a store
+        # that cannot tell.
+        self._quiet: Callable[[], bool] = (self.store.quiet if isinstance(self.store, QuietStore)
+                                           else _quiet_never)
         # Built once: a fast yes for the bodies the contract plainly accepts.
         self._accepts = fast_accept.build(contract.request_validator().schema) or _never
         # Off for benchmarks of the serving alone: nothing is recorded, all else is the same.
@@ -127,13 +138,14 @@ class Engine:
         parsed: Any = None
         violations: Sequence[str] = NONE_BROKEN
         reply_id: str | None = None
+        again = False
         if not request.body_complete:
             # Whatever it asked, an unfinished request is not answered as if it were whole:
             # a prefix of the body may well be valid JSON.
             reason = cut_short_reason(request)
             answer, violations = invalid(400, reason), [reason]
         elif request.path == contract.API_PATH:
-            answer, parsed, violations, reply_id = self._api(request)
+            answer, parsed, violations, reply_id, again = self._api(request)
         else:
             parsed = self._lenient_json(request)
             if request.path == CHAT_PATH:
@@ -143,9 +155,27 @@ class Engine:
                     f"nothing at {request.path}; the API is POST {contract.API_PATH} and the "
                     f"chat page GET {CHAT_PATH}"))
         if not self.journal_enabled:
-            return Outcome(answer)
+            return Outcome(answer, 0, None, parsed if again else None)
         entry_id, raw = self.journal.record(request, answer, parsed, violations, reply_id)
-        return Outcome(answer, entry_id, raw)
+        return Outcome(answer, entry_id, raw, parsed if again else None)
+
+    def repeat(self, request: IncomingRequest, outcome: Outcome) -> bool:
+        """Journal ``request`` as answered with ``outcome``'s answer once more, and say so;
+        ``False`` (nothing done) unless that is the answer ``handle`` would give it.
+
+        A carrier that has answered a request with ``outcome`` may hand its bytes in again:
+        the same request line, headers and body, from the same client over the same kind of
+        connection. Its answer is the same while it hangs on nothing but those bytes and the
+        server's own reply mode (``outcome.again``: a body the contract accepts, answered in
+        the reply mode, no reply taken, no namespace's settings read), and the store still
+        holds no reply and no settings to take instead (``QuietStore.quiet``). The entry is
+        the one ``handle`` would record."""
+        again = outcome.again
+        if again is None or not self._quiet():
+            return False
+        if self.journal_enabled and not self.journal.again(request, outcome._raw):
+            self.journal.record(request, outcome.answer, again, NONE_BROKEN, None)
+        return True
 
     def refuse(self, request: IncomingRequest, status: int, message: str) -> Answer:
         """The answer to a request the server turns away before reading it (a ``Host`` it
@@ -157,33 +187,36 @@ class Engine:
                                 reply_id=None)
         return answer
 
-    def _api(self, request: IncomingRequest) -> tuple[Answer, Any, Sequence[str], str | None]:
+    def _api(self, request: IncomingRequest
+             ) -> tuple[Answer, Any, Sequence[str], str | None, bool]:
+        """The answer to a request to the API, its parsed body, the rules it broke, the id of
+        the reply taken, and whether the answer may be given again (``repeat``)."""
         if request.method != "POST":
             return (invalid(405, f"method {request.method} is not allowed on "
                                  f"{contract.API_PATH}; use POST", extra=(("Allow", "POST"),)),
-                    self._lenient_json(request), NONE_BROKEN, None)
+                    self._lenient_json(request), NONE_BROKEN, None, False)
         if request.size > MAX_BODY:
             reason = f"the body is {request.size} bytes, over the limit of {MAX_BODY} (1 MiB)"
-            return invalid(413, reason), None, [reason], None
+            return invalid(413, reason), None, [reason], None, False
         try:
             data = parse_json(request.body.decode("utf-8"))
         except UnicodeDecodeError:
             reason = "the body is not UTF-8 text; send a JSON object"
-            return invalid(400, reason), None, [reason], None
+            return invalid(400, reason), None, [reason], None, False
         except (ValueError, RecursionError) as error:
             reason = f"the body is not JSON ({describe_error([], str(error))}); send a JSON object"
-            return invalid(400, reason), None, [reason], None
+            return invalid(400, reason), None, [reason], None, False
         if not isinstance(data, dict):
             reason = (f"the body must be a JSON object with a string \"message\", not "
                       f"{describe_kind(data)}")
-            return invalid(400, reason), data, [reason], None
+            return invalid(400, reason), data, [reason], None, False
         if not self._accepts(data):  # the full validator only for the bodies in doubt
             errors = sorted(contract.request_validator().iter_errors(data),
                             key=lambda error: [str(part) for part in error.absolute_path])
             violations = [describe_error(list(error.absolute_path), error.message)
                           for error in errors]
             if violations:
-                return invalid(400, "; ".join(violations)), data, violations, None
+                return invalid(400, "; ".join(violations)), data, violations, None, False
         facts = Facts(data["message"], data, request.headers)
         try:
             reply, own = self.store.take_reply(facts, namespace=request.namespace)
@@ -197,8 +230,10 @@ class Engine:
         else:
             text = self._mode_text(own, facts)
         if reply is None:
-            return default_answer(text), data, NONE_BROKEN, None
-        return scripted_answer(reply, text), data, NONE_BROKEN, reply["id"]
+            # In the server's own reply mode, the answer hangs on the body alone: it may be
+            # given again to the same body (repeat).
+            return default_answer(text), data, NONE_BROKEN, None, own is None
+        return scripted_answer(reply, text), data, NONE_BROKEN, reply["id"], False
 
     def _mode_text(self, own: Mapping[str, Any] | None, facts: Facts) -> str:
         """What the reply mode answers, with a namespace's own settings (``own``) if any."""

@@ -151,6 +151,18 @@ class Journal:
             self._worked()
         return entry_id, raw
 
+    def again(self, request: IncomingRequest, first: Recorded | None) -> bool:
+        """``record`` of ``request`` once more, answered as when it was first recorded as
+        ``first`` (``Engine.repeat``): kept unmade as that one was, whose bounds it has (the
+        same request, the same answer), without asking them again; ``False`` (nothing done)
+        when ``first`` is not such a record of it."""
+        later = self._later
+        if later is None or type(first) is not tuple or first[2] is not request:
+            return False
+        later((first[0], time.time(), request, first[3], first[4], first[5], first[6]),
+              request.namespace, request.path)
+        return True
+
     def raw_of(self, stamp: float, request: IncomingRequest, answer: Answer, parsed: Any,
                violations: Sequence[str], reply_id: str | None) -> RawRecord:
         """The raw record of a request and its answer, recorded at ``stamp``: its headers

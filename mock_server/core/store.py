@@ -155,6 +155,14 @@ class PendingStore(Protocol):
 
 
 @runtime_checkable
+class QuietStore(Protocol):
+    """A store that can tell when ``take_reply`` finds nothing for any request: no reply
+    queued, no namespace's settings (``Engine.repeat``); not one other processes change."""
+
+    def quiet(self) -> bool: ...
+
+
+@runtime_checkable
 class BatchingStore(Protocol):
     """A store that can keep raw records for one write of many (one transaction a turn of the
     mock's own server's event loop): ``batch`` set, ``append_raw`` keeps them, ``flush``
@@ -433,6 +441,11 @@ class MemoryStore:
                 reply["times"] = times - 1
             # A copy: the queue's own goes on changing.
             return Taken({**reply, "times": times - 1}, own)
+
+    def quiet(self) -> bool:
+        # Read without the lock, as take_reply's usual case is: a reply or settings put in
+        # while a request is answered count from the next request on.
+        return not self._queued and not self._settings
 
     def replies(self, *, namespace: str = "") -> list[dict[str, Any]]:
         with self._lock:

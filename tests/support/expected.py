@@ -91,3 +91,5 @@ MOCK_SEEN_KEPT = 4096
 MOCK_SEEN_BYTES = 256
 # ... and the longest whole head (request line and headers) it keeps (1,024 of them).
 MOCK_HEAD_BYTES_KEPT = 2048
+# ... and the longest body whose answer a connection keeps to give again to the same bytes.
+MOCK_AGAIN_BODY = 1024

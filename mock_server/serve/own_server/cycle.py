@@ -10,10 +10,30 @@ from typing import TYPE_CHECKING
 from ...core.wire import Answer, IncomingRequest, json_answer, status_line
 from . import wsgi_bridge
 from .answers import encode, encode_answer, header_lines
+from .limits import AGAIN_BODY
 
 if TYPE_CHECKING:
+    from ...core.engine import Outcome
     from .head import Head
     from .protocol import Conn
+
+
+class Again:
+    """A connection's last answer to a request of a head the server knows (``Server.plain``),
+    kept to be given again to the same bytes (``Engine.repeat``): the head and body of the
+    request, the request as the engine saw it, its outcome, the bytes written, and the
+    ``Date`` line they carry (``Server.date``: a new one is a new answer)."""
+
+    __slots__ = ("body", "data", "date", "head", "incoming", "outcome")
+
+    def __init__(self, head: Head, incoming: IncomingRequest, outcome: Outcome, data: bytes,
+                 date: bytes) -> None:
+        self.head = head
+        self.body = incoming.body
+        self.incoming = incoming
+        self.outcome = outcome
+        self.data = data
+        self.date = date
 
 
 class Request:
@@ -92,37 +112,45 @@ class Request:
 
     # --- the site -----------------------------------------------------------------------------
 
-    def site(self, send: bool) -> None:
+    def site(self, send: bool, head: Head | None = None) -> Again | None:
         """The engine answers (and journals) the request; ``send``: the answer goes out (not
-        when the client has gone)."""
+        when the client has gone). With the ``head`` it was read from (one the server
+        knows): the answer as it may be given again to the same bytes, if it may."""
         conn = self.conn
         body = self.body[0] if len(self.body) == 1 else b"".join(self.body)
-        answer = conn.server.engine.handle(self.incoming(body, self.size)).answer
+        incoming = self.incoming(body, self.size)
+        outcome = conn.server.engine.handle(incoming)
+        answer = outcome.answer
         if not send:
-            return
+            return None
         if not self.complete:
             self.keep = False
             conn.last = True
         if answer.delay > 0:
             conn.busy = True
             conn.server.loop.call_later(answer.delay, self._deliver, answer)
-            return
-        self._deliver(answer)
+            return None
+        data = self._deliver(answer)
+        if data is None or head is None or outcome.again is None or len(body) > AGAIN_BODY:
+            return None
+        return Again(head, incoming, outcome, data, conn.server.date)
 
-    def _deliver(self, answer: Answer) -> None:
+    def _deliver(self, answer: Answer) -> bytes | None:
+        """Send ``answer``; the bytes, when written at once on a connection kept open."""
         conn = self.conn
         if conn.closed:
-            return
+            return None
         if answer.disconnect:
             conn.server.send(conn, b"", True)
-            return
+            return None
         keep = not conn.final(self)
         server = conn.server
         data = encode_answer(answer, server.date, keep, self.version, self.method == "HEAD")
         if server.batched:
             server.send(conn, data, not keep)
-        else:
-            conn.write(data, not keep)  # Server.send's first case, without the call
+            return None
+        conn.write(data, not keep)  # Server.send's first case, without the call
+        return data if keep else None
 
     # --- the admin API ------------------------------------------------------------------------
 

@@ -15,6 +15,9 @@ WRITE_HIGH_WATER = 256 * 1024
 # closing with unread bytes would reset the connection, and the client could lose the answer.
 LINGER_SECONDS = 2.0
 LINGER_BYTES = 16 << 20
+# The largest body whose answer a connection keeps to give again to the same bytes
+# (cycle.Again): with the answer, a few KB a connection at most.
+AGAIN_BODY = 1024
 
 
 @dataclass(frozen=True)

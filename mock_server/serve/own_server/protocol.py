@@ -18,7 +18,7 @@ from ...core.edge import DRAIN_LIMIT, MAX_ADMIN_BODY, MAX_BODY, MAX_HEAD
 from ...core.engine import invalid
 from ...core.wire import Answer, json_answer, wire_text
 from .answers import encode_answer
-from .cycle import Request
+from .cycle import Again, Request
 from .framing import Framing, new_parser
 from .head import Head, Refused, decoded_path, kept_whole, read_head
 from .limits import LINGER_BYTES, LINGER_SECONDS, PIPELINE_DEPTH, WRITE_HIGH_WATER
@@ -67,6 +67,7 @@ class Conn(asyncio.Protocol):
         self.refusal: Answer | None = None
         # Bytes still dropped after a refusal (None: not lingering).
         self.linger: int | None = None
+        self.again: Again | None = None  # an answer to give again to the same bytes (_plain)
 
     # --- asyncio.Protocol ----------------------------------------------------------------------
 
@@ -223,21 +224,29 @@ class Conn(asyncio.Protocol):
         return rest
 
     def _plain(self, head: Head, rest: bytes) -> bytes:
-        """A request of a head whose requests need nothing more of the parser
-        (``Server.plain``), its body whole in ``rest``: what ``on_headers_complete``,
-        ``on_body`` and ``on_message_complete`` do, at once; the bytes after the body."""
+        """A request of a head needing nothing more of the parser (``Server.plain``), its body
+        whole in ``rest``: what ``on_headers_complete``, ``on_body`` and ``on_message_complete``
+        do, at once; the bytes after the body. The last such request's bytes again, nothing
+        owed before: its answer again, if the engine says so (``Engine.repeat``)."""
+        declared = head.declared
+        self.head_bytes = 0
+        free = not (self.busy or self.queue or not self.writing or self.closed)
+        again = self.again
+        if again is not None and again.head is head and free and not self.last and \
+                again.date is self.server.date and rest.startswith(again.body) and \
+                self.server.engine.repeat(again.incoming, again.outcome):
+            self.write(again.data, False)
+            return rest[declared:]
         request = Request.of_head(self, head)
         request.host = head.headers.get("host")
-        declared = head.declared
         if declared:
             request.body.append(rest[:declared])
             request.size = declared
-        self.head_bytes = 0
         self.deadline = _NEVER
-        if self.busy or self.queue or not self.writing or self.closed:
-            self._enqueue(request)
+        if free:  # its turn has come: run()'s way for a site's request kept open
+            self.again = request.site(True, head)
         else:
-            request.site(True)  # its turn has come: run()'s way for a site's request kept open
+            self._enqueue(request)
         return rest[declared:]
 
     def _open_tunnel(self) -> None:

@@ -7,6 +7,8 @@ journal's bound. Bounded in count (a few thousand requests) and time."""
 from __future__ import annotations
 
 import http.client
+import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pytest
 
 from mock_server import MockProcess
 from support.expected import (
+    MOCK_AGAIN_BODY,
     MOCK_BODY_CAP,
     MOCK_HEAD_BYTES_KEPT,
     MOCK_HEAD_CAP,
@@ -160,3 +163,44 @@ def test_distinct_long_heads_are_not_kept() -> None:
     assert after - before <= bound, (
         f"RSS grew by {(after - before) / 2**20:.1f} MiB over 1,100 distinct heads of 8 KB, past "
         f"the journal's bound of {bound / 2**20:.1f} MiB")
+
+
+def test_the_answers_connections_keep_to_give_again_are_bounded() -> None:
+    """Each connection keeps its last answer to a request of a known head to give again to
+    the same bytes, for a body of at most 1,024 bytes (docs/mock-server.md, Limits): hundreds
+    of connections left open after two requests of 16 KB each keep nothing of them. Kept, body,
+    parsed body, answer and its bytes would be 64 KB a connection: tens of MiB."""
+    connections = 600
+    body = json.dumps({"message": "user: " + "q" * 16_000 + "\nassistant:"}).encode()
+    assert len(body) > 15 * MOCK_AGAIN_BODY
+    head = (f"POST /api/text HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+
+    def twice(sock: socket.socket) -> None:
+        for _ in range(2):  # the second is read without the parser: the head is known
+            sock.sendall(head + body)
+            got = b""
+            while not got.endswith(b"\"}"):
+                chunk = sock.recv(65_536)
+                assert chunk, got[-200:]
+                got += chunk
+            assert got.startswith(b"HTTP/1.1 200 ")
+
+    with MockProcess(["--journal-cap", "10"]) as process:
+        pid = process.process.pid
+        held: list[socket.socket] = []
+        try:
+            for number in range(connections + 50):
+                if number == 50:  # the journal full, the buffers grown
+                    before = rss_bytes(pid)
+                held.append(socket.create_connection(address(process.url), timeout=30))
+                twice(held[-1])
+            after = rss_bytes(pid)
+        finally:
+            for sock in held:
+                sock.close()
+    # An open connection costs a few KB of its own (docs/benchmarks.md, connection attacks).
+    bound = connections * 16 * 1024
+    assert after - before <= bound, (
+        f"RSS grew by {(after - before) / 2**20:.1f} MiB over {connections} connections, past "
+        f"{bound / 2**20:.1f} MiB")

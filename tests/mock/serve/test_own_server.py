@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +188,109 @@ def test_a_head_sent_again_is_read_as_it_was_the_first_time(remote_mock: RemoteM
                     if name not in varying} == first
         assert first["headers"]["x-run"] == marker[7:-2]
         assert entries[-1]["headers"]["connection"] == "close"
+
+
+def entry_fields(entry: dict[str, Any]) -> dict[str, Any]:
+    """What two entries of the same request share: all but the id and the time."""
+    return {name: value for name, value in entry.items() if name not in ("id", "time")}
+
+
+def test_the_same_request_over_and_over_is_answered_and_journaled_every_time(
+        remote_mock: RemoteMock) -> None:
+    """A client sending one request again and again (a load test) gets the documented echo
+    every time, one at a time and pipelined, and each request has its own entry, the same
+    but for its id and time (docs/internals.md, "Answers given again")."""
+    one = post()
+    with connect(remote_mock.base_url) as sock:
+        answers = []
+        for _ in range(20):
+            sock.sendall(one)
+            answers.append(read_response(sock))
+        sock.sendall(one * 20)
+        answers += [read_response(sock) for _ in range(20)]
+        sock.sendall(one[:-5])  # and in two pieces
+        time.sleep(0.05)
+        sock.sendall(one[-5:] + post(keep=False))
+        answers += [read_response(sock) for _ in range(2)]
+        assert closed_without_a_byte(sock)
+    assert [(answer.status, answer.json()) for answer in answers] == [
+        (200, {"response": True, "message": "You said: Hello"})] * 42
+    assert [answer.headers.get("connection") for answer in answers] == [None] * 41 + ["close"]
+    entries = remote_mock.requests
+    assert len(entries) == 42
+    assert [entry["id"] for entry in entries] == sorted({entry["id"] for entry in entries})
+    first = entry_fields(entries[0])
+    assert [entry_fields(entry) for entry in entries[:-1]] == [first] * 41
+    assert first["json"] == json.loads(SEED) and first["reply"] == answers[0].json()
+
+    # Two heads the server knows, one body: each request is journaled with its own head.
+    remote_mock.clear()
+    clients = ["a", "a", "b", "b", "a", "a", "b", "b", "a"]
+    with connect(remote_mock.base_url) as sock:
+        for client in clients:
+            sock.sendall(post(extra=f"X-Client: {client}\r\n"))
+            assert read_response(sock).json()["message"] == "You said: Hello"
+    assert [entry["headers"]["x-client"] for entry in remote_mock.requests] == clients
+
+    # Behind a request still being answered (the admin API's, in a thread), in its turn.
+    with connect(remote_mock.base_url) as sock:
+        sock.sendall(post() * 2)
+        [read_response(sock) for _ in range(2)]
+        sock.sendall(b"GET /__mock__/health HTTP/1.1\r\nHost: localhost\r\n\r\n" + post())
+        assert read_response(sock).json()["journal"] == "ok"
+        assert read_response(sock).json()["message"] == "You said: Hello"
+
+
+def test_a_reply_or_settings_put_in_between_repeats_answer_the_next_one(
+        remote_mock: RemoteMock) -> None:
+    one = post()
+
+    def said() -> str:
+        sock.sendall(one)
+        message: str = read_response(sock).json()["message"]
+        return message
+
+    with connect(remote_mock.base_url) as sock:
+        assert [said() for _ in range(3)] == ["You said: Hello"] * 3
+        remote_mock.reply("Scripted.", times=2)
+        assert [said() for _ in range(4)] == ["Scripted.", "Scripted.", "You said: Hello",
+                                              "You said: Hello"]
+        remote_mock.configure(reply_mode="fixed", reply_text="Fixed.")
+        try:
+            assert [said() for _ in range(3)] == ["Fixed."] * 3
+        finally:
+            remote_mock.configure()
+        assert [said() for _ in range(3)] == ["You said: Hello"] * 3
+    assert [entry["reply"]["message"] for entry in remote_mock.requests] == (
+        ["You said: Hello"] * 3 + ["Scripted."] * 2 + ["You said: Hello"] * 2 + ["Fixed."] * 3
+        + ["You said: Hello"] * 3)
+
+
+def test_an_answer_given_again_carries_the_date_it_is_sent_on(remote_mock: RemoteMock) -> None:
+    """``Date`` has whole seconds: an answer repeated two seconds on must carry a later one
+    (RFC 9110 6.6.1: the time the answer was made)."""
+    with connect(remote_mock.base_url) as sock:
+        dates = []
+        for pause in (0, 0, 0, 2.1, 0):
+            time.sleep(pause)
+            sock.sendall(post())
+            answer = read_response(sock)
+            dates.append(parsedate_to_datetime(answer.headers["date"]).timestamp())
+            assert abs(dates[-1] - time.time()) < 2.5
+    assert dates[3] > dates[2] and dates[4] >= dates[3]
+
+
+def test_a_journal_file_gets_a_line_for_every_request_given_again(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    with MockProcess(["--journal", str(path)]) as process:
+        with connect(process.mock.base_url) as sock:
+            sock.sendall(post() * 30)
+            answers = [read_response(sock) for _ in range(30)]
+        assert {answer.json()["message"] for answer in answers} == {"You said: Hello"}
+        entries = process.mock.requests
+    lines = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+    assert [line["id"] for line in lines] == [entry["id"] for entry in entries]
+    assert [entry_fields(line) for line in lines] == [entry_fields(entries[0])] * 30
 
 
 def test_head_has_the_length_of_the_body_it_leaves_out(remote_mock: RemoteMock) -> None:

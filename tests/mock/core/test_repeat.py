@@ -1,0 +1,152 @@
+"""``Engine.repeat``: a request handed in again gets its answer again, journaled as ``handle``
+journals it, exactly while nothing but its bytes and the server's reply mode decide that
+answer (docs/internals.md, "Answers given again"): a body the contract accepts, no reply
+queued, no namespace with settings of its own. The expected answers come from the contract's
+schema (tests/support/contract_data.py) and the documented echo."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mock_server import Engine, IncomingRequest
+from mock_server.core.sqlite_store import SQLiteStore
+from support.contract_data import BAD_BODIES, expected_statuses
+from support.expected import HEADERS
+
+SEED = {"message": "user: Hello\nassistant:", "temperature": 1, "presence_penalty": 0,
+        "top_p": 1, "frequency_penalty": 0}
+# What differs between two entries of the same request.
+VARYING = ("id", "time")
+# How the store stands when the request is first answered, and whether an answer in the
+# server's reply mode may then be given again (docs/internals.md).
+STATES = {
+    "quiet": True,
+    "a reply for every request": False,  # taken: a scripted answer
+    "a reply for another prompt": False,  # not taken, but the store is not quiet
+    "a reply used up": True,
+    "settings of its own": False,  # the namespace's mode answers
+    "settings given back": True,
+}
+
+
+def request(body: bytes, *, method: str = "POST", path: str = "/api/text",
+            complete: bool = True, head_size: int | None = None,
+            **headers: str) -> IncomingRequest:
+    return IncomingRequest(method, path, headers={**HEADERS, **headers}, body=body,
+                           remote_addr="127.0.0.1", body_complete=complete,
+                           head_size=head_size)
+
+
+def same(entry: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in entry.items() if name not in VARYING}
+
+
+def put_in(engine: Engine, state: str) -> None:
+    if state == "a reply for every request":
+        engine.queue_replies({"message": "Scripted.", "times": None})
+    elif state == "a reply for another prompt":
+        engine.queue_replies({"message": "Scripted.", "match": {"last_turn": "no such turn"}})
+    elif state == "a reply used up":
+        engine.queue_replies({"message": "Scripted."})
+        engine.handle(request(json.dumps(SEED).encode()))
+    elif state == "settings of its own":
+        engine.put_settings({"reply_text": "The namespace's."})
+    elif state == "settings given back":
+        engine.put_settings({"reply_mode": "fixed"})
+        engine.put_settings({})
+
+
+bodies = st.one_of(
+    st.sampled_from([body for body, _ in BAD_BODIES]),
+    st.builds(lambda message, extra: json.dumps({"message": message, **extra}).encode(),
+              st.text(max_size=30),
+              st.dictionaries(st.sampled_from(["temperature", "top_p", "presence_penalty",
+                                               "frequency_penalty", "model"]),
+                              st.one_of(st.integers(-3, 3), st.floats(-3, 3, allow_nan=False),
+                                        st.text(max_size=4)),
+                              max_size=3)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=bodies, method=st.sampled_from(["POST", "POST", "GET", "PUT"]),
+       path=st.sampled_from(["/api/text", "/api/text", "/chat", "/elsewhere"]),
+       complete=st.booleans(), state=st.sampled_from(sorted(STATES)),
+       cookie=st.booleans(), journal=st.booleans(),
+       head_size=st.sampled_from([None, 700, 10**6]), copy=st.booleans())
+def test_a_request_is_given_its_answer_again_exactly_when_nothing_else_decides_it(
+        body: bytes, method: str, path: str, complete: bool, state: str, cookie: bool,
+        journal: bool, head_size: int | None, copy: bool) -> None:
+    """``head_size``: a head the server measured (short of the headers' cap, or over it) or
+    not; ``copy``: the same request handed in as another object, as a carrier may."""
+    engine = Engine(journal_enabled=journal)
+    put_in(engine, state)
+    first = request(body, method=method, path=path, complete=complete, head_size=head_size,
+                    **({"cookie": "session=1"} if cookie else {}))
+    outcome = engine.handle(first)
+    sent = dataclasses.replace(first) if copy else first
+    before = engine.requests()["total"]
+    accepted = expected_statuses("POST", body) == {200}
+    expected = (method == "POST" and path == "/api/text" and complete and accepted
+                and STATES[state])
+    assert engine.repeat(sent, outcome) is expected
+    if not expected:
+        assert engine.requests()["total"] == before  # nothing journaled
+        return
+    if journal:
+        # The entry handle records for the same request, field for field.
+        again = engine.requests(limit=1)["requests"][0]
+        assert engine.repeat(sent, outcome)
+        fresh = engine.handle(sent)
+        assert same(again) == same(fresh.entry) == same(outcome.entry)
+        if cookie:
+            assert again["headers"]["cookie"] != "session=1"  # redacted as ever
+        assert engine.requests()["total"] == before + 3
+    else:
+        assert engine.requests()["total"] == 0
+    # The server's reply mode: the echo of the prompt's last turn.
+    assert outcome.answer.status == 200
+    assert json.loads(outcome.answer.body)["message"].startswith("You said: ")
+
+
+def test_a_reply_or_settings_put_in_between_end_the_repeats_until_they_are_gone() -> None:
+    engine = Engine()
+    sent = request(json.dumps(SEED).encode())
+    outcome = engine.handle(sent)
+    assert json.loads(outcome.answer.body) == {"response": True, "message": "You said: Hello"}
+    assert engine.repeat(sent, outcome)
+
+    engine.queue_replies({"message": "Scripted."})
+    assert not engine.repeat(sent, outcome)
+    assert json.loads(engine.handle(sent).answer.body)["message"] == "Scripted."
+    assert engine.repeat(sent, outcome)  # the reply used up: quiet again
+
+    engine.put_settings({"reply_mode": "fixed", "reply_text": "Fixed."})
+    assert not engine.repeat(sent, outcome)
+    fixed = engine.handle(sent)
+    assert json.loads(fixed.answer.body)["message"] == "Fixed."
+    engine.put_settings({})
+    # An answer read with a namespace's settings is never given again, even once they go.
+    assert not engine.repeat(sent, fixed)
+    assert engine.repeat(sent, outcome)
+    # Each request journaled with the answer it got: handle's, then repeat's.
+    assert [entry["reply"]["message"] for entry in engine.requests()["requests"]] == [
+        "You said: Hello", "You said: Hello", "Scripted.", "You said: Hello", "Fixed.",
+        "You said: Hello"]
+
+
+def test_a_store_other_processes_change_never_gives_an_answer_again(tmp_path: Path) -> None:
+    engine = Engine(store=SQLiteStore(tmp_path / "store.sqlite3"), owns_store=True)
+    try:
+        sent = request(json.dumps(SEED).encode())
+        outcome = engine.handle(sent)
+        assert outcome.answer.status == 200
+        assert not engine.repeat(sent, outcome)
+        assert engine.requests()["total"] == 1
+    finally:
+        engine.close()
