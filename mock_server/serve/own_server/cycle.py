@@ -20,16 +20,15 @@ if TYPE_CHECKING:
 
 class Again:
     """A connection's last answer to a request of a head the server knows (``Server.plain``),
-    kept to be given again to the same bytes (``Engine.repeat``): the head and body of the
-    request, the request as the engine saw it, its outcome, the bytes written, and the
-    ``Date`` line they carry (``Server.date``: a new one is a new answer)."""
+    kept to be given again to the same bytes (``Engine.repeat``): the bytes of the request
+    (head and body), the request as the engine saw it, its outcome, the bytes written, and
+    the ``Date`` line they carry (``Server.date``: a new one is a new answer)."""
 
-    __slots__ = ("body", "data", "date", "head", "incoming", "outcome")
+    __slots__ = ("data", "date", "incoming", "outcome", "sent")
 
-    def __init__(self, head: Head, incoming: IncomingRequest, outcome: Outcome, data: bytes,
+    def __init__(self, head: bytes, incoming: IncomingRequest, outcome: Outcome, data: bytes,
                  date: bytes) -> None:
-        self.head = head
-        self.body = incoming.body
+        self.sent = head + incoming.body
         self.incoming = incoming
         self.outcome = outcome
         self.data = data
@@ -112,10 +111,10 @@ class Request:
 
     # --- the site -----------------------------------------------------------------------------
 
-    def site(self, send: bool, head: Head | None = None) -> Again | None:
+    def site(self, send: bool, head: bytes | None = None) -> Again | None:
         """The engine answers (and journals) the request; ``send``: the answer goes out (not
-        when the client has gone). With the ``head`` it was read from (one the server
-        knows): the answer as it may be given again to the same bytes, if it may."""
+        when the client has gone). With the bytes of its ``head`` (one the server knows):
+        the answer as it may be given again to the same bytes, if it may."""
         conn = self.conn
         body = self.body[0] if len(self.body) == 1 else b"".join(self.body)
         incoming = self.incoming(body, self.size)

@@ -50,9 +50,7 @@ class Conn(asyncio.Protocol):
         self.after_connect = b""
         # The parser's request is one that asks to switch protocols, with a body to read.
         self.upgrade_body = False
-        # The head made up for the new parser after an Upgrade is being fed: its callbacks
-        # are not a request's.
-        self.made_up = False
+        self.made_up = False  # the head made up after an Upgrade is fed: no request's callbacks
         self.current: Request | None = None
         self.queue: deque[Request] = deque()
         self.busy = False
@@ -165,11 +163,20 @@ class Conn(asyncio.Protocol):
             self.transport.write(data)
 
     def _feed(self, data: bytes) -> bytes:
-        """Feed the parser what ``data`` holds of the request being read; the rest."""
+        """Feed the parser what ``data`` holds of the request being read; the rest. The
+        last request of a known head again (_plain) is answered again before any framing."""
         state = self.state
         rest = b""
         framing = self.framing
         if state == IDLE:
+            again = self.again  # (the next start() sets anew all of the framing this skips)
+            if again is not None and data.startswith(again.sent) and not (
+                    self.busy or self.queue or self.last or not self.writing or framing.pending
+                    or self.proxy.via is not None or again.date is not self.server.date) \
+                    and self.server.engine.repeat(again.incoming, again.outcome):
+                self.head_bytes = 0
+                self.write(again.data, False)
+                return data[len(again.sent):]
             size = len(data)
             data, rest, bad = framing.start(data)
             self.head_bytes += size - len(rest)  # as sent, before any stand-in
@@ -181,7 +188,7 @@ class Conn(asyncio.Protocol):
             if framing.method is None and self.proxy.via is None:
                 plain = self.server.plain.get(data)
                 if plain is not None and len(rest) >= plain.declared:
-                    return self._plain(plain, rest)
+                    return self._plain(plain, data, rest)
             self.head = [data]
         elif state == HEAD:
             end = framing.head_end(data, starting=False)
@@ -223,30 +230,22 @@ class Conn(asyncio.Protocol):
             return b""
         return rest
 
-    def _plain(self, head: Head, rest: bytes) -> bytes:
-        """A request of a head needing nothing more of the parser (``Server.plain``), its body
-        whole in ``rest``: what ``on_headers_complete``, ``on_body`` and ``on_message_complete``
-        do, at once; the bytes after the body. The last such request's bytes again, nothing
-        owed before: its answer again, if the engine says so (``Engine.repeat``)."""
+    def _plain(self, head: Head, fed: bytes, rest: bytes) -> bytes:
+        """A request of a head (bytes ``fed``) needing nothing more of the parser
+        (``Server.plain``), its body whole in ``rest``: what the parser's callbacks do, at
+        once; the bytes after the body. Its answer is kept to give again (_feed) if it may."""
         declared = head.declared
-        self.head_bytes = 0
-        free = not (self.busy or self.queue or not self.writing or self.closed)
-        again = self.again
-        if again is not None and again.head is head and free and not self.last and \
-                again.date is self.server.date and rest.startswith(again.body) and \
-                self.server.engine.repeat(again.incoming, again.outcome):
-            self.write(again.data, False)
-            return rest[declared:]
         request = Request.of_head(self, head)
         request.host = head.headers.get("host")
         if declared:
             request.body.append(rest[:declared])
             request.size = declared
+        self.head_bytes = 0
         self.deadline = _NEVER
-        if free:  # its turn has come: run()'s way for a site's request kept open
-            self.again = request.site(True, head)
-        else:
+        if self.busy or self.queue or not self.writing or self.closed:
             self._enqueue(request)
+        else:  # its turn has come: run()'s way for a site's request kept open
+            self.again = request.site(True, fed)
         return rest[declared:]
 
     def _open_tunnel(self) -> None:

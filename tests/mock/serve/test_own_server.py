@@ -232,6 +232,17 @@ def test_the_same_request_over_and_over_is_answered_and_journaled_every_time(
             assert read_response(sock).json()["message"] == "You said: Hello"
     assert [entry["headers"]["x-client"] for entry in remote_mock.requests] == clients
 
+    # The same bytes after the start of a method token are another request: "POPOST".
+    remote_mock.clear()
+    with connect(remote_mock.base_url) as sock:
+        sock.sendall(post() * 2)
+        [read_response(sock) for _ in range(2)]
+        sock.sendall(b"PO")
+        time.sleep(0.05)
+        sock.sendall(post())
+        assert read_response(sock).status == 405
+    assert [entry["method"] for entry in remote_mock.requests] == ["POST", "POST", "POPOST"]
+
     # Behind a request still being answered (the admin API's, in a thread), in its turn.
     with connect(remote_mock.base_url) as sock:
         sock.sendall(post() * 2)
