@@ -321,15 +321,16 @@ def wrk_version() -> str:
 
 
 def run_wrk(url: str, connections: int, seconds: float, workdir: Path,
-            timeout_s: float = 10.0) -> LoadResult:
-    """wrk posting the seed request for ``seconds`` over ``connections`` connections."""
+            timeout_s: float = 10.0, distinct: bool = False) -> LoadResult:
+    """wrk posting the seed request for ``seconds`` over ``connections`` connections;
+    ``distinct``: a new question in every request (``wrk_post.lua``)."""
     path = wrk_path()
     assert path is not None
     threads = 1 if connections == 1 else 2
     request_file = write_request_file(workdir)
     command = [path, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
                f"--timeout={timeout_s:g}s", "-s", str(WRK_SCRIPT), url + API_PATH, "--",
-               str(request_file)]
+               str(request_file), *(["distinct"] if distinct else [])]
     done = subprocess.run(command, capture_output=True, text=True, check=False,
                           timeout=seconds + 60)
     line = next((item for item in done.stdout.splitlines() if item.startswith("BENCH_JSON ")),
@@ -420,9 +421,10 @@ def run_python_load(url: str, connections: int, seconds: float,
 
 
 def run_load(url: str, connections: int, seconds: float, workdir: Path,
-             use_wrk: bool) -> LoadResult:
+             use_wrk: bool, distinct: bool = False) -> LoadResult:
+    """A load of seed requests (``distinct``: a new question in each, with wrk only)."""
     if use_wrk:
-        return run_wrk(url, connections, seconds, workdir)
+        return run_wrk(url, connections, seconds, workdir, distinct=distinct)
     return run_python_load(url, connections, seconds)
 
 

@@ -8,7 +8,8 @@ figures of one run move by a tenth from one minute to the next, so the versions 
 holds across the rounds counts. Each variant is ``LABEL=CHECKOUT`` with the mock's options
 after a space, in one argument; its ``mock_server`` is the checkout's, run by this Python.
 
-    python -m bench.compare [--rounds 5] [--connections 16] [--seconds 3] [--json FILE]
+    python -m bench.compare [--rounds 5] [--connections 16] [--seconds 3] [--distinct]
+                            [--json FILE]
         "before=/tmp/old" "now=." "workers=. --workers 2"
 """
 
@@ -49,7 +50,7 @@ def start(chosen: Variant) -> common.Server:
 
 
 def run(variants: list[Variant], rounds: int, connections: int, seconds: float,
-        warmup: float, use_wrk: bool) -> dict[str, Any]:
+        warmup: float, use_wrk: bool, distinct: bool = False) -> dict[str, Any]:
     """Every server started and warmed up first, then ``rounds`` rounds going round them."""
     samples: dict[str, list[dict[str, Any]]] = {chosen.label: [] for chosen in variants}
     said: dict[str, str] = {}
@@ -59,14 +60,16 @@ def run(variants: list[Variant], rounds: int, connections: int, seconds: float,
             for chosen in variants:
                 servers.append(start(chosen))
                 if warmup:
-                    common.run_load(servers[-1].url, connections, warmup, folder, use_wrk)
+                    common.run_load(servers[-1].url, connections, warmup, folder, use_wrk,
+                                    distinct)
             order = list(zip(variants, servers, strict=True))
             for number in range(rounds):
                 shift = number % len(order)
                 for chosen, server in order[shift:] + order[:shift]:
                     pids = server.pids()
                     before = mock_load.cpu_seconds(pids)
-                    load = common.run_load(server.url, connections, seconds, folder, use_wrk)
+                    load = common.run_load(server.url, connections, seconds, folder, use_wrk,
+                                           distinct)
                     cpu = mock_load.cpu_seconds(pids) - before
                     samples[chosen.label].append(
                         {**load.as_dict(), "cpu_us": cpu * 1e6 / max(load.completed, 1)})
@@ -75,7 +78,7 @@ def run(variants: list[Variant], rounds: int, connections: int, seconds: float,
                 said[chosen.label] = server.tail()  # what it said when it started
                 server.stop()
     return {"rounds": rounds, "connections": connections, "seconds": seconds,
-            "tool": "wrk" if use_wrk else "python",
+            "tool": "wrk" if use_wrk else "python", "distinct": distinct,
             "variants": [{"label": chosen.label, "checkout": str(chosen.checkout),
                           "options": chosen.options, "server": said.get(chosen.label, ""),
                           "samples": samples[chosen.label],
@@ -106,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: this checkout twice, one round of 1 s, no warm-up")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument("--distinct", action="store_true",
+                        help="a new question in every request (wrk only), none sent again")
     args = parser.parse_args(argv)
     texts = args.variants or (["a=.", "b=. --no-journal"] if args.quick else [])
     try:
@@ -118,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--rounds and --connections take 1 or more, --seconds more than 0")
     rounds, seconds, warmup = (1, 1.0, 0.0) if args.quick else (args.rounds, args.seconds, 2.0)
     result = run(variants, rounds, args.connections, seconds, warmup,
-                 use_wrk=common.wrk_path() is not None)
+                 use_wrk=common.wrk_path() is not None, distinct=args.distinct)
     common.print_table(f"interleaved ({result['tool']}, {rounds} round(s) of {seconds:g} s at "
                        f"{args.connections} connections; medians)", HEADER, rows(result))
     common.write_json(args.json, result)

@@ -55,6 +55,9 @@ class Subject:
     # "mock" or "wiremock": whose journal is cleared and counted; None: no journal.
     kind: str | None = "mock"
     warmup: float | None = None  # seconds; None: the run's own
+    # A new question in every request: none is the one before it again (the mock answers a
+    # request sent again from what it kept: docs/internals.md, "Answers given again").
+    distinct: bool = False
 
 
 @contextlib.contextmanager
@@ -134,6 +137,8 @@ def subjects(quick: bool) -> list[Subject]:
     found += [
         Subject("mock_off", "mock /api/text, journal off (--no-journal)",
                 lambda: _mock(["--no-journal"]), False, at16),
+        Subject("mock_distinct", "mock /api/text, journal on, a new question in every request",
+                lambda: _mock([]), True, (1, 16), distinct=True),
         Subject("mock_replies", f"mock /api/text, journal on, {STANDING_REPLIES} standing "
                                 f"replies queued, none holding", _mock_with_replies, True, at16),
         # The other side of the default: two processes sharing the SQLite store, or one.
@@ -226,7 +231,8 @@ def one_run(subject: Subject, server: common.Server, connections: int, seconds: 
     if max_requests is not None:
         load = common.run_python_load(server.url, connections, 60.0, max_requests)
     else:
-        load = common.run_load(server.url, connections, seconds, workdir, use_wrk)
+        load = common.run_load(server.url, connections, seconds, workdir, use_wrk,
+                               subject.distinct)
     cpu = cpu_seconds(pids) - cpu_before
     run: dict[str, Any] = load.as_dict()
     run["cpu_us"] = cpu * 1e6 / max(load.completed, 1)
@@ -304,7 +310,7 @@ def run(seconds: float, warmup: float, quick: bool, use_wrk: bool,
     }
 
 
-JOURNALED = ("mock", "mock_alt", "mock_replies", "mock_gevent", "wiremock")
+JOURNALED = ("mock", "mock_distinct", "mock_alt", "mock_replies", "mock_gevent", "wiremock")
 
 
 def journal_ok(results: dict[str, Any]) -> bool:

@@ -221,6 +221,16 @@ def ratio_rows(result: dict[str, Any]) -> list[list[str]]:
             f"mock: server CPU per request / WireMock's (journal on), at {connections}",
             f"{_us(mine and mine['cpu_us'])} vs {_us(theirs and theirs['cpu_us'])}",
             _fmt(at), f"≤ {target:g}x", _verdict(at, target, False)])
+    for connections in (16, 1):
+        mine = _run(result, "mock_distinct", connections)
+        if mine is None:
+            continue
+        theirs = _run(result, "wiremock", connections)
+        rows.append([
+            f"mock: server CPU per request / WireMock's (journal on), a new question in every "
+            f"request, at {connections}",
+            f"{_us(mine['cpu_us'])} vs {_us(theirs and theirs['cpu_us'])}",
+            _fmt(_ratio(result, "mock_distinct", "wiremock", connections, "cpu_us")), "-", "-"])
     journal = _ratio(result, "mock", "mock_off", 16, "cpu_us")
     rows.append(["mock: server CPU per request, journal on / off, at 16",
                  f"{_us(_cpu(result, 'mock', 16))} vs {_us(_cpu(result, 'mock_off', 16))}",

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from ...core.wire import Answer, IncomingRequest, json_answer, status_line
 from . import wsgi_bridge
 from .answers import encode, encode_answer, header_lines
-from .limits import AGAIN_BODY
 
 if TYPE_CHECKING:
     from ...core.engine import Outcome
@@ -130,7 +129,7 @@ class Request:
             conn.server.loop.call_later(answer.delay, self._deliver, answer)
             return None
         data = self._deliver(answer)
-        if data is None or head is None or outcome.again is None or len(body) > AGAIN_BODY:
+        if data is None or head is None or outcome.again is None:
             return None
         return Again(head, incoming, outcome, data, conn.server.date)
 

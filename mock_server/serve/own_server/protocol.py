@@ -21,7 +21,7 @@ from .answers import encode_answer
 from .cycle import Again, Request
 from .framing import Framing, new_parser
 from .head import Head, Refused, decoded_path, kept_whole, read_head
-from .limits import LINGER_BYTES, LINGER_SECONDS, PIPELINE_DEPTH, WRITE_HIGH_WATER
+from .limits import AGAIN_BODY, LINGER_BYTES, LINGER_SECONDS, PIPELINE_DEPTH, WRITE_HIGH_WATER
 from .proxy import Interception, Refusal
 from .server import Server
 
@@ -42,14 +42,11 @@ class Conn(asyncio.Protocol):
         # The head being read, as the parser is fed it (its fields are read from it at once).
         self.head: list[bytes] = []
         self.head_bytes = 0
-        # Where each request ends in the bytes (framing.py).
-        self.framing = Framing()
+        self.framing = Framing()  # where each request ends in the bytes
         # The tunnel it became, as an intercepting proxy (proxy.py).
         self.proxy = Interception(server.authority, server.hosts)
-        # Bytes that came with a CONNECT, for the tunnel it opened.
-        self.after_connect = b""
-        # The parser's request is one that asks to switch protocols, with a body to read.
-        self.upgrade_body = False
+        self.after_connect = b""  # bytes that came with a CONNECT, for the tunnel it opened
+        self.upgrade_body = False  # the parser's request asks to switch protocols, with a body
         self.made_up = False  # the head made up after an Upgrade is fed: no request's callbacks
         self.current: Request | None = None
         self.queue: deque[Request] = deque()
@@ -61,11 +58,10 @@ class Conn(asyncio.Protocol):
         self.last = False  # no request after the one being answered
         # The answer that closes the connection once the answers owed before it are sent.
         self.closing: bytes | None = None
-        # An answer the engine gave in a parser callback (421), for _refuse to send.
-        self.refusal: Answer | None = None
-        # Bytes still dropped after a refusal (None: not lingering).
-        self.linger: int | None = None
+        self.refusal: Answer | None = None  # the engine's answer in a parser callback (421)
+        self.linger: int | None = None  # bytes still dropped after a refusal (None: not now)
         self.again: Again | None = None  # an answer to give again to the same bytes (_plain)
+        self.seen: tuple[Head, bytes] | None = None  # the last request of a known head (_plain)
 
     # --- asyncio.Protocol ----------------------------------------------------------------------
 
@@ -163,14 +159,14 @@ class Conn(asyncio.Protocol):
             self.transport.write(data)
 
     def _feed(self, data: bytes) -> bytes:
-        """Feed the parser what ``data`` holds of the request being read; the rest. The
-        last request of a known head again (_plain) is answered again before any framing."""
+        """Feed the parser what ``data`` holds of the request being read; the rest."""
         state = self.state
         rest = b""
         framing = self.framing
         if state == IDLE:
-            again = self.again  # (the next start() sets anew all of the framing this skips)
-            if again is not None and data.startswith(again.sent) and not (
+            again = self.again  # a request given again (_plain): answered before any framing
+            if again is not None and (data == again.sent or (
+                    len(data) > len(again.sent) and data.startswith(again.sent))) and not (
                     self.busy or self.queue or self.last or not self.writing or framing.pending
                     or self.proxy.via is not None or again.date is not self.server.date) \
                     and self.server.engine.repeat(again.incoming, again.outcome):
@@ -233,19 +229,24 @@ class Conn(asyncio.Protocol):
     def _plain(self, head: Head, fed: bytes, rest: bytes) -> bytes:
         """A request of a head (bytes ``fed``) needing nothing more of the parser
         (``Server.plain``), its body whole in ``rest``: what the parser's callbacks do, at
-        once; the bytes after the body. Its answer is kept to give again (_feed) if it may."""
+        once; the bytes after the body. Sent twice in a row, its answer is kept to give again
+        to the same bytes (_feed, before any framing, which the next start() sets anew)."""
         declared = head.declared
         request = Request.of_head(self, head)
         request.host = head.headers.get("host")
+        body = rest[:declared]
         if declared:
-            request.body.append(rest[:declared])
+            request.body.append(body)
             request.size = declared
         self.head_bytes = 0
         self.deadline = _NEVER
         if self.busy or self.queue or not self.writing or self.closed:
             self._enqueue(request)
-        else:  # its turn has come: run()'s way for a site's request kept open
+        elif self.seen is not None and self.seen[0] is head and self.seen[1] == body:
             self.again = request.site(True, fed)
+        else:  # its turn has come: run()'s way for a site's request kept open
+            request.site(True)
+            self.seen = (head, body) if declared <= AGAIN_BODY else None
         return rest[declared:]
 
     def _open_tunnel(self) -> None:

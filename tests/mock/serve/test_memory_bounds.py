@@ -168,16 +168,17 @@ def test_distinct_long_heads_are_not_kept() -> None:
 def test_the_answers_connections_keep_to_give_again_are_bounded() -> None:
     """Each connection keeps its last answer to a request of a known head to give again to
     the same bytes, for a body of at most 1,024 bytes (docs/mock-server.md, Limits): hundreds
-    of connections left open after two requests of 16 KB each keep nothing of them. Kept, body,
-    parsed body, answer and its bytes would be 64 KB a connection: tens of MiB."""
+    of connections left open after the same request of 32 KB three times keep nothing of it.
+    Kept, the body alone would be 32 KB a connection; with its parsed body, its answer and the
+    answer's bytes, four times that: tens of MiB."""
     connections = 600
-    body = json.dumps({"message": "user: " + "q" * 16_000 + "\nassistant:"}).encode()
-    assert len(body) > 15 * MOCK_AGAIN_BODY
+    body = json.dumps({"message": "user: " + "q" * 32_000 + "\nassistant:"}).encode()
+    assert len(body) > 31 * MOCK_AGAIN_BODY
     head = (f"POST /api/text HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n").encode()
 
-    def twice(sock: socket.socket) -> None:
-        for _ in range(2):  # the second is read without the parser: the head is known
+    def thrice(sock: socket.socket) -> None:
+        for _ in range(3):  # from the second on, read without the parser: the head is known
             sock.sendall(head + body)
             got = b""
             while not got.endswith(b"\"}"):
@@ -194,7 +195,7 @@ def test_the_answers_connections_keep_to_give_again_are_bounded() -> None:
                 if number == 50:  # the journal full, the buffers grown
                     before = rss_bytes(pid)
                 held.append(socket.create_connection(address(process.url), timeout=30))
-                twice(held[-1])
+                thrice(held[-1])
             after = rss_bytes(pid)
         finally:
             for sock in held:
