@@ -139,8 +139,10 @@ def subjects(quick: bool) -> list[Subject]:
                 lambda: _mock(["--no-journal"]), False, at16),
         Subject("mock_distinct", "mock /api/text, journal on, a new question in every request",
                 lambda: _mock([]), True, (1, 16), distinct=True),
+        # Beside the new questions' run: with replies queued, no answer is given again.
         Subject("mock_replies", f"mock /api/text, journal on, {STANDING_REPLIES} standing "
-                                f"replies queued, none holding", _mock_with_replies, True, at16),
+                                f"replies queued, none holding, a new question in every request",
+                _mock_with_replies, True, at16, distinct=True),
         # The other side of the default: two processes sharing the SQLite store, or one.
         Subject("mock_alt", f"mock /api/text, journal on, --workers {workers} "
                             f"({'SQLite' if workers > 1 else 'memory'} store)",

@@ -266,7 +266,8 @@ def ratio_rows(result: dict[str, Any]) -> list[list[str]]:
          True, "rps"),
         ("mock", "mock_gevent", "default / the former default (gunicorn, 2 gevent workers, "
                                 "SQLite), req/s", None, True, "rps"),
-        ("mock_replies", "mock", "100 standing replies queued / none, req/s",
+        ("mock_replies", "mock_distinct", "100 standing replies queued / none (a new question "
+                                          "in every request), req/s",
          TARGET_STANDING_REPLIES, True, "rps"),
     ]
     for key, other, what, target, higher, field in pairs:

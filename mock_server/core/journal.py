@@ -78,6 +78,13 @@ _new_record = tuple.__new__
 _BYTES_PER_CHAR = 4
 
 
+def made_again(stamp: float, first: tuple[Any, ...]) -> RawRecord:
+    """The raw record of a request recorded again at ``stamp`` (``Journal.again``), made as
+    its ``first`` record, still unmade, is: by its maker, from its values."""
+    made: RawRecord = first[0](stamp, *first[2:])
+    return made
+
+
 class Journal:
     """Records every request outside the admin API exactly once."""
 
@@ -159,8 +166,8 @@ class Journal:
         later = self._later
         if later is None or type(first) is not tuple or first[2] is not request:
             return False
-        later((first[0], time.time(), request, first[3], first[4], first[5], first[6]),
-              request.namespace, request.path)
+        # Made when read as the first one is, at this one's time (realized calls made_again).
+        later((made_again, time.time(), first), request.namespace, request.path)
         return True
 
     def raw_of(self, stamp: float, request: IncomingRequest, answer: Answer, parsed: Any,
