@@ -2,7 +2,7 @@
 callgrind: a figure the machine's load cannot move, to compare two versions of the code.
 
 The mock (default server, plus the options given) is started under callgrind twice, once for
-``--first`` and once for ``--then`` kept-alive seed requests (``http.client``, the provider's
+``--first`` and once for ``--then`` kept-alive seed requests (each in one write, the provider's
 13 headers; with ``--distinct``, each request's question one character longer than the last,
 so that no request's head or body was seen before); the difference of the two runs' totals
 over the difference of their counts is
@@ -19,10 +19,10 @@ after a second of ``make bench``'s load (the default cap is 10,000). Needs ``val
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import re
 import shutil
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -55,18 +55,26 @@ def instructions(count: int, mock_args: list[str], out: Path, tree: Path = commo
                        env={"PYTHONHASHSEED": "0", "PYTHONPATH": str(tree)},
                        start_timeout=START_TIMEOUT) as server:
         parts = urlsplit(server.url)
-        connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port,
-                                                timeout=120)
-        headers = common.contract_headers()
-        try:
+        head = "".join(f"{name}: {value}\r\n" for name, value in {
+            "Host": parts.netloc, **common.contract_headers()}.items())
+        # Each request in one write, as wrk sends it: http.client writes the head and the body
+        # apart, and how the server then reads them (at once or not) would hang on the load.
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80),
+                                      timeout=120) as sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            answers = sock.makefile("rb")
             for body in bodies(count, distinct):
-                connection.request("POST", common.API_PATH, body=body, headers=headers)
-                answer = connection.getresponse()
-                answer.read()
-                if answer.status != 200:
-                    raise RuntimeError(f"the seed request was answered {answer.status}")
-        finally:
-            connection.close()
+                sock.sendall(f"POST {common.API_PATH} HTTP/1.1\r\n{head}Content-Length: "
+                             f"{len(body)}\r\n\r\n".encode("latin-1") + body)
+                status = answers.readline()
+                length = 0
+                while (line := answers.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                answers.read(length)
+                if not status.startswith(b"HTTP/1.1 200 "):
+                    raise RuntimeError(f"the seed request was answered {status!r}")
     found = _TOTALS.search(out.read_bytes())
     if found is None:
         raise RuntimeError(f"callgrind wrote no totals to {out}")

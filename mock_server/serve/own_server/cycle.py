@@ -21,7 +21,7 @@ class Again:
     """A connection's last answer to a request of a head the server knows (``Server.plain``),
     kept to be given again to the same bytes (``Engine.repeat``): the bytes of the request
     (head and body), the request as the engine saw it, its outcome, the bytes written, and
-    the ``Date`` line they carry (``Server.date``: a new one is a new answer)."""
+    the ``Date`` line they carry (``Server.date`` when they were written)."""
 
     __slots__ = ("data", "date", "incoming", "outcome", "sent")
 
@@ -32,6 +32,13 @@ class Again:
         self.outcome = outcome
         self.data = data
         self.date = date
+
+    def on(self, date: bytes) -> bytes:
+        """The answer's bytes with ``date``, the server's ``Date`` line now, in place of the
+        one they carry (the first match is in the head, which comes before the body)."""
+        if date is not self.date:
+            self.data, self.date = self.data.replace(self.date, date, 1), date
+        return self.data
 
 
 class Request:

@@ -168,10 +168,10 @@ class Conn(asyncio.Protocol):
             if again is not None and (data == again.sent or (
                     len(data) > len(again.sent) and data.startswith(again.sent))) and not (
                     self.busy or self.queue or self.last or not self.writing or framing.pending
-                    or self.proxy.via is not None or again.date is not self.server.date) \
+                    or self.proxy.via is not None) \
                     and self.server.engine.repeat(again.incoming, again.outcome):
                 self.head_bytes = 0
-                self.write(again.data, False)
+                self.write(again.on(self.server.date), False)
                 return data[len(again.sent):]
             size = len(data)
             data, rest, bad = framing.start(data)
