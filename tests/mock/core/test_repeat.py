@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -99,8 +100,8 @@ def test_a_request_is_given_its_answer_again_exactly_when_nothing_else_decides_i
         assert engine.requests()["total"] == before  # nothing journaled
         return
     if journal:
-        # The entry handle records for the same request, field for field.
-        again = engine.requests(limit=1)["requests"][0]
+        # The entry handle records for the same request, field for field (the newest last).
+        again = engine.requests()["requests"][-1]
         assert engine.repeat(sent, outcome)
         fresh = engine.handle(sent)
         assert same(again) == same(fresh.entry) == same(outcome.entry)
@@ -112,6 +113,35 @@ def test_a_request_is_given_its_answer_again_exactly_when_nothing_else_decides_i
     # The server's reply mode: the echo of the prompt's last turn.
     assert outcome.answer.status == 200
     assert json.loads(outcome.answer.body)["message"].startswith("You said: ")
+
+
+@pytest.mark.parametrize(("method", "body", "state", "journal", "head_size", "expected"), [
+    ("POST", json.dumps(SEED).encode(), "quiet", True, 700, True),  # kept unmade
+    ("POST", json.dumps(SEED).encode(), "quiet", True, None, True),  # made at once
+    ("POST", json.dumps(SEED).encode(), "quiet", False, 700, True),
+    ("GET", json.dumps(SEED).encode(), "quiet", True, 700, False),  # 405, a body that parses
+    ("POST", b"[1, 2]", "quiet", True, 700, False),  # 400, parsed but not an object
+    ("POST", json.dumps({"message": 1}).encode(), "quiet", True, 700, False),  # 400
+    ("POST", json.dumps(SEED).encode(), "a reply for every request", True, 700, False),
+    ("POST", json.dumps(SEED).encode(), "settings of its own", True, 700, False),
+])
+def test_each_kind_of_answer_is_given_again_or_not(method: str, body: bytes, state: str,
+                                                   journal: bool, head_size: int | None,
+                                                   expected: bool) -> None:
+    """The property above, a case of each kind written out (a mutant run tries few examples)."""
+    engine = Engine(journal_enabled=journal)
+    put_in(engine, state)
+    sent = request(body, method=method, head_size=head_size)
+    outcome = engine.handle(sent)
+    before = engine.requests()["total"]
+    engine.store.clear_replies()
+    engine.store.put_settings(None)  # quiet now: what decides is the answer's own kind
+    assert engine.repeat(sent, outcome) is expected
+    added = engine.requests()["requests"][before:]
+    assert len(added) == (1 if expected and journal else 0)
+    if added:
+        assert same(added[0]) == same(outcome.entry)
+        assert added[0]["json"] == json.loads(body)
 
 
 def test_a_reply_or_settings_put_in_between_end_the_repeats_until_they_are_gone() -> None:
