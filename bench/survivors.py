@@ -32,6 +32,8 @@ LOOKUP_FALLBACK = ("a codec or error handler that does not exist raises LookupEr
 ERROR_DEFAULTS = ("the provider gives status_code and body whenever it raises the error; the "
                   "defaults are only for code that makes one itself")
 FALSY = "None is false as False is: every test of the flag reads the same"
+AGAIN_SHORTCUT = ("Journal.again is a shortcut for a request's first record still unmade: a "
+                  "record it does not take is made by Journal.record, into the same entry")
 AUTO_WBITS = ("17 + 15 bits asks zlib to detect a gzip or zlib header, which reads every gzip "
               "body the same; only a body labelled gzip that is zlib would be read too")
 
@@ -186,6 +188,20 @@ REASONS: list[tuple[str, str, str]] = [
       for word in ("XXechoXX", "ECHO")],
     ("xǁOutcomeǁ__init__", "entry_id: int = 1", "an outcome without a raw record (the journal "
      "off) has no entry, whatever its id"),
+    ("xǁEngineǁhandle", "return Outcome(answer, None, None, ", "an outcome without a raw "
+     "record (the journal off) has no entry, whatever its id"),
+    ("xǁEngineǁhandle", "return Outcome(answer, 1, None, ", "an outcome without a raw record "
+     "(the journal off) has no entry, whatever its id"),
+    ("xǁEngineǁhandle", "^again = None$", FALSY),
+    *[("xǁEngineǁ_api", f"return invalid({status}, reason), None, [reason], None, True",
+       "a body that does not parse has no parsed body: the outcome's again is None either "
+       "way, and such an answer is never given again") for status in (400, 413)],
+    ("xǁEngineǁrepeat", "self.journal.again(None, outcome._raw)", AGAIN_SHORTCUT),
+    ("xǁJournalǁagain", "^later = None$", AGAIN_SHORTCUT),
+    # Each change to the guard takes the shortcut less often, or (first[2] is request) for a
+    # copy of the request only, whose values are the same: the same entry either way.
+    ("xǁJournalǁagain", "if later is ", AGAIN_SHORTCUT),
+    ("xǁEngineǁrepeat", "self.journal.again(request, None)", AGAIN_SHORTCUT),
     ("xǁEngineǁremove_reply", "where = ", WORDING),
     # --- mock_server/core/journal.py ---
     ("xǁJournalǁ__init__", "flush=", FLUSH),

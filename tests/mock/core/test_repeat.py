@@ -142,6 +142,8 @@ def test_each_kind_of_answer_is_given_again_or_not(method: str, body: bytes, sta
     if added:
         assert same(added[0]) == same(outcome.entry)
         assert added[0]["json"] == json.loads(body)
+        # Filed under its path, as handle files it.
+        assert engine.requests(path="/api/text")["total"] == before + 1
 
 
 def test_a_reply_or_settings_put_in_between_end_the_repeats_until_they_are_gone() -> None:
