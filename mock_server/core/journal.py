@@ -33,6 +33,9 @@ SECRET_HEADERS = ("authorization", "proxy-authorization", "cookie")
 # An entry keeps at most this many bytes of header names and values in all: headers count
 # against the journal's bound like bodies do.
 HEADERS_CAP = 64 << 10
+# The most records of requests answered again (Journal.again) that wait in a store's inbox:
+# taken in a run, they cost the store a call and its lock for this many requests, not one.
+INBOX_CAP = 64
 # What a store or file that fails to record raises: the OS's errors and SQLite's.
 STORAGE_ERRORS = (OSError, sqlite3.Error)
 
@@ -85,6 +88,10 @@ def made_again(stamp: float, first: tuple[Any, ...]) -> RawRecord:
     return made
 
 
+def _no_inbox() -> None:
+    """The inbox of a store that has none (never called: again records nothing there)."""
+
+
 class Journal:
     """Records every request outside the admin API exactly once."""
 
@@ -98,8 +105,12 @@ class Journal:
         self._raw_store = store if isinstance(store, RawStore) else None
         # A store in memory with no file to write takes the usual request's record unmade
         # (record); any other store needs it made at once, to write it.
-        self._later = (store.append_pending
-                       if isinstance(store, PendingStore) and file is None else None)
+        pending = store if isinstance(store, PendingStore) and file is None else None
+        self._later = None if pending is None else pending.append_pending
+        # Where a request answered again is recorded (again): the store's inbox.
+        self._inbox = None if pending is None else pending.inbox
+        self._take_inbox: Callable[[], None] = (_no_inbox if pending is None
+                                                else pending.take_inbox)
         # A head of at most this many characters has at most HEADERS_CAP bytes of names and
         # values; a made record keeps at most this many bytes of an answer.
         self._head_chars = HEADERS_CAP // _BYTES_PER_CHAR
@@ -163,11 +174,14 @@ class Journal:
         ``first`` (``Engine.repeat``): kept unmade as that one was, whose bounds it has (the
         same request, the same answer), without asking them again; ``False`` (nothing done)
         when ``first`` is not such a record of it."""
-        later = self._later
-        if later is None or type(first) is not tuple or first[2] is not request:
+        inbox = self._inbox
+        if inbox is None or type(first) is not tuple or first[2] is not request:
             return False
-        # Made when read as the first one is, at this one's time (realized calls made_again).
-        later((made_again, time.time(), first), request.namespace, request.path)
+        # Made when read as the first one is, at this one's time (realized calls made_again);
+        # recorded by the store with the next record or read, or when the inbox is full.
+        inbox.append([0, request.namespace, request.path, (made_again, time.time(), first)])
+        if len(inbox) >= INBOX_CAP:
+            self._take_inbox()
         return True
 
     def raw_of(self, stamp: float, request: IncomingRequest, answer: Answer, parsed: Any,

@@ -1,14 +1,15 @@
 """Where the mock keeps its state: the journal of requests, and per namespace the queue of
 scripted replies and the reply mode.
 
-``Store`` is the narrow interface the rest of the mock uses; ``MemoryStore`` keeps everything
-in this process, behind one lock. What a store keeps is bounded by its journal's cap: the count
-of a path's entries dropped for the cap is kept only while the journal still holds one of that
-path's entries in that namespace, so that clients making up namespaces and paths without end
-cannot grow it. A store shared by several worker processes only has to
-implement the same few methods (``sqlite_store.SQLiteStore``). The mock's own stores also keep
-the journal's raw records (``RawStore``), and the SQLite one writes them in batches when asked
-(``BatchingStore``). ``store_setting.open_store`` makes the one a text setting names.
+``Store`` (``store_kinds.py``) is the narrow interface the rest of the mock uses;
+``MemoryStore`` keeps everything in this process, behind one lock. What a store keeps is
+bounded by its journal's cap: the count of a path's entries dropped for the cap is kept only
+while the journal still holds one of that path's entries in that namespace, so that clients
+making up namespaces and paths without end cannot grow it. A store shared by several worker
+processes only has to implement the same few methods (``sqlite_store.SQLiteStore``). The
+mock's own stores also keep the journal's raw records (``RawStore``), and the SQLite one
+writes them in batches when asked (``BatchingStore``). ``store_setting.open_store`` makes
+the one a text setting names.
 """
 
 from __future__ import annotations
@@ -17,11 +18,19 @@ import bisect
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from itertools import groupby, repeat, starmap
+from operator import itemgetter, setitem
+from typing import Any
 
 from .errors import QueueFullError
 from .matching import Facts, Match, Selector, compile_match
 from .raw_record import RawRecord, Recorded, derive, realized
+from .store_kinds import BatchingStore as BatchingStore
+from .store_kinds import PendingStore as PendingStore
+from .store_kinds import QuietStore as QuietStore
+from .store_kinds import RawStore as RawStore
+from .store_kinds import Store as Store
+from .store_kinds import Taken as Taken
 from .wire import json_bytes
 
 DEFAULT_JOURNAL_CAP = 10_000
@@ -37,147 +46,8 @@ def check_cap(cap: Any) -> int:
     return cap
 
 
-class Taken(NamedTuple):
-    """What ``Store.take_reply`` found: the reply that answers (or ``None``), and the
-    namespace's own settings (or ``None``), read together."""
-
-    reply: dict[str, Any] | None
-    settings: dict[str, Any] | None
-
-
 # Nothing taken, no settings of its own: the usual answer, made once.
 _NOTHING = Taken(None, None)
-
-
-@runtime_checkable
-class Store(Protocol):
-    """The journal, and the reply queues and settings of the namespaces. Every method is safe
-    to call from several threads. A journal entry's ``namespace`` key says whose it is."""
-
-    def append(self, entry: Mapping[str, Any]) -> int:
-        """Record a journal entry (without ``id``; its ``namespace`` key says whose it is);
-        return the id given to it: increasing over every namespace, never reused."""
-        ...
-
-    def append_then(self, entry: Mapping[str, Any],
-                    then: Callable[[int], None] | None) -> int:
-        """``append``, then ``then(id)`` before any other entry is appended, by any thread or
-        process sharing the store: the journal writes its JSON-lines file there, so that the
-        file's lines are in id order."""
-        ...
-
-    def entries(self, *, namespace: str | None = "", path: str | None = None,
-                limit: int | None = None, before_id: int | None = None
-                ) -> tuple[int, list[dict[str, Any]]]:
-        """``(total, entries)``: how many entries of ``namespace`` (``None``: of every one)
-        matching ``path`` were recorded since that namespace's last clear (those dropped for
-        the cap included, of each path of which an entry is still held), and the most recent
-        ``limit`` of those still held whose id is below ``before_id`` (``None``: any), oldest
-        first."""
-        ...
-
-    def clear(self, *, namespace: str | None = "") -> int:
-        """Empty ``namespace``'s view of the journal (``None``: the whole journal); return
-        how many entries it had recorded since its last clear."""
-        ...
-
-    def namespaces(self, *, limit: int | None = None, after: str | None = None
-                   ) -> tuple[int, list[dict[str, Any]]]:
-        """``(total, page)``: how many namespaces have entries held, replies queued or settings
-        of their own, the default one always; and the first ``limit`` (``None``: all) of them
-        by name whose name sorts after ``after`` (``None``: from the first), each
-        ``{"name", "requests", "replies"}``, ``requests`` being the namespace's total."""
-        ...
-
-    def push_replies(self, replies: Sequence[Mapping[str, Any]], *, namespace: str = ""
-                     ) -> list[str]:
-        """Queue normalised replies at the end of ``namespace``'s queue, all or none; return
-        the ids given to them, in order (unique in the store's life). Raise
-        ``QueueFullError`` when they do not fit."""
-        ...
-
-    def take_reply(self, facts: Facts, *, namespace: str = "") -> Taken:
-        """The first reply of ``namespace``'s queue whose ``match`` holds for ``facts``, its
-        use counted (``times`` down by one, and out of the queue at 0; never for a standing
-        reply, whose ``times`` is ``None``), or ``None`` when no reply holds; and, read with
-        it, the namespace's own settings (``None``: the server's). The reply, with its
-        ``id``, is the caller's to read, not to change."""
-        ...
-
-    def replies(self, *, namespace: str = "") -> list[dict[str, Any]]:
-        """``namespace``'s queued replies in queue order, each with its ``id`` first and
-        ``times`` being the uses left."""
-        ...
-
-    def remove_reply(self, reply_id: str, *, namespace: str = "") -> bool:
-        """Take reply ``reply_id`` out of ``namespace``'s queue; ``False`` when it is not
-        there."""
-        ...
-
-    def clear_replies(self, *, namespace: str = "") -> int:
-        """Empty ``namespace``'s queue; return how many replies it held."""
-        ...
-
-    def settings(self, *, namespace: str = "") -> dict[str, Any] | None:
-        """``namespace``'s own settings (its reply mode), or ``None`` for the server's."""
-        ...
-
-    def put_settings(self, settings: Mapping[str, Any] | None, *, namespace: str = "") -> None:
-        """Give ``namespace`` settings of its own, or (``None``) the server's again."""
-        ...
-
-    def close(self) -> None:
-        """Let go of what the store holds open (files, connections); using it again reopens."""
-        ...
-
-
-@runtime_checkable
-class RawStore(Protocol):
-    """A store that keeps the journal's raw records and derives each entry when it is first
-    read (the mock's own stores); any other ``Store`` is handed the derived entry."""
-
-    def append_raw(self, raw: RawRecord, then: Callable[[int], None] | None = None) -> int:
-        """``append_then`` of a raw record: its id, after ``then(id)``. A store that is
-        batching gives 0: the id is known once ``flush`` writes it."""
-        ...
-
-
-@runtime_checkable
-class PendingStore(Protocol):
-    """A store in memory that can keep a record still to be made (``raw_record.realized``):
-    nothing of it is written, so it is made only when first read."""
-
-    def append_pending(self, record: Recorded, namespace: str, path: str,
-                       then: Callable[[int], None] | None = None) -> int:
-        """``append_raw`` of a record, made or not, of a request to ``path`` in
-        ``namespace``."""
-        ...
-
-
-@runtime_checkable
-class QuietStore(Protocol):
-    """A store that can tell when ``take_reply`` finds nothing for any request: no reply
-    queued, no namespace's settings (``Engine.repeat``); not one other processes change."""
-
-    def quiet(self) -> bool: ...
-
-
-@runtime_checkable
-class BatchingStore(Protocol):
-    """A store that can keep raw records for one write of many (one transaction a turn of the
-    mock's own server's event loop): ``batch`` set, ``append_raw`` keeps them, ``flush``
-    writes them."""
-
-    batch: bool
-
-    @property
-    def waiting(self) -> int:
-        """How many records wait for ``flush``."""
-        ...
-
-    def flush(self) -> int:
-        """Write the records that wait, in one go; how many were written."""
-        ...
 
 
 class Queued:
@@ -254,6 +124,7 @@ class MemoryStore:
         # [id, namespace, path, the entry or its raw record (replaced by the entry once read)]
         self._entries: deque[list[Any]] = deque(maxlen=cap)
         self._next_id = 1
+        self.inbox: deque[list[Any]] = deque()
         # Per namespace, and per namespace and path, so that a filtered total still counts
         # the entries dropped for the cap; a path's count goes (and leaves its namespace's)
         # with the last of its entries held (_held), so that there are never more counters
@@ -274,6 +145,8 @@ class MemoryStore:
                     then: Callable[[int], None] | None) -> int:
         namespace, path = str(entry.get("namespace", "")), str(entry.get("path"))
         with self._lock:
+            if self.inbox:
+                self._take_inbox()
             entry_id = self._next_id
             self._next_id += 1
             self._add([entry_id, namespace, path, {"id": entry_id, **entry}])
@@ -294,6 +167,8 @@ class MemoryStore:
         lock = self._lock
         lock.acquire()
         try:
+            if self.inbox:
+                self._take_inbox()
             entry_id = self._next_id
             self._next_id = entry_id + 1
             entries = self._entries
@@ -311,6 +186,51 @@ class MemoryStore:
             return entry_id
         finally:
             lock.release()
+
+    def take_inbox(self) -> None:
+        with self._lock:
+            self._take_inbox()
+
+    def _take_inbox(self) -> None:
+        """Under the lock: record what waits in the inbox, in order; a run of items of one
+        path at once (a client's load is runs of one request). In C but for a call a run:
+        this is most of the cost of each request answered again."""
+        inbox = self.inbox
+        # As many as wait now: more may come meanwhile, from a thread without the lock.
+        items = list(starmap(inbox.popleft, repeat((), len(inbox))))
+        count = len(items)
+        if not count:
+            return  # taken in by a reader since the inbox was found full
+        first_id = self._next_id
+        self._next_id = first_id + count
+        deque(map(setitem, items, repeat(0), range(first_id, first_id + count)), maxlen=0)
+        wheres = list(map(_WHERE, items))
+        if wheres.count(wheres[0]) == count:
+            self._add_run(items, *wheres[0])
+            return
+        start = 0
+        for where, run in groupby(wheres):
+            end = start + len(list(run))
+            self._add_run(items[start:end], *where)
+            start = end
+
+    def _add_run(self, items: list[list[Any]], namespace: str, path: str) -> None:
+        """Hold and count ``items`` ([id, namespace, path, record]), of requests to ``path``
+        in ``namespace``, under the lock."""
+        key = namespace, path
+        entries, held = self._entries, self._held
+        if held.get(key, 0) != len(entries):
+            for item in items:
+                self._add(item)
+            return
+        # Only this path's entries held (a load of one request): those that leave for the
+        # cap are its own, so all the journal holds is of this path, and nothing else moves.
+        count = len(items)
+        totals, per_path = self._totals, self._per_path
+        totals[namespace] = totals.get(namespace, 0) + count
+        per_path[key] = per_path.get(key, 0) + count
+        entries.extend(items)
+        held[key] = len(entries)
 
     def _add(self, item: list[Any]) -> None:
         """Hold ``item`` ([id, namespace, path, entry]) and count it, under the lock; the
@@ -350,6 +270,8 @@ class MemoryStore:
                 limit: int | None = None, before_id: int | None = None
                 ) -> tuple[int, list[dict[str, Any]]]:
         with self._lock:
+            if self.inbox:
+                self._take_inbox()
             if namespace is None:
                 total = (sum(self._totals.values()) if path is None else
                          sum(count for (_, where), count in self._per_path.items()
@@ -369,6 +291,8 @@ class MemoryStore:
 
     def clear(self, *, namespace: str | None = "") -> int:
         with self._lock:
+            if self.inbox:
+                self._take_inbox()
             if namespace is None:
                 total = sum(self._totals.values())
                 self._entries.clear()
@@ -387,6 +311,8 @@ class MemoryStore:
     def namespaces(self, *, limit: int | None = None, after: str | None = None
                    ) -> tuple[int, list[dict[str, Any]]]:
         with self._lock:
+            if self.inbox:
+                self._take_inbox()
             names = sorted({"", *self._totals, *self._settings,
                             *(name for name, queue in self._queues.items() if queue.items)})
             return len(names), [
@@ -487,6 +413,10 @@ class MemoryStore:
 
     def close(self) -> None:
         """Nothing to let go of: the state lives as long as the object."""
+
+
+# What a record in the inbox is of: its namespace and path.
+_WHERE = itemgetter(1, 2)
 
 
 def _entry_of(item: list[Any]) -> dict[str, Any]:

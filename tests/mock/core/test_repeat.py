@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -182,3 +183,133 @@ def test_a_store_other_processes_change_never_gives_an_answer_again(tmp_path: Pa
         assert engine.requests()["total"] == 1
     finally:
         engine.close()
+
+
+# Where requests go in the journal test below: (namespace, path), answered again or not.
+PLACES = [("", "/api/text"), ("team", "/api/text"), ("", "/elsewhere")]
+
+
+class JournalModel:
+    """The journal as docs/mock-server.md (Journal entries) defines it: the most recent
+    ``cap`` entries, ids one by one; a (namespace, path)'s count counts its entries dropped for
+    the cap only while one of its entries is still held, and a namespace's total is the sum of
+    its paths'."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.held: list[tuple[int, str, str]] = []
+        self.counts: dict[tuple[str, str], int] = {}
+        self.next_id = 1
+
+    def add(self, namespace: str, path: str) -> None:
+        key = namespace, path
+        self.counts[key] = self.counts.get(key, 0) + 1
+        self.held.append((self.next_id, namespace, path))
+        self.next_id += 1
+        if len(self.held) > self.cap:
+            _, *gone = self.held.pop(0)
+            if all((where_ns, where_path) != tuple(gone)
+                   for _, where_ns, where_path in self.held):
+                del self.counts[gone[0], gone[1]]
+
+    def total(self, namespace: str, path: str | None = None) -> int:
+        return sum(count for (where_ns, where_path), count in self.counts.items()
+                   if where_ns == namespace and path in (None, where_path))
+
+
+@settings(max_examples=60, deadline=None)
+@given(cap=st.integers(1, 12),
+       steps=st.lists(st.tuples(st.sampled_from(["handle", "again", "again", "again", "read"]),
+                                st.integers(0, len(PLACES) - 1)), max_size=300))
+def test_requests_given_again_are_journaled_in_order_with_the_counts_of_the_cap(
+        cap: int, steps: list[tuple[str, int]]) -> None:
+    """Requests answered again wait for the store (up to 64) and are taken in before anything
+    else is recorded or read: entries, ids and counts as if each had been recorded alone."""
+    journal_as_the_model(cap, steps)
+
+
+@pytest.mark.parametrize(("cap", "steps"), [
+    # A run taken in over a journal of its own path, then another path's entry pushes the
+    # oldest out: the path still holds entries, so its count stays.
+    (3, [("handle", 0), ("again", 0), ("again", 0), ("read", 0), ("handle", 2), ("read", 0)]),
+    # One take-in of two namespaces' runs, interleaved.
+    (5, [("handle", 0), ("handle", 1), ("again", 0), ("again", 1), ("again", 0),
+         ("read", 0)]),
+    # Runs of two places in one take-in, the first of two entries.
+    (6, [("handle", 0), ("handle", 1), ("again", 0), ("again", 0), ("again", 1),
+         ("read", 0)]),
+    # A take-in of two places while the journal holds only the first's entry.
+    (1, [("handle", 1), ("handle", 0), ("again", 0), ("again", 1), ("read", 0)]),
+    # A run of several, counted as several.
+    (10, [("handle", 0), ("again", 0), ("again", 0), ("again", 0), ("read", 0)]),
+    # More than the inbox holds, over a small cap, then another path.
+    (4, [("handle", 0), *[("again", 0)] * 150, ("handle", 2), ("again", 0), ("read", 0)]),
+])
+def test_journal_cases_written_out(cap: int, steps: list[tuple[str, int]]) -> None:
+    """The property above, in the cases that tell a run taken in at once from one taken in
+    entry by entry (a mutant run tries few examples)."""
+    journal_as_the_model(cap, steps)
+
+
+def journal_as_the_model(cap: int, steps: list[tuple[str, int]]) -> None:
+    """Run ``steps`` (handle a request to a place, answer it again, read the counts) on an
+    engine and on ``JournalModel``; the journal must be the model's at every read and at the
+    end."""
+    engine = Engine(journal_cap=cap)
+    model = JournalModel(cap)
+    answered: dict[int, tuple[IncomingRequest, Any]] = {}
+    for kind, place in steps:
+        namespace, path = PLACES[place]
+        if kind == "read":
+            for where_ns, where_path in PLACES:
+                page = engine.requests(namespace=where_ns, path=where_path)
+                assert page["total"] == model.total(where_ns, where_path)
+            continue
+        if kind == "again" and place in answered:
+            sent, outcome = answered[place]
+            assert engine.repeat(sent, outcome) is (path == "/api/text")
+            if path != "/api/text":
+                continue  # a 404 is not given again: nothing journaled
+        else:
+            sent = request(json.dumps(SEED).encode(), path=path, head_size=700)
+            sent = dataclasses.replace(sent, namespace=namespace)
+            answered[place] = sent, engine.handle(sent)
+        model.add(namespace, path)
+    held = engine.requests(namespace=None)["requests"]
+    assert [(entry["id"], entry.get("namespace", ""), entry["path"]) for entry in held] == \
+        model.held
+    for namespace in {namespace for namespace, _ in PLACES}:
+        assert engine.requests(namespace=namespace)["total"] == model.total(namespace)
+
+
+def test_a_reader_in_another_thread_sees_every_request_given_again_once() -> None:
+    """The server answers again on its own thread while the admin API reads on others: no
+    entry lost, none twice, ids in order, and what waits for the store stays bounded."""
+    engine = Engine(journal_cap=500)
+    sent = request(json.dumps(SEED).encode(), head_size=700)
+    outcome = engine.handle(sent)
+    done = threading.Event()
+    seen: list[int] = []
+    waiting: list[int] = []
+
+    def read() -> None:
+        while not done.is_set():
+            page = engine.requests(limit=50)
+            ids = [entry["id"] for entry in page["requests"]]
+            assert ids == sorted(set(ids))
+            seen.append(page["total"])
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for _ in range(20_000):
+            assert engine.repeat(sent, outcome)
+            waiting.append(len(engine.store.inbox))  # type: ignore[attr-defined]
+    finally:
+        done.set()
+        reader.join()
+    page = engine.requests()
+    assert page["total"] == 20_001
+    assert [entry["id"] for entry in page["requests"]] == list(range(19_502, 20_002))
+    assert seen == sorted(seen) and seen[-1] <= 20_001
+    assert max(waiting) < 64
