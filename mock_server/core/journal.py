@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .journal_file import JournalFile
-from .raw_record import RawRecord, Recorded, derive
+from .raw_record import REQUEST, RawRecord, Recorded, derive
 from .store import BatchingStore, PendingStore, RawStore, Store
 from .wire import Answer, IncomingRequest, json_bytes
 
@@ -33,9 +33,6 @@ SECRET_HEADERS = ("authorization", "proxy-authorization", "cookie")
 # An entry keeps at most this many bytes of header names and values in all: headers count
 # against the journal's bound like bodies do.
 HEADERS_CAP = 64 << 10
-# The most records of requests answered again (Journal.again) that wait in a store's inbox:
-# taken in a run, they cost the store a call and its lock for this many requests, not one.
-INBOX_CAP = 64
 # What a store or file that fails to record raises: the OS's errors and SQLite's.
 STORAGE_ERRORS = (OSError, sqlite3.Error)
 
@@ -76,20 +73,10 @@ def kept_headers(headers: Mapping[str, str], *, keep_secrets: bool
 
 
 _new_record = tuple.__new__
+_now = time.time
 # An answer longer than this many bytes per character of the cap is kept cut: 4 bytes per
 # character at most in UTF-8, and a cut sequence at the end is one character more.
 _BYTES_PER_CHAR = 4
-
-
-def made_again(stamp: float, first: tuple[Any, ...]) -> RawRecord:
-    """The raw record of a request recorded again at ``stamp`` (``Journal.again``), made as
-    its ``first`` record, still unmade, is: by its maker, from its values."""
-    made: RawRecord = first[0](stamp, *first[2:])
-    return made
-
-
-def _no_inbox() -> None:
-    """The inbox of a store that has none (never called: again records nothing there)."""
 
 
 class Journal:
@@ -108,9 +95,7 @@ class Journal:
         pending = store if isinstance(store, PendingStore) and file is None else None
         self._later = None if pending is None else pending.append_pending
         # Where a request answered again is recorded (again): the store's inbox.
-        self._inbox = None if pending is None else pending.inbox
-        self._take_inbox: Callable[[], None] = (_no_inbox if pending is None
-                                                else pending.take_inbox)
+        self._pending = pending
         # A head of at most this many characters has at most HEADERS_CAP bytes of names and
         # values; a made record keeps at most this many bytes of an answer.
         self._head_chars = HEADERS_CAP // _BYTES_PER_CHAR
@@ -174,14 +159,16 @@ class Journal:
         ``first`` (``Engine.repeat``): kept unmade as that one was, whose bounds it has (the
         same request, the same answer), without asking them again; ``False`` (nothing done)
         when ``first`` is not such a record of it."""
-        inbox = self._inbox
-        if inbox is None or type(first) is not tuple or first[2] is not request:
+        pending = self._pending
+        # (A record made at once, a RawRecord, has no request in it: its method is there.)
+        if pending is None or first is None or first[REQUEST] is not request:
             return False
-        # Made when read as the first one is, at this one's time (realized calls made_again);
-        # recorded by the store with the next record or read, or when the inbox is full.
-        inbox.append([0, request.namespace, request.path, (made_again, time.time(), first)])
-        if len(inbox) >= INBOX_CAP:
-            self._take_inbox()
+        # Its first record and its time, in one extend (atomic): made when read as the first
+        # one is, at this one's time (raw_record.made_again), when the store takes it in.
+        inbox = pending.inbox
+        inbox += (first, _now())
+        if len(inbox) >= pending.inbox_mark:
+            pending.take_inbox()
         return True
 
     def raw_of(self, stamp: float, request: IncomingRequest, answer: Answer, parsed: Any,

@@ -66,6 +66,15 @@ class RawRecord(NamedTuple):
 # A record of the journal as kept: a RawRecord, or one still to be made when first read (a
 # plain tuple: the function that makes it, ``Journal.raw_of``, then its arguments).
 Recorded = RawRecord | tuple[Any, ...]
+# Where the request is in a record kept unmade (``Journal.raw_of``'s second argument).
+REQUEST = 2
+
+
+def made_again(stamp: float, first: tuple[Any, ...]) -> RawRecord:
+    """The raw record of a request answered again at ``stamp`` (``Journal.again``), made as
+    its ``first`` record, still unmade, is: by its maker, from its values."""
+    made: RawRecord = first[0](stamp, *first[REQUEST:])
+    return made
 
 
 def realized(record: Recorded) -> RawRecord:

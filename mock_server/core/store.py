@@ -18,13 +18,13 @@ import bisect
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from itertools import groupby, repeat, starmap
-from operator import itemgetter, setitem
+from itertools import groupby, repeat
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from .errors import QueueFullError
 from .matching import Facts, Match, Selector, compile_match
-from .raw_record import RawRecord, Recorded, derive, realized
+from .raw_record import REQUEST, RawRecord, Recorded, derive, made_again, realized
 from .store_kinds import BatchingStore as BatchingStore
 from .store_kinds import PendingStore as PendingStore
 from .store_kinds import QuietStore as QuietStore
@@ -124,7 +124,12 @@ class MemoryStore:
         # [id, namespace, path, the entry or its raw record (replaced by the entry once read)]
         self._entries: deque[list[Any]] = deque(maxlen=cap)
         self._next_id = 1
-        self.inbox: deque[list[Any]] = deque()
+        # Requests answered again (PendingStore.inbox), and when to look at them again.
+        self.inbox: list[Any] = []
+        self.inbox_mark = 2 * INBOX_LOOK
+        # How many of its first items take_inbox found all of one place, and that place.
+        self._inbox_seen = 0
+        self._inbox_place: tuple[str, str] | None = None
         # Per namespace, and per namespace and path, so that a filtered total still counts
         # the entries dropped for the cap; a path's count goes (and leaves its namespace's)
         # with the last of its entries held (_held), so that there are never more counters
@@ -189,48 +194,91 @@ class MemoryStore:
 
     def take_inbox(self) -> None:
         with self._lock:
-            self._take_inbox()
+            inbox = self.inbox
+            size, seen = len(inbox), self._inbox_seen
+            place = self._one_place(inbox[seen:size:2])
+            if place is None or (seen and place != self._inbox_place):
+                self._take_inbox()
+                return
+            # All of one place: only the newest ``cap`` will be held, and the older ones need
+            # only be counted, here, without being made or held. Their place holds an entry
+            # from the first of them on (the newest is of it), so its count never starts
+            # afresh among them; what else the journal holds leaves when the newest are held.
+            dropped = size // 2 - self.cap
+            if dropped > 0:
+                self._count(place, dropped)
+                self._next_id += dropped
+                del inbox[:2 * dropped]
+                size -= 2 * dropped
+            self._inbox_seen, self._inbox_place = size, place
+            # Looked at again once as many more have come as the cap holds (at least 64):
+            # two items a request.
+            self.inbox_mark = 2 * (self.cap + max(self.cap, INBOX_LOOK))
 
     def _take_inbox(self) -> None:
-        """Under the lock: record what waits in the inbox, in order; a run of items of one
-        path at once (a client's load is runs of one request). In C but for a call a run:
-        this is most of the cost of each request answered again."""
+        """Under the lock: hold and count what waits in the inbox, in order, a run of one
+        place at once (a client's load is runs of one request); in C but for a call a run."""
         inbox = self.inbox
+        size = len(inbox)
+        if not size:
+            return
         # As many as wait now: more may come meanwhile, from a thread without the lock.
-        items = list(starmap(inbox.popleft, repeat((), len(inbox))))
-        count = len(items)
-        if not count:
-            return  # taken in by a reader since the inbox was found full
+        firsts, stamps = inbox[0:size:2], inbox[1:size:2]
+        del inbox[:size]
+        self.inbox_mark, self._inbox_seen = 2 * INBOX_LOOK, 0
+        if len(firsts) > self.cap and (place := self._one_place(firsts)) is not None:
+            dropped = len(firsts) - self.cap
+            self._count(place, dropped)
+            self._next_id += dropped
+            firsts, stamps = firsts[dropped:], stamps[dropped:]
+        count = len(firsts)
         first_id = self._next_id
         self._next_id = first_id + count
-        deque(map(setitem, items, repeat(0), range(first_id, first_id + count)), maxlen=0)
-        wheres = list(map(_WHERE, items))
-        if wheres.count(wheres[0]) == count:
-            self._add_run(items, *wheres[0])
+        places = list(map(_PLACE, map(_REQUEST, firsts)))
+        records = zip(repeat(made_again, count), stamps, firsts, strict=True)
+        items = list(map(list, zip(range(first_id, first_id + count), map(_NAMESPACE, places),
+                                   map(_PATH, places), records, strict=True)))
+        if places.count(places[0]) == count:
+            self._add_run(items, places[0])
             return
         start = 0
-        for where, run in groupby(wheres):
+        for place, run in groupby(places):
             end = start + len(list(run))
-            self._add_run(items[start:end], *where)
+            self._add_run(items[start:end], place)
             start = end
 
-    def _add_run(self, items: list[list[Any]], namespace: str, path: str) -> None:
-        """Hold and count ``items`` ([id, namespace, path, record]), of requests to ``path``
-        in ``namespace``, under the lock."""
-        key = namespace, path
+    @staticmethod
+    def _one_place(firsts: list[Any]) -> tuple[str, str] | None:
+        """The (namespace, path) of every request answered again in ``firsts`` (by their first
+        records), if they have one; else ``None``."""
+        distinct = dict(zip(map(id, firsts), firsts, strict=True)).values()
+        places = set(map(_PLACE, map(_REQUEST, distinct)))
+        if len(places) != 1:
+            return None
+        place: tuple[str, str] = places.pop()
+        return place
+
+    def _count(self, place: tuple[str, str], count: int) -> None:
+        """Count ``count`` more requests to ``place`` (namespace, path), under the lock, when
+        no entry of theirs can take another path's last place: all the journal holds is of
+        ``place`` (_add_run), or the cap drops them for newer ones of it (take_inbox)."""
+        totals, per_path = self._totals, self._per_path
+        totals[place[0]] = totals.get(place[0], 0) + count
+        per_path[place] = per_path.get(place, 0) + count
+
+    def _add_run(self, items: list[list[Any]], place: tuple[str, str]) -> None:
+        """Hold and count ``items`` ([id, namespace, path, record]), of requests to ``place``
+        (namespace, path), under the lock."""
         entries, held = self._entries, self._held
-        if held.get(key, 0) != len(entries):
+        if held.get(place, 0) != len(entries):
             for item in items:
                 self._add(item)
             return
-        # Only this path's entries held (a load of one request): those that leave for the
-        # cap are its own, so all the journal holds is of this path, and nothing else moves.
-        count = len(items)
-        totals, per_path = self._totals, self._per_path
-        totals[namespace] = totals.get(namespace, 0) + count
-        per_path[key] = per_path.get(key, 0) + count
+        # Only this place's entries held (a load of one request): those that leave for the
+        # cap are its own, so all the journal holds is of this place, and nothing else moves.
+        self._count(place, len(items))
         entries.extend(items)
-        held[key] = len(entries)
+        held[place] = len(entries)
 
     def _add(self, item: list[Any]) -> None:
         """Hold ``item`` ([id, namespace, path, entry]) and count it, under the lock; the
@@ -415,8 +463,14 @@ class MemoryStore:
         """Nothing to let go of: the state lives as long as the object."""
 
 
-# What a record in the inbox is of: its namespace and path.
-_WHERE = itemgetter(1, 2)
+# A request's place, its namespace and path (a held entry's key); the request of a record kept
+# unmade; a place's parts.
+_PLACE = attrgetter("namespace", "path")
+_REQUEST = itemgetter(REQUEST)
+_NAMESPACE = itemgetter(0)
+_PATH = itemgetter(1)
+# Requests answered again that wait in the inbox before take_inbox first looks at them.
+INBOX_LOOK = 64
 
 
 def _entry_of(item: list[Any]) -> dict[str, Any]:

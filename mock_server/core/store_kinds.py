@@ -4,7 +4,6 @@ implements, and what the mock's own stores add for the journal's speed (``RawSto
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
@@ -126,14 +125,16 @@ class PendingStore(Protocol):
         ``namespace``."""
         ...
 
-    #: ``append_pending``'s records without its call or its lock: ``[0, namespace, path,
-    #: record]`` lists (the store's own items, given their id when taken in), appended here
-    #: (``deque.append`` is atomic) and recorded, in the order they came, before anything
-    #: else the store records or reads of its journal.
-    inbox: deque[list[Any]]
+    #: Requests answered again (``Journal.again``), two items each: the first such request's
+    #: record, kept unmade, and this one's time. Added in one ``list.extend`` (atomic),
+    #: without a call or the lock, never replaced; recorded, in order, before anything else
+    #: the store records or reads of its journal.
+    inbox: list[Any]
+    #: The length of ``inbox`` at which ``take_inbox`` is called (the store moves it).
+    inbox_mark: int
 
     def take_inbox(self) -> None:
-        """Record what waits in ``inbox`` now (what keeps it bounded)."""
+        """Keep ``inbox`` bounded: record what waits there, or count what the cap would drop."""
         ...
 
 
