@@ -85,6 +85,39 @@ def parse_response(raw: bytes) -> RawResponse:
     return RawResponse(int(status), headers, body)
 
 
+_LEFT: dict[int, bytes] = {}  # bytes read past the last response, per socket
+
+
+def read_response(sock: socket.socket, *, head: bool = False) -> RawResponse:
+    """One response (Content-Length framed) from a kept-alive connection."""
+    data = _LEFT.pop(sock.fileno(), b"")
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65_536)
+        assert chunk, f"the connection closed after {data!r}"
+        data += chunk
+    head_bytes, _, rest = data.partition(b"\r\n\r\n")
+    response = parse_response(head_bytes + b"\r\n\r\n")
+    length = 0 if head else int(response.headers.get("content-length", "0"))
+    while len(rest) < length:
+        chunk = sock.recv(65_536)
+        assert chunk, "the connection closed in the middle of a body"
+        rest += chunk
+    if rest[length:]:
+        _LEFT[sock.fileno()] = rest[length:]
+    return RawResponse(response.status, response.headers, rest[:length])
+
+
+def closed_without_a_byte(sock: socket.socket) -> bool:
+    """Whether the mock closed ``sock`` with nothing more to read (read_response's leftovers
+    count)."""
+    if _LEFT.pop(sock.fileno(), b""):
+        return False
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
 def request_bytes(method: str, path: str, url: str, *, body: bytes = b"",
                   headers: list[tuple[str, str]] | None = None,
                   content_length: int | None = None) -> bytes:

@@ -30,7 +30,7 @@ import aichat
 from mock_server.testing.child_process import MockProcess
 from mock_server.testing.remote import RemoteMock
 from support import expected
-from support.raw_client import connect, parse_response, read_all, session
+from support.raw_client import connect, parse_response, read_all, read_response, session
 
 SITE = expected.SITE  # https://chat-gpt.org
 HEAD_TIMEOUT = 1.0
@@ -391,3 +391,27 @@ def test_hundreds_of_held_tunnels_do_not_hold_up_a_normal_request(mock: RemoteMo
             sock.close()
     [entry] = mock.requests
     assert entry["path"] == "/api/text" and proxied(entry)
+
+
+def test_a_request_given_again_before_a_connect_is_read_afresh_inside_the_tunnel(
+        mock: RemoteMock, ca_file: str) -> None:
+    """docs/internals.md, "Answers given again": what a connection kept of a plain request
+    sent over and over is not given to the same bytes once it is a tunnel, where the request is
+    the site's over TLS and is journaled as such."""
+    body = json.dumps(BODY).encode()
+    plain = (b"POST /api/text HTTP/1.1\r\nHost: chat-gpt.org\r\nContent-Type: application/json"
+             b"\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+    context = ssl.create_default_context(cafile=ca_file)
+    with connect(mock.base_url) as raw:
+        for _ in range(4):  # read by the parser, then known, then twice in a row: kept
+            raw.sendall(plain)
+            assert read_response(raw).json() == ECHO
+        raw.sendall(b"CONNECT chat-gpt.org:443 HTTP/1.1\r\nHost: chat-gpt.org:443\r\n\r\n")
+        assert read_response(raw, head=True).status == 200
+        with context.wrap_socket(raw, server_hostname="chat-gpt.org") as tls:
+            tls.sendall(plain)
+            assert read_response(tls).json() == ECHO
+    entries = mock.requests
+    assert [(entry["via"], entry["scheme"]) for entry in entries] == [(None, "http")] * 4 + [
+        ("proxy", "https")]
+    assert proxied(entries[-1])

@@ -27,7 +27,14 @@ from aichat import Aichat
 from mock_server.core.records import JournalPage
 from mock_server.testing.child_process import MockProcess
 from mock_server.testing.remote import RemoteMock
-from support.raw_client import RawResponse, connect, parse_response, read_all, session
+from support.raw_client import (
+    closed_without_a_byte,
+    connect,
+    parse_response,
+    read_all,
+    read_response,
+    session,
+)
 
 SEED = json.dumps({"message": "user: Hello\nassistant:", "temperature": 1,
                    "presence_penalty": 0, "top_p": 1, "frequency_penalty": 0}).encode()
@@ -41,37 +48,6 @@ def post(path: str = "/api/text", body: bytes = SEED, *, host: str = "localhost"
     connection = "" if keep else "Connection: close\r\n"
     return (f"POST {path} HTTP/{version}\r\nHost: {host}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n{connection}{extra}\r\n").encode() + body
-
-
-_LEFT: dict[int, bytes] = {}  # bytes read past the last response, per socket
-
-
-def read_response(sock: socket.socket, *, head: bool = False) -> RawResponse:
-    """One response (Content-Length framed) from a kept-alive connection."""
-    data = _LEFT.pop(sock.fileno(), b"")
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65_536)
-        assert chunk, f"the connection closed after {data!r}"
-        data += chunk
-    head_bytes, _, rest = data.partition(b"\r\n\r\n")
-    response = parse_response(head_bytes + b"\r\n\r\n")
-    length = 0 if head else int(response.headers.get("content-length", "0"))
-    while len(rest) < length:
-        chunk = sock.recv(65_536)
-        assert chunk, "the connection closed in the middle of a body"
-        rest += chunk
-    if rest[length:]:
-        _LEFT[sock.fileno()] = rest[length:]
-    return RawResponse(response.status, response.headers, rest[:length])
-
-
-def closed_without_a_byte(sock: socket.socket) -> bool:
-    if _LEFT.pop(sock.fileno(), b""):
-        return False
-    try:
-        return sock.recv(1) == b""
-    except ConnectionResetError:
-        return True
 
 
 def children_of(pid: int) -> list[int]:
