@@ -73,7 +73,6 @@ def kept_headers(headers: Mapping[str, str], *, keep_secrets: bool
 
 
 _new_record = tuple.__new__
-_now = time.time
 # An answer longer than this many bytes per character of the cap is kept cut: 4 bytes per
 # character at most in UTF-8, and a cut sequence at the end is one character more.
 _BYTES_PER_CHAR = 4
@@ -166,7 +165,7 @@ class Journal:
         # Its first record and its time, in one extend (atomic): made when read as the first
         # one is, at this one's time (raw_record.made_again), when the store takes it in.
         inbox = pending.inbox
-        inbox += (first, _now())
+        inbox += (first, time.time())
         if len(inbox) >= pending.inbox_mark:
             pending.take_inbox()
         return True

@@ -112,7 +112,10 @@ class ReplyQueue:
 
 class MemoryStore:
     """A thread-safe in-memory store; the journal keeps the most recent ``cap`` entries of all
-    namespaces together. Entries recorded raw (``append_raw``) are derived when first read."""
+    namespaces together. Entries recorded raw (``append_raw``) are derived when first read.
+    Requests answered again come in through ``inbox``, not ``append_pending``, and are taken
+    in by every method that reads or adds to the journal: a subclass that overrides one sees
+    them only through its parent's."""
 
     def __init__(self, cap: int = DEFAULT_JOURNAL_CAP, queue_cap: int = DEFAULT_QUEUE_CAP,
                  queue_bytes: int = DEFAULT_QUEUE_BYTES) -> None:
@@ -127,9 +130,11 @@ class MemoryStore:
         # Requests answered again (PendingStore.inbox), and when to look at them again.
         self.inbox: list[Any] = []
         self.inbox_mark = 2 * INBOX_LOOK
-        # How many of its first items take_inbox found all of one place, and that place.
+        # How many of its first items take_inbox found all of one place, that place, and how
+        # many requests to it before them the cap dropped (counted when taken in).
         self._inbox_seen = 0
-        self._inbox_place: tuple[str, str] | None = None
+        self._inbox_place: tuple[str, str] = ("", "")
+        self._inbox_dropped = 0
         # Per namespace, and per namespace and path, so that a filtered total still counts
         # the entries dropped for the cap; a path's count goes (and leaves its namespace's)
         # with the last of its entries held (_held), so that there are never more counters
@@ -206,13 +211,12 @@ class MemoryStore:
             # afresh among them; what else the journal holds leaves when the newest are held.
             dropped = size // 2 - self.cap
             if dropped > 0:
-                self._count(place, dropped)
-                self._next_id += dropped
+                self._inbox_dropped += dropped
                 del inbox[:2 * dropped]
                 size -= 2 * dropped
             self._inbox_seen, self._inbox_place = size, place
-            # Looked at again once as many more have come as the cap holds (at least 64):
-            # two items a request.
+            # Looked at again when the cap and as many again wait (at least 64 more than the
+            # cap): two items a request.
             self.inbox_mark = 2 * (self.cap + max(self.cap, INBOX_LOOK))
 
     def _take_inbox(self) -> None:
@@ -220,6 +224,11 @@ class MemoryStore:
         place at once (a client's load is runs of one request); in C but for a call a run."""
         inbox = self.inbox
         size = len(inbox)
+        if self._inbox_dropped:
+            # Those the cap dropped came first: their ids, then the ones still waiting.
+            self._count(self._inbox_place, self._inbox_dropped)
+            self._next_id += self._inbox_dropped
+            self._inbox_dropped = 0
         if not size:
             return
         # As many as wait now: more may come meanwhile, from a thread without the lock.
@@ -261,7 +270,8 @@ class MemoryStore:
     def _count(self, place: tuple[str, str], count: int) -> None:
         """Count ``count`` more requests to ``place`` (namespace, path), under the lock, when
         no entry of theirs can take another path's last place: all the journal holds is of
-        ``place`` (_add_run), or the cap drops them for newer ones of it (take_inbox)."""
+        ``place`` (_add_run), or the cap drops them for newer ones of it (take_inbox's, counted
+        when taken in, and _take_inbox's)."""
         totals, per_path = self._totals, self._per_path
         totals[place[0]] = totals.get(place[0], 0) + count
         per_path[place] = per_path.get(place, 0) + count
