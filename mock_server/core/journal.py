@@ -33,6 +33,9 @@ SECRET_HEADERS = ("authorization", "proxy-authorization", "cookie")
 # An entry keeps at most this many bytes of header names and values in all: headers count
 # against the journal's bound like bodies do.
 HEADERS_CAP = 64 << 10
+# How many of the store's newest entries the file's catch-up reads first (a batch's worth),
+# four times as many each time until it reads past the file's last entry.
+CATCH_UP_FIRST = 64
 # What a store or file that fails to record raises: the OS's errors and SQLite's.
 STORAGE_ERRORS = (OSError, sqlite3.Error)
 
@@ -113,6 +116,38 @@ class Journal:
             print(f"aichat-mock: the last line of the journal file {file.path} was torn "
                   f"({file.repaired} bytes, the mock stopped while writing it): it is kept on "
                   f"a line of its own, marked \"torn_line\"", file=sys.stderr, flush=True)
+        if file is not None:
+            self._catch_up(file)
+
+    def _catch_up(self, file: JournalFile) -> None:
+        """Give the file the entries the store holds past its last one: a store that outlives
+        the process (SQLite) writes a batch's lines after its commit, so a process killed in
+        between leaves the file short of the store. A file with no entry yet is left as it
+        is: it gets the entries recorded from now on."""
+        last = file.last_id()
+        if last is None:
+            return
+        try:
+            limit = CATCH_UP_FIRST
+            while True:  # the most recent entries, more of them until past the file's last
+                _, held = self.store.entries(namespace=None, limit=limit)
+                if len(held) < limit or held[0]["id"] <= last:
+                    break
+                limit *= 4
+        except STORAGE_ERRORS as error:
+            self.failed("store", error, lost=False)
+            return
+        missing = [entry for entry in held if entry["id"] > last]
+        for number, entry in enumerate(missing):
+            try:
+                file.write(json_bytes(entry) + b"\n")
+            except OSError as error:
+                self.failed("file", error, lost=len(missing) - number)
+                return
+        if missing:
+            print(f"aichat-mock: the journal file {file.path} stopped short of the store by "
+                  f"{len(missing)} entries (the mock was killed between the two): they are "
+                  f"written to it now", file=sys.stderr, flush=True)
 
     def record(self, request: IncomingRequest, answer: Answer, parsed: Any,
                violations: Sequence[str], reply_id: str | None) -> tuple[int, Recorded]:

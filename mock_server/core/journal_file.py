@@ -85,6 +85,28 @@ class JournalFile:
                     os.ftruncate(self._fd, start)
                 raise
 
+    def last_id(self) -> int | None:
+        """The ``id`` of the file's last entry (``None``: it has none), read from its end: a
+        line that is not an entry (a torn line's marker) is passed over."""
+        with self._lock:
+            if self._fd is None:
+                return None
+            end = os.fstat(self._fd).st_size
+            tail = b""
+            while end > 0:
+                step = min(TAIL_STEP, end)
+                end -= step
+                tail = os.pread(self._fd, step, end) + tail
+                lines = tail.split(b"\n")
+                # The first piece may be part of a line that starts further back.
+                for line in reversed(lines[1:] if end else lines):
+                    with contextlib.suppress(ValueError):
+                        entry = json.loads(line)
+                        if isinstance(entry, dict) and type(entry.get("id")) is int:
+                            return int(entry["id"])
+                tail = lines[0] if end else b""
+            return None
+
     def close(self) -> None:
         with self._lock:
             if self._fd is not None:

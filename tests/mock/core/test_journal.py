@@ -19,7 +19,7 @@ import requests
 
 from mock_server import Engine, IncomingRequest, MemoryStore, create_app
 from mock_server.core import contract, journal_file
-from mock_server.core.journal_file import JournalFile
+from mock_server.core.journal_file import JournalFile, torn_line_marker
 from mock_server.testing.child_process import MockProcess
 from mock_server.testing.remote import RemoteMock
 from support.expected import ENTRY_FIELDS, HEADERS, MOCK_JOURNAL_CAP
@@ -703,3 +703,79 @@ def test_a_body_of_the_cap_in_characters_but_more_in_bytes_is_kept_whole() -> No
     [entry] = engine.requests()["requests"]
     assert (entry["body"], entry["body_truncated"], entry["json"]) == (
         text, False, {"message": "été"})
+
+
+@pytest.mark.parametrize("count", [5, 300])  # within the first read of the store, and past it
+@pytest.mark.parametrize("tail", [b"", b'{"id": 9'], ids=["whole", "torn"])
+def test_a_file_killed_short_of_its_sqlite_store_gets_the_rest_at_start(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], count: int, tail: bytes) -> None:
+    """docs/mock-server.md (the journal file): the SQLite store writes a batch's lines after
+    its commit, so a process killed in between leaves the file short of the store; the next
+    start writes the entries the store holds past the file's last one (after a torn line's
+    marker, if the kill also tore one), and nothing more on the start after."""
+    from mock_server.core.sqlite_store import SQLiteStore
+
+    store_path, path = tmp_path / "store.sqlite3", tmp_path / "journal.jsonl"
+
+    def start() -> Engine:
+        return Engine(store=SQLiteStore(store_path), owns_store=True, journal_file=str(path))
+
+    engine = start()
+    for _ in range(count):
+        engine.handle(site_request())
+    engine.close()
+    lines = path.read_bytes().splitlines(keepends=True)
+    assert len(lines) == count
+    kept = count - 3 if count < 64 else count - 200  # the kill came before the last lines
+    path.write_bytes(b"".join(lines[:kept]) + tail)
+    capsys.readouterr()
+
+    engine = start()
+    ids = [entry["id"] for entry in engine.requests(limit=None)["requests"]]
+    engine.close()
+    [note] = [line for line in warnings_in(capsys) if "stopped short" in line]
+    assert f"by {count - kept} entries" in note
+    after = path.read_bytes().splitlines(keepends=True)
+    written = after[kept + (1 if tail else 0):]
+    assert after[:kept] == lines[:kept]
+    if tail:
+        assert json.loads(after[kept])["torn_line"] == tail.decode()
+    assert written == lines[kept:]  # the same lines, byte for byte, in id order
+    assert [json.loads(line)["id"] for line in after if b'"torn_line"' not in line] == ids
+
+    start().close()  # caught up: the next start writes nothing
+    assert path.read_bytes().splitlines(keepends=True) == after
+
+
+def test_a_new_file_beside_a_store_that_has_entries_starts_empty(tmp_path: Path) -> None:
+    """A file with no entry yet gets the entries recorded from now on, not the store's past."""
+    from mock_server.core.sqlite_store import SQLiteStore
+
+    store_path = tmp_path / "store.sqlite3"
+    engine = Engine(store=SQLiteStore(store_path), owns_store=True)
+    engine.handle(site_request())
+    engine.close()
+    path = tmp_path / "journal.jsonl"
+    engine = Engine(store=SQLiteStore(store_path), owns_store=True, journal_file=str(path))
+    engine.handle(site_request())
+    engine.close()
+    assert [json.loads(line)["id"] for line in path.read_bytes().splitlines()] == [2]
+
+
+BIG = json.dumps({"id": 7, "body": "z" * 140_000}).encode() + b"\n"
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"", None), (b"\n", None), (LINES, 2), (LINES + BIG, 7), (BIG + LINES, 2),
+    (LINES + BIG + torn_line_marker(b'{"id": 8'), 7), (torn_line_marker(b"{"), None),
+    (b'{"id": "3"}\n', None),
+], ids=["empty", "newline", "lines", "big-last", "big-first", "marker-last", "marker-only",
+        "id-not-a-number"])
+def test_the_last_entry_of_a_file_is_found_from_its_end(tmp_path: Path, content: bytes,
+                                                        expected: int | None) -> None:
+    path = tmp_path / "journal.jsonl"
+    path.write_bytes(content)
+    file = JournalFile(path)
+    assert file.last_id() == expected
+    file.close()
+    assert file.last_id() is None  # closed
