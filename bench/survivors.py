@@ -94,6 +94,9 @@ UNMADE = ("the usual request's record kept unmade less often: a request at the b
           "at once by the same code, into the same entry")
 FLUSH = ("Python's stderr is line-buffered, and the notice is a whole line: flushing it again "
          "changes nothing")
+CATCH_UP_READ = ("only how many of the store's newest entries are read before those past the "
+                 "file's last entry are all in: the same entries are written")
+LAST_READ = "the loop ends once the file's start is read: what the rest becomes is never read"
 
 # The provider's strict reading of an answer (round 0.3).
 MESSAGE_CASE = ("the answer's fields are http.client's message, whose look-ups ignore the "
@@ -206,6 +209,25 @@ REASONS: list[tuple[str, str, str]] = [
     # --- mock_server/core/journal.py ---
     ("xǁJournalǁ__init__", "flush=", FLUSH),
     ("xǁJournalǁ__init__", "file=sys.stderr, )", FLUSH),
+    # How many of the store's newest entries the catch-up reads before it has all those past
+    # the file's last one: more, or all at once, gives the same lines.
+    ("xǁJournalǁ_catch_up", "limit=None)", CATCH_UP_READ),
+    ("xǁJournalǁ_catch_up", "entries(namespace=None, )", CATCH_UP_READ),
+    ("xǁJournalǁ_catch_up", 'held[1]["id"] <= last', CATCH_UP_READ),
+    ("xǁJournalǁ_catch_up", 'held[0]["id"] < last', CATCH_UP_READ),
+    ("xǁJournalǁ_catch_up", "len(held) < limit and ", CATCH_UP_READ),
+    ("xǁJournalǁ_catch_up", "limit *= 5", CATCH_UP_READ),
+    ("xǁJournalǁ_catch_up", "flush=", FLUSH),
+    ("xǁJournalǁ_catch_up", "file=sys.stderr, )", FLUSH),
+    # JournalFile.last_id: what it reads once it has read the file's start is never read.
+    ("xǁJournalFileǁlast_id", 'tail = lines[0] if (end) or True else b""', LAST_READ),
+    ("xǁJournalFileǁlast_id", 'tail = lines[0] if end else b"XXXX"', LAST_READ),
+    ("xǁJournalFileǁlast_id", "reversed(lines[1:] if (end) and False else lines)",
+     "the piece before a read's first newline is the end of a longer line, which is never a "
+     "whole JSON object: tried and passed over as the marker of a torn line is"),
+    ("xǁJournalFileǁlast_id", '^tail = b"XXXX"$', "the file ends with a newline (a torn last "
+     "line is marked at opening), so what the first read appends to is the last line's empty "
+     "remainder: XXXX there is not an entry, and is passed over"),
     ("x_kept_headers", "kept.values()))) * 5 <= HEADERS_CAP", SHORTCUT),
     ("x_kept_headers", "kept.values()))) * 4 < HEADERS_CAP", SHORTCUT),
     ("x_kept_headers", 'len("XXXX".join(kept', SHORTCUT),

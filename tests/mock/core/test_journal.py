@@ -19,6 +19,7 @@ import requests
 
 from mock_server import Engine, IncomingRequest, MemoryStore, create_app
 from mock_server.core import contract, journal_file
+from mock_server.core.journal import Journal
 from mock_server.core.journal_file import JournalFile, torn_line_marker
 from mock_server.testing.child_process import MockProcess
 from mock_server.testing.remote import RemoteMock
@@ -747,6 +748,56 @@ def test_a_file_killed_short_of_its_sqlite_store_gets_the_rest_at_start(
     assert path.read_bytes().splitlines(keepends=True) == after
 
 
+class UnreadableStore(MemoryStore):
+    """A store whose journal cannot be read (a damaged SQLite file, say)."""
+
+    def entries(self, **options: Any) -> tuple[int, list[dict[str, Any]]]:
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+
+class ShortFile(FailingFile):
+    """A journal file whose last entry is ``last``, full after ``room`` more lines."""
+
+    def __init__(self, last: int, room: int = 0) -> None:
+        super().__init__()
+        self.last, self.room = last, room
+
+    def write(self, line: bytes) -> None:
+        if len(self.lines) == self.room:
+            self.error = OSError(28, "No space left on device")
+        super().write(line)
+
+    def last_id(self) -> int:
+        return self.last
+
+
+def test_a_catch_up_that_cannot_read_the_store_or_write_the_file_is_counted(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The mock still starts; health says what failed, and counts the lines the file could
+    not take (a store it cannot read loses no entry: they are still in it)."""
+    engine = Engine(store=UnreadableStore())
+    journal = Journal(engine.store, file=ShortFile(1), keep_secrets=False)  # type: ignore[arg-type]
+    health = journal.health()
+    assert (health["failing"], health["entries_lost"], health["file_lines_lost"]) == (
+        True, 0, 0)
+    assert health["reason"] == "the store failed: database disk image is malformed"
+
+    store = MemoryStore()
+    for namespace in ("", "team", "", "team"):  # every namespace's entries are caught up
+        store.append({"namespace": namespace, "path": "/api/text"})
+    capsys.readouterr()
+    journal = Journal(store, file=ShortFile(1, room=1), keep_secrets=False)  # type: ignore[arg-type]
+    health = journal.health()
+    assert (health["failing"], health["entries_lost"], health["file_lines_lost"]) == (
+        True, 0, 2)
+    assert health["reason"] == ("cannot write the journal file /full/journal.jsonl: No space "
+                                "left on device")
+    file = ShortFile(1, room=3)
+    Journal(store, file=file, keep_secrets=False)  # type: ignore[arg-type]
+    assert [json.loads(line)["id"] for line in file.lines] == [2, 3, 4]
+    assert [json.loads(line)["namespace"] for line in file.lines] == ["team", "", "team"]
+
+
 def test_a_new_file_beside_a_store_that_has_entries_starts_empty(tmp_path: Path) -> None:
     """A file with no entry yet gets the entries recorded from now on, not the store's past."""
     from mock_server.core.sqlite_store import SQLiteStore
@@ -765,12 +816,24 @@ def test_a_new_file_beside_a_store_that_has_entries_starts_empty(tmp_path: Path)
 BIG = json.dumps({"id": 7, "body": "z" * 140_000}).encode() + b"\n"
 
 
+def entry_line(entry_id: int, size: int) -> bytes:
+    """An entry's line of ``size`` bytes, its newline included."""
+    start = json.dumps({"id": entry_id, "body": ""}).encode()
+    return start[:-2] + b"z" * (size - len(start) - 1) + b'"}\n'
+
+
+# A last line whose start is where the last 64 KiB read from the end begins; one of 64 KiB
+# and a byte, the whole file (its first byte read alone, last).
+AT_A_READ = LINES + entry_line(8, 65_535)
+PAST_A_READ = entry_line(9, 65_537)
+
+
 @pytest.mark.parametrize(("content", "expected"), [
     (b"", None), (b"\n", None), (LINES, 2), (LINES + BIG, 7), (BIG + LINES, 2),
     (LINES + BIG + torn_line_marker(b'{"id": 8'), 7), (torn_line_marker(b"{"), None),
-    (b'{"id": "3"}\n', None),
+    (b'{"id": "3"}\n', None), (b'{"id": 4}\n', 4), (AT_A_READ, 8), (PAST_A_READ, 9),
 ], ids=["empty", "newline", "lines", "big-last", "big-first", "marker-last", "marker-only",
-        "id-not-a-number"])
+        "id-not-a-number", "one-line", "at-a-read", "past-a-read"])
 def test_the_last_entry_of_a_file_is_found_from_its_end(tmp_path: Path, content: bytes,
                                                         expected: int | None) -> None:
     path = tmp_path / "journal.jsonl"
