@@ -217,6 +217,9 @@ REASONS: list[tuple[str, str, str]] = [
     ("xǁJournalǁ_catch_up", 'held[0]["id"] < last', CATCH_UP_READ),
     ("xǁJournalǁ_catch_up", "len(held) < limit and ", CATCH_UP_READ),
     ("xǁJournalǁ_catch_up", "limit *= 5", CATCH_UP_READ),
+    ("xǁJournalǁ_catch_up", "self.failed(None, ", STORE_NAME),
+    ("xǁJournalǁ_catch_up", 'self.failed("XXstoreXX", ', STORE_NAME),
+    ("xǁJournalǁ_catch_up", 'self.failed("STORE", ', STORE_NAME),
     ("xǁJournalǁ_catch_up", "flush=", FLUSH),
     ("xǁJournalǁ_catch_up", "file=sys.stderr, )", FLUSH),
     # JournalFile.last_id: what it reads once it has read the file's start is never read.
