@@ -19,8 +19,6 @@ class Taken(NamedTuple):
     settings: dict[str, Any] | None
 
 
-
-
 @runtime_checkable
 class Store(Protocol):
     """The journal, and the reply queues and settings of the namespaces. Every method is safe

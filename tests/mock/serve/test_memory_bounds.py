@@ -205,3 +205,47 @@ def test_the_answers_connections_keep_to_give_again_are_bounded() -> None:
     assert after - before <= bound, (
         f"RSS grew by {(after - before) / 2**20:.1f} MiB over {connections} connections, past "
         f"{bound / 2**20:.1f} MiB")
+
+
+def test_requests_answered_again_wait_for_the_journal_within_its_bound() -> None:
+    """docs/mock-server.md, Journal entries: requests answered again wait to be recorded, at
+    most the cap and as many again (at least 64). An attacker on loopback sends the same
+    request 160,000 times, pipelined 200 at a time on 4 connections, to a mock with a cap of
+    100: the resident size stays flat (kept one by one, what waits would be 6 MiB more), and
+    the journal counts every request and holds the newest 100."""
+    body = json.dumps({"message": "user: Hello\nassistant:"}).encode()
+    one = (f"POST /api/text HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+           f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    batch, rounds, connections = 200, 200, 4
+
+    def send(socks: list[socket.socket]) -> None:
+        for sock in socks:
+            sock.sendall(one * batch)
+        for sock in socks:
+            got = 0
+            while got < batch:
+                chunk = sock.recv(1 << 20)
+                assert chunk, "the mock closed the connection"
+                got += chunk.count(b"HTTP/1.1 200 ")
+
+    with MockProcess(["--journal-cap", str(CAP)]) as process:
+        pid = process.process.pid
+        socks = [socket.create_connection(address(process.url), timeout=30)
+                 for _ in range(connections)]
+        try:
+            for _ in range(rounds // 4):  # warmed up: the journal full, the buffers grown
+                send(socks)
+            before = rss_bytes(pid)
+            for _ in range(rounds):
+                send(socks)
+            after = rss_bytes(pid)
+        finally:
+            for sock in socks:
+                sock.close()
+        journal = process.mock.journal(limit=CAP)
+    sent = (rounds + rounds // 4) * batch * connections
+    assert journal["total"] == sent
+    assert [entry["id"] for entry in journal["requests"]] == list(range(sent - CAP + 1, sent + 1))
+    assert after - before <= 2 * 2**20, (
+        f"RSS grew by {(after - before) / 2**20:.1f} MiB over {rounds * batch * connections:,} "
+        f"requests answered again")
